@@ -1,3 +1,15 @@
-"""relu_zoo: ReLU-family activation layers for Keras 3, a model zoo and activation comparisons."""
+"""relu_zoo: ReLU-family activation layers for Keras 3, a model zoo and honest activation comparisons.
+
+    import relu_zoo
+    layer = relu_zoo.get("prelu")             # a new layer on every call
+    relu_zoo.list_activations()
+"""
 
 __version__ = "0.1.0"
+
+from relu_zoo import activations, layers
+from relu_zoo.layers import *  # noqa: F401,F403  (the layer classes are the public API)
+from relu_zoo.registry import get, list_activations, list_aliases, register_activation
+
+__all__ = ["activations", "get", "layers", "list_activations", "list_aliases", "register_activation",
+           *layers.__all__]

@@ -1,0 +1,40 @@
+"""ReLU-family activation layers, one per file; each delegates to `relu_zoo.activations`."""
+
+from relu_zoo.layers.apl import APL
+from relu_zoo.layers.celu import CELU
+from relu_zoo.layers.crelu import CReLU
+from relu_zoo.layers.elu import ELU
+from relu_zoo.layers.gelu import GELU
+from relu_zoo.layers.leaky_relu import LeakyReLU
+from relu_zoo.layers.mish import Mish
+from relu_zoo.layers.pelu import PELU, MinValue
+from relu_zoo.layers.prelu import PReLU
+from relu_zoo.layers.relu import ReLU
+from relu_zoo.layers.relu6 import ReLU6
+from relu_zoo.layers.rrelu import RReLU
+from relu_zoo.layers.selu import SELU
+from relu_zoo.layers.silu import SiLU
+from relu_zoo.layers.softplus import Softplus
+from relu_zoo.layers.srelu import SReLU
+from relu_zoo.layers.swish import Swish
+
+__all__ = [
+    "APL",
+    "CELU",
+    "CReLU",
+    "ELU",
+    "GELU",
+    "LeakyReLU",
+    "MinValue",
+    "Mish",
+    "PELU",
+    "PReLU",
+    "ReLU",
+    "ReLU6",
+    "RReLU",
+    "SELU",
+    "SiLU",
+    "Softplus",
+    "SReLU",
+    "Swish",
+]

@@ -1,0 +1,165 @@
+"""Shared machinery of the relu_zoo layers: validation and parameter shapes."""
+
+import keras
+from keras import ops
+
+register = keras.saving.register_keras_serializable(package="relu_zoo")
+
+
+def check_number(name, value, minimum=None, inclusive=True, allow_none=False):
+    """Raises a ValueError naming `name` unless `value` is a real number >= / > `minimum`."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
+    if minimum is not None and (value < minimum if inclusive else value <= minimum):
+        bound = ">=" if inclusive else ">"
+        raise ValueError(f"Argument `{name}` must be {bound} {minimum}. Received: {name}={value!r}")
+
+
+def normalize_data_format(data_format):
+    data_format = keras.config.image_data_format() if data_format is None else data_format
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "Argument `data_format` must be 'channels_last' or 'channels_first'. "
+            f"Received: data_format={data_format!r}"
+        )
+    return data_format
+
+
+class ElementwiseActivation(keras.layers.Layer):
+    """Base of the parameter-free layers: shape in = shape out, masks pass through."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self._build_at_init()
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class ParametricActivation(keras.layers.Layer):
+    """Base of the layers with learnable parameters (PReLU, SReLU, PELU, APL, Swish).
+
+    Where the parameters live is decided the same way for all of them:
+
+    - `channelwise=True` (default): one value per channel, shared over the
+      batch and every other axis; the channel axis is the last one for
+      `data_format="channels_last"` and axis 1 for `"channels_first"`. Only
+      the channel size must be known, so inputs like `(None, None, None, C)`
+      build.
+    - `channelwise=False`: a single value shared by every unit.
+    - `shared_axes=[...]` (keras.layers.PReLU semantics): one value per
+      element of the input shape, except along the listed axes (1-based,
+      counted after the batch axis as in Keras). Non-shared axes must be known.
+
+    Subclasses list their parameters in `_parameters()` and add them in
+    `build()` with `self._add_parameter(...)`.
+    """
+
+    def __init__(self, shared_axes=None, channelwise=True, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        if shared_axes is not None:
+            axes = [shared_axes] if isinstance(shared_axes, int) else list(shared_axes)
+            if not axes or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in axes):
+                raise ValueError(
+                    "Argument `shared_axes` must be a non-empty list of axis indices >= 1 "
+                    f"(the batch axis 0 is always shared). Received: shared_axes={shared_axes!r}"
+                )
+            if not channelwise:
+                raise ValueError(
+                    "Arguments `shared_axes` and `channelwise=False` contradict each other; "
+                    "pass only one. Received: shared_axes="
+                    f"{shared_axes!r}, channelwise={channelwise!r}"
+                )
+            shared_axes = sorted(set(axes))
+        if not isinstance(channelwise, bool):
+            raise ValueError(f"Argument `channelwise` must be a bool. Received: channelwise={channelwise!r}")
+        self.shared_axes = shared_axes
+        self.channelwise = channelwise
+        self.data_format = normalize_data_format(data_format)
+
+    def _channel_axis(self, rank):
+        return 1 if (self.data_format == "channels_first" and rank > 2) else rank - 1
+
+    def parameter_shape(self, input_shape):
+        """Shape of each parameter for `input_shape`; broadcasts against the input."""
+        rank = len(input_shape)
+        if rank < 2:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of rank >= 2 (batch, ...). "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        if self.shared_axes is not None:
+            if max(self.shared_axes) >= rank:
+                raise ValueError(
+                    f"Argument `shared_axes` names axis {max(self.shared_axes)} but the input has "
+                    f"rank {rank}. Received: shared_axes={self.shared_axes}, input_shape={tuple(input_shape)}"
+                )
+            shape = [1 if i in self.shared_axes else input_shape[i] for i in range(1, rank)]
+            if None in shape:
+                raise ValueError(
+                    f"{type(self).__name__} with `shared_axes` needs every non-shared axis to have a "
+                    f"known size; share the unknown axes too. Received: input_shape={tuple(input_shape)}, "
+                    f"shared_axes={self.shared_axes}"
+                )
+            return tuple(shape)
+        if not self.channelwise:
+            return ()
+        axis = self._channel_axis(rank)
+        channels = input_shape[axis]
+        if channels is None:
+            raise ValueError(
+                f"{type(self).__name__} with `channelwise=True` needs a known channel size on axis "
+                f"{axis}. Received: input_shape={tuple(input_shape)}. Pass `channelwise=False` for a "
+                "single shared parameter, or fix the channel dimension."
+            )
+        # Trailing ones let a per-channel vector broadcast in channels_first layouts.
+        return (channels,) + (1,) * (rank - 1 - axis)
+
+    def _add_parameter(self, name, shape, initializer, regularizer=None, constraint=None):
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializer,
+            regularizer=regularizer,
+            constraint=constraint,
+            trainable=True,
+        )
+
+    def _param(self, variable):
+        # Parameters stay float32 under mixed precision; compute in the input's dtype.
+        return ops.cast(variable, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "shared_axes": self.shared_axes,
+                "channelwise": self.channelwise,
+                "data_format": self.data_format,
+            }
+        )
+        return config
+
+
+def serialize_weight_options(layer, names):
+    """Config entries for `<name>_initializer/_regularizer/_constraint` of each parameter."""
+    config = {}
+    for name in names:
+        config[f"{name}_initializer"] = keras.initializers.serialize(getattr(layer, f"{name}_initializer"))
+        config[f"{name}_regularizer"] = keras.regularizers.serialize(getattr(layer, f"{name}_regularizer"))
+        config[f"{name}_constraint"] = keras.constraints.serialize(getattr(layer, f"{name}_constraint"))
+    return config
+
+
+def set_weight_options(layer, name, initializer, regularizer, constraint):
+    """Stores `<name>_initializer/_regularizer/_constraint`, resolved through Keras."""
+    setattr(layer, f"{name}_initializer", keras.initializers.get(initializer))
+    setattr(layer, f"{name}_regularizer", keras.regularizers.get(regularizer))
+    setattr(layer, f"{name}_constraint", keras.constraints.get(constraint))

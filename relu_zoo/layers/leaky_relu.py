@@ -1,0 +1,47 @@
+from relu_zoo import activations
+from relu_zoo.layers.base import ElementwiseActivation, check_number, register
+
+
+@register
+class LeakyReLU(ElementwiseActivation):
+    """Leaky ReLU: a small fixed slope for negative inputs.
+
+    Formula:
+    ```
+    f(x) = x                    if x > 0
+    f(x) = negative_slope * x   otherwise
+    ```
+    Derivative at 0: `negative_slope`.
+
+    The default 0.01 is Maas et al.'s and is also the default of
+    `relu_zoo.activations.leaky_relu` (keras.layers.LeakyReLU uses 0.3).
+
+    Args:
+        negative_slope: Slope for `x <= 0`, >= 0. Default 0.01.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A tensor of any rank.
+
+    Example:
+
+    >>> np.asarray(LeakyReLU()(np.array([-2.0, 0.0, 3.0])))
+    array([-0.02,  0.  ,  3.  ], dtype=float32)
+    >>> np.asarray(LeakyReLU(negative_slope=0.2)(np.array([-2.0, 0.0, 3.0])))
+    array([-0.4,  0. ,  3. ], dtype=float32)
+
+    Reference:
+        Maas, Hannun & Ng, "Rectifier Nonlinearities Improve Neural Network
+        Acoustic Models", ICML 2013 workshop.
+    """
+
+    def __init__(self, negative_slope=0.01, **kwargs):
+        check_number("negative_slope", negative_slope, minimum=0)
+        super().__init__(**kwargs)
+        self.negative_slope = negative_slope
+
+    def call(self, inputs):
+        return activations.leaky_relu(inputs, negative_slope=self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
