@@ -1,0 +1,79 @@
+"""`cnn`: 2D CNN for images and log-mel spectrograms, 1D CNN (Kim 2014) for text."""
+
+import keras
+
+from relu_zoo.models.common import act, classifier_head, dropout, kernel_initializer_for, model_input
+from relu_zoo.models.registry import register_model
+
+
+def conv_bn_act(x, filters, activation, init, kernel_size=3):
+    x = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, kernel_initializer=init)(x)
+    x = keras.layers.BatchNormalization()(x)
+    return act(activation)(x)
+
+
+def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_rate):
+    # VGG-style: blocks of 3x3 conv-BN-act, 2x2 max pool between blocks, global average pool.
+    init = kernel_initializer_for(activation)
+    inputs = model_input(spec)
+    x = inputs
+    for i, f in enumerate(filters):
+        for _ in range(convs_per_block):
+            x = conv_bn_act(x, f, activation, init)
+        if i < len(filters) - 1:
+            x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    if dense_units:
+        x = keras.layers.Dense(dense_units, kernel_initializer=init)(x)
+        x = act(activation)(x)
+    if dropout_rate:
+        x = dropout(dropout_rate, activation)(x)
+    return keras.Model(inputs, classifier_head(x, spec), name=f"cnn_{spec.name}")
+
+
+def _text_cnn(spec, activation, embedding_dim, kernel_sizes, text_filters, dropout_rate):
+    # Kim 2014: parallel 1D convolutions of several widths, max-over-time pooling, dropout.
+    init = kernel_initializer_for(activation)
+    inputs = model_input(spec)
+    x = keras.layers.Embedding(spec.vocab_size, embedding_dim)(inputs)
+    pooled = []
+    for k in kernel_sizes:
+        h = keras.layers.Conv1D(text_filters, k, kernel_initializer=init)(x)
+        h = act(activation)(h)
+        pooled.append(keras.layers.GlobalMaxPooling1D()(h))
+    x = keras.layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
+    if dropout_rate:
+        x = dropout(dropout_rate, activation)(x)
+    return keras.Model(inputs, classifier_head(x, spec), name=f"cnn_{spec.name}")
+
+
+@register_model("cnn", modalities=("image", "speech", "text"))
+def cnn(
+    spec,
+    activation="relu",
+    filters=None,
+    convs_per_block=2,
+    dense_units=128,
+    dropout_rate=None,
+    embedding_dim=128,
+    kernel_sizes=(3, 4, 5),
+    text_filters=100,
+):
+    """CNN for images/spectrograms (VGG-style with batch norm) or text (Kim 2014).
+
+    image/speech: for each entry of `filters` (default (32, 64) for images of
+    side <= 28, (32, 64, 128) otherwise and for speech) `convs_per_block` x
+    [Conv3x3 -> BN -> activation], max pool between blocks, global average
+    pool, Dense(dense_units) -> activation, dropout (default 0.25), logits.
+    text: Embedding(vocab, embedding_dim) -> Conv1D(text_filters, k) ->
+    activation -> global max pool for each k in `kernel_sizes`, concatenated,
+    dropout (default 0.5), logits.
+    """
+    if spec.modality == "text":
+        rate = 0.5 if dropout_rate is None else dropout_rate
+        return _text_cnn(spec, activation, embedding_dim, tuple(kernel_sizes), text_filters, rate)
+    if filters is None:
+        small = spec.modality == "image" and max(spec.input_shape[:2]) <= 28
+        filters = (32, 64) if small else (32, 64, 128)
+    rate = 0.25 if dropout_rate is None else dropout_rate
+    return _image_cnn(spec, activation, tuple(filters), convs_per_block, dense_units, rate)

@@ -1,0 +1,98 @@
+"""Model registry (timm pattern): `@register_model` builders and `create_model`."""
+
+import difflib
+import inspect
+
+_MODELS = {}
+
+
+def register_model(name, modalities):
+    """Registers `builder(spec, activation, **kwargs) -> keras.Model` for the given modalities."""
+
+    def decorator(builder):
+        if name in _MODELS:
+            raise ValueError(f"Model {name!r} is already registered.")
+        builder.model_name = name
+        builder.modalities = tuple(modalities)
+        _MODELS[name] = builder
+        return builder
+
+    return decorator
+
+
+def list_models(modality=None):
+    """Registered model names (optionally only those supporting `modality`), sorted."""
+    return sorted(n for n, b in _MODELS.items() if modality is None or modality in b.modalities)
+
+
+def model_modalities(name):
+    return get_builder(name).modalities
+
+
+def get_builder(name):
+    if name not in _MODELS:
+        close = difflib.get_close_matches(str(name), list(_MODELS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown model {name!r}.{hint} Valid models: {', '.join(list_models())}.")
+    return _MODELS[name]
+
+
+def _resolve_spec(task, input_shape, num_classes, modality, vocab_size):
+    from relu_zoo import tasks
+
+    if task is not None:
+        if isinstance(task, str):
+            return tasks.get(task).spec
+        if isinstance(task, tasks.TaskSpec):
+            return task
+        raise ValueError(f"`task` must be a task name or a relu_zoo.tasks.TaskSpec. Received: task={task!r}")
+    missing = [k for k, v in (("input_shape", input_shape), ("num_classes", num_classes), ("modality", modality))
+               if v is None]
+    if missing:
+        raise ValueError(f"Pass `task=` (a name or TaskSpec), or all of input_shape, num_classes and modality. "
+                         f"Missing: {', '.join(missing)}.")
+    if modality == "text" and vocab_size is None:
+        raise ValueError("A text model needs `vocab_size` (the TextVectorization vocabulary size).")
+    return tasks.TaskSpec(
+        name="custom",
+        modality=modality,
+        input_shape=tuple(input_shape),
+        input_dtype="int64" if modality == "text" else "float32",
+        num_classes=int(num_classes),
+        class_names=tuple(str(i) for i in range(int(num_classes))),
+        vocab_size=vocab_size,
+    )
+
+
+def create_model(name, task=None, activation="relu", *, input_shape=None, num_classes=None, modality=None,
+                 vocab_size=None, **kwargs):
+    """Builds model `name` for a task.
+
+    Args:
+        name: A registered model (`list_models()`).
+        task: A task name (`relu_zoo.tasks.list_tasks()`) or a `TaskSpec`.
+            Alternatively pass `input_shape`, `num_classes`, `modality`
+            (and `vocab_size` for text).
+        activation: An activation spec for `relu_zoo.get` (name,
+            "name:key=value", config dict, class). Each use site gets its own
+            fresh layer, so learnable activations never share weights.
+        **kwargs: Builder options. `None` values are dropped so a caller's
+            unset options never override the builder's defaults.
+
+    Raises:
+        ValueError: unknown model, a model that does not support the task's
+            modality, or unknown builder options.
+    """
+    builder = get_builder(name)
+    spec = _resolve_spec(task, input_shape, num_classes, modality, vocab_size)
+    if spec.modality not in builder.modalities:
+        raise ValueError(f"Model {name!r} does not support {spec.modality} tasks such as {spec.name!r}; "
+                         f"it supports: {', '.join(builder.modalities)}. Models for {spec.modality}: "
+                         f"{', '.join(list_models(spec.modality))}.")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    accepted = [p for p in inspect.signature(builder).parameters if p not in ("spec", "activation")]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"Unknown option(s) for model {name!r}: {', '.join(unknown)}. "
+                         f"Accepted: {', '.join(accepted)}.")
+    return builder(spec, activation, **kwargs)
