@@ -1,0 +1,139 @@
+"""Command line of `train.py`: compare activations on TFDS tasks and report with honest statistics.
+
+    python train.py                                   # quick default comparison on mnist
+    python train.py --task mnist --model cnn --activations relu,leaky_relu,prelu,rrelu,elu \
+        --seeds 3 --epochs 5 --out runs/mnist
+    python train.py --preset imdb --seeds 5           # shipped config, then overrides
+    python train.py report --out runs/a runs/b --dest runs/merged
+    python train.py list                              # activations, models, tasks, presets
+
+Precedence: built-in defaults < --preset < --config FILE < command-line flags.
+"""
+
+import argparse
+import os
+import shlex
+import sys
+
+from relu_zoo import config as config_lib
+
+# flag -> help; every flag maps to the SweepConfig field of the same name (dashes -> underscores).
+FLAGS = {
+    "--task": "task name(s), comma-separated (see `train.py list`); default mnist",
+    "--model": "model name(s), comma-separated: mlp, cnn, rnn, relu_rnn; default cnn",
+    "--activations": "activation specs, comma-separated; parameters as name:key=value "
+                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu). The first is the baseline",
+    "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
+    "--epochs": "epochs per run",
+    "--batch-size": "batch size",
+    "--learning-rate": "peak learning rate",
+    "--optimizer": f"one of {', '.join(config_lib.OPTIMIZERS)}",
+    "--schedule": f"learning-rate schedule: {', '.join(config_lib.SCHEDULES)}",
+    "--weight-decay": "weight decay (adamw)",
+    "--clipnorm": "gradient clipping by norm (relu_rnn defaults to 1.0)",
+    "--max-train-examples": "cap on training examples per run ('all' for no cap)",
+    "--max-eval-examples": "cap on validation and test examples ('all' for no cap)",
+    "--model-kwargs": "JSON object of model options, e.g. '{\"width\": 128}'",
+    "--probe-examples": "examples in the diagnostics probe batch",
+    "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "--out": "output folder; re-running with the same folder resumes the sweep",
+    "--verbose": "Keras fit verbosity: auto, 0, 1, 2",
+}
+
+
+def _verbose(value):
+    return int(value) if value in ("0", "1", "2") else value
+
+
+def train_parser():
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Compare ReLU-family activations on TensorFlow Datasets across seeds. Writes results.json, "
+                    "results.csv, summary.md and plots/ to --out. Subcommands: `report` (rebuild/merge reports), "
+                    "`list` (what is available).",
+        epilog="Config files (YAML/JSON) use the same keys as the flags, with underscores; unknown keys are an "
+               "error. Precedence: defaults < --preset < --config < flags.",
+    )
+    parser.add_argument("--preset", help=f"shipped config: {', '.join(config_lib.list_presets())}")
+    parser.add_argument("--config", help="YAML or JSON config file")
+    for flag, text in FLAGS.items():
+        parser.add_argument(flag, help=text, default=None)
+    parser.add_argument("--diagnostics", dest="diagnostics", action="store_true", default=None,
+                        help="record dead units, gradient norms and learned parameters (default on)")
+    parser.add_argument("--no-diagnostics", dest="diagnostics", action="store_false")
+    parser.add_argument("--save-checkpoint", dest="save_checkpoint", action="store_true", default=None,
+                        help="save each run's trained model as runs/<run_id>/model.keras")
+    return parser
+
+
+def report_parser():
+    parser = argparse.ArgumentParser(prog="train.py report",
+                                     description="Rebuild a report from finished runs, merging several folders.")
+    parser.add_argument("--out", nargs="+", required=True, help="output folder(s) holding runs/")
+    parser.add_argument("--dest", help="where to write the merged report (default: the first --out)")
+    return parser
+
+
+def _overrides(args):
+    overrides = {}
+    for key, value in vars(args).items():
+        if key in ("preset", "config") or value is None:
+            continue
+        overrides[key] = value
+    return overrides
+
+
+def _error(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_list():
+    import relu_zoo
+    from relu_zoo import models, tasks
+
+    print("activations:", ", ".join(relu_zoo.list_activations()))
+    print("aliases:    ", ", ".join(f"{a}->{t}" for a, t in relu_zoo.list_aliases().items()))
+    print("models:     ", ", ".join(f"{m} ({'/'.join(models.model_modalities(m))})" for m in models.list_models()))
+    print("tasks:      ", ", ".join(f"{t} ({tasks.get(t).spec.modality})" for t in tasks.list_tasks()))
+    print("presets:    ", ", ".join(config_lib.list_presets()))
+    return 0
+
+
+def cmd_report(argv):
+    from relu_zoo import report
+
+    args = report_parser().parse_args(argv)
+    dest = args.dest or args.out[0]
+    try:
+        path = report.write_report(args.out, dest, command="python train.py report " + shlex.join(argv))
+    except ValueError as e:
+        return _error(str(e))
+    print(f"Report: {path}")
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if argv[:1] == ["list"]:
+        return cmd_list()
+    if argv[:1] == ["report"]:
+        return cmd_report(argv[1:])
+    args = train_parser().parse_args(argv)
+    if args.verbose is not None:
+        args.verbose = _verbose(args.verbose)
+    from relu_zoo import experiment, report
+    from relu_zoo.tasks import DatasetNotFoundError
+
+    try:
+        config = config_lib.resolve(args.preset, args.config, _overrides(args))
+        if isinstance(config.verbose, str) and config.verbose in ("0", "1", "2"):
+            config.verbose = int(config.verbose)
+        command = "python train.py " + shlex.join(argv) if argv else "python train.py"
+        summary = experiment.sweep(config, command=command)
+    except (config_lib.ConfigError, DatasetNotFoundError) as e:
+        return _error(str(e))
+    print(f"\nReport: {summary}")
+    print(report.short_table(summary.parent))
+    return 0

@@ -1,0 +1,415 @@
+"""Sweep runner: tasks x models x activations x seeds, resumable, one atomic result file per run.
+
+Layout of an output folder (`--out`):
+
+    config.json                 the resolved sweep configuration (identity checked on resume)
+    runs/<run_id>/result.json   one finished run (written atomically as soon as it ends)
+    runs/<run_id>/history.csv   per-epoch metrics (Keras CSVLogger)
+    runs/<run_id>/diagnostics.json, tensorboard/, backup/ (BackupAndRestore while running)
+    results.json, results.csv, summary.md, plots/*.png   the report (see relu_zoo.report)
+
+Determinism: each run seeds Python/NumPy/TF (`keras.utils.set_random_seed`),
+enables TF op determinism, shuffles the training data with a seed derived
+from (seed, epoch), and re-seeds every layer's `SeedGenerator` (dropout,
+RReLU) from (seed, epoch) at the start of each epoch. So a run that is
+killed and resumed from its last finished epoch (`BackupAndRestore`) ends
+with the same metrics as one that never stopped.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from relu_zoo import config as config_lib
+from relu_zoo.config import ConfigError, atomic_write_json
+
+RESULT_FILE = "result.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    task: str
+    model: str
+    activation: object  # spec as given (string or mapping)
+    seed: int
+
+    @property
+    def label(self):
+        return config_lib.activation_label(self.activation)
+
+    @property
+    def run_id(self):
+        raw = f"{self.task}__{self.model}__{self.label}__seed{self.seed}"
+        return re.sub(r"[^A-Za-z0-9_.=-]+", "-", raw)
+
+
+def run_grid(config):
+    """Every run of the sweep, in a stable order (task, model, activation, seed)."""
+    return [RunSpec(t, m, a, s) for t in config.tasks for m in config.models for a in config.activations
+            for s in config.seeds]
+
+
+class SweepConfigMismatch(ConfigError):
+    pass
+
+
+def prepare_out_dir(config):
+    """Creates `out` and writes config.json, or checks that an existing one describes the same sweep."""
+    out = Path(config.out)
+    path = out / "config.json"
+    current = config_lib.identity(config)
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text()).get("sweep", {})
+        except json.JSONDecodeError:
+            stored = None
+        if stored != json.loads(json.dumps(current)):
+            diff = sorted(k for k in set(current) | set(stored or {})
+                          if (stored or {}).get(k) != json.loads(json.dumps(current)).get(k))
+            raise SweepConfigMismatch(
+                f"Output folder {str(out)!r} holds a different sweep (differs in: {', '.join(diff) or 'file'}). "
+                "Use a new --out, or delete the folder to start over; to add runs, re-run with that folder's "
+                "config (see its config.json)."
+            )
+    atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
+    return out
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+
+    import relu_zoo
+
+    return {"relu_zoo": relu_zoo.__version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+class PeakMemory:
+    """Peak resident memory of this process while the block runs (sampled from /proc; Linux)."""
+
+    def __init__(self, interval=0.1):
+        self.interval = interval
+        self.peak_mb = None
+
+    @staticmethod
+    def current_mb():
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            return None
+        return None
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self._update()
+
+    def _update(self):
+        now = self.current_mb()
+        if now is not None:
+            self.peak_mb = max(self.peak_mb or 0.0, now)
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._update()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._update()
+
+
+def _keras_callbacks():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Adds `epoch_time` (seconds) to the epoch logs, so CSVLogger and TensorBoard record it."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["epoch_time"] = time.perf_counter() - self._start
+
+    class DivergenceMonitor(keras.callbacks.Callback):
+        """Stops training at the first non-finite loss and remembers the epoch (like TerminateOnNaN)."""
+
+        def __init__(self):
+            super().__init__()
+            self.diverged_epoch = None
+            self._epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.diverged_epoch = self._epoch
+                self.model.stop_training = True
+
+    class EpochSeeds(keras.callbacks.Callback):
+        """Sets every SeedGenerator's state from (seed, epoch, variable path) when an epoch starts.
+
+        Makes dropout masks and RReLU slopes of epoch e independent of whether
+        epochs before e ran in this process or before a restart.
+        """
+
+        def __init__(self, seed):
+            super().__init__()
+            self.seed = seed
+
+        def on_epoch_begin(self, epoch, logs=None):
+            for variable in self.model.non_trainable_variables:
+                if variable.path.endswith("seed_generator_state"):
+                    key = zlib.crc32(f"{self.seed}/{variable.path}".encode()) & 0x7FFFFFFF
+                    value = np.array([key, epoch * 1_000_003], dtype=variable.dtype)
+                    variable.assign(value)
+
+    class SaveJSON(keras.callbacks.Callback):
+        """Writes `getter()` atomically to `path` after every epoch (diagnostics survive a kill)."""
+
+        def __init__(self, path, getter):
+            super().__init__()
+            self.path, self.getter = path, getter
+
+        def on_epoch_end(self, epoch, logs=None):
+            atomic_write_json(self.path, self.getter())
+
+    return EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON
+
+
+def make_optimizer(config, steps_per_epoch, clipnorm=None):
+    import keras
+
+    total_steps = max(1, config.epochs * steps_per_epoch)
+    lr = config.learning_rate
+    if config.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps)
+    elif config.schedule == "one_cycle":
+        # Smith & Topin 2017: warm up over the first 30%, then cosine down (Keras' warmup form).
+        warmup = max(1, int(0.3 * total_steps))
+        lr = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate / 25.0, decay_steps=total_steps - warmup, warmup_target=config.learning_rate,
+            warmup_steps=warmup)
+    kwargs = {"learning_rate": lr}
+    if clipnorm:
+        kwargs["clipnorm"] = clipnorm
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(**kwargs)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(weight_decay=config.weight_decay or 1e-4, **kwargs)
+    if config.optimizer == "nadam":
+        return keras.optimizers.Nadam(**kwargs)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(**kwargs)
+    return keras.optimizers.SGD(momentum=0.9, nesterov=True, **kwargs)
+
+
+def _resume_epoch(backup_dir):
+    """The epoch BackupAndRestore will resume from (its training_metadata.json), 0 for a fresh run."""
+    path = Path(backup_dir) / "training_metadata.json"
+    try:
+        return int(json.loads(path.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def epoch_ordered(dataset, seed, start_epoch, epochs, buffer_size):
+    """Unbatched examples, shuffled with a seed that depends on (seed, epoch), for epochs start..epochs-1.
+
+    Keras keeps one iterator across epochs when `steps_per_epoch` is given, so
+    epoch e sees exactly the order it would have seen without a restart.
+    """
+    import tensorflow as tf
+
+    def one_epoch(epoch):
+        return dataset.shuffle(buffer_size, seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+
+    return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+
+
+def _history_from_csv(path):
+    """Per-epoch metrics from CSVLogger's file; a row repeated by a restart keeps its last occurrence."""
+    import csv
+
+    if not Path(path).exists():
+        return []
+    rows = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                rows[int(row["epoch"])] = {k: float(v) for k, v in row.items() if k != "epoch" and v != ""}
+            except (KeyError, ValueError):
+                continue
+    return [dict(epoch=e, **rows[e]) for e in sorted(rows)]
+
+
+class TaskCache:
+    """Loads each task's data once per sweep (vectorizers and spectrograms are not free)."""
+
+    def __init__(self, config):
+        self.config = config
+        self._data = {}
+
+    def get(self, task):
+        if task not in self._data:
+            from relu_zoo import tasks
+
+            caps = {"train": self.config.max_train_examples, "validation": self.config.max_eval_examples,
+                    "test": self.config.max_eval_examples}
+            self._data[task] = tasks.get(task).load(
+                data_dir=self.config.data_dir, batch_size=self.config.batch_size, seed=0,
+                max_examples={k: v for k, v in caps.items() if v is not None})
+        return self._data[task]
+
+
+def run_one(run, config, data, run_dir, log=print):
+    """Trains and evaluates one run; writes `result.json` atomically; returns the result dict."""
+    import keras
+    import tensorflow as tf
+
+    from relu_zoo import models
+    from relu_zoo.diagnostics import ActivationDiagnostics
+
+    EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON = _keras_callbacks()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir = run_dir / "backup"
+    start_epoch = _resume_epoch(backup_dir)
+    if start_epoch:
+        log(f"[{run.run_id}] resuming from epoch {start_epoch}")
+
+    keras.utils.set_random_seed(run.seed)
+    tf.config.experimental.enable_op_determinism()
+    model = models.create_model(run.model, task=data.spec, activation=run.activation, **config.model_kwargs)
+    clipnorm = config.clipnorm or (1.0 if run.model == "relu_rnn" else None)  # Le et al. 2015 clip IRNNs
+    train_examples = data.num_examples["train"]
+    steps_per_epoch = math.ceil(train_examples / config.batch_size)
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+
+    train = epoch_ordered(data.train_unbatched, run.seed, start_epoch, config.epochs, train_examples)
+    train = train.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    timer, monitor = EpochTimer(), DivergenceMonitor()
+    callbacks = [timer, monitor, EpochSeeds(run.seed)]
+    diagnostics = None
+    if config.diagnostics:
+        probe_x, probe_y = next(iter(data.validation.unbatch().batch(config.probe_examples)))
+        diagnostics = ActivationDiagnostics(probe_x, probe_y)
+        diag_path = run_dir / "diagnostics.json"
+        if diag_path.exists() and start_epoch:
+            diagnostics.history = json.loads(diag_path.read_text())
+        callbacks += [diagnostics, SaveJSON(diag_path, lambda: diagnostics.history)]
+    callbacks += [
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+        # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
+        keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
+    ]
+    with PeakMemory() as memory:
+        model.fit(train, validation_data=data.validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                  callbacks=callbacks, verbose=config.verbose)
+        history = _history_from_csv(run_dir / "history.csv")
+        diverged = monitor.diverged_epoch is not None or any(
+            not math.isfinite(h.get("loss", 0.0)) for h in history)
+        test = {}
+        if not diverged:
+            test = model.evaluate(data.test, return_dict=True, verbose=0)
+    if config.save_checkpoint and not diverged:
+        tmp = run_dir / ".model.tmp.keras"
+        model.save(tmp)
+        os.replace(tmp, run_dir / "model.keras")
+
+    diverged_epoch = monitor.diverged_epoch
+    if diverged and diverged_epoch is None:
+        diverged_epoch = next(h["epoch"] for h in history if not math.isfinite(h.get("loss", 0.0)))
+    epoch_times = [h["epoch_time"] for h in history if "epoch_time" in h]
+    activation_layer = _first_activation_config(model)
+    result = {
+        "run_id": run.run_id,
+        "task": run.task,
+        "model": run.model,
+        "activation": run.label,
+        "activation_spec": run.activation,
+        "activation_config": activation_layer,
+        "seed": run.seed,
+        "status": "diverged" if diverged else "ok",
+        "diverged_epoch": diverged_epoch,
+        "epochs": config.epochs,
+        "history": history,
+        "test_loss": None if diverged else float(test["loss"]),
+        "test_accuracy": None if diverged else float(test["accuracy"]),
+        "val_accuracy": history[-1].get("val_accuracy") if history else None,
+        "params": int(model.count_params()),
+        "epoch_times": epoch_times,
+        "mean_epoch_time": float(np.mean(epoch_times)) if epoch_times else None,
+        "peak_memory_mb": memory.peak_mb,
+        "train_examples": train_examples,
+        "diagnostics": diagnostics.history if diagnostics else None,
+        "config": config_lib.identity(config),
+        "versions": _versions(),
+    }
+    atomic_write_json(run_dir / RESULT_FILE, result)
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return result
+
+
+def _first_activation_config(model):
+    import keras
+
+    from relu_zoo.diagnostics import activation_layers
+
+    found = activation_layers(model)
+    return keras.layers.serialize(found[0]) if found else None
+
+
+def load_results(out_dir):
+    """Every finished run's result in `out_dir`, in grid order when a config is present."""
+    results = []
+    for path in sorted(Path(out_dir).glob(f"runs/*/{RESULT_FILE}")):
+        results.append(json.loads(path.read_text()))
+    return results
+
+
+def sweep(config, log=print, command=None):
+    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path."""
+    from relu_zoo import report
+
+    out = prepare_out_dir(config)
+    runs = run_grid(config)
+    todo = [run for run in runs if not (out / "runs" / run.run_id / RESULT_FILE).exists()]
+    cache = TaskCache(config)
+    for task in dict.fromkeys(run.task for run in todo):
+        cache.get(task)  # missing data fails here, before any training starts
+    done = len(runs) - len(todo)
+    for run in todo:
+        i = runs.index(run) + 1
+        run_dir = out / "runs" / run.run_id
+        log(f"[{i}/{len(runs)}] {run.run_id}")
+        started = time.perf_counter()
+        result = run_one(run, config, cache.get(run.task), run_dir, log=log)
+        if result["status"] == "diverged":
+            log(f"[{run.run_id}] diverged at epoch {result['diverged_epoch']}; recorded, sweep goes on")
+        else:
+            log(f"[{run.run_id}] test accuracy {result['test_accuracy']:.4f} "
+                f"({time.perf_counter() - started:.0f} s)")
+    if done:
+        log(f"{done} finished run(s) were already in {out} and were skipped.")
+    return report.write_report([out], out, config=config, command=command)

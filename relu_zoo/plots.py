@@ -1,0 +1,169 @@
+"""Report figures (matplotlib, PNG): learning curves, the functions and their derivatives, dead units,
+learned parameter trajectories."""
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+    _pyplot().close(fig)
+
+
+def _ordered_activations(summary):
+    seen = []
+    for group in summary:
+        for row in group["rows"]:
+            if row["activation"] not in seen:
+                seen.append(row["activation"])
+    return seen
+
+
+def validation_curves(results, summary, path):
+    plt = _pyplot()
+    groups = [(g["task"], g["model"]) for g in summary]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4), squeeze=False)
+    for ax, (task, model) in zip(axes[0], groups):
+        curves = defaultdict(list)
+        for r in results:
+            if (r["task"], r["model"]) == (task, model) and r["status"] == "ok":
+                curves[r["activation"]].append([h.get("val_accuracy", np.nan) for h in r["history"]])
+        for act in _ordered_activations(summary):
+            if act not in curves:
+                continue
+            length = min(len(c) for c in curves[act])
+            values = np.array([c[:length] for c in curves[act]], dtype="float64") * 100
+            epochs = np.arange(1, length + 1)
+            mean = np.nanmean(values, axis=0)
+            line, = ax.plot(epochs, mean, marker="o", label=f"{act} (n={len(values)})")
+            if len(values) > 1:
+                ax.fill_between(epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
+                                color=line.get_color(), alpha=0.15)
+        ax.set_title(f"{task} · {model}: validation accuracy (mean, band = min–max over seeds)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy %")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def functions_and_derivatives(labels, path):
+    """f(x) and f'(x) of each activation at its initial/default parameters (RReLU: inference mode)."""
+    import tensorflow as tf
+
+    import relu_zoo
+
+    plt = _pyplot()
+    x = np.linspace(-4, 4, 801, dtype="float32").reshape(-1, 1)
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(12, 4))
+    for label in labels:
+        layer = relu_zoo.get(label)
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt, training=False)
+            if y.shape[-1] != 1:  # CReLU: plot its positive half and the negative half's mirror image
+                y = y[:, :1] - y[:, 1:]
+        dy = tape.gradient(y, xt)
+        ax_f.plot(x[:, 0], np.asarray(y)[:, 0], label=label)
+        ax_d.plot(x[:, 0], np.asarray(dy)[:, 0], label=label)
+    ax_f.set_title("activation f(x) (initial parameters)")
+    ax_d.set_title("derivative f'(x)")
+    for ax in (ax_f, ax_d):
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("x")
+    ax_f.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _final_layers(result):
+    diagnostics = result.get("diagnostics") or []
+    if not diagnostics:
+        return {}
+    return max(diagnostics, key=lambda r: r["epoch"])["layers"]
+
+
+def dead_units(results, summary, path):
+    plt = _pyplot()
+    per_act = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        if r["status"] != "ok":
+            continue
+        layers = [v for v in _final_layers(r).values() if "dead_fraction" in v]
+        for i, entry in enumerate(layers):
+            per_act[r["activation"]][i].append(entry["dead_fraction"])
+    if not per_act:
+        return False
+    acts = [a for a in _ordered_activations(summary) if a in per_act]
+    n_layers = max(len(v) for v in per_act.values())
+    width = 0.8 / len(acts)
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * n_layers), 4))
+    for j, act in enumerate(acts):
+        means = [100 * np.mean(per_act[act][i]) if per_act[act].get(i) else 0.0 for i in range(n_layers)]
+        ax.bar(np.arange(n_layers) + j * width, means, width, label=act)
+    ax.set_xticks(np.arange(n_layers) + 0.4 - width / 2)
+    ax.set_xticklabels([f"act {i + 1}" for i in range(n_layers)])
+    ax.set_ylabel("dead units % (never > 0 on the probe batch)")
+    ax.set_title("Dead units per activation layer after training (mean over seeds and tasks)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    _save(fig, path)
+    return True
+
+
+def learned_parameters(results, summary, path):
+    plt = _pyplot()
+    traj = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # act -> (layer, param) -> epoch -> means
+    for r in results:
+        for record in r.get("diagnostics") or []:
+            for i, (layer, entry) in enumerate(record["layers"].items()):
+                for param, st in entry.get("params", {}).items():
+                    traj[r["activation"]][(i, param)][record["epoch"]].append(st["mean"])
+    if not traj:
+        return False
+    acts = [a for a in _ordered_activations(summary) if a in traj]
+    fig, axes = plt.subplots(1, len(acts), figsize=(5 * len(acts), 4), squeeze=False)
+    for ax, act in zip(axes[0], acts):
+        for (i, param), by_epoch in sorted(traj[act].items()):
+            epochs = sorted(by_epoch)
+            ax.plot([e + 1 for e in epochs], [np.mean(by_epoch[e]) for e in epochs], marker=".",
+                    label=f"act {i + 1} {param}")
+        ax.set_title(f"{act}: learned parameters (layer mean)")
+        ax.set_xlabel("epoch (0 = initial)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, path)
+    return True
+
+
+def make_all(results, summary, plot_dir):
+    """Draws every figure that the results support; returns [(title, filename)]."""
+    plot_dir = Path(plot_dir)
+    made = []
+    validation_curves(results, summary, plot_dir / "val_accuracy.png")
+    made.append(("Validation accuracy per epoch", "val_accuracy.png"))
+    functions_and_derivatives(_ordered_activations(summary), plot_dir / "activations.png")
+    made.append(("The activations and their derivatives", "activations.png"))
+    if dead_units(results, summary, plot_dir / "dead_units.png"):
+        made.append(("Dead units per layer", "dead_units.png"))
+    if learned_parameters(results, summary, plot_dir / "learned_params.png"):
+        made.append(("Learned activation parameters", "learned_params.png"))
+    return made

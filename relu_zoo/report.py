@@ -1,0 +1,237 @@
+"""The comparison report: results.json/.csv, summary.md with honest statistics, and plots.
+
+The report is a pure function of the finished runs' result files, so a
+resumed sweep, or shards merged from several folders, give the same report
+as one uninterrupted run (wall-clock timings aside).
+"""
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from relu_zoo import stats
+from relu_zoo.config import atomic_write_json, atomic_write_text
+
+CSV_FIELDS = ["run_id", "task", "model", "activation", "seed", "status", "diverged_epoch", "epochs",
+              "test_accuracy", "test_loss", "val_accuracy", "params", "mean_epoch_time", "peak_memory_mb",
+              "final_dead_fraction"]
+
+
+def final_dead_fraction(result):
+    """Mean over probed activation layers of the dead-unit fraction after the last epoch (None if unknown)."""
+    diagnostics = result.get("diagnostics") or []
+    if not diagnostics:
+        return None
+    last = max(diagnostics, key=lambda r: r["epoch"])
+    values = [v["dead_fraction"] for v in last["layers"].values() if "dead_fraction" in v]
+    return float(np.mean(values)) if values else None
+
+
+def collect(out_dirs):
+    """Finished results from one or more output folders; the same run in two folders is an error."""
+    from relu_zoo.experiment import load_results
+
+    by_id = {}
+    for out in out_dirs:
+        for result in load_results(out):
+            if result["run_id"] in by_id and by_id[result["run_id"]]["test_accuracy"] != result["test_accuracy"]:
+                raise ValueError(f"Run {result['run_id']} appears in two folders with different results; "
+                                 "were they made with different configs?")
+            by_id[result["run_id"]] = result
+    return [by_id[k] for k in sorted(by_id)]
+
+
+def group_order(results, config=None):
+    """(task, model) groups and the activation order (config order: the first is the baseline)."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["task"], r["model"])].append(r)
+    order = []
+    if config is not None:
+        from relu_zoo.config import activation_label
+
+        order = [activation_label(a) for a in config.activations]
+    else:
+        # Without a config the stored sweep config (in every result) gives the order.
+        for r in results:
+            for spec in r.get("config", {}).get("activations", []):
+                from relu_zoo.config import activation_label
+
+                label = activation_label(spec)
+                if label not in order:
+                    order.append(label)
+    for r in results:
+        if r["activation"] not in order:
+            order.append(r["activation"])
+    return groups, order
+
+
+def summarize(results, config=None):
+    """Per (task, model) and activation: accuracy/loss statistics, paired comparison to the baseline."""
+    groups, order = group_order(results, config)
+    summary = []
+    for (task, model), runs in sorted(groups.items()):
+        by_act = defaultdict(dict)
+        meta = defaultdict(list)
+        for r in runs:
+            by_act[r["activation"]][r["seed"]] = r
+        present = [a for a in order if a in by_act]
+        baseline = present[0]
+        rows = []
+        for act in present:
+            seeds = by_act[act]
+            ok = {s: r for s, r in seeds.items() if r["status"] == "ok"}
+            acc = {s: r["test_accuracy"] for s, r in ok.items()}
+            loss = {s: r["test_loss"] for s, r in ok.items()}
+            base_ok = {s: r for s, r in by_act[baseline].items() if r["status"] == "ok"}
+            base_times = [r["mean_epoch_time"] for r in by_act[baseline].values() if r.get("mean_epoch_time")]
+            times = [r["mean_epoch_time"] for r in seeds.values() if r.get("mean_epoch_time")]
+            dead = [final_dead_fraction(r) for r in ok.values()]
+            dead = [d for d in dead if d is not None]
+            row = {
+                "activation": act,
+                "runs": len(seeds),
+                "diverged": sorted(s for s, r in seeds.items() if r["status"] == "diverged"),
+                "accuracy": stats.describe(list(acc.values())),
+                "loss": stats.describe(list(loss.values())),
+                "params": next(iter(seeds.values()))["params"],
+                "time_ratio": (float(np.mean(times) / np.mean(base_times)) if times and base_times else None),
+                "mean_epoch_time": float(np.mean(times)) if times else None,
+                "dead_fraction": float(np.mean(dead)) if dead else None,
+            }
+            if act != baseline:
+                row["vs_baseline"] = stats.paired_difference(
+                    acc, {s: r["test_accuracy"] for s, r in base_ok.items()})
+            rows.append(row)
+            meta[act] = seeds
+        adjusted = stats.holm([r["vs_baseline"]["p_value"] if "vs_baseline" in r else None for r in rows])
+        for row, p in zip(rows, adjusted):
+            if "vs_baseline" in row:
+                row["vs_baseline"]["p_adjusted"] = p
+                row["vs_baseline"]["verdict"] = stats.verdict(row["vs_baseline"])
+        summary.append({"task": task, "model": model, "baseline": baseline, "rows": rows})
+    return summary
+
+
+def _pct(x):
+    return "–" if x is None else f"{100 * x:.2f}"
+
+
+def _fmt_acc(d):
+    if d["mean"] is None:
+        return "–"
+    if d["std"] is None:
+        return f"{100 * d['mean']:.2f} (n=1)"
+    lo, hi = d["ci95"]
+    return f"{100 * d['mean']:.2f} ± {100 * d['std']:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]"
+
+
+def _fmt_loss(d):
+    if d["mean"] is None:
+        return "–"
+    return f"{d['mean']:.4f}" + ("" if d["std"] is None else f" ± {d['std']:.4f}")
+
+
+def _fmt_diff(row):
+    cmp = row.get("vs_baseline")
+    if cmp is None:
+        return "baseline", ""
+    if cmp["mean_diff"] is None:
+        return "–", "too few seeds"
+    diff = f"{100 * cmp['mean_diff']:+.2f}"
+    if cmp["p_value"] is None:
+        return diff, "too few seeds"
+    p = f"p={cmp['p_value']:.3g}, Holm {cmp['p_adjusted']:.3g}"
+    verdict = cmp["verdict"]
+    return diff, (f"{p} — **{verdict}**" if verdict in ("better", "worse") else f"{p} — {verdict}")
+
+
+def render_markdown(summary, results, plots, command=None):
+    lines = ["# Activation comparison", ""]
+    if command:
+        lines += ["Produced by:", "", "```", command, "```", ""]
+    n_runs = len(results)
+    n_div = sum(r["status"] == "diverged" for r in results)
+    lines += [f"{n_runs} runs ({n_div} diverged). Accuracy in %: mean ± std over seeds [95% t-interval]. "
+              "Δ is the paired difference to the baseline (first activation) over the same seeds, tested with "
+              "a paired t-test; p-values are Holm-corrected for the number of activations compared. "
+              "With few seeds, small differences are expected to be **not significant**: that is a statement "
+              "about the evidence, not a tie.", ""]
+    for group in summary:
+        lines += [f"## {group['task']} · {group['model']} (baseline: {group['baseline']})", "",
+                  "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test | time/epoch vs "
+                  "baseline | dead units (final) | params |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for row in group["rows"]:
+            diff, test = _fmt_diff(row)
+            runs = f"{row['runs']}" + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
+            ratio = "–" if row["time_ratio"] is None else f"{row['time_ratio']:.2f}×"
+            dead = "–" if row["dead_fraction"] is None else f"{100 * row['dead_fraction']:.1f}%"
+            lines.append(f"| {row['activation']} | {runs} | {_fmt_acc(row['accuracy'])} | {_fmt_loss(row['loss'])} "
+                         f"| {diff} | {test} | {ratio} | {dead} | {row['params']:,} |")
+        better = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "better"]
+        worse = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "worse"]
+        lines.append("")
+        if better or worse:
+            if better:
+                lines.append(f"Significantly better than {group['baseline']} (Holm-adjusted p < 0.05): "
+                             f"{', '.join(better)}.")
+            if worse:
+                lines.append(f"Significantly worse than {group['baseline']}: {', '.join(worse)}.")
+            lines.append("Every other activation is statistically indistinguishable from the baseline here.")
+        else:
+            lines.append(f"No activation differs significantly from {group['baseline']} at this number of seeds; "
+                         "the table does not support a ranking.")
+        lines.append("")
+    if plots:
+        lines += ["## Plots", ""]
+        for title, name in plots:
+            lines += [f"### {title}", "", f"![{title}](plots/{name})", ""]
+    lines += ["Files: `results.json` and `results.csv` (every run), `runs/<run_id>/` (history.csv, "
+              "diagnostics.json, TensorBoard logs).", ""]
+    return "\n".join(lines)
+
+
+def results_csv(results):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for r in results:
+        writer.writerow({**r, "final_dead_fraction": final_dead_fraction(r)})
+    return buffer.getvalue()
+
+
+def write_report(out_dirs, dest, config=None, command=None):
+    """Writes results.json, results.csv, summary.md and plots/ into `dest`; returns the summary.md path."""
+    from relu_zoo import plots as plots_lib
+
+    dest = Path(dest)
+    results = collect(out_dirs)
+    if not results:
+        raise ValueError(f"No finished runs in {', '.join(map(str, out_dirs))}: nothing to report.")
+    summary = summarize(results, config)
+    atomic_write_json(dest / "results.json", {"runs": results, "summary": summary})
+    atomic_write_text(dest / "results.csv", results_csv(results))
+    made = plots_lib.make_all(results, summary, dest / "plots")
+    atomic_write_text(dest / "summary.md", render_markdown(summary, results, made, command))
+    return dest / "summary.md"
+
+
+def short_table(out_dir):
+    """A plain-text table of the summary for the terminal."""
+    lines = []
+    for group in load_summary(out_dir):
+        lines.append(f"{group['task']} / {group['model']}  (baseline {group['baseline']})")
+        for row in group["rows"]:
+            diff, test = _fmt_diff(row)
+            lines.append(f"  {row['activation']:<28} acc {_fmt_acc(row['accuracy']):<34} {diff:>9}  "
+                         f"{test.replace('**', '')}")
+    return "\n".join(lines)
+
+
+def load_summary(out_dir):
+    return json.loads((Path(out_dir) / "results.json").read_text())["summary"]
