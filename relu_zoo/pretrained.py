@@ -1,0 +1,284 @@
+"""Pretrained checkpoints: `list_pretrained()`, `load(name)`, and `export()` of a finished run into the zoo.
+
+A checkpoint is a self-describing folder `<model>_<activation>.<task>/`:
+
+    model.keras          the trained model (inputs: preprocessed tensors; outputs: logits)
+    preprocessor.keras   the task's preprocessing (raw uint8 image / string / waveform -> model input)
+    metadata.json        task, model, activation config, seed, epochs, command, metrics, versions, date,
+                         sha256 of every other file
+    README.md            the model card
+
+Every file's sha256 is verified before anything is loaded, and models load
+with `safe_mode=True` only. The zoo is found in `$RELU_ZOO_MODELS`, else the
+`models/` folder of a source checkout, else the copy installed with the
+package (`<prefix>/share/relu_zoo/models`).
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from relu_zoo.config import atomic_write_json, atomic_write_text
+
+MODEL_FILE = "model.keras"
+PREPROCESSOR_FILE = "preprocessor.keras"
+METADATA_FILE = "metadata.json"
+CARD_FILE = "README.md"
+INDEX_FILE = "index.json"
+
+
+class ChecksumError(ValueError):
+    """A checkpoint file does not match the sha256 recorded in its metadata."""
+
+
+def zoo_dir():
+    """The folder holding the checkpoints (see module docstring for the search order)."""
+    env = os.environ.get("RELU_ZOO_MODELS")
+    if env:
+        return Path(env)
+    source = Path(__file__).resolve().parents[1] / "models"
+    if (source / INDEX_FILE).is_file():
+        return source
+    installed = Path(sys.prefix) / "share" / "relu_zoo" / "models"
+    if installed.is_dir():
+        return installed
+    return source
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_pretrained(root=None):
+    """Names of the checkpoints in the zoo (folders with a metadata.json), sorted."""
+    root = Path(root) if root else zoo_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / METADATA_FILE).is_file())
+
+
+def checkpoint_dir(name, root=None):
+    root = Path(root) if root else zoo_dir()
+    available = list_pretrained(root)
+    if name not in available:
+        import difflib
+
+        close = difflib.get_close_matches(name, available, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        listing = ", ".join(available) if available else "(none: the zoo folder is empty)"
+        raise ValueError(f"Unknown pretrained model {name!r} in {root}.{hint} Available: {listing}.")
+    return root / name
+
+
+def metadata(name, root=None):
+    return json.loads((checkpoint_dir(name, root) / METADATA_FILE).read_text())
+
+
+def verify(name, root=None):
+    """Checks every recorded file's sha256; raises ChecksumError naming the file on any mismatch."""
+    folder = checkpoint_dir(name, root)
+    meta = json.loads((folder / METADATA_FILE).read_text())
+    files = meta.get("sha256", {})
+    if MODEL_FILE not in files:
+        raise ChecksumError(f"{folder / METADATA_FILE} records no sha256 for {MODEL_FILE}; refusing to load.")
+    for filename, expected in files.items():
+        path = folder / filename
+        if not path.is_file():
+            raise ChecksumError(f"Checkpoint {name!r} is missing {filename} (recorded in its metadata).")
+        actual = sha256(path)
+        if actual != expected:
+            raise ChecksumError(f"Checkpoint {name!r}: {filename} has sha256 {actual}, metadata records {expected}. "
+                                "The file was modified or corrupted; restore it (e.g. `git checkout models/`) "
+                                "instead of loading it.")
+    return meta
+
+
+def load(name, compile=True, raw_inputs=False, root=None):
+    """Loads checkpoint `name` after verifying its hashes.
+
+    Args:
+        name: A name from `list_pretrained()`, e.g. "cnn_prelu.mnist".
+        compile: Restore the training configuration (optimizer, loss, metrics).
+        raw_inputs: Return an end-to-end model that takes what a user has
+            (uint8 images, strings, int waveforms) with the task's
+            preprocessing built in, and outputs class probabilities.
+    """
+    import keras
+
+    folder = checkpoint_dir(name, root)
+    verify(name, root)
+    model = keras.saving.load_model(folder / MODEL_FILE, compile=compile, safe_mode=True)
+    if not raw_inputs:
+        return model
+    preprocessor = keras.saving.load_model(folder / PREPROCESSOR_FILE, compile=False, safe_mode=True)
+    return end_to_end(preprocessor, model)
+
+
+def end_to_end(preprocessor, model):
+    """raw input -> preprocessor -> model -> softmax, as one Keras model."""
+    import keras
+
+    inputs = keras.Input(shape=preprocessor.input_shape[1:], dtype=preprocessor.inputs[0].dtype, name="raw")
+    logits = model(preprocessor(inputs))
+    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
+    return keras.Model(inputs, probabilities, name=f"{model.name}_raw")
+
+
+def card(meta):
+    """The model card (README.md) text of a checkpoint."""
+    acc = meta["metrics"]["test_accuracy"]
+    target = meta.get("target_accuracy")
+    lines = [
+        f"# {meta['name']}",
+        "",
+        f"The relu_zoo `{meta['model']}` model trained on TFDS `{meta['task']}` with the `{meta['activation']}` "
+        "activation.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from relu_zoo import pretrained",
+        f"model = pretrained.load({meta['name']!r})                   # preprocessed inputs -> logits",
+        f"raw = pretrained.load({meta['name']!r}, raw_inputs=True)    # raw inputs -> probabilities",
+        "```",
+        "",
+        "Intended use: a reference point for comparing activations, a starting point for fine-tuning, "
+        "teaching. Not evaluated for any production use.",
+        "",
+        "## Data",
+        "",
+        f"TFDS `{meta['task']}`: trained on {meta['data']['train_examples']:,} training examples; metrics on "
+        f"the `{meta['data']['test_split']}` split ({meta['data']['test_examples']:,} examples). "
+        f"{meta['data'].get('notes', '')}",
+        "",
+        "## Metrics",
+        "",
+        "| split | accuracy | loss |",
+        "|---|---|---|",
+        f"| {meta['data']['test_split']} | {100 * acc:.2f}% | {meta['metrics']['test_loss']:.4f} |",
+        "",
+    ]
+    if target is not None:
+        verdict = "met" if acc >= target else f"**missed** — {meta.get('target_note', 'see metadata')}"
+        lines += [f"Target accuracy {100 * target:.1f}%: {verdict}.", ""]
+    lines += ["## Training", "", f"Seed {meta['seed']}, {meta['epochs']} epochs. Reproduce with:", "", "```",
+              meta["command"], "```", ""]
+    learned = meta.get("learned_parameters") or {}
+    if learned:
+        lines += ["## Learned activation parameters (per layer: mean [min, max])", "", "| layer | parameter | "
+                  "mean | min | max |", "|---|---|---|---|---|"]
+        for layer, params in learned.items():
+            for param, st in params.items():
+                lines.append(f"| {layer} | {param} | {st['mean']:.4f} | {st['min']:.4f} | {st['max']:.4f} |")
+        lines.append("")
+    lines += ["## Limits", "", "Single seed; accuracy differences between checkpoints of different activations "
+              "are not evidence of a ranking (see `train.py` reports for multi-seed statistics). Inputs must be "
+              "preprocessed like the training data unless loaded with `raw_inputs=True`.", "",
+              f"Versions: relu_zoo {meta['versions']['relu_zoo']}, keras {meta['versions']['keras']}, "
+              f"tensorflow {meta['versions']['tensorflow']}. Created {meta['date']}.", ""]
+    return "\n".join(lines)
+
+
+def export(run_dir, root=None, target_accuracy=None, target_note=None, data_notes=None):
+    """Turns a finished run saved with --save-checkpoint into a zoo folder; returns its name."""
+    run_dir = Path(run_dir)
+    result = json.loads((run_dir / "result.json").read_text())
+    for needed in (MODEL_FILE, PREPROCESSOR_FILE):
+        if not (run_dir / needed).is_file():
+            raise ValueError(f"{run_dir} has no {needed}: run train.py with --save-checkpoint.")
+    name = f"{result['model']}_{result['activation'].split(':')[0]}.{result['task'].replace('/', '_')}"
+    root = Path(root) if root else zoo_dir()
+    folder = root / name
+    tmp = root / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for filename in (MODEL_FILE, PREPROCESSOR_FILE):
+        shutil.copy2(run_dir / filename, tmp / filename)
+    last_diag = max(result["diagnostics"] or [{"epoch": -1, "layers": {}}], key=lambda r: r["epoch"])
+    learned = {layer: entry["params"] for layer, entry in last_diag["layers"].items() if entry.get("params")}
+    cfg = result["config"]
+    meta = {
+        "name": name,
+        "task": result["task"],
+        "model": result["model"],
+        "activation": result["activation"],
+        "activation_config": result["activation_config"],
+        "model_kwargs": cfg.get("model_kwargs", {}),
+        "seed": result["seed"],
+        "epochs": result["epochs"],
+        "command": result.get("command") or _command_for(result),
+        "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]},
+        "target_accuracy": target_accuracy,
+        "target_note": target_note,
+        "data": {"train_examples": result["train_examples"], "test_split": result.get("test_split", "test"),
+                 "test_examples": result.get("test_examples"), "notes": data_notes or ""},
+        "params": result["params"],
+        "learned_parameters": learned,
+        "versions": result["versions"],
+        "date": datetime.date.today().isoformat(),
+    }
+    atomic_write_text(tmp / CARD_FILE, card(meta))
+    meta["sha256"] = {f: sha256(tmp / f) for f in (MODEL_FILE, PREPROCESSOR_FILE, CARD_FILE)}
+    atomic_write_json(tmp / METADATA_FILE, meta)
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    write_index(root)
+    return name
+
+
+def _command_for(result):
+    cfg = result["config"]
+    parts = ["python train.py", f"--task {result['task']}", f"--model {result['model']}",
+             f"--activations '{result['activation']}'", f"--seeds {result['seed'] + 1}", f"--epochs {result['epochs']}",
+             f"--batch-size {cfg['batch_size']}", f"--learning-rate {cfg['learning_rate']}",
+             f"--optimizer {cfg['optimizer']}", f"--schedule {cfg['schedule']}",
+             f"--max-train-examples {cfg['max_train_examples'] or 'all'}",
+             f"--max-eval-examples {cfg['max_eval_examples'] or 'all'}", "--save-checkpoint"]
+    if cfg.get("model_kwargs"):
+        parts.append(f"--model-kwargs '{json.dumps(cfg['model_kwargs'])}'")
+    return " ".join(parts)
+
+
+def index_rows(root=None):
+    root = Path(root) if root else zoo_dir()
+    rows = []
+    for name in list_pretrained(root):
+        meta = json.loads((root / name / METADATA_FILE).read_text())
+        size = sum((root / name / f).stat().st_size for f in meta["sha256"])
+        rows.append({"name": name, "task": meta["task"], "model": meta["model"], "activation": meta["activation"],
+                     "test_accuracy": meta["metrics"]["test_accuracy"], "target_accuracy": meta["target_accuracy"],
+                     "test_split": meta["data"]["test_split"], "params": meta["params"], "size_bytes": size})
+    return rows
+
+
+def index_markdown(rows):
+    lines = ["| checkpoint | task | model | activation | test accuracy | target | params | size |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        target = "–" if r["target_accuracy"] is None else f"{100 * r['target_accuracy']:.1f}%"
+        mark = "" if r["target_accuracy"] is None or r["test_accuracy"] >= r["target_accuracy"] else " (missed)"
+        lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | "
+                     f"{100 * r['test_accuracy']:.2f}%{mark} | {target} | {r['params']:,} | "
+                     f"{r['size_bytes'] / 1e6:.2f} MB |")
+    total = sum(r["size_bytes"] for r in rows)
+    lines += ["", f"{len(rows)} checkpoints, {total / 1e6:.1f} MB in total."]
+    return "\n".join(lines)
+
+
+def write_index(root=None):
+    """Regenerates models/index.json and models/README.md from the checkpoint folders."""
+    root = Path(root) if root else zoo_dir()
+    rows = index_rows(root)
+    atomic_write_json(root / INDEX_FILE, {"checkpoints": rows})
+    atomic_write_text(root / "README.md", "# Pretrained checkpoints\n\nGenerated by "
+                      "`relu_zoo.pretrained.write_index()`; do not edit.\n\n" + index_markdown(rows) + "\n")
+    return rows

@@ -1,0 +1,159 @@
+"""Model zoo: every (model, modality, activation) builds and trains a step; saving, weight sharing, counts."""
+
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import relu_zoo
+from relu_zoo import models, tasks
+from relu_zoo.diagnostics import activation_layers
+from relu_zoo.models import table
+
+# Small specs keep the full grid fast; the real task specs are covered by the parameter-count test.
+SMALL_SPECS = {
+    "image": tasks.TaskSpec(name="small_image", modality="image", input_shape=(12, 12, 1), input_dtype="float32",
+                            num_classes=3, class_names=("a", "b", "c")),
+    "text": tasks.TaskSpec(name="small_text", modality="text", input_shape=(16,), input_dtype="int64",
+                           num_classes=2, class_names=("neg", "pos"), vocab_size=50),
+    "speech": tasks.TaskSpec(name="small_speech", modality="speech", input_shape=(20, 8, 1), input_dtype="float32",
+                             num_classes=4, class_names=("0", "1", "2", "3")),
+}
+SMALL_KWARGS = {
+    "mlp": {"width": 16},
+    "cnn": {"filters": (4, 8), "dense_units": 8, "embedding_dim": 8, "text_filters": 4},
+    "rnn": {"units": 8, "embedding_dim": 8, "dense_units": 8},
+    "relu_rnn": {"units": 8, "embedding_dim": 8},
+}
+COMBOS = [(m, mod) for m in models.list_models() for mod in models.model_modalities(m)]
+
+
+def mock_batch(spec, n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    if spec.modality == "text":
+        x = rng.integers(1, spec.vocab_size, size=(n,) + spec.input_shape)
+    else:
+        x = rng.normal(size=(n,) + spec.input_shape).astype("float32")
+    return x, rng.integers(0, spec.num_classes, size=(n,))
+
+
+def compile_model(model, lr=1e-3):
+    model.compile(keras.optimizers.Adam(lr, clipnorm=1.0),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def test_every_combination_is_covered():
+    # The grid below is generated from the registries; this guards the generation itself.
+    assert {m for m, _ in COMBOS} == set(models.list_models())
+    assert ("rnn", "image") not in COMBOS
+
+
+@pytest.mark.parametrize("activation", relu_zoo.list_activations())
+@pytest.mark.parametrize("model_name,modality", COMBOS)
+def test_builds_trains_and_owns_its_activations(model_name, modality, activation):
+    spec = SMALL_SPECS[modality]
+    keras.utils.set_random_seed(0)
+    model = models.create_model(model_name, task=spec, activation=activation, **SMALL_KWARGS[model_name])
+    assert model.output_shape == (None, spec.num_classes)
+    acts = activation_layers(model)
+    assert acts, "the activation under test must appear in the model"
+    assert all(isinstance(a, type(relu_zoo.get(activation))) for a in acts
+               if type(a).__module__.startswith("relu_zoo"))
+    # No two activation layers are the same object or share a variable.
+    assert len({id(a) for a in acts}) == len(acts)
+    variable_ids = [id(v) for a in acts for v in a.weights]
+    assert len(set(variable_ids)) == len(variable_ids)
+    x, y = mock_batch(spec)
+    loss = compile_model(model).train_on_batch(x, y)
+    loss = loss[0] if isinstance(loss, (list, tuple)) else loss
+    assert np.isfinite(loss)
+
+
+@pytest.mark.parametrize("model_name,modality", COMBOS)
+def test_save_load_round_trip_safe_mode(tmp_path, model_name, modality):
+    spec = SMALL_SPECS[modality]
+    keras.utils.set_random_seed(1)
+    # PReLU: learned weights must be saved; SReLU: several parameters per layer.
+    for activation in ("prelu", "srelu"):
+        model = models.create_model(model_name, task=spec, activation=activation, **SMALL_KWARGS[model_name])
+        x, y = mock_batch(spec, seed=2)
+        compile_model(model, lr=1e-2).fit(x, y, epochs=2, verbose=0)  # move the parameters off their init
+        path = tmp_path / f"{model_name}_{modality}_{activation}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+        np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+def test_relu_rnn_cell_trains_its_learnable_activation():
+    spec = SMALL_SPECS["speech"]
+    keras.utils.set_random_seed(0)
+    model = models.create_model("relu_rnn", task=spec, activation="prelu", units=8)
+    cell = next(l for l in model._flatten_layers() if isinstance(l, models.ReLURNNCell))
+    before = np.array(cell.activation.alpha)
+    x, y = mock_batch(spec, n=16)
+    compile_model(model, lr=1e-2).fit(x, y, epochs=3, verbose=0)
+    assert not np.allclose(before, np.array(cell.activation.alpha)), "PReLU inside the cell must be trained"
+    assert any("alpha" in v.path for v in model.trainable_weights)
+
+
+def test_irnn_initialization_is_identity():
+    cell = models.ReLURNNCell(6, activation="relu", irnn=True, irnn_scale=0.5)
+    cell.build((None, 3))
+    np.testing.assert_allclose(np.array(cell.recurrent_kernel), 0.5 * np.eye(6))
+    np.testing.assert_array_equal(np.array(cell.bias), np.zeros(6))
+    assert np.std(np.array(cell.kernel)) < 0.01
+
+
+def test_crelu_in_recurrent_cell_keeps_state_size():
+    cell = models.ReLURNNCell(8, activation="crelu")
+    layer = keras.layers.RNN(cell)
+    out = layer(np.zeros((2, 5, 3), "float32"))
+    assert out.shape == (2, 8)
+    with pytest.raises(ValueError, match="units"):
+        models.ReLURNNCell(7, activation="crelu")
+
+
+@pytest.mark.parametrize("activation,expected", [("relu", "he_normal"), ("prelu", "he_normal"),
+                                                 ("selu", "lecun_normal"), ("gelu", "glorot_uniform"),
+                                                 ("leaky:negative_slope=0.2", "he_normal")])
+def test_initializer_follows_activation_family(activation, expected):
+    assert models.kernel_initializer_for(activation) == expected
+    model = models.create_model("mlp", task=SMALL_SPECS["image"], activation=activation, width=4)
+    dense = next(l for l in model.layers if isinstance(l, keras.layers.Dense))
+    assert type(dense.kernel_initializer).__name__.lower().replace("_", "") == expected.replace("_", "")
+
+
+def test_unknown_model_and_modality_mismatch_are_clear():
+    with pytest.raises(ValueError, match=r"Unknown model 'cnnn'.*Did you mean 'cnn'"):
+        models.create_model("cnnn", task=SMALL_SPECS["image"])
+    with pytest.raises(ValueError, match=r"'rnn' does not support image.*Models for image: cnn, mlp"):
+        models.create_model("rnn", task=SMALL_SPECS["image"])
+    with pytest.raises(ValueError, match="Unknown option"):
+        models.create_model("mlp", task=SMALL_SPECS["image"], widht=3)
+    with pytest.raises(ValueError, match="Unknown activation"):
+        models.create_model("mlp", task=SMALL_SPECS["image"], activation="relux")
+
+
+def test_none_kwargs_keep_builder_defaults():
+    a = models.create_model("mlp", task=SMALL_SPECS["image"], width=None, depth=None)
+    b = models.create_model("mlp", task=SMALL_SPECS["image"])
+    assert a.count_params() == b.count_params()
+
+
+def test_create_model_from_input_spec():
+    model = models.create_model("cnn", input_shape=(12, 12, 1), num_classes=5, modality="image",
+                                filters=(4,), dense_units=4)
+    assert model.output_shape == (None, 5)
+    with pytest.raises(ValueError, match="Missing: modality"):
+        models.create_model("cnn", input_shape=(12, 12, 1), num_classes=5)
+
+
+def test_documented_parameter_counts_match():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"<!-- params:start -->\n(.*?)\n<!-- params:end -->", readme, re.S)
+    assert block, "README must hold the generated model table between params markers"
+    assert block.group(1).strip() == table.markdown().strip(), (
+        "README model table is stale: regenerate with `python -m relu_zoo.models.table`")

@@ -1,0 +1,101 @@
+"""Statistics and the report, on synthetic results (no training)."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from relu_zoo import report, stats
+from relu_zoo.config import atomic_write_json
+
+
+def test_describe_uses_student_t_interval():
+    values = [0.97, 0.98, 0.985]
+    d = stats.describe(values)
+    half = scipy_stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / np.sqrt(3)
+    assert d["n"] == 3 and d["mean"] == pytest.approx(np.mean(values))
+    assert d["ci95"] == pytest.approx([np.mean(values) - half, np.mean(values) + half])
+    assert stats.describe([0.5])["ci95"] is None and stats.describe([])["mean"] is None
+
+
+def test_paired_difference_matches_scipy_and_pairs_by_seed():
+    a = {0: 0.90, 1: 0.92, 2: 0.95, 3: 0.91}
+    b = {0: 0.89, 1: 0.90, 2: 0.94, 4: 0.99}  # seed 3/4 unpaired: ignored
+    r = stats.paired_difference(a, b)
+    assert r["n_pairs"] == 3
+    assert r["mean_diff"] == pytest.approx(np.mean([0.01, 0.02, 0.01]))
+    assert r["p_value"] == pytest.approx(scipy_stats.ttest_rel([0.90, 0.92, 0.95], [0.89, 0.90, 0.94]).pvalue)
+    assert stats.paired_difference({0: 0.5}, {0: 0.4})["p_value"] is None
+
+
+def test_holm_adjustment():
+    adjusted = stats.holm([0.01, None, 0.04, 0.03])
+    # sorted: 0.01*3=0.03, 0.03*2=0.06, 0.04*1 -> max(0.06, 0.04)=0.06
+    assert adjusted == pytest.approx([0.03, None, 0.06, 0.06])
+    assert adjusted[1] is None
+
+
+def _result(act, seed, acc, status="ok", epoch_time=1.0):
+    return {
+        "run_id": f"mnist__cnn__{act}__seed{seed}", "task": "mnist", "model": "cnn", "activation": act,
+        "seed": seed, "status": status, "diverged_epoch": 0 if status == "diverged" else None, "epochs": 1,
+        "test_accuracy": None if status == "diverged" else acc, "test_loss": None if status == "diverged" else 1 - acc,
+        "val_accuracy": acc, "params": 100, "mean_epoch_time": epoch_time, "peak_memory_mb": 10.0,
+        "history": [{"epoch": 0, "val_accuracy": acc, "loss": 0.5}],
+        "diagnostics": [{"epoch": 0, "layers": {"a": {"dead_fraction": 0.25, "sparsity": 0.5, "grad_norm": 1.0}}}],
+        "config": {"activations": ["relu", "prelu", "elu"]},
+    }
+
+
+def _write_runs(out, results):
+    for r in results:
+        atomic_write_json(out / "runs" / r["run_id"] / "result.json", r)
+
+
+def test_report_statistics_and_honest_verdicts(tmp_path):
+    rng = np.random.default_rng(0)
+    base = 0.95 + rng.normal(0, 0.001, 6)
+    results = [_result("relu", s, base[s]) for s in range(6)]
+    results += [_result("prelu", s, base[s] + 0.02 + rng.normal(0, 0.0005), epoch_time=1.5) for s in range(6)]
+    results += [_result("elu", s, base[s] + rng.normal(0, 0.002)) for s in range(5)]
+    results += [_result("elu", 5, None, status="diverged")]
+    _write_runs(tmp_path, results)
+    path = report.write_report([tmp_path], tmp_path)
+    text = path.read_text()
+    summary = json.loads((tmp_path / "results.json").read_text())["summary"][0]
+    rows = {r["activation"]: r for r in summary["rows"]}
+    assert summary["baseline"] == "relu"
+    assert rows["prelu"]["vs_baseline"]["verdict"] == "better"
+    assert rows["elu"]["vs_baseline"]["verdict"] == "not significant"
+    assert rows["elu"]["diverged"] == [5] and rows["elu"]["accuracy"]["n"] == 5
+    assert rows["prelu"]["time_ratio"] == pytest.approx(1.5)
+    assert rows["relu"]["dead_fraction"] == pytest.approx(0.25)
+    assert "Significantly better than relu (Holm-adjusted p < 0.05): prelu." in text
+    assert "(1 diverged)" in text and "not significant" in text
+    for plot in ("val_accuracy.png", "activations.png", "dead_units.png"):
+        assert (tmp_path / "plots" / plot).stat().st_size > 1000
+
+
+def test_no_ranking_without_evidence(tmp_path):
+    _write_runs(tmp_path, [_result("relu", 0, 0.9), _result("prelu", 0, 0.95)])
+    text = report.write_report([tmp_path], tmp_path).read_text()
+    assert "too few seeds" in text and "does not support a ranking" in text
+
+
+def test_merging_folders_equals_one_folder(tmp_path):
+    results = [_result(a, s, 0.9 + 0.01 * s + (0.001 if a == "prelu" else 0)) for a in ("relu", "prelu")
+               for s in range(3)]
+    _write_runs(tmp_path / "single", results)
+    _write_runs(tmp_path / "a", results[:2])
+    _write_runs(tmp_path / "b", results[2:])
+    report.write_report([tmp_path / "single"], tmp_path / "single")
+    report.write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+    single = json.loads((tmp_path / "single" / "results.json").read_text())
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert single == merged
+
+
+def test_empty_report_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="No finished runs"):
+        report.write_report([tmp_path], tmp_path)

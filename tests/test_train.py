@@ -1,0 +1,221 @@
+"""train.py end to end on real mnist (tiny caps), resume after SIGKILL, config precedence, bad input."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import relu_zoo
+from relu_zoo import cli, config as config_lib, stats
+from relu_zoo.diagnostics import ActivationDiagnostics
+
+ROOT = Path(__file__).parents[1]
+TINY = ["--task", "mnist", "--model", "cnn", "--max-train-examples", "512", "--max-eval-examples", "256",
+        "--batch-size", "64", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}', "--verbose", "0"]
+
+
+def _mnist_available():
+    data_dir = os.environ.get("TFDS_DATA_DIR")
+    return bool(data_dir) and (Path(data_dir) / "mnist").is_dir()
+
+
+needs_mnist = pytest.mark.skipif(
+    not _mnist_available() and not os.environ.get("CI"),
+    reason="real mnist not prepared (set TFDS_DATA_DIR); required when CI is set",
+)
+
+
+def run_cli(args, timeout=600):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def metrics_of(out):
+    """Everything in results.json that must not depend on interruptions (timings excluded)."""
+    runs = json.loads((Path(out) / "results.json").read_text())["runs"]
+    keys = ("run_id", "status", "test_accuracy", "test_loss", "val_accuracy", "params")
+    return sorted((tuple(r[k] for k in keys), json.dumps([{k: v for k, v in h.items() if k != "epoch_time"}
+                                                           for h in r["history"]], sort_keys=True))
+                  for r in runs)
+
+
+@needs_mnist
+def test_end_to_end_report_matches_results(tmp_path):
+    out = tmp_path / "sweep"
+    proc = run_cli(TINY + ["--activations", "relu,prelu", "--seeds", "2", "--epochs", "1", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Report:" in proc.stdout
+    for name in ("config.json", "results.json", "results.csv", "summary.md", "plots/val_accuracy.png",
+                 "plots/activations.png", "plots/dead_units.png", "plots/learned_params.png"):
+        assert (out / name).is_file(), name
+    data = json.loads((out / "results.json").read_text())
+    runs = data["runs"]
+    assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
+    for r in runs:
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["params"] > 0 and r["mean_epoch_time"] > 0
+        run_dir = out / "runs" / r["run_id"]
+        assert (run_dir / "history.csv").is_file() and (run_dir / "tensorboard").is_dir()
+        assert r["diagnostics"][-1]["epoch"] == 0
+    # results.csv has one row per run.
+    assert len((out / "results.csv").read_text().strip().splitlines()) == 5
+    # The summary's numbers are those computed from results.json.
+    summary = (out / "summary.md").read_text()
+    base = {r["seed"]: r["test_accuracy"] for r in runs if r["activation"] == "relu"}
+    for act in ("relu", "prelu"):
+        acc = {r["seed"]: r["test_accuracy"] for r in runs if r["activation"] == act}
+        values = np.array(list(acc.values()))
+        row = re.search(rf"^\| {act} \| 2 \| ([\d.]+) ± ([\d.]+) \[([\d.]+), ([\d.]+)\]", summary, re.M)
+        assert row, summary
+        assert float(row.group(1)) == pytest.approx(100 * values.mean(), abs=0.006)
+        assert float(row.group(2)) == pytest.approx(100 * values.std(ddof=1), abs=0.006)
+        ci = stats.describe(values)["ci95"]
+        assert float(row.group(3)) == pytest.approx(100 * ci[0], abs=0.006)
+        if act == "prelu":
+            diff = np.mean([acc[s] - base[s] for s in acc])
+            m = re.search(r"^\| prelu \|.*?\| ([+-][\d.]+) \|", summary, re.M)
+            assert float(m.group(1)) == pytest.approx(100 * diff, abs=0.006)
+    assert "![" in summary and "plots/val_accuracy.png" in summary
+
+
+@needs_mnist
+def test_resume_after_sigkill_gives_the_same_report(tmp_path):
+    args = TINY + ["--activations", "relu,rrelu", "--seeds", "2", "--epochs", "3", "--max-train-examples", "1024"]
+    reference = tmp_path / "reference"
+    proc = run_cli(args + ["--out", str(reference)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    out = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, "--out", str(out)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    killed_mid_run = False
+    try:
+        # Kill once one run has finished and another is inside training with at least one epoch backed up.
+        while time.time() < deadline and child.poll() is None:
+            finished = list(out.glob("runs/*/result.json"))
+            mid = [p for p in out.glob("runs/*/backup/training_metadata.json")
+                   if not (p.parents[1] / "result.json").exists()]
+            if finished and mid:
+                child.send_signal(signal.SIGKILL)
+                killed_mid_run = True
+                break
+            time.sleep(0.02)
+    finally:
+        child.kill()
+        child.wait()
+    assert killed_mid_run, "the sweep ended before it could be killed mid-run; make the runs longer"
+    n_finished = len(list(out.glob("runs/*/result.json")))
+    assert 1 <= n_finished < 4
+    resumed = run_cli(args + ["--out", str(out)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from epoch" in resumed.stdout
+    assert f"{n_finished} finished run(s) were already" in resumed.stdout
+    assert metrics_of(out) == metrics_of(reference)
+
+
+def test_config_precedence(tmp_path):
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("epochs: 7\nbatch_size: 32\nactivations: [relu, 'leaky_relu:negative_slope=0.2']\n")
+    default = config_lib.resolve()
+    assert default.epochs == config_lib.SweepConfig().epochs
+    preset = config_lib.resolve(preset="imdb")
+    assert preset.tasks == ["imdb_reviews"] and preset.models == ["rnn"]
+    layered = config_lib.resolve(preset="imdb", config_file=config_file, overrides={"epochs": "2"})
+    assert layered.tasks == ["imdb_reviews"]  # from the preset
+    assert layered.batch_size == 32  # file over preset
+    assert layered.epochs == 2  # command line over file
+    assert layered.activations == ["relu", "leaky_relu:negative_slope=0.2"]
+    json_file = tmp_path / "c.json"
+    json_file.write_text(json.dumps({"seeds": [3, 4], "learning-rate": 0.01}))
+    cfg = config_lib.resolve(config_file=json_file)
+    assert cfg.seeds == [3, 4] and cfg.learning_rate == 0.01
+
+
+def test_activation_list_with_parameters():
+    specs = config_lib.split_activation_list("relu,leaky_relu:negative_slope=0.2,prelu,rrelu:lower=0.1,upper=0.2")
+    assert specs == ["relu", "leaky_relu:negative_slope=0.2", "prelu", "rrelu:lower=0.1,upper=0.2"]
+    assert relu_zoo.get(specs[3]).upper == 0.2
+
+
+BAD_INPUTS = [
+    (["--task", "mnsit"], "Unknown task"),
+    (["--model", "transformer"], "Unknown model 'transformer'"),
+    (["--activations", "relu,prelux"], "Unknown activation 'prelux'"),
+    (["--activations", "leaky_relu:negative_slope=-1"], "negative_slope"),
+    (["--task", "mnist", "--model", "rnn"], "does not fit task 'mnist'"),
+    (["--epochs", "0"], "`epochs` must be an integer >= 1"),
+    (["--epochs", "two"], "`epochs` must be an integer"),
+    (["--learning-rate", "-0.1"], "`learning_rate` must be a number > 0"),
+    (["--batch-size", "1.5"], "`batch_size` must be an integer"),
+    (["--seeds", "0"], "`seeds` must be a count >= 1"),
+    (["--optimizer", "adamax"], "`optimizer` must be one of"),
+    (["--model-kwargs", "{width: 3}"], "`model_kwargs` must be a JSON object"),
+    (["--preset", "nope"], "Unknown preset 'nope'"),
+    (["--activations", "relu,relu"], "listed twice"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD_INPUTS)
+def test_bad_input_is_one_clear_error_before_training(tmp_path, capsys, argv, message):
+    code = cli.main(argv + ["--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err, err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_unknown_config_key_is_an_error(tmp_path, capsys):
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("epochs: 1\nlearnin_rate: 0.1\n")
+    assert cli.main(["--config", str(config_file), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown configuration key 'learnin_rate'" in err and "learning_rate" in err
+
+
+def test_out_holding_a_different_sweep_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    config_lib.atomic_write_json(out / "config.json", {"sweep": {"epochs": 99}})
+    assert cli.main(["--out", str(out), "--epochs", "1"]) == 2
+    assert "holds a different sweep" in capsys.readouterr().err
+
+
+def test_bad_input_exit_code_from_the_command_line(tmp_path):
+    proc = run_cli(["--task", "nope", "--out", str(tmp_path / "o")], timeout=120)
+    assert proc.returncode == 2
+    assert "error: Unknown task 'nope'" in proc.stderr
+
+
+def test_diagnostics_report_dead_units():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    # A hugely negative bias kills every unit of the first ReLU; the PReLU branch stays alive.
+    dead = relu_zoo.ReLU()(keras.layers.Dense(16, bias_initializer=keras.initializers.Constant(-100.0))(inputs))
+    alive = relu_zoo.PReLU()(keras.layers.Dense(16)(inputs))
+    half = keras.layers.Dense(8, kernel_initializer="zeros",
+                              bias_initializer=keras.initializers.Constant(np.r_[np.ones(4), -np.ones(4)]))(inputs)
+    half = relu_zoo.ReLU()(half)
+    outputs = keras.layers.Dense(3)(keras.layers.Concatenate()([dead, alive, half]))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 3, 64)
+    diagnostics = ActivationDiagnostics(x[:32], y[:32])
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[diagnostics])
+    assert [r["epoch"] for r in diagnostics.history] == [-1, 0, 1]
+    last = diagnostics.history[-1]["layers"]
+    names = [layer.name for layer in model.layers if isinstance(layer, (relu_zoo.ReLU, relu_zoo.PReLU))]
+    dead_name, alive_name, half_name = names
+    assert last[dead_name]["dead_fraction"] == 1.0 and last[dead_name]["sparsity"] == 1.0
+    assert last[alive_name]["dead_fraction"] == 0.0
+    assert last[half_name]["dead_fraction"] == 0.5
+    assert last[dead_name]["grad_norm"] > 0  # gradient reaches the output even though nothing flows back
+    assert set(last[alive_name]["params"]["alpha"]) == {"mean", "min", "max"}
