@@ -1,0 +1,416 @@
+"""Task registry, the `Task` base class and the TFDS plumbing every task shares.
+
+A task turns one TFDS dataset into batched `(x, y)` pipelines for train / validation / test. The order of
+work in every pipeline is:
+
+```
+TFDS split (files in order, no file shuffling)
+ -> carve validation (every `validation_every`-th example) where the dataset has no validation split
+ -> cap (`max_examples`, first n)
+ -> deterministic preprocessing (decode, tokenize, log-mel), vectorized: batch -> map -> unbatch
+ -> cache (in memory)
+ -> train only: shuffle(seed, reshuffle each epoch) -> batch -> augmentation (seeded, per epoch)
+ -> cheap per-batch preprocessing (image scaling) -> prefetch
+```
+
+Data is found the TFDS way, in `data_dir` or else `$TFDS_DATA_DIR` (read at call time, not at import) or
+else `~/tensorflow_datasets`. relu_zoo checks for the prepared dataset before touching the network and
+downloads only when asked (`download=True`): without network TFDS retries its downloads for minutes, and a
+sweep should never start fetching gigabytes (speech_commands is 2.4 GB) by surprise.
+"""
+
+import abc
+import dataclasses
+import difflib
+import os
+
+import tensorflow as tf
+
+MODALITIES = ("image", "text", "speech")
+SPLITS = ("train", "validation", "test")
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+class DatasetNotFoundError(RuntimeError):
+    """The TFDS dataset of a task is not prepared in the data directory and was not downloaded."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What a model needs to know about a task, known without loading any data.
+
+    Attributes:
+        name: Task name (registry key), e.g. `"mnist"`.
+        modality: `"image"`, `"text"` or `"speech"`.
+        input_shape: Model input shape without the batch axis, e.g. `(28, 28, 1)`, `(seq_len,)`,
+            `(frames, n_mels, 1)`.
+        input_dtype: dtype of the model input: `"float32"`, or `"int64"` for token ids.
+        num_classes: Number of classes; labels are int32 in `[0, num_classes)`.
+        class_names: One name per class, in label order.
+        vocab_size: Text only: `TextVectorization(max_tokens=...)`, including the padding (0) and OOV (1)
+            ids. Every token id is `< vocab_size`.
+    """
+
+    name: str
+    modality: str
+    input_shape: tuple
+    input_dtype: str
+    num_classes: int
+    class_names: tuple
+    vocab_size: int | None = None
+
+    def __post_init__(self):
+        if self.modality not in MODALITIES:
+            raise ValueError(f"`modality` must be one of {MODALITIES}. Received: modality={self.modality!r}")
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(f"Need one class name per class: num_classes={self.num_classes} but "
+                             f"{len(self.class_names)} class_names.")
+
+
+@dataclasses.dataclass
+class TaskData:
+    """Ready pipelines of one task, from `Task.load()`.
+
+    Attributes:
+        train, validation, test: Batched `tf.data.Dataset`s of `(x, y)`: `x` as in `spec.input_shape` /
+            `spec.input_dtype`, `y` int32 labels. Cached and prefetched; `train` is reshuffled every epoch
+            in a seeded order (and augmented, where enabled).
+        spec: The task's `TaskSpec`.
+        preprocessor: Keras layer mapping a batch of raw inputs (`raw_input_spec`) to model inputs; it is
+            what the pipelines apply, so `with_preprocessing(model)` reproduces them.
+        raw_input_spec: `tf.TensorSpec` of one raw example (uint8 image, scalar string, int waveform).
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    spec: TaskSpec
+    preprocessor: object
+    raw_input_spec: tf.TensorSpec
+
+    def split(self, name):
+        """The pipeline of split `name` ("train", "validation" or "test")."""
+        if name not in SPLITS:
+            raise ValueError(f"Unknown split {name!r}. Valid splits: {', '.join(SPLITS)}.")
+        return getattr(self, name)
+
+    def with_preprocessing(self, model, name=None):
+        """Wraps a trained `model` so it takes raw inputs (`raw_input_spec`) instead of model inputs.
+
+        The result is a functional `keras.Model` (raw -> preprocessor -> model); it saves to `.keras` and
+        loads with `safe_mode=True` after `import relu_zoo.tasks`.
+        """
+        import keras
+
+        spec = self.raw_input_spec
+        inputs = keras.Input(shape=tuple(spec.shape), dtype=spec.dtype.name, name="raw_inputs")
+        outputs = model(self.preprocessor(inputs))
+        return keras.Model(inputs, outputs, name=name or f"{model.name}_raw")
+
+
+class Task(abc.ABC):
+    """One TFDS dataset as train / validation / test pipelines; subclasses define the modality.
+
+    Args:
+        name: Registry key.
+        tfds_name: TFDS name, with config where needed (`"imdb_reviews/plain_text"`).
+        class_names: Class names in label order.
+        tfds_splits: Where each of our splits comes from: a TFDS split name, or `None` for validation to
+            be carved from the TFDS train split.
+        validation_every: When carving, every `validation_every`-th train example (by position in the
+            TFDS files, which TFDS shuffled when it prepared them) goes to validation: 10 means 10%.
+            Deterministic, and spread evenly over the file instead of one contiguous block.
+        description: One line for tables.
+    """
+
+    modality = None
+
+    def __init__(self, name, tfds_name, class_names, *, tfds_splits=None, validation_every=10,
+                 description=""):
+        self.name = name
+        self.tfds_name = tfds_name
+        self.class_names = tuple(class_names)
+        self.tfds_splits = dict(tfds_splits or {"train": "train", "validation": None, "test": "test"})
+        if set(self.tfds_splits) != set(SPLITS) or self.tfds_splits["train"] is None:
+            raise ValueError(f"`tfds_splits` must map each of {SPLITS} to a TFDS split (validation may be None). "
+                             f"Received: tfds_splits={self.tfds_splits}")
+        if not (isinstance(validation_every, int) and validation_every >= 2):
+            raise ValueError(f"`validation_every` must be an integer >= 2. Received: validation_every={validation_every!r}")
+        self.validation_every = validation_every
+        self.description = description
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r} ({self.tfds_name})>"
+
+    def get_config(self):
+        """Constructor arguments, so `type(task)(**task.get_config())` rebuilds the task."""
+        return {"name": self.name, "tfds_name": self.tfds_name, "class_names": self.class_names,
+                "tfds_splits": dict(self.tfds_splits), "validation_every": self.validation_every,
+                "description": self.description}
+
+    def replace(self, **changes):
+        """A new task with some constructor arguments changed, e.g. `replace(name="sd_mfcc", features="mfcc")`."""
+        config = self.get_config()
+        unknown = sorted(set(changes) - set(config))
+        if unknown:
+            raise ValueError(f"Unknown option(s) for {type(self).__name__}: {', '.join(unknown)}. "
+                             f"Options: {', '.join(sorted(config))}.")
+        return type(self)(**{**config, **changes})
+
+    # -- what subclasses define -----------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def spec(self):
+        """The `TaskSpec`."""
+
+    @property
+    @abc.abstractmethod
+    def raw_input_spec(self):
+        """`tf.TensorSpec` of one raw example."""
+
+    @abc.abstractmethod
+    def select(self, example):
+        """TFDS feature dict -> `(raw_input, int32 label)`."""
+
+    @abc.abstractmethod
+    def build_preprocessor(self, raw_train):
+        """The preprocessing layer; `raw_train` (unbatched `(raw, y)`) is there for layers that adapt."""
+
+    def prepare(self, ds, preprocessor):
+        """Deterministic, expensive preprocessing before the cache (unbatched `(x, y)` in and out)."""
+        return ds
+
+    def finalize(self, ds, preprocessor):
+        """Cheap per-batch preprocessing after the cache, shuffling and augmentation."""
+        return ds
+
+    def default_augment(self):
+        """Whether `load(augment=None)` augments the training split."""
+        return False
+
+    def augment(self, ds, seed):
+        """Train-time augmentation of batched `(x, y)`, for tasks whose `default_augment()` is True."""
+        raise NotImplementedError(f"Task {self.name!r} defines no augmentation.")
+
+    # -- loading ------------------------------------------------------------------------------------
+
+    def raw_splits(self, data_dir=None, max_examples=None, download=False):
+        """Unbatched `(raw_input, int32 label)` datasets per split, in a deterministic order.
+
+        What `load()` preprocesses; also the input for a model wrapped by `TaskData.with_preprocessing`.
+        Arguments as in `load()`.
+        """
+        caps = _resolve_caps(max_examples)  # bad arguments fail before any data is looked for
+        builder = open_builder(self.tfds_name, data_dir=data_dir, download=download)
+        tfds_classes = builder.info.features["label"].num_classes
+        if tfds_classes != self.spec.num_classes:
+            raise ValueError(f"Task {self.name!r} expects {self.spec.num_classes} classes but the TFDS dataset "
+                             f"{self.tfds_name!r} in {builder.data_dir} has {tfds_classes}.")
+        splits = self._split(builder)
+        return {name: ds.take(caps[name]) if caps[name] is not None else ds for name, ds in splits.items()}
+
+    def _read(self, builder, split):
+        """One TFDS split as `(raw, y)`, files read in order (shuffle_files=False) so carving is stable."""
+        ds = builder.as_dataset(split=split, shuffle_files=False)
+        return ds.map(self.select, num_parallel_calls=AUTOTUNE)
+
+    def _split(self, builder):
+        """Our three splits from the TFDS ones (`tfds_splits`), carving validation where it is `None`.
+
+        Tasks whose test set is not a TFDS split (`tfds_splits["test"] is None`) override this.
+        """
+        if self.tfds_splits["test"] is None:
+            raise NotImplementedError(f"{type(self).__name__} must override _split(): task {self.name!r} has "
+                                      f"no TFDS test split.")
+        train = self._read(builder, self.tfds_splits["train"])
+        if self.tfds_splits["validation"] is None:
+            train, validation = carve(train, self.validation_every)
+        else:
+            validation = self._read(builder, self.tfds_splits["validation"])
+        return {"train": train, "validation": validation, "test": self._read(builder, self.tfds_splits["test"])}
+
+    def load(self, data_dir=None, batch_size=128, seed=0, max_examples=None, shuffle_buffer=10_000,
+             augment=None, download=False, cache=True):
+        """Builds the train / validation / test pipelines.
+
+        Args:
+            data_dir: TFDS data directory; default `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`.
+            batch_size: Examples per batch (the last batch of a split may be smaller).
+            seed: Seeds the training shuffle order and the augmentation; each epoch gets a new order,
+                the same for the same seed in every run.
+            max_examples: Cap for quick runs: an int for every split, or a dict such as
+                `{"train": 1000, "test": 500}`. The first n examples of each split are kept.
+            shuffle_buffer: Shuffle buffer size for the training split (examples).
+            augment: Train-time augmentation; `None` means the task's default (on for CIFAR only).
+            download: Let TFDS download and prepare a dataset that is not in the data directory. Default
+                False: fail at once with `DatasetNotFoundError` instead of retrying without network.
+            cache: Cache the preprocessed examples in memory (recommended; speech_commands needs ~1.3 GB).
+
+        Returns:
+            `TaskData`.
+
+        Raises:
+            DatasetNotFoundError: the dataset is not prepared in the data directory (and `download` is
+                False, or the download failed).
+            ValueError: bad arguments.
+        """
+        _check_positive_int("batch_size", batch_size)
+        _check_positive_int("shuffle_buffer", shuffle_buffer)
+        if augment is None:
+            augment = self.default_augment()
+        elif augment and not self.default_augment():
+            raise ValueError(f"Task {self.name!r} defines no augmentation; use augment=None or False.")
+        raw = self.raw_splits(data_dir=data_dir, max_examples=max_examples, download=download)
+        preprocessor = self.build_preprocessor(raw["train"])
+        pipelines = {}
+        for split, ds in raw.items():
+            ds = self.prepare(ds, preprocessor)
+            if cache:
+                ds = ds.cache()
+            if split == "train":
+                ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+            ds = ds.batch(batch_size, num_parallel_calls=AUTOTUNE)
+            if split == "train" and augment:
+                ds = self.augment(ds, seed)
+            pipelines[split] = self.finalize(ds, preprocessor).prefetch(AUTOTUNE)
+        return TaskData(**pipelines, spec=self.spec, preprocessor=preprocessor, raw_input_spec=self.raw_input_spec)
+
+
+def carve(ds, every):
+    """Splits `ds` into `(rest, every-th)`: position `i` goes to the second part iff `i % every == every - 1`.
+
+    Both parts read `ds` (cache them); the split depends only on the order of `ds`.
+    """
+    indexed = ds.enumerate()
+    every = tf.constant(every, tf.int64)
+
+    def drop_index(i, example):
+        return example
+
+    rest = indexed.filter(lambda i, example: tf.not_equal(i % every, every - 1)).map(drop_index)
+    held_out = indexed.filter(lambda i, example: tf.equal(i % every, every - 1)).map(drop_index)
+    return rest, held_out
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _resolve_caps(max_examples):
+    """`None`, an int or a `{split: n}` dict -> `{split: n or None}` for all splits."""
+    if max_examples is None:
+        return dict.fromkeys(SPLITS)
+    if isinstance(max_examples, dict):
+        unknown = sorted(set(max_examples) - set(SPLITS))
+        if unknown:
+            raise ValueError(f"Unknown split(s) in `max_examples`: {', '.join(unknown)}. "
+                             f"Valid splits: {', '.join(SPLITS)}.")
+        caps = {split: max_examples.get(split) for split in SPLITS}
+    else:
+        caps = dict.fromkeys(SPLITS, max_examples)
+    for split, cap in caps.items():
+        if cap is not None:
+            _check_positive_int(f"max_examples[{split!r}]", cap)
+    return caps
+
+
+def resolve_data_dir(data_dir=None):
+    """The TFDS data directory: `data_dir`, else `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`.
+
+    TFDS reads `TFDS_DATA_DIR` once at import; reading it here honours a change made afterwards.
+    """
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets")
+    return os.path.expanduser(os.fspath(data_dir))
+
+
+def open_builder(tfds_name, data_dir=None, download=False):
+    """A TFDS builder whose data is prepared, or one clear `DatasetNotFoundError`.
+
+    Checks for `<data_dir>/<name>/<config>/<version>/dataset_info.json` first: TFDS's own check in
+    `as_dataset` retries for ~10 s, and its download retries for minutes when there is no network.
+    """
+    import tensorflow_datasets as tfds
+
+    data_dir = resolve_data_dir(data_dir)
+    try:
+        builder = tfds.builder(tfds_name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError as e:
+        raise DatasetNotFoundError(f"TFDS {tfds.__version__} has no dataset {tfds_name!r} ({e}). "
+                                   f"Install a tensorflow-datasets version that has it.") from None
+    if _is_prepared(builder):
+        return builder
+    if not download:
+        raise DatasetNotFoundError(_not_found_message(tfds_name, builder, data_dir)) from None
+    try:
+        builder.download_and_prepare()
+    except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user, shown in one line
+        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        raise DatasetNotFoundError(_not_found_message(tfds_name, builder, data_dir)
+                                   + f"\nThe download with download=True failed: {reason}") from None
+    return builder
+
+
+def _is_prepared(builder):
+    return tf.io.gfile.exists(os.path.join(os.fspath(builder.data_dir), "dataset_info.json"))
+
+
+def _not_found_message(tfds_name, builder, data_dir):
+    name_dir = os.path.join(data_dir, *tfds_name.split("/"))
+    found = sorted(tf.io.gfile.listdir(name_dir)) if tf.io.gfile.isdir(name_dir) else []
+    other = f" It holds other versions: {', '.join(v.rstrip('/') for v in found)}." if found else ""
+    return (
+        f"TFDS dataset {tfds_name!r} (version {builder.version}) is not prepared in the data directory "
+        f"{data_dir!r} (looked for {os.fspath(builder.data_dir)!r}).{other}\n"
+        f"To fix it, either:\n"
+        f"  - point TFDS_DATA_DIR (or data_dir=...) at a folder that holds "
+        f"{tfds_name}/{builder.version}/ prepared by TFDS;\n"
+        f"  - on a machine with network, prepare it with `tfds build {tfds_name} --data_dir DIR` (or "
+        f"`tfds.builder({tfds_name!r}, data_dir=DIR).download_and_prepare()`) and copy "
+        f"DIR/{tfds_name.split('/')[0]} into {data_dir!r};\n"
+        f"  - or pass download=True here to let TFDS download it (needs network)."
+    )
+
+
+# -- registry -------------------------------------------------------------------------------------------
+
+_TASKS = {}
+
+
+def register_task(task, overwrite=False):
+    """Adds `task` (a `Task`) to the registry under `task.name`; returns it.
+
+    Raises:
+        ValueError: the name is taken and `overwrite` is False.
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"`task` must be a relu_zoo.tasks.Task. Received: task={task!r}")
+    if task.name in _TASKS and not overwrite:
+        raise ValueError(f"Task {task.name!r} is already registered; pass overwrite=True to replace it.")
+    _TASKS[task.name] = task
+    return task
+
+
+def list_tasks(modality=None):
+    """Sorted registered task names, optionally only those of one modality."""
+    if modality is not None and modality not in MODALITIES:
+        raise ValueError(f"`modality` must be one of {MODALITIES} or None. Received: modality={modality!r}")
+    return sorted(name for name, task in _TASKS.items() if modality is None or task.modality == modality)
+
+
+def get(name):
+    """The registered `Task` called `name` (a `Task` passes through).
+
+    Raises:
+        ValueError: unknown name; the message lists the valid names and the closest match.
+    """
+    if isinstance(name, Task):
+        return name
+    if name not in _TASKS:
+        close = difflib.get_close_matches(str(name), list(_TASKS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown task {name!r}.{hint} Valid tasks: {', '.join(list_tasks())}.")
+    return _TASKS[name]

@@ -1,0 +1,152 @@
+"""Image classification tasks: uint8 images -> per-channel standardized float32.
+
+| task | TFDS | splits (train / validation / test) | input | mean | std | train augmentation |
+|---|---|---|---|---|---|---|
+| `mnist` | `mnist` 3.0.1 | 54,000 / 6,000 (every 10th of train) / 10,000 | (28, 28, 1) | 0.1307 | 0.3081 | none |
+| `fashion_mnist` | `fashion_mnist` 3.0.1 | 54,000 / 6,000 / 10,000 | (28, 28, 1) | 0.2860 | 0.3530 | none |
+| `cifar10` | `cifar10` 3.0.2 | 45,000 / 5,000 / 10,000 | (32, 32, 3) | 0.4914, 0.4822, 0.4465 | 0.2470, 0.2435, 0.2616 | 4-px pad + 32×32 crop, flip |
+| `cifar100` | `cifar100` 3.0.2 (fine labels) | 45,000 / 5,000 / 10,000 | (32, 32, 3) | 0.5071, 0.4865, 0.4409 | 0.2673, 0.2564, 0.2762 | 4-px pad + 32×32 crop, flip |
+
+Mean and std are per-channel statistics of the full TFDS train split scaled to `[0, 1]`, the values
+torchvision examples and timm use. For CIFAR they are the true pixel std; the often copied
+`(0.2023, 0.1994, 0.2010)` is a mean of per-image stds and smaller. Digits are not augmented: a flipped
+digit is a different symbol. The CIFAR recipe (zero padding of 4 pixels, random 32×32 crop, horizontal flip
+with p=0.5) is the one of He et al. 2016, §4.2.
+
+Pipeline: decoded uint8 images are cached (4× smaller than float32), shuffled, batched, augmented on the
+uint8 batch (padding is black, as in the torchvision recipe) and normalized per batch by the task's
+`ImageNormalization` layer, the `preprocessor`.
+"""
+
+import tensorflow as tf
+
+from relu_zoo.tasks.base import AUTOTUNE, Task, TaskSpec, register_task
+from relu_zoo.tasks.preprocessing import ImageNormalization
+
+AUGMENTATIONS = (None, "crop_flip")
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+# CIFAR-100 fine label names in label order (the dataset's meta file; alphabetical).
+CIFAR100_CLASSES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
+    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
+    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
+    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
+    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
+    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger",
+    "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+)
+
+
+def random_crop_flip(images, seed, padding=4):
+    """Per-image random crop of the zero-padded batch and random horizontal flip, stateless.
+
+    Args:
+        images: `(batch, height, width, channels)` tensor.
+        seed: Shape `(2,)` integer seed; the same seed gives the same crops and flips.
+        padding: Pixels of zero padding on every side; offsets are uniform in `[0, 2 * padding]`.
+
+    Returns:
+        Tensor of the shape and dtype of `images`.
+    """
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=3)
+    dy = tf.random.stateless_uniform([batch], seeds[0], 0, 2 * padding + 1, dtype=tf.int32)
+    dx = tf.random.stateless_uniform([batch], seeds[1], 0, 2 * padding + 1, dtype=tf.int32)
+    # Gathers instead of a per-image map: one vectorized op per axis for the whole batch.
+    rows = dy[:, None] + tf.range(height)[None, :]
+    cols = dx[:, None] + tf.range(width)[None, :]
+    crops = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+    flip = tf.random.stateless_uniform([batch], seeds[2]) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(crops, axis=[2]), crops)
+
+
+class ImageTask(Task):
+    """A TFDS image classification dataset with `image` (uint8) and `label` features.
+
+    Args:
+        name, tfds_name, class_names, tfds_splits, validation_every, description: See `Task`.
+        image_shape: `(height, width, channels)` of every image.
+        mean: Per-channel mean of the train images scaled to `[0, 1]`.
+        std: Per-channel standard deviation of the same.
+        augmentation: `None`, or `"crop_flip"` (pad, random crop, horizontal flip); it is on by default
+            for tasks that define one.
+        crop_padding: Padding in pixels for `"crop_flip"`.
+    """
+
+    modality = "image"
+
+    def __init__(self, name, tfds_name, class_names, *, image_shape, mean, std, augmentation=None,
+                 crop_padding=4, **kwargs):
+        super().__init__(name, tfds_name, class_names, **kwargs)
+        if augmentation not in AUGMENTATIONS:
+            raise ValueError(f"`augmentation` must be one of {AUGMENTATIONS}. Received: augmentation={augmentation!r}")
+        if len(tuple(image_shape)) != 3:
+            raise ValueError(f"`image_shape` must be (height, width, channels). Received: image_shape={image_shape}")
+        self.image_shape = tuple(image_shape)
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        self.augmentation = augmentation
+        self.crop_padding = crop_padding
+        channels = self.image_shape[-1]
+        if not len(self.mean) == len(self.std) == channels or not all(s > 0 for s in self.std):
+            raise ValueError(f"`mean` and `std` need one value per channel ({channels}) and std > 0. "
+                             f"Received: mean={mean}, std={std}")
+        if not (isinstance(crop_padding, int) and crop_padding >= 0):
+            raise ValueError(f"`crop_padding` must be an integer >= 0. Received: crop_padding={crop_padding!r}")
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": self.image_shape, "mean": self.mean, "std": self.std,
+                "augmentation": self.augmentation, "crop_padding": self.crop_padding}
+
+    @property
+    def spec(self):
+        return TaskSpec(name=self.name, modality="image", input_shape=self.image_shape, input_dtype="float32",
+                        num_classes=len(self.class_names), class_names=self.class_names)
+
+    @property
+    def raw_input_spec(self):
+        return tf.TensorSpec(self.image_shape, tf.uint8, name="image")
+
+    def select(self, example):
+        return example["image"], tf.cast(example["label"], tf.int32)
+
+    def build_preprocessor(self, raw_train):
+        return ImageNormalization(self.mean, self.std, dtype="float32", name=f"{self.name}_normalization")
+
+    def finalize(self, ds, preprocessor):
+        return ds.map(lambda x, y: (preprocessor(x), y), num_parallel_calls=AUTOTUNE)
+
+    def default_augment(self):
+        return self.augmentation is not None
+
+    def augment(self, ds, seed):
+        if self.augmentation is None:
+            return super().augment(ds, seed)
+        # A seeded random stream that restarts with new numbers every epoch: per-epoch crops differ, and the
+        # whole sequence is the same in every run with the same seed.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        padding = self.crop_padding
+        return tf.data.Dataset.zip((ds, seeds)).map(
+            lambda batch, s: (random_crop_flip(batch[0], s, padding), batch[1]), num_parallel_calls=AUTOTUNE)
+
+
+register_task(ImageTask(
+    "mnist", "mnist", tuple(str(d) for d in range(10)), image_shape=(28, 28, 1), mean=(0.1307,), std=(0.3081,),
+    description="handwritten digits 0-9"))
+register_task(ImageTask(
+    "fashion_mnist", "fashion_mnist",
+    ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    image_shape=(28, 28, 1), mean=(0.2860,), std=(0.3530,), description="Zalando clothing, 10 classes"))
+register_task(ImageTask(
+    "cifar10", "cifar10", CIFAR10_CLASSES, image_shape=(32, 32, 3), mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616), augmentation="crop_flip", description="32x32 colour photos, 10 classes"))
+register_task(ImageTask(
+    "cifar100", "cifar100", CIFAR100_CLASSES, image_shape=(32, 32, 3), mean=(0.5071, 0.4865, 0.4409),
+    std=(0.2673, 0.2564, 0.2762), augmentation="crop_flip", description="32x32 colour photos, 100 fine classes"))

@@ -1,0 +1,65 @@
+"""Shared pytest fixtures: quiet TensorFlow, real TFDS data (skip locally, fail in CI), mocked TFDS."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def real_tfds_dir():
+    """Returns `require(*paths)`: the TFDS data dir if it holds every `<name>[/<config>]/<version>` path.
+
+    When data is missing the test is skipped on a developer machine and fails when `CI` is set, so CI can
+    never pass by skipping the real-data tests.
+    """
+
+    def require(*paths):
+        data_dir = os.environ.get("TFDS_DATA_DIR")
+        missing = [p for p in paths if not (data_dir and os.path.isfile(os.path.join(data_dir, p, "dataset_info.json")))]
+        if missing:
+            message = (f"Prepared TFDS data missing: {', '.join(missing)} in TFDS_DATA_DIR={data_dir!r}. "
+                       f"Point TFDS_DATA_DIR at the prepared datasets (shared/tensorflow_datasets).")
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return data_dir
+
+    return require
+
+
+@pytest.fixture(scope="session")
+def tfds_metadata_dir(tmp_path_factory):
+    """A TFDS data dir holding only the metadata (`dataset_info.json`, ...) of every registered task.
+
+    TFDS 4.9 ships no metadata for `tfds.testing.mock_data`; written from the builder code, it lets mocked
+    loads go through the same "is the dataset prepared?" check as real ones.
+    """
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from relu_zoo import tasks
+
+    root = str(tmp_path_factory.mktemp("tfds_metadata"))
+    for name in tasks.list_tasks():
+        builder = tfds.builder(tasks.get(name).tfds_name, data_dir=root)
+        tf.io.gfile.makedirs(os.fspath(builder.data_dir))
+        builder.info.write_to_directory(builder.data_dir)
+    return root
+
+
+@pytest.fixture
+def mock_tfds(tfds_metadata_dir):
+    """Returns `mock(num_examples, as_dataset_fn=None)`, a context in which TFDS serves random examples.
+
+    Every split yields the same `num_examples` examples (a `tfds.testing.mock_data` property).
+    """
+    import tensorflow_datasets as tfds
+
+    def mock(num_examples, as_dataset_fn=None):
+        return tfds.testing.mock_data(num_examples=num_examples, data_dir=tfds_metadata_dir,
+                                      policy=tfds.testing.MockPolicy.USE_FILES, as_dataset_fn=as_dataset_fn)
+
+    return mock
+

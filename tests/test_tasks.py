@@ -1,0 +1,474 @@
+"""relu_zoo.tasks: registry, specs, pipelines on mocked TFDS for every task, real data, offline errors."""
+
+import hashlib
+import os
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from relu_zoo import tasks
+from relu_zoo.tasks.image import random_crop_flip
+from relu_zoo.tasks.preprocessing import ImageNormalization, LogMelSpectrogram, standardize_text
+
+ALL_TASKS = tasks.list_tasks()
+MOCK_EXAMPLES = 30
+
+
+def _digest(array):
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _examples(ds):
+    """Batched `(x, y)` -> list of `(x, y)` numpy pairs, in order."""
+    return [(x, y) for xb, yb in ds.as_numpy_iterator() for x, y in zip(xb, yb)]
+
+
+def _raw_examples(ds):
+    return [(x, int(y)) for x, y in ds.as_numpy_iterator()]
+
+
+def _spoken_digit_as_dataset(self, split, *args, **kwargs):
+    """Mock spoken_digit: 2 speakers x 10 digits x 10 takes, named `{digit}_{speaker}_{take}.wav`, shuffled."""
+    rng = np.random.default_rng(0)
+    names = [(d, s, t) for d in range(10) for s in ("alice", "bob") for t in range(10)]
+    order = rng.permutation(len(names))
+    audio = [rng.integers(-32768, 32768, size=int(rng.integers(500, 12000)), dtype=np.int64) for _ in names]
+
+    def generate():
+        for i in order:
+            d, s, t = names[i]
+            yield {"audio": audio[i], "audio/filename": f"{d}_{s}_{t}.wav", "label": d}
+
+    return tf.data.Dataset.from_generator(generate, output_signature={
+        "audio": tf.TensorSpec((None,), tf.int64), "audio/filename": tf.TensorSpec((), tf.string),
+        "label": tf.TensorSpec((), tf.int64)})
+
+
+def _mock(mock_tfds, name):
+    if name == "spoken_digit":
+        return mock_tfds(MOCK_EXAMPLES, as_dataset_fn=_spoken_digit_as_dataset)
+    return mock_tfds(MOCK_EXAMPLES)
+
+
+def _expected_mock_sizes(task):
+    """Split sizes for MOCK_EXAMPLES examples per TFDS split (200 structured ones for spoken_digit)."""
+    if task.name == "spoken_digit":
+        rest = 200 - 100  # takes 0-4 of 2 speakers x 10 digits are test
+        return {"train": rest - rest // 10, "validation": rest // 10, "test": 100}
+    n = MOCK_EXAMPLES
+    if task.tfds_splits["validation"] is None:
+        return {"train": n - n // task.validation_every, "validation": n // task.validation_every, "test": n}
+    return {"train": n, "validation": n, "test": n}
+
+
+def _tiny_model(spec):
+    inputs = keras.Input(spec.input_shape, dtype=spec.input_dtype)
+    x = inputs
+    if spec.modality == "text":
+        x = keras.layers.Embedding(spec.vocab_size, 4)(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(spec.num_classes)(x))
+
+
+# -- registry and specs ---------------------------------------------------------------------------------
+
+
+def test_list_tasks_is_the_documented_registry():
+    assert ALL_TASKS == ["ag_news_subset", "cifar10", "cifar100", "fashion_mnist", "glue/sst2", "imdb_reviews",
+                         "mnist", "speech_commands", "spoken_digit"]
+    assert tasks.list_tasks("speech") == ["speech_commands", "spoken_digit"]
+    with pytest.raises(ValueError, match="modality"):
+        tasks.list_tasks("video")
+
+
+def test_unknown_task_names_closest_match_and_valid_names():
+    with pytest.raises(ValueError) as info:
+        tasks.get("mnits")
+    message = str(info.value)
+    assert "Did you mean 'mnist'?" in message
+    assert all(name in message for name in ALL_TASKS)
+
+
+def test_register_task_refuses_duplicates_and_adds_entries():
+    mnist = tasks.get("mnist")
+    with pytest.raises(ValueError, match="already registered"):
+        tasks.register_task(mnist)
+    variant = mnist.replace(name="mnist_test_variant", mean=(0.5,), std=(0.5,))
+    try:
+        assert tasks.register_task(variant) is variant
+        assert tasks.get("mnist_test_variant").spec.input_shape == (28, 28, 1)
+        assert "mnist_test_variant" in tasks.list_tasks("image")
+    finally:
+        tasks.base._TASKS.pop("mnist_test_variant", None)
+    with pytest.raises(TypeError):
+        tasks.register_task("mnist")
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_spec_matches_tfds_metadata(name):
+    import tensorflow_datasets as tfds
+
+    task = tasks.get(name)
+    spec = task.spec
+    assert spec.name == name and spec.modality == task.modality
+    assert len(spec.class_names) == spec.num_classes
+    label = tfds.builder(task.tfds_name).info.features["label"]
+    assert spec.num_classes == label.num_classes
+    placeholder = [str(i) for i in range(label.num_classes)]
+    if label.names != placeholder:  # CIFAR's names come from files written at preparation time
+        assert list(spec.class_names) == label.names
+    assert (spec.vocab_size is not None) == (spec.modality == "text")
+    assert spec.input_dtype == ("int64" if spec.modality == "text" else "float32")
+
+
+def test_task_spec_validates():
+    with pytest.raises(ValueError, match="modality"):
+        tasks.TaskSpec("x", "video", (1,), "float32", 1, ("a",))
+    with pytest.raises(ValueError, match="class name"):
+        tasks.TaskSpec("x", "image", (1,), "float32", 2, ("a",))
+    assert tasks.TaskSpec("x", "image", [2, 2, 1], "float32", 1, ["a"]).input_shape == (2, 2, 1)
+
+
+# -- every task on mocked TFDS --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_mock_load_shapes_dtypes_splits(name, mock_tfds):
+    task = tasks.get(name)
+    spec = task.spec
+    with _mock(mock_tfds, name):
+        data = task.load(batch_size=8, seed=0)
+        assert data.spec == spec
+        sizes = {}
+        for split in tasks.SPLITS:
+            ds = data.split(split)
+            x_spec, y_spec = ds.element_spec
+            assert tuple(x_spec.shape) == (None, *spec.input_shape)
+            assert x_spec.dtype.name == spec.input_dtype
+            assert y_spec.dtype == tf.int32
+            examples = _examples(ds)
+            sizes[split] = len(examples)
+            labels = np.array([y for _, y in examples])
+            assert labels.min() >= 0 and labels.max() < spec.num_classes
+            assert all(np.isfinite(x).all() for x, _ in examples)
+        assert sizes == _expected_mock_sizes(task)
+        if spec.modality == "text":
+            ids = np.stack([x for x, _ in _examples(data.train)])
+            assert ids.min() >= 0 and ids.max() < spec.vocab_size and ids.max() > 1
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_mock_split_is_deterministic_and_disjoint(name, mock_tfds):
+    task = tasks.get(name)
+    with _mock(mock_tfds, name):
+        first = task.raw_splits()
+        second = task.raw_splits()
+        digests = {}
+        for split in tasks.SPLITS:
+            a = [(_digest(x), y) for x, y in _raw_examples(first[split])]
+            assert a == [(_digest(x), y) for x, y in _raw_examples(second[split])]
+            digests[split] = {d for d, _ in a}
+        if task.tfds_splits["validation"] is None:  # carved: disjoint parts of the TFDS train split
+            sizes = _expected_mock_sizes(task)
+            assert not digests["train"] & digests["validation"]
+            assert len(digests["train"] | digests["validation"]) == sizes["train"] + sizes["validation"]
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_mock_seeded_shuffle(name, mock_tfds):
+    task = tasks.get(name)
+    with _mock(mock_tfds, name):
+        a = task.load(batch_size=4, seed=3)
+        b = task.load(batch_size=4, seed=3)
+        c = task.load(batch_size=4, seed=4)
+        epoch1 = [_digest(x) for x, _ in _examples(a.train)]
+        epoch2 = [_digest(x) for x, _ in _examples(a.train)]
+        assert epoch1 == [_digest(x) for x, _ in _examples(b.train)]  # same seed, same order
+        assert epoch1 != [_digest(x) for x, _ in _examples(c.train)]  # other seed, other order
+        assert epoch1 != epoch2  # reshuffled every epoch
+        if not task.default_augment():
+            assert sorted(epoch1) == sorted(epoch2)  # ... over the same examples
+        assert ([_digest(x) for x, _ in _examples(a.validation)]
+                == [_digest(x) for x, _ in _examples(c.validation)])  # evaluation splits are not shuffled
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_mock_max_examples(name, mock_tfds):
+    task = tasks.get(name)
+    with _mock(mock_tfds, name):
+        data = task.load(batch_size=4, max_examples={"train": 5, "test": 2})
+        assert len(_examples(data.train)) == 5
+        assert len(_examples(data.test)) == 2
+        assert len(_examples(data.validation)) == _expected_mock_sizes(task)["validation"]
+        assert len(_examples(task.load(batch_size=4, max_examples=1).validation)) == 1
+    with pytest.raises(ValueError, match="Unknown split"):
+        task.load(max_examples={"tran": 5})
+    with pytest.raises(ValueError, match="max_examples"):
+        task.load(max_examples=0)
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_preprocessor_reproduces_pipeline_and_saves(name, mock_tfds, tmp_path):
+    """The preprocessor is what the pipeline applies, and a raw-input model round-trips with safe_mode."""
+    task = tasks.get(name)
+    with _mock(mock_tfds, name):
+        data = task.load(batch_size=8, max_examples={"test": 8})
+        raw = task.raw_splits(max_examples={"test": 8})["test"]
+        raw_x, _ = next(iter(raw.padded_batch(8)))  # zero padding = what the speech front end adds anyway
+        expected = np.stack([x for x, _ in _examples(data.test)])
+    assert raw_x.dtype == data.raw_input_spec.dtype
+    assert tuple(raw_x.shape[1:]) == tuple(data.raw_input_spec.shape) or data.raw_input_spec.shape[0] is None
+    np.testing.assert_allclose(np.asarray(data.preprocessor(raw_x)), expected, rtol=1e-5, atol=1e-5)
+
+    model = data.with_preprocessing(_tiny_model(data.spec))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(restored(raw_x)), np.asarray(model(raw_x)), rtol=1e-5, atol=1e-5)
+
+
+def test_spoken_digit_mock_test_set_is_takes_0_to_4(mock_tfds):
+    task = tasks.get("spoken_digit")
+    source = _spoken_digit_as_dataset(None, "train")
+    take_of = {_digest(ex["audio"]): int(ex["audio/filename"].decode().rsplit("_", 1)[1][:-4])
+               for ex in source.as_numpy_iterator()}
+    with _mock(mock_tfds, "spoken_digit"):
+        splits = task.raw_splits()
+        takes = {split: [take_of[_digest(x)] for x, _ in _raw_examples(ds)] for split, ds in splits.items()}
+    assert sorted(set(takes["test"])) == [0, 1, 2, 3, 4] and len(takes["test"]) == 100
+    assert min(takes["train"] + takes["validation"]) == 5
+
+
+def test_cifar_augmentation(mock_tfds):
+    task = tasks.get("cifar10")
+    assert task.default_augment() and not tasks.get("mnist").default_augment()
+    with mock_tfds(MOCK_EXAMPLES):
+        plain = task.load(batch_size=8, augment=False)
+        plain_images = {_digest(x) for x, _ in _examples(plain.train)}
+        augmented = task.load(batch_size=8, seed=1)
+        a = [x for x, _ in _examples(augmented.train)]
+        b = [x for x, _ in _examples(task.load(batch_size=8, seed=1).train)]
+        # Seeded: the same crops and flips in every run; they change the images, and differ per epoch.
+        assert [_digest(x) for x in a] == [_digest(x) for x in b]
+        assert {_digest(x) for x in a} != plain_images
+        assert {_digest(x) for x in a} != {_digest(x) for x, _ in _examples(augmented.train)}
+        # Evaluation splits are never augmented.
+        assert ([_digest(x) for x, _ in _examples(plain.test)]
+                == [_digest(x) for x, _ in _examples(task.load(batch_size=8, seed=1).test)])
+        with pytest.raises(ValueError, match="no augmentation"):
+            tasks.get("mnist").load(augment=True)
+
+
+def test_random_crop_flip_is_a_padded_crop_maybe_flipped():
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 256, size=(16, 6, 5, 3), dtype=np.uint8)
+    out = random_crop_flip(tf.constant(images), tf.constant([1, 2]), padding=2).numpy()
+    np.testing.assert_array_equal(out, random_crop_flip(tf.constant(images), tf.constant([1, 2]), padding=2))
+    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)])
+    flips, offsets = 0, set()
+    for image, result in zip(padded, out):
+        matches = [(dy, dx, flip) for dy in range(5) for dx in range(5) for flip in (False, True)
+                   if np.array_equal(result, (lambda c: c[:, ::-1] if flip else c)(image[dy:dy + 6, dx:dx + 5]))]
+        assert matches, "output is not a crop of the padded image"
+        flips += matches[0][2]
+        offsets.add(matches[0][:2])
+    assert 0 < flips < 16 and len(offsets) > 1  # flips and offsets vary per image
+
+
+# -- preprocessing layers -------------------------------------------------------------------------------
+
+
+def test_image_normalization():
+    layer = ImageNormalization(mean=0.5, std=0.25)
+    np.testing.assert_allclose(np.asarray(layer(np.array([[0, 255]], dtype="uint8"))), [[-2.0, 2.0]], atol=1e-6)
+    assert ImageNormalization.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="std"):
+        ImageNormalization(mean=[0.5, 0.5], std=[0.1, 0.0])
+
+
+def test_log_mel_spectrogram_tone_and_silence():
+    layer = LogMelSpectrogram(sample_rate=8000, num_samples=8000, frame_length=200, frame_step=80)
+    t = np.arange(6000) / 8000
+    tone = (np.sin(2 * np.pi * 1000 * t) * 16000).astype("int64")
+    out = np.asarray(layer(np.stack([tone, np.zeros_like(tone)])))
+    assert out.shape == (2, 98, 40, 1) == (2, *layer.compute_output_shape((None, 6000))[1:])
+    # The 1 kHz tone peaks in the mel bin whose centre is closest to 1 kHz.
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    centres = np.linspace(mel(20), mel(4000), 42)[1:-1]
+    assert out[0, 10, :, 0].argmax() == np.abs(centres - mel(1000)).argmin()
+    # Zero padding after 6,000 samples and silence map to log(epsilon).
+    np.testing.assert_allclose(out[1], np.log(1e-6), rtol=1e-5)
+    np.testing.assert_allclose(out[0, -1], np.log(1e-6), rtol=1e-5)
+    assert LogMelSpectrogram.from_config(layer.get_config()).get_config() == layer.get_config()
+    mfcc = LogMelSpectrogram(sample_rate=8000, num_samples=8000, frame_length=200, frame_step=80, num_mfcc=13)
+    assert mfcc(tone[None]).shape == (1, 98, 13, 1)
+    with pytest.raises(ValueError, match="num_mfcc"):
+        LogMelSpectrogram(sample_rate=8000, num_mfcc=41)
+    with pytest.raises(ValueError, match="upper_edge_hertz"):
+        LogMelSpectrogram(sample_rate=8000, upper_edge_hertz=5000)
+
+
+def test_speech_task_mfcc_variant():
+    task = tasks.get("spoken_digit").replace(name="spoken_digit_mfcc", features="mfcc")
+    assert task.spec.input_shape == (98, 13, 1)
+    assert tuple(task.build_preprocessor(None)(np.zeros((1, 100), "int64")).shape[1:]) == task.spec.input_shape
+    with pytest.raises(ValueError, match="features"):
+        tasks.get("spoken_digit").replace(features="wavelet")
+    with pytest.raises(ValueError, match="Unknown option"):
+        tasks.get("spoken_digit").replace(n_mels=64)
+
+
+def test_standardize_text():
+    out = standardize_text(tf.constant(["Great film!<br /><br />It#39;s FUN.", "don't&amp;stop"])).numpy()
+    assert [s.split() for s in out] == [[b"great", b"film", b"its", b"fun"], [b"dont", b"stop"]]
+
+
+# -- real data (TFDS_DATA_DIR); skipped locally without it, failing in CI ---------------------------------
+
+
+def test_real_mnist(real_tfds_dir):
+    real_tfds_dir("mnist/3.0.1")
+    data = tasks.get("mnist").load(batch_size=2000)
+    counts, sums, squares = {}, 0.0, 0.0
+    for split in tasks.SPLITS:
+        labels, lo, hi = [], np.inf, -np.inf
+        for x, y in data.split(split).as_numpy_iterator():
+            labels.append(y)
+            lo, hi = min(lo, x.min()), max(hi, x.max())
+            if split != "test":
+                sums += x.sum(dtype=np.float64)
+                squares += np.square(x, dtype=np.float64).sum()
+        labels = np.concatenate(labels)
+        counts[split] = len(labels)
+        assert sorted(set(labels)) == list(range(10))
+        np.testing.assert_allclose([lo, hi], [-0.1307 / 0.3081, (1 - 0.1307) / 0.3081], rtol=1e-5)
+    assert counts == {"train": 54_000, "validation": 6_000, "test": 10_000}
+    # The documented constants standardize the TFDS train split (train + validation).
+    n = 60_000 * 28 * 28
+    mean = sums / n
+    assert abs(mean) < 1e-3 and abs(np.sqrt(squares / n - mean ** 2) - 1) < 1e-3
+
+
+def test_real_spoken_digit(real_tfds_dir):
+    import tensorflow_datasets as tfds
+
+    data_dir = real_tfds_dir("spoken_digit/1.0.9")
+    task = tasks.get("spoken_digit")
+    source = tfds.load("spoken_digit", split="train", data_dir=data_dir)
+    name_of = {}
+    for ex in source.as_numpy_iterator():
+        name_of[_digest(ex["audio"])] = ex["audio/filename"].decode()
+    assert len(name_of) == 2500  # recordings are distinct, so the digest identifies each one
+
+    splits = task.raw_splits(data_dir=data_dir)
+    names = {split: [name_of[_digest(x)] for x, _ in _raw_examples(ds)] for split, ds in splits.items()}
+    assert {k: len(v) for k, v in names.items()} == {"train": 2025, "validation": 225, "test": 250}
+    parse = [(n.split("_")[0], n.split("_")[1], int(n.rsplit("_", 1)[1][:-4])) for n in names["test"]]
+    speakers = {s for _, s, _ in parse}
+    assert len(speakers) == 5
+    # Every speaker's recordings 0-4 of every digit are in test, and none of them elsewhere.
+    assert sorted(parse) == sorted((str(d), s, t) for d in range(10) for s in speakers for t in range(5))
+    assert all(int(n.rsplit("_", 1)[1][:-4]) >= 5 for n in names["train"] + names["validation"])
+    assert len(set(names["train"]) | set(names["validation"])) == 2250
+
+    data = task.load(data_dir=data_dir, batch_size=256)
+    x, y = next(iter(data.test))
+    assert x.shape[1:] == (98, 40, 1) and x.dtype == tf.float32
+    values = np.concatenate([x.numpy().ravel() for x, _ in data.train])
+    # Padding is silence, log(epsilon); the mel energy of a frame of [-1, 1) PCM is at most
+    # fft_length * sum(hann(200)^2) = 256 * 75 (Parseval; mel weights are <= 1).
+    np.testing.assert_allclose(values.min(), np.log(1e-6), rtol=1e-6)
+    assert values.max() < np.log(256 * 75)
+    assert len(_examples(data.train)) == 2025
+
+
+def test_real_imdb_vocabulary_from_train_only(real_tfds_dir):
+    data_dir = real_tfds_dir("imdb_reviews/plain_text/1.0.0")
+    task = tasks.get("imdb_reviews")
+    sizes = {split: int(ds.reduce(0, lambda n, _: n + 1)) for split, ds in task.raw_splits(data_dir).items()}
+    assert sizes == {"train": 22_500, "validation": 2_500, "test": 25_000}
+
+    caps = {"train": 3000, "validation": 500, "test": 3000}
+    data = task.load(data_dir=data_dir, batch_size=500, max_examples=caps)
+    raw = task.raw_splits(data_dir, max_examples=caps)
+    vocabulary = data.preprocessor.get_vocabulary()
+    assert len(vocabulary) == 20_000 and vocabulary[:2] == ["", "[UNK]"]
+
+    def adapted(*splits):
+        layer = keras.layers.TextVectorization(max_tokens=20_000, standardize=standardize_text)
+        texts = raw[splits[0]]
+        for split in splits[1:]:
+            texts = texts.concatenate(raw[split])
+        layer.adapt(texts.map(lambda x, y: x).batch(1024))
+        return layer.get_vocabulary()
+
+    assert vocabulary == adapted("train")
+    assert vocabulary != adapted("train", "validation", "test")  # so the check above can tell
+
+    ids = np.concatenate([x for x, _ in data.test.as_numpy_iterator()])
+    assert ids.shape == (3000, 256) and ids.dtype == np.int64
+    assert ids.min() == 0 and ids.max() < 20_000
+    assert (ids[:, -1] == 0).any() and (ids[:, -1] != 0).any()  # short reviews padded, long ones truncated
+    first_text, first_label = next(iter(raw["test"]))
+    words = standardize_text(first_text).numpy().decode().split()[:256]
+    expected = [vocabulary.index(w) if w in vocabulary else 1 for w in words]
+    assert list(ids[0][: len(expected)]) == expected
+    labels = np.concatenate([y for _, y in data.test.as_numpy_iterator()])
+    assert labels[0] == first_label and set(labels) == {0, 1}
+
+
+# -- missing data ---------------------------------------------------------------------------------------
+
+
+def _assert_clear_not_found(info, name, data_dir):
+    error = info.value
+    message = str(error)
+    assert f"'{name}'" in message and repr(str(data_dir)) in message
+    assert "TFDS_DATA_DIR" in message and "tfds build" in message and "download=True" in message
+    # One error, not a chain of tracebacks.
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_missing_dataset_fails_fast_with_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))  # read at call time, after TFDS was imported
+    start = time.monotonic()
+    with pytest.raises(tasks.DatasetNotFoundError) as info:
+        tasks.get("cifar10").load()
+    # Behaviour, not a benchmark: TFDS's own check retries for ~10 s and its download for minutes offline.
+    assert time.monotonic() - start < 5
+    _assert_clear_not_found(info, "cifar10", tmp_path)
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_missing_dataset_explicit_data_dir_and_other_versions(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", "/nonexistent/env/dir")
+    (tmp_path / "mnist" / "1.0.0").mkdir(parents=True)
+    with pytest.raises(tasks.DatasetNotFoundError) as info:
+        tasks.get("mnist").load(data_dir=str(tmp_path))
+    _assert_clear_not_found(info, "mnist", tmp_path)
+    assert "other versions: 1.0.0" in str(info.value)
+
+
+def test_failed_download_is_reported_in_one_error(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("Failed to resolve 'example.invalid'\nlong traceback text")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    with pytest.raises(tasks.DatasetNotFoundError) as info:
+        tasks.get("spoken_digit").load(data_dir=str(tmp_path), download=True)
+    _assert_clear_not_found(info, "spoken_digit", tmp_path)
+    assert "download=True failed: ConnectionError: Failed to resolve 'example.invalid'" in str(info.value)
+    assert "long traceback text" not in str(info.value)
+
+
+def test_resolve_data_dir(monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", "/from/env")
+    assert tasks.resolve_data_dir() == "/from/env"
+    assert tasks.resolve_data_dir("/given") == "/given"
+    monkeypatch.delenv("TFDS_DATA_DIR")
+    assert tasks.resolve_data_dir() == os.path.expanduser("~/tensorflow_datasets")
