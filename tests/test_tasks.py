@@ -195,6 +195,27 @@ def test_mock_seeded_shuffle(name, mock_tfds):
                 == [_digest(x) for x, _ in _examples(c.validation)])  # evaluation splits are not shuffled
 
 
+@pytest.mark.parametrize("name", ["mnist", "cifar10", "imdb_reviews", "spoken_digit"])
+def test_mock_resumable_epochs_and_unbatched_examples(name, mock_tfds):
+    task = tasks.get(name)
+    with _mock(mock_tfds, name):
+        data = task.load(batch_size=4, seed=5)
+        sizes = _expected_mock_sizes(task)
+        assert data.num_examples == sizes
+        steps = -(-sizes["train"] // 4)
+        full = [(_digest(x), int(y)) for x, y in _examples(data.train_epochs(0, 3))]
+        resumed = [(_digest(x), int(y)) for x, y in _examples(data.train_epochs(2, 3))]
+        assert len(full) == 3 * sizes["train"] and len(resumed) == sizes["train"]
+        assert resumed == full[2 * sizes["train"]:]  # a restart at epoch 2 sees what epoch 2 would have seen
+        assert full[: sizes["train"]] != full[sizes["train"]: 2 * sizes["train"]]  # epochs differ
+        assert len(list(data.train_epochs(0, 1))) == steps
+        unbatched = [(_digest(x), int(y)) for x, y in data.train_unbatched.as_numpy_iterator()]
+        assert len(unbatched) == sizes["train"]
+        if not task.default_augment():  # epochs are orderings of the same preprocessed examples
+            assert sorted(resumed) == sorted(unbatched)
+        assert data.train_unbatched.element_spec[0].shape == data.spec.input_shape
+
+
 @pytest.mark.parametrize("name", ALL_TASKS)
 def test_mock_max_examples(name, mock_tfds):
     task = tasks.get(name)
@@ -223,10 +244,13 @@ def test_preprocessor_reproduces_pipeline_and_saves(name, mock_tfds, tmp_path):
     assert tuple(raw_x.shape[1:]) == tuple(data.raw_input_spec.shape) or data.raw_input_spec.shape[0] is None
     np.testing.assert_allclose(np.asarray(data.preprocessor(raw_x)), expected, rtol=1e-5, atol=1e-5)
 
+    # The preprocessor alone (a checkpoint's preprocessor.keras) and a raw-input model both round-trip.
+    data.preprocessor.save(tmp_path / "preprocessor.keras")
+    restored = keras.saving.load_model(tmp_path / "preprocessor.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(restored(raw_x)), expected, rtol=1e-5, atol=1e-5)
     model = data.with_preprocessing(_tiny_model(data.spec))
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    restored = keras.saving.load_model(path, safe_mode=True)
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(np.asarray(restored(raw_x)), np.asarray(model(raw_x)), rtol=1e-5, atol=1e-5)
 
 
@@ -394,7 +418,7 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir):
     caps = {"train": 3000, "validation": 500, "test": 3000}
     data = task.load(data_dir=data_dir, batch_size=500, max_examples=caps)
     raw = task.raw_splits(data_dir, max_examples=caps)
-    vocabulary = data.preprocessor.get_vocabulary()
+    vocabulary = data.preprocessor.layers[-1].get_vocabulary()
     assert len(vocabulary) == 20_000 and vocabulary[:2] == ["", "[UNK]"]
 
     def adapted(*splits):

@@ -69,32 +69,66 @@ class TaskSpec:
                              f"{len(self.class_names)} class_names.")
 
 
-@dataclasses.dataclass
 class TaskData:
     """Ready pipelines of one task, from `Task.load()`.
 
     Attributes:
         train, validation, test: Batched `tf.data.Dataset`s of `(x, y)`: `x` as in `spec.input_shape` /
             `spec.input_dtype`, `y` int32 labels. Cached and prefetched; `train` is reshuffled every epoch
-            in a seeded order (and augmented, where enabled).
+            in a seeded order (and augmented, where enabled); validation and test keep their order.
         spec: The task's `TaskSpec`.
-        preprocessor: Keras layer mapping a batch of raw inputs (`raw_input_spec`) to model inputs; it is
-            what the pipelines apply, so `with_preprocessing(model)` reproduces them.
+        preprocessor: Functional `keras.Model` from a batch of raw inputs (`raw_input_spec`) to model
+            inputs: what the pipelines apply. Its last layer is the task's preprocessing layer
+            (`ImageNormalization`, the adapted `TextVectorization`, `LogMelSpectrogram`).
         raw_input_spec: `tf.TensorSpec` of one raw example (uint8 image, scalar string, int waveform).
+        train_unbatched: Preprocessed training examples `(x, y)` in their fixed (unshuffled) order, not
+            augmented: for a training loop that orders epochs itself (see also `train_epochs`).
     """
 
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    test: tf.data.Dataset
-    spec: TaskSpec
-    preprocessor: object
-    raw_input_spec: tf.TensorSpec
+    def __init__(self, train, validation, test, spec, preprocessor, raw_input_spec, *, examples, train_epoch):
+        self.train = train
+        self.validation = validation
+        self.test = test
+        self.spec = spec
+        self.preprocessor = preprocessor
+        self.raw_input_spec = raw_input_spec
+        self._examples = examples
+        self._train_epoch = train_epoch
+        self._num_examples = None
+
+    def __repr__(self):
+        return f"<TaskData {self.spec.name!r}>"
 
     def split(self, name):
         """The pipeline of split `name` ("train", "validation" or "test")."""
         if name not in SPLITS:
             raise ValueError(f"Unknown split {name!r}. Valid splits: {', '.join(SPLITS)}.")
         return getattr(self, name)
+
+    @property
+    def train_unbatched(self):
+        return self._examples["train"]
+
+    @property
+    def num_examples(self):
+        """`{split: examples}`, counted on first use (one pass over each split, which fills the cache)."""
+        if self._num_examples is None:
+            self._num_examples = {split: int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+                                  for split, ds in self._examples.items()}
+        return dict(self._num_examples)
+
+    def train_epochs(self, start_epoch, stop_epoch):
+        """Training batches of epochs `start_epoch .. stop_epoch - 1` as one dataset, for exact resumption.
+
+        Epoch `e` is shuffled (and augmented) with seeds derived from `(seed, e)` only, so a run restarted
+        at epoch `e` sees the same batches as one that never stopped. Use with `steps_per_epoch`.
+        """
+        if not 0 <= start_epoch <= stop_epoch:
+            raise ValueError(f"Need 0 <= start_epoch <= stop_epoch. Received: start_epoch={start_epoch}, "
+                             f"stop_epoch={stop_epoch}")
+        return (tf.data.Dataset.range(start_epoch, stop_epoch)
+                .flat_map(self._train_epoch)
+                .prefetch(AUTOTUNE))
 
     def with_preprocessing(self, model, name=None):
         """Wraps a trained `model` so it takes raw inputs (`raw_input_spec`) instead of model inputs.
@@ -177,7 +211,11 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def build_preprocessor(self, raw_train):
-        """The preprocessing layer; `raw_train` (unbatched `(raw, y)`) is there for layers that adapt."""
+        """The preprocessing layer; `raw_train` (unbatched `(raw, y)`) is there for layers that adapt.
+
+        `load()` wraps it in a functional model (`TaskData.preprocessor`), which `prepare` and `finalize`
+        receive.
+        """
 
     def prepare(self, ds, preprocessor):
         """Deterministic, expensive preprocessing before the cache (unbatched `(x, y)` in and out)."""
@@ -191,8 +229,11 @@ class Task(abc.ABC):
         """Whether `load(augment=None)` augments the training split."""
         return False
 
-    def augment(self, ds, seed):
-        """Train-time augmentation of batched `(x, y)`, for tasks whose `default_augment()` is True."""
+    def augment_batch(self, x, seed):
+        """Train-time augmentation of a batch of cached inputs; `seed` is a `(2,)` int64 stateless seed.
+
+        Only called for tasks whose `default_augment()` is True.
+        """
         raise NotImplementedError(f"Task {self.name!r} defines no augmentation.")
 
     # -- loading ------------------------------------------------------------------------------------
@@ -259,24 +300,57 @@ class Task(abc.ABC):
         """
         _check_positive_int("batch_size", batch_size)
         _check_positive_int("shuffle_buffer", shuffle_buffer)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
         if augment is None:
             augment = self.default_augment()
         elif augment and not self.default_augment():
             raise ValueError(f"Task {self.name!r} defines no augmentation; use augment=None or False.")
         raw = self.raw_splits(data_dir=data_dir, max_examples=max_examples, download=download)
-        preprocessor = self.build_preprocessor(raw["train"])
-        pipelines = {}
+        preprocessor = self._preprocessor_model(self.build_preprocessor(raw["train"]))
+
+        cached = {}
         for split, ds in raw.items():
             ds = self.prepare(ds, preprocessor)
-            if cache:
-                ds = ds.cache()
-            if split == "train":
-                ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-            ds = ds.batch(batch_size, num_parallel_calls=AUTOTUNE)
-            if split == "train" and augment:
-                ds = self.augment(ds, seed)
-            pipelines[split] = self.finalize(ds, preprocessor).prefetch(AUTOTUNE)
-        return TaskData(**pipelines, spec=self.spec, preprocessor=preprocessor, raw_input_spec=self.raw_input_spec)
+            cached[split] = ds.cache() if cache else ds
+
+        def finish(ds):
+            return self.finalize(ds, preprocessor).prefetch(AUTOTUNE)
+
+        def augmented(batches, seeds):
+            if not augment:
+                return batches
+            return tf.data.Dataset.zip((batches, seeds)).map(
+                lambda batch, s: (self.augment_batch(batch[0], s), batch[1]), num_parallel_calls=AUTOTUNE)
+
+        # `train`: one pipeline re-iterated every epoch; a seeded order and seeded random stream that
+        # restart with new numbers on every iteration, identical across runs with the same seed.
+        train = cached["train"].shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        train = augmented(train.batch(batch_size, num_parallel_calls=AUTOTUNE),
+                          tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2))
+
+        def train_epoch(epoch):
+            epoch_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch
+            batches = (cached["train"].shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
+                       .batch(batch_size, num_parallel_calls=AUTOTUNE))
+            seeds = tf.data.Dataset.range(tf.int64.max).map(lambda i: tf.stack([epoch_seed, i]))
+            return self.finalize(augmented(batches, seeds), preprocessor)
+
+        examples = {split: self.finalize(ds.batch(batch_size), preprocessor).unbatch() for split, ds in cached.items()}
+        return TaskData(
+            train=finish(train),
+            validation=finish(cached["validation"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
+            test=finish(cached["test"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
+            spec=self.spec, preprocessor=preprocessor, raw_input_spec=self.raw_input_spec,
+            examples=examples, train_epoch=train_epoch)
+
+    def _preprocessor_model(self, layer):
+        """Wraps the preprocessing layer as raw Input -> layer, a model that saves and reloads on its own."""
+        import keras
+
+        raw = self.raw_input_spec
+        inputs = keras.Input(shape=tuple(raw.shape), dtype=raw.dtype.name, name=f"raw_{raw.name}")
+        return keras.Model(inputs, layer(inputs), name=f"{self.name.replace('/', '_')}_preprocessor")
 
 
 def carve(ds, every):

@@ -126,15 +126,10 @@ class ImageTask(Task):
     def default_augment(self):
         return self.augmentation is not None
 
-    def augment(self, ds, seed):
+    def augment_batch(self, x, seed):
         if self.augmentation is None:
-            return super().augment(ds, seed)
-        # A seeded random stream that restarts with new numbers every epoch: per-epoch crops differ, and the
-        # whole sequence is the same in every run with the same seed.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        padding = self.crop_padding
-        return tf.data.Dataset.zip((ds, seeds)).map(
-            lambda batch, s: (random_crop_flip(batch[0], s, padding), batch[1]), num_parallel_calls=AUTOTUNE)
+            return super().augment_batch(x, seed)
+        return random_crop_flip(x, seed, self.crop_padding)
 
 
 register_task(ImageTask(
