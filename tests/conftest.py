@@ -17,7 +17,8 @@ def real_tfds_dir():
 
     def require(*paths):
         data_dir = os.environ.get("TFDS_DATA_DIR")
-        missing = [p for p in paths if not (data_dir and os.path.isfile(os.path.join(data_dir, p, "dataset_info.json")))]
+        missing = [p for p in paths
+                   if not (data_dir and os.path.isfile(os.path.join(data_dir, p, "dataset_info.json")))]
         if missing:
             message = (f"Prepared TFDS data missing: {', '.join(missing)} in TFDS_DATA_DIR={data_dir!r}. "
                        f"Point TFDS_DATA_DIR at the prepared datasets (shared/tensorflow_datasets).")

@@ -335,6 +335,35 @@ def test_log_mel_spectrogram_tone_and_silence():
         LogMelSpectrogram(sample_rate=8000, upper_edge_hertz=5000)
 
 
+def test_preprocessors_load_in_a_fresh_process_with_safe_mode(tmp_path):
+    """Registration happens on `import relu_zoo.tasks`: no custom_objects, safe_mode=True."""
+    import subprocess
+    import sys
+
+    vectorizer = keras.layers.TextVectorization(standardize=standardize_text, vocabulary=["film", "great"],
+                                                output_sequence_length=4)
+    layers = {"image": tasks.get("cifar10").build_preprocessor(None), "text": vectorizer,
+              "speech": tasks.get("spoken_digit").replace(features="mfcc").build_preprocessor(None)}
+    raw = {"image": np.arange(2 * 32 * 32 * 3).reshape(2, 32, 32, 3).astype("uint8"),
+           "text": np.array(["Great FILM!", "a film"]), "speech": np.arange(2 * 9000).reshape(2, 9000) % 300}
+    for modality, layer in layers.items():
+        inputs = keras.Input(raw[modality].shape[1:], dtype="string" if modality == "text" else raw[modality].dtype)
+        keras.Model(inputs, layer(inputs)).save(tmp_path / f"{modality}.keras")
+        np.save(tmp_path / f"{modality}_raw.npy", raw[modality])
+        np.save(tmp_path / f"{modality}_out.npy", np.asarray(layer(raw[modality])))
+    script = (
+        "import sys, keras, numpy as np, relu_zoo.tasks\n"
+        "for m in ('image', 'text', 'speech'):\n"
+        "    model = keras.saving.load_model(f'{sys.argv[1]}/{m}.keras', safe_mode=True)\n"
+        "    out = np.asarray(model(np.load(f'{sys.argv[1]}/{m}_raw.npy')))\n"
+        "    np.testing.assert_allclose(out, np.load(f'{sys.argv[1]}/{m}_out.npy'), rtol=1e-5, atol=1e-5)\n"
+        "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+    assert np.load(tmp_path / "text_out.npy")[0].tolist() == [3, 2, 0, 0]  # great film, padded
+
+
 def test_speech_task_mfcc_variant():
     task = tasks.get("spoken_digit").replace(name="spoken_digit_mfcc", features="mfcc")
     assert task.spec.input_shape == (98, 13, 1)

@@ -171,7 +171,8 @@ class Task(abc.ABC):
             raise ValueError(f"`tfds_splits` must map each of {SPLITS} to a TFDS split (validation may be None). "
                              f"Received: tfds_splits={self.tfds_splits}")
         if not (isinstance(validation_every, int) and validation_every >= 2):
-            raise ValueError(f"`validation_every` must be an integer >= 2. Received: validation_every={validation_every!r}")
+            raise ValueError(f"`validation_every` must be an integer >= 2. "
+                             f"Received: validation_every={validation_every!r}")
         self.validation_every = validation_every
         self.description = description
 
@@ -281,7 +282,9 @@ class Task(abc.ABC):
             data_dir: TFDS data directory; default `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`.
             batch_size: Examples per batch (the last batch of a split may be smaller).
             seed: Seeds the training shuffle order and the augmentation; each epoch gets a new order,
-                the same for the same seed in every run.
+                the same in every run with the same seed. (TensorFlow combines op seeds with its global
+                seed, `keras.utils.set_random_seed` / `tf.random.set_seed`, as set when `load()` runs;
+                unset, it is a fixed default.)
             max_examples: Cap for quick runs: an int for every split, or a dict such as
                 `{"train": 1000, "test": 500}`. The first n examples of each split are kept.
             shuffle_buffer: Shuffle buffer size for the training split (examples).
