@@ -195,8 +195,16 @@ def test_mock_seeded_shuffle(name, mock_tfds):
                 == [_digest(x) for x, _ in _examples(c.validation)])  # evaluation splits are not shuffled
 
 
+@pytest.fixture
+def global_seed_zero():
+    """TensorFlow's global seed 0 (keras.utils.set_random_seed(0)): a corner case of its seed logic."""
+    tf.random.set_seed(0)
+    yield
+    tf.random.set_seed(None)
+
+
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "imdb_reviews", "spoken_digit"])
-def test_mock_resumable_epochs_and_unbatched_examples(name, mock_tfds):
+def test_mock_resumable_epochs_and_unbatched_examples(name, mock_tfds, global_seed_zero):
     task = tasks.get(name)
     with _mock(mock_tfds, name):
         data = task.load(batch_size=4, seed=5)

@@ -85,13 +85,15 @@ class TaskData:
             augmented: for a training loop that orders epochs itself (see also `train_epochs`).
     """
 
-    def __init__(self, train, validation, test, spec, preprocessor, raw_input_spec, *, examples, train_epoch):
+    def __init__(self, train, validation, test, spec, preprocessor, raw_input_spec, *, batch_size, examples,
+                 train_epoch):
         self.train = train
         self.validation = validation
         self.test = test
         self.spec = spec
         self.preprocessor = preprocessor
         self.raw_input_spec = raw_input_spec
+        self.batch_size = batch_size
         self._examples = examples
         self._train_epoch = train_epoch
         self._num_examples = None
@@ -121,14 +123,20 @@ class TaskData:
         """Training batches of epochs `start_epoch .. stop_epoch - 1` as one dataset, for exact resumption.
 
         Epoch `e` is shuffled (and augmented) with seeds derived from `(seed, e)` only, so a run restarted
-        at epoch `e` sees the same batches as one that never stopped. Use with `steps_per_epoch`.
+        at epoch `e` sees the same batches as one that never stopped. Every epoch has
+        `ceil(num_examples["train"] / batch_size)` batches: pass that as `steps_per_epoch` to `fit`.
         """
         if not 0 <= start_epoch <= stop_epoch:
             raise ValueError(f"Need 0 <= start_epoch <= stop_epoch. Received: start_epoch={start_epoch}, "
                              f"stop_epoch={stop_epoch}")
-        return (tf.data.Dataset.range(start_epoch, stop_epoch)
-                .flat_map(self._train_epoch)
-                .prefetch(AUTOTUNE))
+        steps = -(-self.num_examples["train"] // self.batch_size)
+        epochs = [self._train_epoch(epoch) for epoch in range(start_epoch, stop_epoch)]
+        if not epochs:
+            return self.train.take(0)
+        # One dataset per epoch with Python-int seeds, chosen in turn: a tensor seed inside flat_map breaks
+        # in TensorFlow's seed logic when the global seed is 0 (it compares the tensor to 0 as a bool).
+        choice = tf.data.Dataset.range(len(epochs) * steps).map(lambda k: k // steps)
+        return tf.data.Dataset.choose_from_datasets(epochs, choice).prefetch(AUTOTUNE)
 
     def with_preprocessing(self, model, name=None):
         """Wraps a trained `model` so it takes raw inputs (`raw_input_spec`) instead of model inputs.
@@ -333,10 +341,10 @@ class Task(abc.ABC):
                           tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2))
 
         def train_epoch(epoch):
-            epoch_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch
+            epoch_seed = (seed * 1_000_003 + epoch) % (2**63 - 1)
             batches = (cached["train"].shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
                        .batch(batch_size, num_parallel_calls=AUTOTUNE))
-            seeds = tf.data.Dataset.range(tf.int64.max).map(lambda i: tf.stack([epoch_seed, i]))
+            seeds = tf.data.Dataset.range(tf.int64.max).map(lambda i: tf.stack([tf.constant(epoch_seed, tf.int64), i]))
             return self.finalize(augmented(batches, seeds), preprocessor)
 
         examples = {split: self.finalize(ds.batch(batch_size), preprocessor).unbatch() for split, ds in cached.items()}
@@ -345,7 +353,7 @@ class Task(abc.ABC):
             validation=finish(cached["validation"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
             test=finish(cached["test"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
             spec=self.spec, preprocessor=preprocessor, raw_input_spec=self.raw_input_spec,
-            examples=examples, train_epoch=train_epoch)
+            batch_size=batch_size, examples=examples, train_epoch=train_epoch)
 
     def _preprocessor_model(self, layer):
         """Wraps the preprocessing layer as raw Input -> layer, a model that saves and reloads on its own."""
