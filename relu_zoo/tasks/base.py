@@ -109,6 +109,7 @@ class TaskData:
 
     @property
     def train_unbatched(self):
+        """Preprocessed training examples, unbatched, in their fixed order, not augmented."""
         return self._examples["train"]
 
     @property
