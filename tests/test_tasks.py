@@ -217,6 +217,9 @@ def test_mock_resumable_epochs_and_unbatched_examples(name, mock_tfds, global_se
         assert resumed == full[2 * sizes["train"]:]  # a restart at epoch 2 sees what epoch 2 would have seen
         assert full[: sizes["train"]] != full[sizes["train"]: 2 * sizes["train"]]  # epochs differ
         assert len(list(data.train_epochs(0, 1))) == steps
+        other_seed = [(_digest(x), int(y)) for x, y in _examples(data.train_epochs(2, 3, seed=6))]
+        assert other_seed != resumed and other_seed == [
+            (_digest(x), int(y)) for x, y in _examples(data.train_epochs(2, 3, seed=6))]
         unbatched = [(_digest(x), int(y)) for x, y in data.train_unbatched.as_numpy_iterator()]
         assert len(unbatched) == sizes["train"]
         if not task.default_augment():  # epochs are orderings of the same preprocessed examples

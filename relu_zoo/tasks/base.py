@@ -85,7 +85,7 @@ class TaskData:
             augmented: for a training loop that orders epochs itself (see also `train_epochs`).
     """
 
-    def __init__(self, train, validation, test, spec, preprocessor, raw_input_spec, *, batch_size, examples,
+    def __init__(self, train, validation, test, spec, preprocessor, raw_input_spec, *, batch_size, seed, examples,
                  train_epoch):
         self.train = train
         self.validation = validation
@@ -94,6 +94,7 @@ class TaskData:
         self.preprocessor = preprocessor
         self.raw_input_spec = raw_input_spec
         self.batch_size = batch_size
+        self.seed = seed
         self._examples = examples
         self._train_epoch = train_epoch
         self._num_examples = None
@@ -120,18 +121,28 @@ class TaskData:
                                   for split, ds in self._examples.items()}
         return dict(self._num_examples)
 
-    def train_epochs(self, start_epoch, stop_epoch):
+    def train_epochs(self, start_epoch, stop_epoch, seed=None):
         """Training batches of epochs `start_epoch .. stop_epoch - 1` as one dataset, for exact resumption.
 
         Epoch `e` is shuffled (and augmented) with seeds derived from `(seed, e)` only, so a run restarted
         at epoch `e` sees the same batches as one that never stopped. Every epoch has
         `ceil(num_examples["train"] / batch_size)` batches: pass that as `steps_per_epoch` to `fit`.
+
+        Args:
+            start_epoch: First epoch (0-based).
+            stop_epoch: One past the last epoch.
+            seed: Integer >= 0; default the `seed` given to `load()`. Runs with different seeds can share
+                one loaded (and cached) `TaskData`.
         """
         if not 0 <= start_epoch <= stop_epoch:
             raise ValueError(f"Need 0 <= start_epoch <= stop_epoch. Received: start_epoch={start_epoch}, "
                              f"stop_epoch={stop_epoch}")
+        if seed is None:
+            seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
         steps = -(-self.num_examples["train"] // self.batch_size)
-        epochs = [self._train_epoch(epoch) for epoch in range(start_epoch, stop_epoch)]
+        epochs = [self._train_epoch(epoch, seed) for epoch in range(start_epoch, stop_epoch)]
         if not epochs:
             return self.train.take(0)
         # One dataset per epoch with Python-int seeds, chosen in turn: a tensor seed inside flat_map breaks
@@ -341,8 +352,8 @@ class Task(abc.ABC):
         train = augmented(train.batch(batch_size, num_parallel_calls=AUTOTUNE),
                           tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2))
 
-        def train_epoch(epoch):
-            epoch_seed = (seed * 1_000_003 + epoch) % (2**63 - 1)
+        def train_epoch(epoch, run_seed):
+            epoch_seed = (run_seed * 1_000_003 + epoch) % (2**63 - 1)
             batches = (cached["train"].shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
                        .batch(batch_size, num_parallel_calls=AUTOTUNE))
             seeds = tf.data.Dataset.range(tf.int64.max).map(lambda i: tf.stack([tf.constant(epoch_seed, tf.int64), i]))
@@ -354,7 +365,7 @@ class Task(abc.ABC):
             validation=finish(cached["validation"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
             test=finish(cached["test"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
             spec=self.spec, preprocessor=preprocessor, raw_input_spec=self.raw_input_spec,
-            batch_size=batch_size, examples=examples, train_epoch=train_epoch)
+            batch_size=batch_size, seed=seed, examples=examples, train_epoch=train_epoch)
 
     def _preprocessor_model(self, layer):
         """Wraps the preprocessing layer as raw Input -> layer, a model that saves and reloads on its own."""
