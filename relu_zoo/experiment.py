@@ -164,7 +164,7 @@ def _keras_callbacks():
                 self.model.stop_training = True
 
     class EpochSeeds(keras.callbacks.Callback):
-        """Sets every SeedGenerator's state from (seed, epoch, variable path) when an epoch starts.
+        """Sets every SeedGenerator's state from (seed, epoch, its index) when an epoch starts.
 
         Makes dropout masks and RReLU slopes of epoch e independent of whether
         epochs before e ran in this process or before a restart.
@@ -175,11 +175,11 @@ def _keras_callbacks():
             self.seed = seed
 
         def on_epoch_begin(self, epoch, logs=None):
-            for variable in self.model.non_trainable_variables:
-                if variable.path.endswith("seed_generator_state"):
-                    key = zlib.crc32(f"{self.seed}/{variable.path}".encode()) & 0x7FFFFFFF
-                    value = np.array([key, epoch * 1_000_003], dtype=variable.dtype)
-                    variable.assign(value)
+            generators = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+            for index, variable in enumerate(generators):
+                # Paths repeat ("seed_generator/seed_generator_state"), so the index keeps streams distinct.
+                key = zlib.crc32(f"{self.seed}/{index}".encode()) & 0x7FFFFFFF
+                variable.assign(np.array([key, epoch * 1_000_003], dtype=variable.dtype))
 
     class SaveJSON(keras.callbacks.Callback):
         """Writes `getter()` atomically to `path` after every epoch (diagnostics survive a kill)."""
@@ -191,7 +191,39 @@ def _keras_callbacks():
         def on_epoch_end(self, epoch, logs=None):
             atomic_write_json(self.path, self.getter())
 
-    return EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        """Keras' BackupAndRestore with an all-or-nothing backup.
+
+        Keras writes the weights in place and then the epoch metadata, so a
+        kill between the two leaves the weights of epoch e with the metadata
+        of epoch e-1, and the resumed run silently trains epoch e twice. Here
+        each backup goes to a fresh folder `epoch<N>/` and a symlink
+        `current` is switched to it with one atomic rename; Keras restores
+        from `current` as usual.
+        """
+
+        def __init__(self, backup_root):
+            self.backup_root = Path(backup_root)
+            super().__init__(str(self.backup_root / "current"), save_freq="epoch", delete_checkpoint=False,
+                             double_checkpoint=False)
+
+        def _save_model(self):
+            stage = self.backup_root / f"epoch{self._current_epoch}"
+            shutil.rmtree(stage, ignore_errors=True)
+            stage.mkdir(parents=True)
+            self.model.save_weights(str(stage / "latest.weights.h5"), overwrite=True)
+            (stage / "training_metadata.json").write_text(
+                json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+            link = self.backup_root / ".current.tmp"
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            os.symlink(stage.name, link)
+            os.replace(link, self.backup_root / "current")
+            for old in self.backup_root.glob("epoch*"):
+                if old != stage:
+                    shutil.rmtree(old, ignore_errors=True)
+
+    return EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON, AtomicBackupAndRestore
 
 
 def make_optimizer(config, steps_per_epoch, clipnorm=None):
@@ -222,26 +254,12 @@ def make_optimizer(config, steps_per_epoch, clipnorm=None):
 
 
 def _resume_epoch(backup_dir):
-    """The epoch BackupAndRestore will resume from (its training_metadata.json), 0 for a fresh run."""
-    path = Path(backup_dir) / "training_metadata.json"
+    """The epoch the backup will resume from (its training_metadata.json), 0 for a fresh run."""
+    path = Path(backup_dir) / "current" / "training_metadata.json"
     try:
         return int(json.loads(path.read_text())["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-
-
-def epoch_ordered(dataset, seed, start_epoch, epochs, buffer_size):
-    """Unbatched examples, shuffled with a seed that depends on (seed, epoch), for epochs start..epochs-1.
-
-    Keras keeps one iterator across epochs when `steps_per_epoch` is given, so
-    epoch e sees exactly the order it would have seen without a restart.
-    """
-    import tensorflow as tf
-
-    def one_epoch(epoch):
-        return dataset.shuffle(buffer_size, seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
-
-    return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
 
 
 def _history_from_csv(path):
@@ -287,7 +305,7 @@ def run_one(run, config, data, run_dir, log=print):
     from relu_zoo import models
     from relu_zoo.diagnostics import ActivationDiagnostics
 
-    EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON = _keras_callbacks()
+    EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON, AtomicBackupAndRestore = _keras_callbacks()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir = run_dir / "backup"
@@ -304,8 +322,8 @@ def run_one(run, config, data, run_dir, log=print):
     model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
-    train = epoch_ordered(data.train_unbatched, run.seed, start_epoch, config.epochs, train_examples)
-    train = train.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+    # Epoch e is shuffled/augmented from (seed, e) alone: a resumed run sees the batches it would have seen.
+    train = data.train_epochs(start_epoch, config.epochs, seed=run.seed)
 
     timer, monitor = EpochTimer(), DivergenceMonitor()
     callbacks = [timer, monitor, EpochSeeds(run.seed)]
@@ -321,11 +339,11 @@ def run_one(run, config, data, run_dir, log=print):
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
-        keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
+        AtomicBackupAndRestore(backup_dir),
     ]
     with PeakMemory() as memory:
         model.fit(train, validation_data=data.validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                  callbacks=callbacks, verbose=config.verbose)
+                  callbacks=callbacks, verbose=config.verbose, shuffle=False)
         history = _history_from_csv(run_dir / "history.csv")
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)

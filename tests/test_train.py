@@ -72,7 +72,7 @@ def test_end_to_end_report_matches_results(tmp_path):
     for act in ("relu", "prelu"):
         acc = {r["seed"]: r["test_accuracy"] for r in runs if r["activation"] == act}
         values = np.array(list(acc.values()))
-        row = re.search(rf"^\| {act} \| 2 \| ([\d.]+) ± ([\d.]+) \[([\d.]+), ([\d.]+)\]", summary, re.M)
+        row = re.search(rf"^\| {act} \| 2 \| ([\d.]+) ± ([\d.]+) \[(-?[\d.]+), (-?[\d.]+)\]", summary, re.M)
         assert row, summary
         assert float(row.group(1)) == pytest.approx(100 * values.mean(), abs=0.006)
         assert float(row.group(2)) == pytest.approx(100 * values.std(ddof=1), abs=0.006)
@@ -101,8 +101,8 @@ def test_resume_after_sigkill_gives_the_same_report(tmp_path):
         # Kill once one run has finished and another is inside training with at least one epoch backed up.
         while time.time() < deadline and child.poll() is None:
             finished = list(out.glob("runs/*/result.json"))
-            mid = [p for p in out.glob("runs/*/backup/training_metadata.json")
-                   if not (p.parents[1] / "result.json").exists()]
+            mid = [p for p in out.glob("runs/*/backup/current/training_metadata.json")
+                   if not (p.parents[2] / "result.json").exists()]
             if finished and mid:
                 child.send_signal(signal.SIGKILL)
                 killed_mid_run = True
