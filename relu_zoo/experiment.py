@@ -297,7 +297,7 @@ class TaskCache:
         return self._data[task]
 
 
-def run_one(run, config, data, run_dir, log=print):
+def run_one(run, config, data, run_dir, log=print, command=None):
     """Trains and evaluates one run; writes `result.json` atomically; returns the result dict."""
     import keras
     import tensorflow as tf
@@ -351,9 +351,11 @@ def run_one(run, config, data, run_dir, log=print):
         if not diverged:
             test = model.evaluate(data.test, return_dict=True, verbose=0)
     if config.save_checkpoint and not diverged:
-        tmp = run_dir / ".model.tmp.keras"
-        model.save(tmp)
-        os.replace(tmp, run_dir / "model.keras")
+        # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
+        for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
+            tmp = run_dir / f".{filename}.tmp.keras"
+            obj.save(tmp)
+            os.replace(tmp, run_dir / filename)
 
     diverged_epoch = monitor.diverged_epoch
     if diverged and diverged_epoch is None:
@@ -380,6 +382,9 @@ def run_one(run, config, data, run_dir, log=print):
         "mean_epoch_time": float(np.mean(epoch_times)) if epoch_times else None,
         "peak_memory_mb": memory.peak_mb,
         "train_examples": train_examples,
+        "test_split": "test",
+        "test_examples": data.num_examples["test"],
+        "command": command,
         "diagnostics": diagnostics.history if diagnostics else None,
         "config": config_lib.identity(config),
         "versions": _versions(),
@@ -422,7 +427,7 @@ def sweep(config, log=print, command=None):
         run_dir = out / "runs" / run.run_id
         log(f"[{i}/{len(runs)}] {run.run_id}")
         started = time.perf_counter()
-        result = run_one(run, config, cache.get(run.task), run_dir, log=log)
+        result = run_one(run, config, cache.get(run.task), run_dir, log=log, command=command)
         if result["status"] == "diverged":
             log(f"[{run.run_id}] diverged at epoch {result['diverged_epoch']}; recorded, sweep goes on")
         else:
