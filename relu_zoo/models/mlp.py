@@ -31,7 +31,7 @@ def mlp(spec, activation="relu", depth=2, width=256, dropout_rate=0.0, batch_nor
     for _ in range(depth):
         x = keras.layers.Dense(width, kernel_initializer=init, use_bias=not batch_norm)(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = act(activation)(x)
         if dropout_rate:
             x = dropout(dropout_rate, activation)(x)
