@@ -38,6 +38,8 @@ FLAGS = {
     "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     "--out": "output folder; re-running with the same folder resumes the sweep",
     "--verbose": "Keras fit verbosity: auto, 0, 1, 2",
+    "--shard": "run only shard i of n of the grid, as 'i/n' (e.g. a Slurm array task or a Kubernetes indexed "
+               "Job); merge the shards' folders with `train.py report`",
 }
 
 

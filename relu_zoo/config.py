@@ -44,10 +44,11 @@ class SweepConfig:
     out: str = "runs/default"
     data_dir: str = None
     verbose: str = "auto"
+    shard: str = None
 
 
-# Keys that may change between a sweep and its resumption without changing results.
-NON_IDENTITY_KEYS = ("out", "data_dir", "verbose", "save_checkpoint")
+# Keys that may change between a sweep and its resumption (or between its shards) without changing results.
+NON_IDENTITY_KEYS = ("out", "data_dir", "verbose", "save_checkpoint", "shard")
 # Accepted spellings of keys in files and on the command line.
 KEY_ALIASES = {"task": "tasks", "model": "models", "activation": "activations", "seed": "seeds", "lr": "learning_rate"}
 
@@ -149,6 +150,8 @@ def _coerce(key, value):
         return _choice(key, value, SCHEDULES)
     if key == "verbose":
         return str(value)
+    if key == "shard":
+        return None if value is None else _coerce_shard(value)
     if key in ("out", "data_dir"):
         return None if value is None else str(value)
     return value
@@ -174,6 +177,25 @@ def _coerce_seeds(value):
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"`seeds` must be a non-empty list of distinct integers. Received: seeds={original!r}")
     return seeds
+
+
+def _coerce_shard(value):
+    """'i/n' with 0 <= i < n: this process runs every n-th run of the grid, starting at i."""
+    try:
+        i, n = (int(p) for p in str(value).split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"`shard` must be 'i/n' with 0 <= i < n, e.g. 0/3. Received: shard={value!r}") from None
+    return f"{i}/{n}"
+
+
+def shard_runs(runs, shard):
+    """The runs of shard 'i/n': grid positions i, i+n, i+2n, ... (round-robin: balanced, stable for a grid)."""
+    if shard is None:
+        return list(runs)
+    i, n = (int(p) for p in shard.split("/"))
+    return [run for position, run in enumerate(runs) if position % n == i]
 
 
 def _bad(key, value, expected):

@@ -416,7 +416,9 @@ def sweep(config, log=print, command=None):
     from relu_zoo import report
 
     out = prepare_out_dir(config)
-    runs = run_grid(config)
+    runs = config_lib.shard_runs(run_grid(config), config.shard)
+    if config.shard:
+        log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
     todo = [run for run in runs if not (out / "runs" / run.run_id / RESULT_FILE).exists()]
     cache = TaskCache(config)
     for task in dict.fromkeys(run.task for run in todo):

@@ -47,12 +47,28 @@ def metrics_of(out):
                   for r in runs)
 
 
-@needs_mnist
-def test_end_to_end_report_matches_results(tmp_path):
-    out = tmp_path / "sweep"
-    proc = run_cli(TINY + ["--activations", "relu,prelu", "--seeds", "2", "--epochs", "1", "--out", str(out)])
+SWEEP = TINY + ["--activations", "relu,prelu", "--seeds", "2", "--epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    proc = run_cli(SWEEP + ["--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Report:" in proc.stdout
+    return out
+
+
+def summary_rows(out):
+    """The summary table rows without the timing column (wall-clock times differ between processes)."""
+    rows = [line.split(" | ") for line in (Path(out) / "summary.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| activation")]
+    return [row[:6] + row[7:] for row in rows]
+
+
+@needs_mnist
+def test_end_to_end_report_matches_results(tiny_sweep):
+    out = tiny_sweep
     for name in ("config.json", "results.json", "results.csv", "summary.md", "plots/val_accuracy.png",
                  "plots/activations.png", "plots/dead_units.png", "plots/learned_params.png"):
         assert (out / name).is_file(), name
@@ -83,6 +99,21 @@ def test_end_to_end_report_matches_results(tmp_path):
             m = re.search(r"^\| prelu \|.*?\| ([+-][\d.]+) \|", summary, re.M)
             assert float(m.group(1)) == pytest.approx(100 * diff, abs=0.006)
     assert "![" in summary and "plots/val_accuracy.png" in summary
+
+
+@needs_mnist
+def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
+    shards = [tmp_path / f"shard{i}" for i in range(3)]
+    for i, out in enumerate(shards):
+        proc = run_cli(SWEEP + ["--shard", f"{i}/3", "--out", str(out)])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert f"shard {i}/3" in proc.stdout
+    assert sorted(len(list(out.glob("runs/*/result.json"))) for out in shards) == [1, 1, 2]
+    merged = tmp_path / "merged"
+    proc = run_cli(["report", "--out", *map(str, shards), "--dest", str(merged)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics_of(merged) == metrics_of(tiny_sweep)
+    assert summary_rows(merged) == summary_rows(tiny_sweep)
 
 
 @needs_mnist
@@ -160,6 +191,7 @@ BAD_INPUTS = [
     (["--model-kwargs", "{width: 3}"], "`model_kwargs` must be a JSON object"),
     (["--preset", "nope"], "Unknown preset 'nope'"),
     (["--activations", "relu,relu"], "listed twice"),
+    (["--shard", "3/3"], "`shard` must be 'i/n'"),
 ]
 
 
