@@ -38,6 +38,9 @@ FLAGS = {
     "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     "--out": "output folder; re-running with the same folder resumes the sweep",
     "--verbose": "Keras fit verbosity: auto, 0, 1, 2",
+    "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (cluster from "
+                    "TF_CONFIG); default: one device",
+    "--cpu-devices": "split the CPU into N logical devices (try --distribute mirrored without GPUs)",
     "--shard": "run only shard i of n of the grid, as 'i/n' (e.g. a Slurm array task or a Kubernetes indexed "
                "Job); merge the shards' folders with `train.py report`",
 }
@@ -129,13 +132,19 @@ def main(argv=None):
     from relu_zoo.tasks import DatasetNotFoundError
 
     try:
-        config = config_lib.resolve(args.preset, args.config, _overrides(args))
+        config = config_lib.resolve(args.preset, args.config, _overrides(args), check=False)
+        # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
+        distribution = experiment.Distribution(config.distribute, config.cpu_devices)
+        config_lib.validate(config)
         if isinstance(config.verbose, str) and config.verbose in ("0", "1", "2"):
             config.verbose = int(config.verbose)
         command = "python train.py " + shlex.join(argv) if argv else "python train.py"
-        summary = experiment.sweep(config, command=command)
+        summary = experiment.sweep(config, command=command, distribution=distribution)
     except (config_lib.ConfigError, DatasetNotFoundError) as e:
         return _error(str(e))
+    if summary is None:
+        print("Worker finished; the chief writes the report.")
+        return 0
     print(f"\nReport: {summary}")
     print(report.short_table(summary.parent))
     return 0

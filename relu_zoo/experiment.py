@@ -62,7 +62,7 @@ class SweepConfigMismatch(ConfigError):
     pass
 
 
-def prepare_out_dir(config):
+def prepare_out_dir(config, write=True):
     """Creates `out` and writes config.json, or checks that an existing one describes the same sweep."""
     out = Path(config.out)
     path = out / "config.json"
@@ -80,7 +80,8 @@ def prepare_out_dir(config):
                 "Use a new --out, or delete the folder to start over; to add runs, re-run with that folder's "
                 "config (see its config.json)."
             )
-    atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
+    if write:
+        atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
     return out
 
 
@@ -91,6 +92,67 @@ def _versions():
     import relu_zoo
 
     return {"relu_zoo": relu_zoo.__version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+class Distribution:
+    """How runs are placed on devices: one device (default) or `mirrored` (all local devices).
+
+    `multi_worker` (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`) is wired in
+    (chief-only writes, element-wise data sharding) but refused for now: Keras 3.15's TF trainer reduces
+    the first distributed batch eagerly in `_maybe_symbolic_build`, which fails for multi-worker
+    `PerReplica` values ("Attempt to convert a value (PerReplica...) to a Tensor").
+
+    Must be created before TensorFlow initializes its devices (first tensor or variable). `cpu_devices`
+    splits the CPU into that many logical devices, so `mirrored` can be tried and tested without GPUs.
+    Only the chief writes results, logs and backups; other workers read the chief's backups when resuming.
+    """
+
+    def __init__(self, kind=None, cpu_devices=None):
+        import tensorflow as tf
+
+        self.kind = kind
+        if cpu_devices:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            try:
+                tf.config.set_logical_device_configuration(
+                    cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)])
+            except RuntimeError as e:
+                raise ConfigError(f"`cpu_devices` must be set before TensorFlow starts: {e}") from None
+        if kind is None:
+            self.strategy = None
+        elif kind == "mirrored":
+            self.strategy = tf.distribute.MirroredStrategy()
+        else:
+            raise ConfigError("--distribute multi_worker does not work with this Keras version yet (its fit "
+                              "fails on multi-worker PerReplica batches); use --distribute mirrored on one "
+                              "machine, or --shard to spread a sweep over machines.")
+
+    @property
+    def replicas(self):
+        return 1 if self.strategy is None else self.strategy.num_replicas_in_sync
+
+    @property
+    def is_chief(self):
+        if self.kind != "multi_worker":
+            return True
+        resolver = self.strategy.cluster_resolver
+        has_chief = "chief" in resolver.cluster_spec().as_dict()
+        return resolver.task_type == "chief" or (not has_chief and resolver.task_id == 0)
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext() if self.strategy is None else self.strategy.scope()
+
+    def prepare(self, dataset):
+        """Multi-worker: shard by element (the pipelines are in-memory, not files)."""
+        if self.kind != "multi_worker":
+            return dataset
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return dataset.with_options(options)
 
 
 class PeakMemory:
@@ -202,12 +264,15 @@ def _keras_callbacks():
         from `current` as usual.
         """
 
-        def __init__(self, backup_root):
+        def __init__(self, backup_root, write=True):
             self.backup_root = Path(backup_root)
+            self.write = write
             super().__init__(str(self.backup_root / "current"), save_freq="epoch", delete_checkpoint=False,
                              double_checkpoint=False)
 
         def _save_model(self):
+            if not self.write:  # multi-worker: only the chief writes; the others restore from its backup
+                return
             stage = self.backup_root / f"epoch{self._current_epoch}"
             shutil.rmtree(stage, ignore_errors=True)
             stage.mkdir(parents=True)
@@ -297,7 +362,7 @@ class TaskCache:
         return self._data[task]
 
 
-def run_one(run, config, data, run_dir, log=print, command=None):
+def run_one(run, config, data, run_dir, log=print, command=None, distribution=None):
     """Trains and evaluates one run; writes `result.json` atomically; returns the result dict."""
     import keras
     import tensorflow as tf
@@ -306,24 +371,39 @@ def run_one(run, config, data, run_dir, log=print, command=None):
     from relu_zoo.diagnostics import ActivationDiagnostics
 
     EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON, AtomicBackupAndRestore = _keras_callbacks()
+    distribution = distribution or Distribution()
+    writer = distribution.is_chief
+    backup_dir = Path(run_dir) / "backup"
+    if not writer:
+        import tempfile
+
+        run_dir = tempfile.mkdtemp(prefix=f"relu_zoo_worker_{run.run_id}_")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    backup_dir = run_dir / "backup"
     start_epoch = _resume_epoch(backup_dir)
     if start_epoch:
         log(f"[{run.run_id}] resuming from epoch {start_epoch}")
 
     keras.utils.set_random_seed(run.seed)
     tf.config.experimental.enable_op_determinism()
-    model = models.create_model(run.model, task=data.spec, activation=run.activation, **config.model_kwargs)
     clipnorm = config.clipnorm or (1.0 if run.model == "relu_rnn" else None)  # Le et al. 2015 clip IRNNs
     train_examples = data.num_examples["train"]
     steps_per_epoch = math.ceil(train_examples / config.batch_size)
-    model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    # Model, optimizer and metrics live in the strategy's scope; `batch_size` is the global batch, which
+    # fit splits across the replicas. Learnable activation parameters are ordinary (mirrored) variables.
+    with distribution.scope():
+        model = models.create_model(run.model, task=data.spec, activation=run.activation, **config.model_kwargs)
+        model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
     # Epoch e is shuffled/augmented from (seed, e) alone: a resumed run sees the batches it would have seen.
-    train = data.train_epochs(start_epoch, config.epochs, seed=run.seed)
+    train = distribution.prepare(data.train_epochs(start_epoch, config.epochs, seed=run.seed))
+    if distribution.strategy is not None:
+        # Under a strategy Keras' fit takes one batch from the iterator to build the model symbolically
+        # (TF trainer `_maybe_symbolic_build`); with one iterator across epochs that would shift every epoch
+        # by a batch. A copy of the first batch in front is what it takes.
+        train = train.take(1).concatenate(train)
+    validation, test_data = distribution.prepare(data.validation), distribution.prepare(data.test)
 
     timer, monitor = EpochTimer(), DivergenceMonitor()
     callbacks = [timer, monitor, EpochSeeds(run.seed)]
@@ -339,18 +419,18 @@ def run_one(run, config, data, run_dir, log=print, command=None):
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
-        AtomicBackupAndRestore(backup_dir),
+        AtomicBackupAndRestore(backup_dir, write=writer),
     ]
     with PeakMemory() as memory:
-        model.fit(train, validation_data=data.validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+        model.fit(train, validation_data=validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=config.verbose, shuffle=False)
         history = _history_from_csv(run_dir / "history.csv")
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)
         test = {}
         if not diverged:
-            test = model.evaluate(data.test, return_dict=True, verbose=0)
-    if config.save_checkpoint and not diverged:
+            test = model.evaluate(test_data, return_dict=True, verbose=0)
+    if config.save_checkpoint and not diverged and writer:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
             tmp = run_dir / f".{filename}.tmp.keras"
@@ -389,8 +469,12 @@ def run_one(run, config, data, run_dir, log=print, command=None):
         "config": config_lib.identity(config),
         "versions": _versions(),
     }
-    atomic_write_json(run_dir / RESULT_FILE, result)
-    shutil.rmtree(backup_dir, ignore_errors=True)
+    result["replicas"] = distribution.replicas
+    if writer:
+        atomic_write_json(run_dir / RESULT_FILE, result)
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return result
 
 
@@ -411,11 +495,13 @@ def load_results(out_dir):
     return results
 
 
-def sweep(config, log=print, command=None):
-    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path."""
+def sweep(config, log=print, command=None, distribution=None):
+    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path (None on
+    a non-chief worker, which writes nothing)."""
     from relu_zoo import report
 
-    out = prepare_out_dir(config)
+    distribution = distribution or Distribution()
+    out = prepare_out_dir(config, write=distribution.is_chief)
     runs = config_lib.shard_runs(run_grid(config), config.shard)
     if config.shard:
         log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
@@ -429,7 +515,8 @@ def sweep(config, log=print, command=None):
         run_dir = out / "runs" / run.run_id
         log(f"[{i}/{len(runs)}] {run.run_id}")
         started = time.perf_counter()
-        result = run_one(run, config, cache.get(run.task), run_dir, log=log, command=command)
+        result = run_one(run, config, cache.get(run.task), run_dir, log=log, command=command,
+                         distribution=distribution)
         if result["status"] == "diverged":
             log(f"[{run.run_id}] diverged at epoch {result['diverged_epoch']}; recorded, sweep goes on")
         else:
@@ -437,4 +524,6 @@ def sweep(config, log=print, command=None):
                 f"({time.perf_counter() - started:.0f} s)")
     if done:
         log(f"{done} finished run(s) were already in {out} and were skipped.")
+    if not distribution.is_chief:
+        return None
     return report.write_report([out], out, config=config, command=command)

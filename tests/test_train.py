@@ -117,6 +117,23 @@ def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
 
 
 @needs_mnist
+def test_mirrored_on_two_cpu_devices_matches_one_device(tiny_sweep, tmp_path):
+    out = tmp_path / "mirrored"
+    args = TINY + ["--activations", "prelu", "--seeds", "1", "--epochs", "1", "--distribute", "mirrored",
+                   "--cpu-devices", "2", "--out", str(out)]
+    proc = run_cli(args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (mirrored,) = json.loads((out / "results.json").read_text())["runs"]
+    single = next(r for r in json.loads((tiny_sweep / "results.json").read_text())["runs"]
+                  if r["activation"] == "prelu" and r["seed"] == 0)
+    assert mirrored["replicas"] == 2 and single["replicas"] == 1
+    # Same data, seeds and global batch; only the split of each batch over the replicas (per-replica batch
+    # norm statistics, reduction order) differs.
+    assert mirrored["history"][0]["loss"] == pytest.approx(single["history"][0]["loss"], rel=0.02)
+    assert mirrored["test_loss"] == pytest.approx(single["test_loss"], rel=0.02)
+
+
+@needs_mnist
 def test_resume_after_sigkill_gives_the_same_report(tmp_path):
     args = TINY + ["--activations", "relu,rrelu", "--seeds", "2", "--epochs", "3", "--max-train-examples", "1024"]
     reference = tmp_path / "reference"
@@ -192,6 +209,8 @@ BAD_INPUTS = [
     (["--preset", "nope"], "Unknown preset 'nope'"),
     (["--activations", "relu,relu"], "listed twice"),
     (["--shard", "3/3"], "`shard` must be 'i/n'"),
+    (["--distribute", "gpu"], "`distribute` must be one of"),
+    (["--distribute", "multi_worker"], "multi_worker does not work"),
 ]
 
 
