@@ -1,18 +1,22 @@
-"""The checkpoint zoo in models/: every indexed checkpoint loads, verifies, and scores what it records."""
+"""relu_zoo.pretrained: export, verify, load (also raw-input), tamper refusal — on a checkpoint exported from a
+tiny real training run — and the consistency of the repository's zoo in models/."""
 
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
 from relu_zoo import pretrained
 
-ZOO = Path(__file__).parents[1] / "models"
-INDEX = json.loads((ZOO / "index.json").read_text())["checkpoints"] if (ZOO / "index.json").exists() else []
-NAMES = [row["name"] for row in INDEX]
+ROOT = Path(__file__).parents[1]
+ZOO = ROOT / "models"
+ZOO_INDEX = json.loads((ZOO / "index.json").read_text())["checkpoints"] if (ZOO / "index.json").exists() else []
 
 
 def _data_available(task):
@@ -20,50 +24,63 @@ def _data_available(task):
     return bool(data_dir) and (Path(data_dir) / task.split("/")[0]).is_dir()
 
 
-def test_index_matches_folders():
-    assert NAMES, "models/index.json lists no checkpoints"
-    assert pretrained.list_pretrained(ZOO) == sorted(NAMES)
-    assert pretrained.index_rows(ZOO) == INDEX, "index.json is stale: run `python -m relu_zoo.pretrained index`"
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert pretrained.index_markdown(INDEX) in readme, "README checkpoint table is stale"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_checkpoint_files_and_metadata(name):
-    meta = pretrained.verify(name, ZOO)
-    for key in ("task", "model", "activation", "activation_config", "seed", "epochs", "command", "metrics",
-                "versions", "date", "sha256", "check"):
-        assert key in meta, key
-    assert name == f"{meta['model']}_{meta['activation']}.{meta['task']}"
-    for path in (ZOO / name).iterdir():
-        assert path.stat().st_size < 20e6, f"{path} is over 20 MB"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_checkpoint_accuracy_and_raw_inputs(name):
-    meta = pretrained.metadata(name, ZOO)
-    if not _data_available(meta["task"]):
+@pytest.fixture(scope="module")
+def tiny_zoo(tmp_path_factory):
+    """A zoo with one checkpoint from a real (tiny) spoken_digit training run saved with --save-checkpoint."""
+    if not _data_available("spoken_digit"):
         if os.environ.get("CI"):
-            pytest.fail(f"TFDS_DATA_DIR has no {meta['task']}: CI must check every checkpoint")
-        pytest.skip(f"{meta['task']} not prepared in TFDS_DATA_DIR")
-    raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=ZOO)
+            pytest.fail("TFDS_DATA_DIR has no spoken_digit; CI must run the pretrained tests")
+        pytest.skip("spoken_digit not prepared in TFDS_DATA_DIR")
+    base = tmp_path_factory.mktemp("zoo")
+    runs = base / "runs"
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--task", "spoken_digit", "--model", "cnn",
+                           "--activations", "prelu", "--seeds", "1", "--epochs", "1", "--max-train-examples", "256",
+                           "--max-eval-examples", "128", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}',
+                           "--verbose", "0", "--save-checkpoint", "--out", str(runs)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    zoo = base / "models"
+    zoo.mkdir()
+    (run_dir,) = (runs / "runs").iterdir()
+    name = pretrained.export(run_dir, root=zoo, target_accuracy=0.97, target_note="a 1-epoch test run")
+    assert name == "cnn_prelu.spoken_digit"
+    return zoo
+
+
+def test_export_writes_a_self_describing_folder(tiny_zoo):
+    name = "cnn_prelu.spoken_digit"
+    assert pretrained.list_pretrained(tiny_zoo) == [name]
+    meta = pretrained.verify(name, tiny_zoo)
+    for key in ("task", "model", "activation", "activation_config", "seed", "epochs", "command", "metrics",
+                "versions", "date", "sha256", "check", "learned_parameters"):
+        assert key in meta, key
+    assert set(meta["sha256"]) == {"model.keras", "preprocessor.keras", "README.md"}
+    assert "--save-checkpoint" in meta["command"] and meta["learned_parameters"]
+    card = (tiny_zoo / name / "README.md").read_text()
+    assert "**missed** — a 1-epoch test run" in card and "alpha" in card
+    index = json.loads((tiny_zoo / "index.json").read_text())["checkpoints"]
+    assert [row["name"] for row in index] == [name]
+    assert pretrained.index_markdown(index) in (tiny_zoo / "README.md").read_text()
+
+
+def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo):
+    name = "cnn_prelu.spoken_digit"
+    meta = pretrained.metadata(name, tiny_zoo)
+    raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=tiny_zoo)
     accuracy, examples = pretrained.raw_accuracy(raw_model, meta["task"], meta["check"]["examples"])
     assert examples == meta["check"]["examples"]
-    assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002, (accuracy, meta["check"])
-    # The raw-input model equals preprocessor -> model -> softmax, computed separately.
-    import keras
-
-    model = pretrained.load(name, compile=True, root=ZOO)
+    assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002
+    model = pretrained.load(name, root=tiny_zoo)
     assert model.optimizer is not None
-    preprocessor = keras.saving.load_model(ZOO / name / pretrained.PREPROCESSOR_FILE, safe_mode=True)
+    preprocessor = keras.saving.load_model(tiny_zoo / name / pretrained.PREPROCESSOR_FILE, safe_mode=True)
     x, _ = next(iter(pretrained.raw_test_batches(meta["task"], 32, batch_size=32)))
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict_on_batch(preprocessor(x))))
     np.testing.assert_allclose(raw_model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_tampered_checkpoint_is_refused(tmp_path):
-    name = NAMES[0]
-    shutil.copytree(ZOO / name, tmp_path / name)
+def test_tampered_checkpoint_is_refused(tiny_zoo, tmp_path):
+    name = "cnn_prelu.spoken_digit"
+    shutil.copytree(tiny_zoo / name, tmp_path / name)
     pretrained.verify(name, tmp_path)
     model_file = tmp_path / name / pretrained.MODEL_FILE
     data = bytearray(model_file.read_bytes())
@@ -73,11 +90,18 @@ def test_tampered_checkpoint_is_refused(tmp_path):
         pretrained.load(name, root=tmp_path)
 
 
-def test_unknown_name_lists_available():
-    with pytest.raises(ValueError, match=r"Unknown pretrained model 'cnn_prelu.mnst'.*Available:"):
-        pretrained.load("cnn_prelu.mnst", root=ZOO)
+def test_unknown_name_lists_available(tiny_zoo):
+    with pytest.raises(ValueError, match=r"Unknown pretrained model 'cnn_prelu.mnst'.*Available: cnn_prelu"):
+        pretrained.load("cnn_prelu.mnst", root=tiny_zoo)
 
 
-def test_loads_from_another_working_directory(tmp_path, monkeypatch):
+def test_zoo_location_from_environment(tiny_zoo, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert pretrained.list_pretrained() == sorted(NAMES)
+    monkeypatch.setenv("RELU_ZOO_MODELS", str(tiny_zoo))
+    assert pretrained.list_pretrained() == ["cnn_prelu.spoken_digit"]
+
+
+def test_repository_zoo_index_matches_its_folders():
+    assert (ZOO / "index.json").is_file(), "models/index.json is generated by `python -m relu_zoo.pretrained index`"
+    assert pretrained.list_pretrained(ZOO) == sorted(row["name"] for row in ZOO_INDEX)
+    assert pretrained.index_rows(ZOO) == ZOO_INDEX
