@@ -398,11 +398,6 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
 
     # Epoch e is shuffled/augmented from (seed, e) alone: a resumed run sees the batches it would have seen.
     train = distribution.prepare(data.train_epochs(start_epoch, config.epochs, seed=run.seed))
-    if distribution.strategy is not None:
-        # Under a strategy Keras' fit takes one batch from the iterator to build the model symbolically
-        # (TF trainer `_maybe_symbolic_build`); with one iterator across epochs that would shift every epoch
-        # by a batch. A copy of the first batch in front is what it takes.
-        train = train.take(1).concatenate(train)
     validation, test_data = distribution.prepare(data.validation), distribution.prepare(data.test)
 
     timer, monitor = EpochTimer(), DivergenceMonitor()

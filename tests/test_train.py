@@ -117,20 +117,23 @@ def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
 
 
 @needs_mnist
-def test_mirrored_on_two_cpu_devices_matches_one_device(tiny_sweep, tmp_path):
-    out = tmp_path / "mirrored"
-    args = TINY + ["--activations", "prelu", "--seeds", "1", "--epochs", "1", "--distribute", "mirrored",
-                   "--cpu-devices", "2", "--out", str(out)]
-    proc = run_cli(args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (mirrored,) = json.loads((out / "results.json").read_text())["runs"]
-    single = next(r for r in json.loads((tiny_sweep / "results.json").read_text())["runs"]
-                  if r["activation"] == "prelu" and r["seed"] == 0)
-    assert mirrored["replicas"] == 2 and single["replicas"] == 1
-    # Same data, seeds and global batch; only the split of each batch over the replicas (per-replica batch
-    # norm statistics, reduction order) differs.
-    assert mirrored["history"][0]["loss"] == pytest.approx(single["history"][0]["loss"], rel=0.02)
-    assert mirrored["test_loss"] == pytest.approx(single["test_loss"], rel=0.02)
+def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path):
+    # The mlp has no batch norm, whose per-replica batch statistics would legitimately differ.
+    args = ["--task", "mnist", "--model", "mlp", "--model-kwargs", '{"width": 32}', "--max-train-examples", "512",
+            "--max-eval-examples", "256", "--batch-size", "64", "--verbose", "0", "--activations", "prelu",
+            "--seeds", "1", "--epochs", "2"]
+    runs = {}
+    for name, extra in (("single", []), ("mirrored", ["--distribute", "mirrored", "--cpu-devices", "2"])):
+        proc = run_cli(args + extra + ["--out", str(tmp_path / name)])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (runs[name],) = json.loads((tmp_path / name / "results.json").read_text())["runs"]
+    assert runs["mirrored"]["replicas"] == 2 and runs["single"]["replicas"] == 1
+    # Same data, seeds and global batch; only the split of each batch over the replicas (the order of the
+    # gradient reduction) differs.
+    for epoch in (0, 1):
+        assert runs["mirrored"]["history"][epoch]["loss"] == pytest.approx(
+            runs["single"]["history"][epoch]["loss"], rel=1e-3)
+    assert runs["mirrored"]["test_loss"] == pytest.approx(runs["single"]["test_loss"], rel=1e-3)
 
 
 @needs_mnist
