@@ -111,7 +111,7 @@ def cmd_report(argv):
     args = report_parser().parse_args(argv)
     dest = args.dest or args.out[0]
     try:
-        path = report.write_report(args.out, dest, command="python train.py report " + shlex.join(argv))
+        path = report.write_report(args.out, dest)
     except ValueError as e:
         return _error(str(e))
     print(f"Report: {path}")

@@ -55,6 +55,7 @@ def validation_curves(results, summary, path):
             if len(values) > 1:
                 ax.fill_between(epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
                                 color=line.get_color(), alpha=0.15)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(f"{task} · {model}: validation accuracy (mean, band = min–max over seeds)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy %")

@@ -214,6 +214,9 @@ def write_report(out_dirs, dest, config=None, command=None):
     if not results:
         raise ValueError(f"No finished runs in {', '.join(map(str, out_dirs))}: nothing to report.")
     summary = summarize(results, config)
+    if command is None:
+        # Rebuilt or merged reports name the sweep command(s) that produced the runs.
+        command = "\n".join(dict.fromkeys(r["command"] for r in results if r.get("command"))) or None
     atomic_write_json(dest / "results.json", {"runs": results, "summary": summary})
     atomic_write_text(dest / "results.csv", results_csv(results))
     made = plots_lib.make_all(results, summary, dest / "plots")
