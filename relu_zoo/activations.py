@@ -130,7 +130,7 @@ def pelu(x, alpha, beta):
     """
     # exp of the clipped input: the unused branch of `where` must stay finite,
     # or its gradient (0 * inf) poisons the result for large positive x.
-    negative = alpha * (ops.exp(ops.minimum(x, 0.0) / beta) - 1.0)
+    negative = alpha * ops.expm1(ops.minimum(x, 0.0) / beta)
     return ops.where(x >= 0, (alpha / beta) * x, negative)
 
 
@@ -139,7 +139,8 @@ def apl(x, a, b):
 
     `f(x) = max(0, x) + sum_s a[s] * max(0, -x + b[s])` with `S` hinges. `a`
     and `b` have a leading hinge axis of size `S`; `a[s]`, `b[s]` broadcast against `x`.
-    Derivative at each kink: that of the left piece (`relu'(0) = 0`).
+    Derivative at a kink: every `max(0, .)` term contributes `relu'(0) = 0` at its own kink (so at 0
+    the ReLU term takes its left piece, a hinge with `b = 0` its right piece).
     """
     # A Python loop over the (static, small) hinge axis: no S-times larger temporary.
     y = ops.relu(x)
@@ -161,8 +162,9 @@ def elu(x, alpha=1.0):
     """Exponential linear unit (Clevert et al. 2016).
 
     `f(x) = x` for `x > 0`, else `alpha * (exp(x) - 1)`. Derivative at 0: `alpha`.
+    Uses `expm1`: TensorFlow's fused `elu` computes `exp(x) - 1`, which is 20% off at x = -1e-7.
     """
-    return ops.elu(x, alpha=alpha)
+    return ops.where(x > 0, x, alpha * ops.expm1(ops.minimum(x, 0.0)))
 
 
 @_register
@@ -171,7 +173,7 @@ def celu(x, alpha=1.0):
 
     `f(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`. Derivative at 0: 1.
     """
-    negative = alpha * (ops.exp(ops.minimum(x, 0.0) / alpha) - 1.0)
+    negative = alpha * ops.expm1(ops.minimum(x, 0.0) / alpha)
     return ops.where(x > 0, x, negative)
 
 
@@ -179,9 +181,12 @@ def celu(x, alpha=1.0):
 def selu(x):
     """Scaled ELU (Klambauer et al. 2017): `scale * elu(x, alpha)`.
 
-    `alpha = 1.67326...`, `scale = 1.05070...`. Derivative at 0: `scale * alpha`.
+    `alpha = 1.67326...`, `scale = 1.05070...`. Derivative at 0: `scale * alpha` (the left branch, as
+    for `elu`). Written out because backends disagree at 0: TensorFlow's fused op gives `scale`, JAX
+    `scale * alpha`.
     """
-    return ops.selu(x)
+    negative = SELU_ALPHA * ops.expm1(ops.minimum(x, 0.0))
+    return SELU_SCALE * ops.where(x > 0, x, negative)
 
 
 @_register

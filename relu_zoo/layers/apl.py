@@ -12,7 +12,8 @@ class APL(ParametricActivation):
     ```
     f(x) = max(0, x) + sum_{s=1..hinges} a[s] * max(0, -x + b[s])
     ```
-    Derivative at each kink: that of the left piece (`relu'(0) = 0`).
+    Derivative at a kink: each `max(0, .)` term contributes 0 at its own kink
+    (`relu'(0) = 0`).
 
     `a` starts at 0 (the layer starts as ReLU) and `b` uniform in [-1, 1] so
     the hinges start at different places. The paper regularizes `a` with L2

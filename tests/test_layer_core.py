@@ -1,0 +1,392 @@
+"""Every registered activation layer against an independent NumPy reference, parametrized over the registry.
+
+Backend-agnostic (keras.ops only), so the same checks run under JAX:
+    KERAS_BACKEND=jax python -m pytest -q tests/test_layer_core.py
+"""
+
+import doctest
+import importlib
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import relu_zoo
+from relu_zoo import activations
+
+BACKEND = keras.backend.backend()
+SELU_A, SELU_L = activations.SELU_ALPHA, activations.SELU_SCALE
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+def _times_sigmoid(x, s):
+    with np.errstate(invalid="ignore"):
+        y = x * s
+    return np.where(np.isneginf(x), 0.0, y)
+
+
+# name -> (constructor overrides, weights to set or None, reference f(x) in float64).
+# Parametric layers get non-default, per-channel-different parameters (3 channels) so broadcasting is tested.
+A3 = np.array([0.1, 0.3, -0.2])
+REFERENCES = {
+    "relu": ({}, None, lambda x: np.where(x > 0, x, 0.0)),
+    "relu6": ({}, None, lambda x: np.where(np.isnan(x), x, np.clip(x, 0, 6))),
+    "leaky_relu": ({"negative_slope": 0.2}, None, lambda x: np.where(x > 0, x, 0.2 * x)),
+    "prelu": ({}, {"alpha": A3}, lambda x: np.where(x > 0, x, A3 * x)),
+    "rrelu": ({"lower": 0.1, "upper": 0.3}, None, lambda x: np.where(x > 0, x, 0.2 * x)),
+    "srelu": ({}, {"t_left": np.array([-1.0, -0.5, 0.0]), "a_left": np.array([0.1, 0.2, 0.3]),
+                   "t_right": np.array([1.0, 2.0, 0.5]), "a_right": np.array([0.5, 1.5, 0.0])},
+              lambda x: np.where(x >= np.array([1.0, 2.0, 0.5]),
+                                 np.array([1.0, 2.0, 0.5]) + np.array([0.5, 1.5, 0.0]) * (x - np.array([1.0, 2.0, 0.5])),
+                                 np.where(x <= np.array([-1.0, -0.5, 0.0]),
+                                          np.array([-1.0, -0.5, 0.0]) + np.array([0.1, 0.2, 0.3]) * (x - np.array([-1.0, -0.5, 0.0])),
+                                          x))),
+    "pelu": ({}, {"alpha": np.array([1.0, 2.0, 0.5]), "beta": np.array([1.0, 0.5, 2.0])},
+             lambda x: np.where(x >= 0, np.array([1.0, 4.0, 0.25]) * x,
+                                np.array([1.0, 2.0, 0.5]) * np.expm1(np.minimum(x, 0) / np.array([1.0, 0.5, 2.0])))),
+    "apl": ({"hinges": 2}, {"a": np.array([[0.5, -0.2, 0.1], [0.3, 0.0, -0.4]]),
+                            "b": np.array([[0.0, 1.0, -1.0], [1.0, 0.5, 2.0]])},
+            lambda x: np.maximum(x, 0) + np.array([0.5, -0.2, 0.1]) * np.maximum(-x + np.array([0.0, 1.0, -1.0]), 0)
+            + np.array([0.3, 0.0, -0.4]) * np.maximum(-x + np.array([1.0, 0.5, 2.0]), 0)),
+    "swish_beta": ({}, {"beta": np.array([1.0, 2.0, 0.5])},
+                   lambda x: _times_sigmoid(x, _sigmoid(np.array([1.0, 2.0, 0.5]) * x))),
+    "elu": ({"alpha": 0.5}, None, lambda x: np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0)))),
+    "celu": ({"alpha": 2.0}, None, lambda x: np.where(x > 0, x, 2.0 * np.expm1(np.minimum(x, 0) / 2.0))),
+    "selu": ({}, None, lambda x: SELU_L * np.where(x > 0, x, SELU_A * np.expm1(np.minimum(x, 0)))),
+    "gelu": ({}, None, lambda x: _times_sigmoid(x, 0.5 * (1 + _erf(x / np.sqrt(2))))),
+    "silu": ({}, None, lambda x: _times_sigmoid(x, _sigmoid(x))),
+    "mish": ({}, None, lambda x: _times_sigmoid(x, np.tanh(_softplus(x)))),
+    "softplus": ({}, None, _softplus),
+    "crelu": ({}, None, lambda x: np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], axis=-1)),
+}
+
+# Derivative at exactly 0 (per channel for parametric layers), as the docstrings state.
+AT_ZERO = {
+    **{name: np.full(3, value) for name, value in activations.DERIVATIVE_AT_ZERO.items()},
+    "leaky_relu": np.full(3, 0.2),
+    "elu": np.full(3, 0.5),
+    "prelu": A3,
+    "rrelu": np.full(3, 0.2),
+    "srelu": np.array([1.0, 1.0, 0.3]),  # channel 3 has t_left == 0: a_left
+    "pelu": np.array([1.0, 4.0, 0.25]),
+    # relu'(0) = 0 for every max(0, .) term: the hinge whose kink is at 0 (channel 0) contributes nothing.
+    "apl": np.array([-0.3, 0.2, 0.4]),
+    "swish_beta": np.full(3, 0.5),
+    "crelu": np.zeros(3),
+}
+
+SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4, -1e4, 1e30, -1e30,
+           float("inf"), float("-inf"), float("nan")]
+
+
+def make_layer(name, **extra):
+    overrides, weights, _ = REFERENCES[name]
+    layer = relu_zoo.get(name, **{**overrides, **extra})
+    layer.build((None, 3))
+    if weights:
+        for key, value in weights.items():
+            getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
+    return layer
+
+
+def call(layer, x, **kwargs):
+    return ops.convert_to_numpy(layer(ops.convert_to_tensor(np.asarray(x, "float32")), **kwargs))
+
+
+def grad(layer, x, wrt_weights=False):
+    """d sum(layer(x)) / d x (and / d weights) on the current backend."""
+    x = np.asarray(x, "float32")
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.reduce_sum(layer(xt))
+        gx, gw = tape.gradient(y, [xt, layer.trainable_weights])
+        return (np.asarray(gx), [np.asarray(g) for g in gw]) if wrt_weights else np.asarray(gx)
+    if BACKEND == "jax":
+        import jax
+
+        def f(values, xv):
+            out, _ = layer.stateless_call(values, [v.value for v in layer.non_trainable_variables], xv)
+            return out.sum()
+
+        values = [v.value for v in layer.trainable_variables]
+        gw, gx = jax.grad(f, argnums=(0, 1))(values, x)
+        return (np.asarray(gx), [np.asarray(g) for g in gw]) if wrt_weights else np.asarray(gx)
+    pytest.skip(f"no gradient helper for backend {BACKEND}")
+
+
+NAMES = relu_zoo.list_activations()
+
+
+def test_every_registered_activation_has_a_reference():
+    missing = sorted(set(NAMES) - set(REFERENCES))
+    assert not missing, f"add NumPy references for {missing}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_against_numpy_reference(name):
+    layer = make_layer(name)
+    x = np.array([[v, v, v] for v in SPECIAL], dtype="float64")
+    got = call(layer, x)
+    with np.errstate(all="ignore"):
+        expected = REFERENCES[name][2](x)
+    # Documented for every activation: NaN in -> NaN out.
+    nan_in = np.isnan(x) if name != "crelu" else np.concatenate([np.isnan(x)] * 2, axis=-1)
+    expected = np.where(nan_in, np.nan, expected)
+    finite = np.isfinite(expected)
+    # Relative tolerance only: tiny inputs (1e-7, 1e-30) must come out right too (expm1, not exp - 1).
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=2e-6, atol=1e-37, err_msg=name)
+    # NaN in -> NaN out; infinities where the limit is infinite.
+    assert np.array_equal(np.isnan(got), np.isnan(expected)), (name, got[~finite], expected[~finite])
+    assert np.array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 3, size=(256, 3))
+    np.testing.assert_allclose(call(layer, x), REFERENCES[name][2](x), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradients_finite_differences_and_at_zero(name):
+    layer = make_layer(name)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-4, 4, size=(64, 3))
+    kinks = np.concatenate([np.zeros(3)] + [np.ravel(w) for w in (REFERENCES[name][1] or {}).values()])
+    x = x[np.all(np.abs(x[..., None] - kinks) > 0.05, axis=(1, 2))]  # stay away from every kink
+    eps = 1e-4
+    ref = REFERENCES[name][2]
+    numeric = (ref(x + eps) - ref(x - eps)) / (2 * eps)
+    if name == "crelu":
+        numeric = np.where(x > 0, 1.0, -1.0)  # d/dx sum(relu(x), relu(-x))
+    np.testing.assert_allclose(grad(layer, x), numeric, rtol=2e-3, atol=2e-3, err_msg=name)
+    at_zero = grad(layer, np.zeros((1, 3)))[0]
+    np.testing.assert_allclose(at_zero, AT_ZERO[name], rtol=1e-5, atol=1e-6, err_msg=f"{name} f'(0)")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if REFERENCES[n][1]])
+def test_gradients_reach_every_learnable_parameter(name):
+    layer = make_layer(name)
+    x = np.random.default_rng(2).uniform(-3, 3, size=(128, 3))
+    _, grads = grad(layer, x, wrt_weights=True)
+    assert len(grads) == len(layer.trainable_weights)
+    for weight, g in zip(layer.trainable_weights, grads):
+        assert g.shape == tuple(weight.shape)
+        nonzero = np.abs(g) > 0
+        if name == "apl" and weight.path.endswith("b"):
+            nonzero |= np.asarray(layer.a) == 0  # b's gradient is a * ..., zero where a is 0
+        assert nonzero.all(), (weight.path, g)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_round_trip_and_new_instance(name):
+    layer = make_layer(name)
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    again = relu_zoo.get(name)
+    assert again is not relu_zoo.get(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_file_round_trip_safe_mode(tmp_path, name):
+    layer = relu_zoo.get(name, **REFERENCES[name][0])
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2)(layer(keras.layers.Dense(3)(inputs))))
+    for key, value in (REFERENCES[name][1] or {}).items():
+        getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = np.random.default_rng(3).normal(size=(4, 5, 3)).astype("float32")
+    np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), ops.convert_to_numpy(loaded(x)))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", NAMES)
+def test_mixed_precision(name, policy):
+    keras.config.set_dtype_policy(policy)
+    try:
+        layer = relu_zoo.get(name, **REFERENCES[name][0])
+        y = layer(np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32"), training=True)
+        assert keras.backend.standardize_dtype(y.dtype) == policy.split("_")[1]
+        for weight in layer.weights:
+            if weight.trainable:
+                assert keras.backend.standardize_dtype(weight.dtype) == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("name", NAMES)
+def test_trains_in_a_model(name, jit):
+    keras.utils.set_random_seed(0)
+    layer = relu_zoo.get(name)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit)
+    before = [np.array(w) for w in layer.trainable_weights]
+    x = np.random.default_rng(0).normal(size=(32, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    for b, w in zip(before, layer.trainable_weights):
+        assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ranks_and_unknown_sizes(name):
+    for shape in [(2, 3), (2, 4, 3), (2, 4, 5, 3), (2, 2, 4, 5, 3)]:
+        layer = relu_zoo.get(name, **REFERENCES[name][0])
+        inputs = keras.Input((None,) * (len(shape) - 2) + (3,))
+        model = keras.Model(inputs, layer(inputs))
+        y = model(np.ones(shape, "float32"))
+        expected = shape[:-1] + ((6,) if name == "crelu" else (3,))
+        assert tuple(y.shape) == expected
+        assert model.output_shape[1:-1] == (None,) * (len(shape) - 2)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if REFERENCES[n][1]])
+def test_parameter_placement(name):
+    channels_first = relu_zoo.get(name, data_format="channels_first")
+    channels_first.build((None, 5, 7, 9))
+    single = relu_zoo.get(name, channelwise=False)
+    single.build((None, 7, 9, 5))
+    shared = relu_zoo.get(name, shared_axes=[1, 2])
+    shared.build((None, 7, 9, 5))
+    per_weight = len(channels_first.weights)
+    hinges = 2 if name == "apl" else 1  # APL's default: 2 hinges, a leading axis on each parameter
+    assert channels_first.count_params() == per_weight * hinges * 5
+    assert all(tuple(w.shape)[-3:] == (5, 1, 1) for w in channels_first.weights)
+    assert single.count_params() == per_weight * hinges
+    assert shared.count_params() == per_weight * hinges * 5
+    y = channels_first(np.random.default_rng(0).normal(size=(2, 5, 7, 9)).astype("float32"))
+    assert tuple(y.shape) == (2, 5, 7, 9)
+
+
+def test_prelu_is_channelwise_and_builds_on_unknown_spatial_sizes():
+    layer = relu_zoo.PReLU()
+    inputs = keras.Input((None, None, 16))
+    model = keras.Model(inputs, layer(inputs))
+    assert layer.count_params() == 16
+    np.testing.assert_array_equal(np.array(layer.alpha), np.full(16, 0.25))
+    assert model(np.ones((2, 5, 7, 16), "float32")).shape == (2, 5, 7, 16)
+    # keras' own PReLU cannot build here: its slope has one entry per input element.
+    with pytest.raises(Exception):
+        keras.Model(inputs, keras.layers.PReLU()(inputs))
+
+
+def test_prelu_gradient_reaches_every_channel():
+    layer = relu_zoo.PReLU()
+    layer.build((None, 4, 4, 8))
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 8))
+    _, (g_alpha,) = grad(layer, x, wrt_weights=True)
+    expected = np.minimum(x, 0).sum(axis=(0, 1, 2))
+    np.testing.assert_allclose(g_alpha, expected, rtol=1e-5)
+
+
+def test_rrelu_training_slopes_statistics_and_inference():
+    layer = relu_zoo.RReLU(seed=7)
+    x = -np.ones((100_000,), "float32")
+    a = -call(layer, x, training=True)
+    assert a.min() >= 1 / 8 and a.max() <= 1 / 3
+    assert abs(a.mean() - (1 / 8 + 1 / 3) / 2) < 0.002
+    b = -call(layer, x, training=True)
+    assert not np.array_equal(a, b), "slopes must be fresh on every call"
+    same_seed = -call(relu_zoo.RReLU(seed=7), x, training=True)
+    np.testing.assert_array_equal(a, same_seed)
+    mixed = np.linspace(-5, 5, 101).astype("float32")
+    slope = (1 / 8 + 1 / 3) / 2
+    np.testing.assert_array_equal(call(layer, mixed), np.where(mixed > 0, mixed, np.float32(slope) * mixed))
+    np.testing.assert_array_equal(call(layer, mixed, training=False), call(layer, mixed))
+
+
+def test_rrelu_inverse_parameterization():
+    layer = relu_zoo.get("rrelu_xu", seed=1)
+    assert layer.inference_slope == pytest.approx(2 / 11)
+    a = -call(layer, -np.ones((50_000,), "float32"), training=True)
+    assert a.min() >= 1 / 8 - 1e-7 and a.max() <= 1 / 3 + 1e-7
+    assert abs(a.mean() - math.log(8 / 3) / 5) < 0.003  # E[1/a], a ~ U(3, 8)
+    np.testing.assert_allclose(call(layer, np.array([-11.0])), [-2.0], rtol=1e-6)
+
+
+def test_rrelu_in_compiled_function_draws_new_slopes():
+    layer = relu_zoo.RReLU(seed=3)
+    model = keras.Sequential([keras.Input((1000,)), layer])
+    model.compile(loss="mse", jit_compile=True)
+    x = -np.ones((2, 1000), "float32")
+    first = model.predict_on_batch(x)
+    np.testing.assert_allclose(first, np.float32(-(1 / 8 + 1 / 3) / 2), rtol=1e-6)  # inference: fixed
+    out = []
+    model.fit(x, np.zeros_like(x), epochs=2, batch_size=2, verbose=0, callbacks=[keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: out.append(np.array(layer.seed_generator.state)))])
+    assert not np.array_equal(out[0], out[1]), "the seed generator must advance in compiled training"
+
+
+BAD_ARGUMENTS = [
+    ("leaky_relu", {"negative_slope": -1}, "negative_slope=-1"),
+    ("relu", {"max_value": -1.0}, "max_value=-1.0"),
+    ("relu", {"max_value": 1.0, "threshold": 2.0}, "threshold=2.0"),
+    ("rrelu", {"lower": 0.5, "upper": 0.1}, "lower=0.5, upper=0.1"),
+    ("rrelu", {"parameterization": "nope"}, "parameterization='nope'"),
+    ("rrelu", {"seed": "x"}, "seed='x'"),
+    ("elu", {"alpha": 0}, "alpha=0"),
+    ("celu", {"alpha": -1}, "alpha=-1"),
+    ("gelu", {"approximate": "yes"}, "approximate='yes'"),
+    ("apl", {"hinges": 0}, "hinges=0"),
+    ("prelu", {"data_format": "nhwc"}, "data_format='nhwc'"),
+    ("prelu", {"shared_axes": [0]}, "shared_axes=[0]"),
+    ("prelu", {"shared_axes": [1], "channelwise": False}, "channelwise=False"),
+    ("crelu", {"axis": 1.5}, "axis=1.5"),
+    ("leaky_relu", {"negative_slope": float("nan")}, "negative_slope=nan"),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,message", BAD_ARGUMENTS)
+def test_constructor_validation(name, kwargs, message):
+    with pytest.raises(ValueError, match="Received: .*" + message.replace("[", r"\[").replace("]", r"\]")):
+        relu_zoo.get(name, **kwargs)
+
+
+def test_build_errors_name_the_problem():
+    with pytest.raises(ValueError, match="known channel size"):
+        relu_zoo.PReLU().build((None, 4, None))
+    with pytest.raises(ValueError, match="shared_axes"):
+        relu_zoo.PReLU(shared_axes=[3]).build((None, 4, 3))
+
+
+def test_documented_defaults():
+    assert relu_zoo.LeakyReLU().negative_slope == 0.01
+    assert activations.leaky_relu.__defaults__ == (0.01,)
+    assert (relu_zoo.RReLU().lower, relu_zoo.RReLU().upper) == (1 / 8, 1 / 3)
+    assert relu_zoo.GELU().approximate is False
+    layer = relu_zoo.PReLU()
+    layer.build((None, 4))
+    np.testing.assert_array_equal(np.array(layer.alpha), np.full(4, 0.25))
+
+
+@pytest.mark.parametrize("module", sorted({type(relu_zoo.get(n)).__module__ for n in NAMES}))
+def test_docstring_examples(module):
+    mod = importlib.import_module(module)
+    globs = {"np": np, "keras": keras, **{k: getattr(relu_zoo.layers, k) for k in relu_zoo.layers.__all__}}
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    tests = [t for t in finder.find(mod, globs=globs) if t.examples]
+    assert tests, f"{module} has no Example"
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0, f"docstring example of {module} is wrong"
