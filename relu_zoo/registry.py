@@ -104,10 +104,15 @@ def parse_spec(spec):
 def _instantiate(cls, config, identifier):
     try:
         return cls(**config)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
+        # Keras reports unknown keyword arguments itself ("Unrecognized keyword arguments ..."); add what
+        # the layer does accept. Validation errors of known arguments pass through unchanged.
+        if isinstance(e, ValueError) and "Unrecognized keyword arguments" not in str(e):
+            raise
         params = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
         raise ValueError(f"Invalid parameters for activation {identifier!r}: {e}. "
-                         f"{cls.__name__} accepts: {', '.join(params)}.") from None
+                         f"{cls.__name__} accepts: {', '.join(params) or '(no parameters)'}, plus Keras layer "
+                         "arguments such as name and dtype.") from None
 
 
 def get(identifier, **overrides):
