@@ -379,6 +379,7 @@ def test_documented_defaults():
     np.testing.assert_array_equal(np.array(layer.alpha), np.full(4, 0.25))
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="examples show TensorFlow's output; last digits differ")
 @pytest.mark.parametrize("module", sorted({type(relu_zoo.get(n)).__module__ for n in NAMES}))
 def test_docstring_examples(module):
     mod = importlib.import_module(module)
