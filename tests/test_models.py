@@ -157,3 +157,40 @@ def test_documented_parameter_counts_match():
     assert block, "README must hold the generated model table between params markers"
     assert block.group(1).strip() == table.markdown().strip(), (
         "README model table is stale: regenerate with `python -m relu_zoo.models.table`")
+
+
+REAL_TASKS = {"image": "mnist", "text": "imdb_reviews", "speech": "spoken_digit"}
+
+
+def _real_data_available(task):
+    import os
+
+    data_dir = os.environ.get("TFDS_DATA_DIR")
+    return bool(data_dir) and (Path(data_dir) / task).is_dir()
+
+
+@pytest.fixture(scope="module")
+def real_batches():
+    batches = {}
+    for modality, task in REAL_TASKS.items():
+        if not _real_data_available(task):
+            import os
+
+            if os.environ.get("CI"):
+                pytest.fail(f"TFDS_DATA_DIR has no {task}: CI must run the real-data model tests")
+            pytest.skip(f"{task} not prepared in TFDS_DATA_DIR")
+        data = tasks.get(task).load(batch_size=64, max_examples={"train": 64, "validation": 8, "test": 8})
+        batches[modality] = (data.spec, next(iter(data.train)))
+    return batches
+
+
+@pytest.mark.parametrize("model_name,modality", COMBOS)
+def test_a_few_steps_on_real_data_reduce_the_loss(real_batches, model_name, modality):
+    spec, (x, y) = real_batches[modality]
+    keras.utils.set_random_seed(0)
+    model = models.create_model(model_name, task=spec, activation="prelu", **SMALL_KWARGS[model_name])
+    compile_model(model, lr=3e-3)
+    before = model.evaluate(x, y, verbose=0)[0]
+    model.fit(x, y, epochs=8, batch_size=64, verbose=0)
+    after = model.evaluate(x, y, verbose=0)[0]
+    assert after < before, (before, after)

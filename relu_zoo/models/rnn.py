@@ -85,10 +85,13 @@ class ReLURNNCell(keras.layers.Layer):
 
 
 def sequence_input(inputs, spec, embedding_dim):
-    """Token ids -> embeddings (masked padding); spectrogram (frames, mels, 1) -> frames x mels."""
+    """Token ids -> embeddings (masked padding); spectrogram (frames, mels, 1) -> normalized frames x mels."""
     if spec.modality == "text":
         return keras.layers.Embedding(spec.vocab_size, embedding_dim, mask_zero=True)(inputs)
-    return keras.layers.Reshape(spec.input_shape[:1] + (-1,))(inputs)
+    frames = keras.layers.Reshape(spec.input_shape[:1] + (-1,))(inputs)
+    # Log-mel values sit around -14 (silence) to +5; unnormalized, an identity-initialized ReLU recurrence
+    # sums them over ~100 frames and explodes. Per-band normalization first.
+    return keras.layers.BatchNormalization(momentum=0.9)(frames)
 
 
 @register_model("rnn", modalities=("text", "speech"))
