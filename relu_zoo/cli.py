@@ -46,10 +46,6 @@ FLAGS = {
 }
 
 
-def _verbose(value):
-    return int(value) if value in ("0", "1", "2") else value
-
-
 def train_parser():
     parser = argparse.ArgumentParser(
         prog="train.py",
@@ -126,8 +122,6 @@ def main(argv=None):
     if argv[:1] == ["report"]:
         return cmd_report(argv[1:])
     args = train_parser().parse_args(argv)
-    if args.verbose is not None:
-        args.verbose = _verbose(args.verbose)
     from relu_zoo import experiment, report
     from relu_zoo.tasks import DatasetNotFoundError
 
@@ -136,8 +130,6 @@ def main(argv=None):
         # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
         distribution = experiment.Distribution(config.distribute, config.cpu_devices)
         config_lib.validate(config)
-        if isinstance(config.verbose, str) and config.verbose in ("0", "1", "2"):
-            config.verbose = int(config.verbose)
         command = "python train.py " + shlex.join(argv) if argv else "python train.py"
         summary = experiment.sweep(config, command=command, distribution=distribution)
     except (config_lib.ConfigError, DatasetNotFoundError) as e:

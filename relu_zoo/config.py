@@ -46,7 +46,7 @@ class SweepConfig:
     # Not part of the sweep's identity (may differ between a run and its resume):
     out: str = "runs/default"
     data_dir: str = None
-    verbose: str = "auto"
+    verbose: str | int = "auto"
     shard: str = None
 
 
@@ -156,7 +156,10 @@ def _coerce(key, value):
     if key == "schedule":
         return _choice(key, value, SCHEDULES)
     if key == "verbose":
-        return str(value)
+        # What Keras' fit accepts: "auto" or 0/1/2 (also given as strings on the command line).
+        if str(value) in ("0", "1", "2"):
+            return int(value)
+        return _choice(key, value, ("auto", 0, 1, 2))
     if key == "shard":
         return None if value is None else _coerce_shard(value)
     if key in ("out", "data_dir"):
@@ -211,7 +214,7 @@ def _bad(key, value, expected):
 
 def _choice(key, value, choices):
     if value not in choices:
-        raise ConfigError(f"`{key}` must be one of {', '.join(choices)}. Received: {key}={value!r}")
+        raise ConfigError(f"`{key}` must be one of {', '.join(map(str, choices))}. Received: {key}={value!r}")
     return value
 
 

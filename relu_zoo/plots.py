@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from relu_zoo.report import final_layers
+
 
 def _pyplot():
     import matplotlib
@@ -95,20 +97,13 @@ def functions_and_derivatives(labels, path):
     _save(fig, path)
 
 
-def _final_layers(result):
-    diagnostics = result.get("diagnostics") or []
-    if not diagnostics:
-        return {}
-    return max(diagnostics, key=lambda r: r["epoch"])["layers"]
-
-
 def dead_units(results, summary, path):
     plt = _pyplot()
     per_act = defaultdict(lambda: defaultdict(list))
     for r in results:
         if r["status"] != "ok":
             continue
-        layers = [v for v in _final_layers(r).values() if "dead_fraction" in v]
+        layers = [v for v in final_layers(r).values() if "dead_fraction" in v]
         for i, entry in enumerate(layers):
             per_act[r["activation"]][i].append(entry["dead_fraction"])
     if not per_act:

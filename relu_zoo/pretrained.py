@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from relu_zoo.config import atomic_write_json, atomic_write_text
+from relu_zoo.report import final_layers
 
 MODEL_FILE = "model.keras"
 PREPROCESSOR_FILE = "preprocessor.keras"
@@ -231,8 +232,7 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     tmp.mkdir(parents=True)
     for filename in (MODEL_FILE, PREPROCESSOR_FILE):
         shutil.copy2(run_dir / filename, tmp / filename)
-    last_diag = max(result["diagnostics"] or [{"epoch": -1, "layers": {}}], key=lambda r: r["epoch"])
-    learned = {layer: entry["params"] for layer, entry in last_diag["layers"].items() if entry.get("params")}
+    learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}
     cfg = result["config"]
     meta = {
         "name": name,

@@ -21,13 +21,17 @@ CSV_FIELDS = ["run_id", "task", "model", "activation", "seed", "status", "diverg
               "final_dead_fraction"]
 
 
-def final_dead_fraction(result):
-    """Mean over probed activation layers of the dead-unit fraction after the last epoch (None if unknown)."""
+def final_layers(result):
+    """The per-layer diagnostics of a run's last recorded epoch ({} when it recorded none)."""
     diagnostics = result.get("diagnostics") or []
     if not diagnostics:
-        return None
-    last = max(diagnostics, key=lambda r: r["epoch"])
-    values = [v["dead_fraction"] for v in last["layers"].values() if "dead_fraction" in v]
+        return {}
+    return max(diagnostics, key=lambda r: r["epoch"])["layers"]
+
+
+def final_dead_fraction(result):
+    """Mean over probed activation layers of the dead-unit fraction after the last epoch (None if unknown)."""
+    values = [v["dead_fraction"] for v in final_layers(result).values() if "dead_fraction" in v]
     return float(np.mean(values)) if values else None
 
 
@@ -76,7 +80,6 @@ def summarize(results, config=None):
     summary = []
     for (task, model), runs in sorted(groups.items()):
         by_act = defaultdict(dict)
-        meta = defaultdict(list)
         for r in runs:
             by_act[r["activation"]][r["seed"]] = r
         present = [a for a in order if a in by_act]
@@ -107,7 +110,6 @@ def summarize(results, config=None):
                 row["vs_baseline"] = stats.paired_difference(
                     acc, {s: r["test_accuracy"] for s, r in base_ok.items()})
             rows.append(row)
-            meta[act] = seeds
         adjusted = stats.holm([r["vs_baseline"]["p_value"] if "vs_baseline" in r else None for r in rows])
         for row, p in zip(rows, adjusted):
             if "vs_baseline" in row:

@@ -213,6 +213,7 @@ BAD_INPUTS = [
     (["--activations", "relu,relu"], "listed twice"),
     (["--shard", "3/3"], "`shard` must be 'i/n'"),
     (["--distribute", "gpu"], "`distribute` must be one of"),
+    (["--verbose", "loud"], "`verbose` must be one of auto, 0, 1, 2"),
     (["--distribute", "multi_worker"], "multi_worker does not work"),
 ]
 
