@@ -134,9 +134,6 @@ def main(argv=None):
         summary = experiment.sweep(config, command=command, distribution=distribution)
     except (config_lib.ConfigError, DatasetNotFoundError) as e:
         return _error(str(e))
-    if summary is None:
-        print("Worker finished; the chief writes the report.")
-        return 0
     print(f"\nReport: {summary}")
     print(report.short_table(summary.parent))
     return 0

@@ -62,7 +62,7 @@ class SweepConfigMismatch(ConfigError):
     pass
 
 
-def prepare_out_dir(config, write=True):
+def prepare_out_dir(config):
     """Creates `out` and writes config.json, or checks that an existing one describes the same sweep."""
     out = Path(config.out)
     path = out / "config.json"
@@ -80,8 +80,7 @@ def prepare_out_dir(config, write=True):
                 "Use a new --out, or delete the folder to start over; to add runs, re-run with that folder's "
                 "config (see its config.json)."
             )
-    if write:
-        atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
+    atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
     return out
 
 
@@ -97,20 +96,18 @@ def _versions():
 class Distribution:
     """How runs are placed on devices: one device (default) or `mirrored` (all local devices).
 
-    `multi_worker` (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`) is wired in
-    (chief-only writes, element-wise data sharding) but refused for now: Keras 3.15's TF trainer reduces
-    the first distributed batch eagerly in `_maybe_symbolic_build`, which fails for multi-worker
-    `PerReplica` values ("Attempt to convert a value (PerReplica...) to a Tensor").
+    `multi_worker` (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`) is refused:
+    Keras 3.15's TF trainer reduces the first distributed batch eagerly in `_maybe_symbolic_build`, which
+    fails for multi-worker `PerReplica` values ("Attempt to convert a value (PerReplica...) to a Tensor").
+    Supporting it will also need chief-only writes and element-wise data sharding.
 
     Must be created before TensorFlow initializes its devices (first tensor or variable). `cpu_devices`
     splits the CPU into that many logical devices, so `mirrored` can be tried and tested without GPUs.
-    Only the chief writes results, logs and backups; other workers read the chief's backups when resuming.
     """
 
     def __init__(self, kind=None, cpu_devices=None):
         import tensorflow as tf
 
-        self.kind = kind
         if cpu_devices:
             cpu = tf.config.list_physical_devices("CPU")[0]
             try:
@@ -131,28 +128,10 @@ class Distribution:
     def replicas(self):
         return 1 if self.strategy is None else self.strategy.num_replicas_in_sync
 
-    @property
-    def is_chief(self):
-        if self.kind != "multi_worker":
-            return True
-        resolver = self.strategy.cluster_resolver
-        has_chief = "chief" in resolver.cluster_spec().as_dict()
-        return resolver.task_type == "chief" or (not has_chief and resolver.task_id == 0)
-
     def scope(self):
         import contextlib
 
         return contextlib.nullcontext() if self.strategy is None else self.strategy.scope()
-
-    def prepare(self, dataset):
-        """Multi-worker: shard by element (the pipelines are in-memory, not files)."""
-        if self.kind != "multi_worker":
-            return dataset
-        import tensorflow as tf
-
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return dataset.with_options(options)
 
 
 class PeakMemory:
@@ -264,15 +243,12 @@ def _keras_callbacks():
         from `current` as usual.
         """
 
-        def __init__(self, backup_root, write=True):
+        def __init__(self, backup_root):
             self.backup_root = Path(backup_root)
-            self.write = write
             super().__init__(str(self.backup_root / "current"), save_freq="epoch", delete_checkpoint=False,
                              double_checkpoint=False)
 
         def _save_model(self):
-            if not self.write:  # multi-worker: only the chief writes; the others restore from its backup
-                return
             stage = self.backup_root / f"epoch{self._current_epoch}"
             shutil.rmtree(stage, ignore_errors=True)
             stage.mkdir(parents=True)
@@ -372,14 +348,9 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
 
     EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON, AtomicBackupAndRestore = _keras_callbacks()
     distribution = distribution or Distribution()
-    writer = distribution.is_chief
-    backup_dir = Path(run_dir) / "backup"
-    if not writer:
-        import tempfile
-
-        run_dir = tempfile.mkdtemp(prefix=f"relu_zoo_worker_{run.run_id}_")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir = run_dir / "backup"
     start_epoch = _resume_epoch(backup_dir)
     if start_epoch:
         log(f"[{run.run_id}] resuming from epoch {start_epoch}")
@@ -397,8 +368,7 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
     # Epoch e is shuffled/augmented from (seed, e) alone: a resumed run sees the batches it would have seen.
-    train = distribution.prepare(data.train_epochs(start_epoch, config.epochs, seed=run.seed))
-    validation, test_data = distribution.prepare(data.validation), distribution.prepare(data.test)
+    train = data.train_epochs(start_epoch, config.epochs, seed=run.seed)
 
     timer, monitor = EpochTimer(), DivergenceMonitor()
     callbacks = [timer, monitor, EpochSeeds(run.seed)]
@@ -414,18 +384,18 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
-        AtomicBackupAndRestore(backup_dir, write=writer),
+        AtomicBackupAndRestore(backup_dir),
     ]
     with PeakMemory() as memory:
-        model.fit(train, validation_data=validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+        model.fit(train, validation_data=data.validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=config.verbose, shuffle=False)
         history = _history_from_csv(run_dir / "history.csv")
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)
         test = {}
         if not diverged:
-            test = model.evaluate(test_data, return_dict=True, verbose=0)
-    if config.save_checkpoint and not diverged and writer:
+            test = model.evaluate(data.test, return_dict=True, verbose=0)
+    if config.save_checkpoint and not diverged:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
             tmp = run_dir / f".{filename}.tmp.keras"
@@ -465,11 +435,8 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
         "versions": _versions(),
     }
     result["replicas"] = distribution.replicas
-    if writer:
-        atomic_write_json(run_dir / RESULT_FILE, result)
-        shutil.rmtree(backup_dir, ignore_errors=True)
-    else:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    atomic_write_json(run_dir / RESULT_FILE, result)
+    shutil.rmtree(backup_dir, ignore_errors=True)
     return result
 
 
@@ -491,15 +458,15 @@ def load_results(out_dir):
 
 
 def sweep(config, log=print, command=None, distribution=None):
-    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path (None on
-    a non-chief worker, which writes nothing)."""
+    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path."""
     from relu_zoo import report
 
     distribution = distribution or Distribution()
-    out = prepare_out_dir(config, write=distribution.is_chief)
-    runs = config_lib.shard_runs(run_grid(config), config.shard)
+    out = prepare_out_dir(config)
+    grid = run_grid(config)
+    runs = config_lib.shard_runs(grid, config.shard)
     if config.shard:
-        log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
+        log(f"shard {config.shard}: {len(runs)} of {len(grid)} runs")
     todo = [run for run in runs if not (out / "runs" / run.run_id / RESULT_FILE).exists()]
     cache = TaskCache(config)
     for task in dict.fromkeys(run.task for run in todo):
@@ -519,6 +486,4 @@ def sweep(config, log=print, command=None, distribution=None):
                 f"({time.perf_counter() - started:.0f} s)")
     if done:
         log(f"{done} finished run(s) were already in {out} and were skipped.")
-    if not distribution.is_chief:
-        return None
     return report.write_report([out], out, config=config, command=command)
