@@ -38,8 +38,9 @@ FLAGS = {
     "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     "--out": "output folder; re-running with the same folder resumes the sweep",
     "--verbose": "Keras fit verbosity: auto, 0, 1, 2",
-    "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (cluster from "
-                    "TF_CONFIG); default: one device",
+    "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (synchronous over "
+                    "the processes listed in TF_CONFIG; start the same command on every worker, the chief "
+                    "writes --out); default: one device",
     "--cpu-devices": "split the CPU into N logical devices (try --distribute mirrored without GPUs)",
     "--shard": "run only shard i of n of the grid, as 'i/n' (e.g. a Slurm array task or a Kubernetes indexed "
                "Job); merge the shards' folders with `train.py report`",
@@ -134,6 +135,9 @@ def main(argv=None):
         summary = experiment.sweep(config, command=command, distribution=distribution)
     except (config_lib.ConfigError, DatasetNotFoundError) as e:
         return _error(str(e))
+    if summary is None:
+        print(f"Worker finished ({distribution.name}); the chief writes the results and the report.")
+        return 0
     print(f"\nReport: {summary}")
     print(report.short_table(summary.parent))
     return 0

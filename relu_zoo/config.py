@@ -17,7 +17,7 @@ from relu_zoo.registry import parse_spec
 PRESET_DIR = Path(__file__).parent / "presets"
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 SCHEDULES = ("constant", "cosine", "one_cycle")
-DISTRIBUTE = ("mirrored", "multi_worker")  # multi_worker: refused with a clear error, see Distribution
+DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.experiment.Distribution
 
 
 @dataclasses.dataclass

@@ -62,8 +62,10 @@ class SweepConfigMismatch(ConfigError):
     pass
 
 
-def prepare_out_dir(config):
-    """Creates `out` and writes config.json, or checks that an existing one describes the same sweep."""
+def prepare_out_dir(config, write=True):
+    """Creates `out` and writes config.json, or checks that an existing one describes the same sweep.
+
+    `write=False` (a multi-worker non-chief) only checks."""
     out = Path(config.out)
     path = out / "config.json"
     current = config_lib.identity(config)
@@ -80,7 +82,8 @@ def prepare_out_dir(config):
                 "Use a new --out, or delete the folder to start over; to add runs, re-run with that folder's "
                 "config (see its config.json)."
             )
-    atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
+    if write:
+        atomic_write_json(path, {"sweep": current, "relu_zoo_version": _versions()["relu_zoo"]})
     return out
 
 
@@ -94,12 +97,15 @@ def _versions():
 
 
 class Distribution:
-    """How runs are placed on devices: one device (default) or `mirrored` (all local devices).
+    """How runs are placed on devices: one device (default), `mirrored` (all local devices) or `multi_worker`.
 
-    `multi_worker` (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`) is refused:
-    Keras 3.15's TF trainer reduces the first distributed batch eagerly in `_maybe_symbolic_build`, which
-    fails for multi-worker `PerReplica` values ("Attempt to convert a value (PerReplica...) to a Tensor").
-    Supporting it will also need chief-only writes and element-wise data sharding.
+    `multi_worker` is `tf.distribute.MultiWorkerMirroredStrategy` with the cluster from `TF_CONFIG`: every
+    worker runs the same command, each step's global batch is split over the workers and the gradients are
+    all-reduced, so the weights stay identical. Only the chief (task type "chief", or worker 0 when the
+    cluster has no chief) writes into `--out`; the other workers run exactly the same code (every callback,
+    checkpoint and evaluation, so every collective op happens in lockstep) but write into a temporary folder
+    that is removed. Resuming reads the chief's backups, so `--out` must be on a filesystem all workers see.
+    Keras 3.15's TF trainer needs two fixes for this strategy (`_patch_keras_for_multi_worker`).
 
     Must be created before TensorFlow initializes its devices (first tensor or variable). `cpu_devices`
     splits the CPU into that many logical devices, so `mirrored` can be tried and tested without GPUs.
@@ -108,6 +114,14 @@ class Distribution:
     def __init__(self, kind=None, cpu_devices=None):
         import tensorflow as tf
 
+        self.kind = kind
+        self.task_type, self.task_id, self.has_chief = None, 0, False
+        if kind == "multi_worker":
+            if cpu_devices:
+                raise ConfigError("`cpu_devices` applies to --distribute mirrored only; with multi_worker each "
+                                  "worker process is one replica on CPU.")
+            self.task_type, self.task_id, self.has_chief = _tf_config_task()
+            _patch_keras_for_multi_worker()
         if cpu_devices:
             cpu = tf.config.list_physical_devices("CPU")[0]
             try:
@@ -120,18 +134,167 @@ class Distribution:
         elif kind == "mirrored":
             self.strategy = tf.distribute.MirroredStrategy()
         else:
-            raise ConfigError("--distribute multi_worker does not work with this Keras version yet (its fit "
-                              "fails on multi-worker PerReplica batches); use --distribute mirrored on one "
-                              "machine, or --shard to spread a sweep over machines.")
+            self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
     @property
     def replicas(self):
         return 1 if self.strategy is None else self.strategy.num_replicas_in_sync
 
+    @property
+    def is_chief(self):
+        """Whether this process writes results, checkpoints and reports (always, unless multi_worker)."""
+        if self.kind != "multi_worker":
+            return True
+        return self.task_type == "chief" or (not self.has_chief and self.task_id == 0)
+
+    @property
+    def name(self):
+        return f"{self.task_type} {self.task_id}" if self.kind == "multi_worker" else "local"
+
     def scope(self):
         import contextlib
 
         return contextlib.nullcontext() if self.strategy is None else self.strategy.scope()
+
+    def prepare(self, dataset):
+        """Multi-worker: shard by element, so each global batch is the one a single process would see
+        (the pipelines are built in memory, and file-based auto-sharding would split the data differently)."""
+        if self.kind != "multi_worker":
+            return dataset
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return dataset.with_options(options)
+
+    def agree(self, what, value):
+        """Multi-worker: checks that every worker holds the same integer `value` (a collective op, so every
+        worker must call it at the same point); raises a ConfigError on all workers when they differ."""
+        if self.kind != "multi_worker":
+            return value
+        import tensorflow as tf
+
+        per_replica = self.strategy.experimental_distribute_values_from_function(
+            lambda _: tf.constant([value], tf.int64))
+        values = sorted(set(self.strategy.gather(per_replica, axis=0).numpy().tolist()))
+        if values != [value]:
+            raise ConfigError(f"The workers disagree on {what} (values {values}; {self.name} has {value}). "
+                              "Every worker must see the same --out (a shared filesystem).")
+        return value
+
+
+TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
+
+
+def _tf_config_task():
+    """(task type, task index, whether the cluster has a chief) from `TF_CONFIG`, or a ConfigError."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    fix = (f"Set it on every worker to the same cluster and that worker's own task, e.g. {TF_CONFIG_EXAMPLE} "
+           "on the first machine and index 1 on the second.")
+    if not raw:
+        raise ConfigError("--distribute multi_worker reads the cluster from the TF_CONFIG environment variable, "
+                          "which is not set. " + fix)
+    try:
+        tf_config = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({e}). " + fix) from None
+    cluster = tf_config.get("cluster") if isinstance(tf_config, dict) else None
+    task = tf_config.get("task") if isinstance(tf_config, dict) else None
+    if not isinstance(cluster, dict) or not isinstance(cluster.get("worker", cluster.get("chief")), list):
+        raise ConfigError("TF_CONFIG needs a `cluster` mapping with a `worker` list of \"host:port\" addresses "
+                          "(and optionally a one-address `chief` list). " + fix)
+    unknown = sorted(set(cluster) - {"chief", "worker"})
+    if unknown:
+        raise ConfigError(f"TF_CONFIG's cluster has job(s) {unknown} that synchronous multi-worker training does "
+                          "not use; keep `chief` and `worker`. " + fix)
+    for job, addresses in cluster.items():
+        if (not isinstance(addresses, list) or not addresses
+                or not all(isinstance(a, str) and re.fullmatch(r"\S+:\d+", a) for a in addresses)):
+            raise ConfigError(f"TF_CONFIG's cluster `{job}` must be a non-empty list of \"host:port\" strings. "
+                              f"Received: {addresses!r}. " + fix)
+    if len(cluster.get("chief", [])) > 1:
+        raise ConfigError("TF_CONFIG's cluster can have one `chief` at most. " + fix)
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise ConfigError(f"TF_CONFIG needs a `task` with a `type` from the cluster ({', '.join(sorted(cluster))}). "
+                          f"Received: task={task!r}. " + fix)
+    index = task.get("index", 0)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[task["type"]]):
+        raise ConfigError(f"TF_CONFIG's task index must be an integer from 0 to {len(cluster[task['type']]) - 1} "
+                          f"(its position in cluster[{task['type']!r}]). Received: index={index!r}. " + fix)
+    return task["type"], index, "chief" in cluster
+
+
+# Keras versions whose TF trainer has the two multi-worker bugs below and on which the fix was verified
+# (tests/test_train.py::test_multi_worker_two_processes_match_one_process).
+MULTI_WORKER_KERAS = ("3.15.",)
+
+
+def _patch_keras_for_multi_worker():
+    """Fixes Keras' TF trainer for `MultiWorkerMirroredStrategy` (keras-team/keras#20585, tensorflow#72388).
+
+    1. `TensorFlowTrainer._maybe_symbolic_build` calls `strategy.reduce("MEAN", first_batch, axis=None)`
+       eagerly on the first distributed batch, a *structure* of `PerReplica` values. `Strategy.reduce` does
+       not take structures; MirroredStrategy happens to return them unchanged, MultiWorkerMirroredStrategy
+       with more than one worker fails: "Attempt to convert a value (PerReplica...) to a Tensor". The
+       symbolic build only needs the batch's shapes and dtypes, so here it gets this worker's first replica's
+       batch (what MirroredStrategy effectively passes) and no cross-worker reduction happens.
+    2. `reduce_per_replica(..., reduction="auto")`, which combines each step's per-replica logs, calls
+       `strategy.reduce("MEAN", v, axis=0)` in multi-worker mode; the logs (loss, metrics) are scalars, so
+       tracing fails with "Invalid reduction dimension 0 for input with 0 dimensions". Here scalars are
+       averaged over the replicas with `axis=None`; everything else goes to Keras' function unchanged.
+
+    Both replacements change nothing unless the model's strategy is a multi-worker one. Applied once, only
+    for the Keras versions in `MULTI_WORKER_KERAS`; with any other version multi_worker is refused, since
+    the private functions replaced here may have changed.
+    """
+    import keras
+
+    if not keras.__version__.startswith(MULTI_WORKER_KERAS):
+        raise ConfigError(
+            f"--distribute multi_worker needs a workaround for Keras' TF trainer (keras-team/keras#20585) that "
+            f"was verified with Keras {', '.join(v + 'x' for v in MULTI_WORKER_KERAS)}; this is Keras "
+            f"{keras.__version__}. Use --distribute mirrored on one machine or --shard to spread a sweep over "
+            "machines, or re-verify the workaround (relu_zoo.experiment._patch_keras_for_multi_worker) and the "
+            "multi-worker test with this version.")
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if getattr(tf_trainer, "_relu_zoo_multi_worker_fix", False):
+        return
+    keras_symbolic_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+    keras_reduce_per_replica = tf_trainer.reduce_per_replica
+    multi_worker = tf_trainer._collective_all_reduce_multi_worker
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self._distribute_strategy
+        if iterator is None or strategy is None or not multi_worker(strategy):
+            return keras_symbolic_build(self, iterator=iterator, data_batch=data_batch)
+        for _, _, it in iterator:
+            data_batch = tree.map_structure(
+                lambda v: (strategy.experimental_local_results(v)[0]
+                           if isinstance(v, tf.distribute.DistributedValues) else v),
+                next(it))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not multi_worker(strategy):
+            return keras_reduce_per_replica(values, strategy, reduction)
+
+        def reduce(v):
+            local = strategy.experimental_local_results(v)[0] if tf_trainer._is_per_replica_instance(v) else v
+            if getattr(local, "shape", None) is not None and local.shape.rank == 0:
+                return strategy.reduce("MEAN", v, axis=None)
+            return keras_reduce_per_replica(v, strategy, reduction)
+
+        return tree.map_structure(reduce, values)
+
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    tf_trainer._relu_zoo_multi_worker_fix = True
 
 
 class PeakMemory:
@@ -243,10 +406,12 @@ def _keras_callbacks():
         from `current` as usual.
         """
 
-        def __init__(self, backup_root):
+        def __init__(self, backup_root, restore_root=None):
+            # Multi-worker: a non-chief restores from the chief's backups (`restore_root`) and writes its own
+            # into a temporary `backup_root` (saving runs the same ops on every worker).
             self.backup_root = Path(backup_root)
-            super().__init__(str(self.backup_root / "current"), save_freq="epoch", delete_checkpoint=False,
-                             double_checkpoint=False)
+            super().__init__(str(Path(restore_root or backup_root) / "current"), save_freq="epoch",
+                             delete_checkpoint=False, double_checkpoint=False)
 
         def _save_model(self):
             stage = self.backup_root / f"epoch{self._current_epoch}"
@@ -339,7 +504,24 @@ class TaskCache:
 
 
 def run_one(run, config, data, run_dir, log=print, command=None, distribution=None):
-    """Trains and evaluates one run; writes `result.json` atomically; returns the result dict."""
+    """Trains and evaluates one run; writes `result.json` atomically; returns the result dict.
+
+    A multi-worker non-chief runs exactly the same steps (its collective ops must match the chief's) in a
+    temporary folder that is removed afterwards, resuming from the chief's backup in `run_dir`.
+    """
+    distribution = distribution or Distribution()
+    if distribution.is_chief:
+        return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
+    import tempfile
+
+    work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
+    try:
+        return _run_one(run, config, data, work_dir, Path(run_dir), log, command, distribution)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution):
     import keras
     import tensorflow as tf
 
@@ -347,11 +529,9 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
     from relu_zoo.diagnostics import ActivationDiagnostics
 
     EpochTimer, DivergenceMonitor, EpochSeeds, SaveJSON, AtomicBackupAndRestore = _keras_callbacks()
-    distribution = distribution or Distribution()
-    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir = run_dir / "backup"
-    start_epoch = _resume_epoch(backup_dir)
+    start_epoch = distribution.agree(f"the epoch {run.run_id} resumes from", _resume_epoch(restore_dir / "backup"))
     if start_epoch:
         log(f"[{run.run_id}] resuming from epoch {start_epoch}")
 
@@ -368,7 +548,8 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
     # Epoch e is shuffled/augmented from (seed, e) alone: a resumed run sees the batches it would have seen.
-    train = data.train_epochs(start_epoch, config.epochs, seed=run.seed)
+    train = distribution.prepare(data.train_epochs(start_epoch, config.epochs, seed=run.seed))
+    validation, test_data = distribution.prepare(data.validation), distribution.prepare(data.test)
 
     timer, monitor = EpochTimer(), DivergenceMonitor()
     callbacks = [timer, monitor, EpochSeeds(run.seed)]
@@ -384,17 +565,18 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
-        AtomicBackupAndRestore(backup_dir),
+        AtomicBackupAndRestore(backup_dir, restore_root=restore_dir / "backup"),
     ]
     with PeakMemory() as memory:
-        model.fit(train, validation_data=data.validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+        model.fit(train, validation_data=validation, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=config.verbose, shuffle=False)
         history = _history_from_csv(run_dir / "history.csv")
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)
+        diverged = bool(distribution.agree(f"whether {run.run_id} diverged", int(diverged)))
         test = {}
         if not diverged:
-            test = model.evaluate(data.test, return_dict=True, verbose=0)
+            test = model.evaluate(test_data, return_dict=True, verbose=0)
     if config.save_checkpoint and not diverged:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
@@ -458,16 +640,18 @@ def load_results(out_dir):
 
 
 def sweep(config, log=print, command=None, distribution=None):
-    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path."""
+    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path (None on a
+    multi-worker non-chief, which writes nothing into `out`)."""
     from relu_zoo import report
 
     distribution = distribution or Distribution()
-    out = prepare_out_dir(config)
+    out = prepare_out_dir(config, write=distribution.is_chief)
     grid = run_grid(config)
     runs = config_lib.shard_runs(grid, config.shard)
     if config.shard:
         log(f"shard {config.shard}: {len(runs)} of {len(grid)} runs")
     todo = [run for run in runs if not (out / "runs" / run.run_id / RESULT_FILE).exists()]
+    distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
     cache = TaskCache(config)
     for task in dict.fromkeys(run.task for run in todo):
         cache.get(task)  # missing data fails here, before any training starts
@@ -486,4 +670,6 @@ def sweep(config, log=print, command=None, distribution=None):
                 f"({time.perf_counter() - started:.0f} s)")
     if done:
         log(f"{done} finished run(s) were already in {out} and were skipped.")
+    if not distribution.is_chief:
+        return None
     return report.write_report([out], out, config=config, command=command)
