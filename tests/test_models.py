@@ -194,3 +194,13 @@ def test_a_few_steps_on_real_data_reduce_the_loss(real_batches, model_name, moda
     model.fit(x, y, epochs=8, batch_size=64, verbose=0)
     after = model.evaluate(x, y, verbose=0)[0]
     assert after < before, (before, after)
+
+
+def test_masked_global_max_pooling_skips_padding():
+    from relu_zoo.models.common import MaskedGlobalMaxPooling1D
+
+    x = np.array([[[-3.0, 1.0], [-1.0, -2.0], [5.0, 9.0]], [[-4.0, -5.0], [7.0, 7.0], [7.0, 7.0]]], "float32")
+    mask = np.array([[True, True, False], [False, False, False]])
+    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    np.testing.assert_array_equal(out, [[-1.0, 1.0], [0.0, 0.0]])  # padding ignored; all-padding -> 0
+    np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(x)), x.max(axis=1))

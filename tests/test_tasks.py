@@ -1,6 +1,7 @@
 """relu_zoo.tasks: registry, specs, pipelines on mocked TFDS for every task, real data, offline errors."""
 
 import hashlib
+import json
 import os
 import time
 
@@ -11,7 +12,7 @@ import tensorflow as tf
 
 from relu_zoo import tasks
 from relu_zoo.tasks.image import random_crop_flip
-from relu_zoo.tasks.preprocessing import ImageNormalization, LogMelSpectrogram, standardize_text
+from relu_zoo.tasks.preprocessing import ImageNormalization, KeepLastWords, LogMelSpectrogram, standardize_text
 
 ALL_TASKS = tasks.list_tasks()
 MOCK_EXAMPLES = 30
@@ -385,6 +386,21 @@ def test_speech_task_mfcc_variant():
         tasks.get("spoken_digit").replace(n_mels=64)
 
 
+def test_keep_last_words_any_shape_and_round_trip():
+    keep = KeepLastWords(2)
+    texts = tf.constant([["a b c"], ["Hello, World!"]])
+    out = keep(texts).numpy()
+    assert out.shape == (2, 1) and out.tolist() == [[b"b c"], [b"hello world"]]
+    assert keep(tf.constant("")).numpy() == b""
+    layer = keras.layers.TextVectorization(standardize=keep, vocabulary=["b", "c"], output_sequence_length=3)
+    clone = keras.layers.deserialize(json.loads(json.dumps(keras.layers.serialize(layer))))
+    assert np.asarray(clone(tf.constant(["a b c"]))).tolist() == [[2, 3, 0]]
+    with pytest.raises(ValueError, match="num_words"):
+        KeepLastWords(0)
+    with pytest.raises(ValueError, match="truncating"):
+        tasks.get("imdb_reviews").replace(truncating="middle")
+
+
 def test_standardize_text():
     out = standardize_text(tf.constant(["Great film!<br /><br />It#39;s FUN.", "don't&amp;stop"])).numpy()
     assert [s.split() for s in out] == [[b"great", b"film", b"its", b"fun"], [b"dont", b"stop"]]
@@ -462,7 +478,7 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir):
     assert len(vocabulary) == 20_000 and vocabulary[:2] == ["", "[UNK]"]
 
     def adapted(*splits):
-        layer = keras.layers.TextVectorization(max_tokens=20_000, standardize=standardize_text)
+        layer = keras.layers.TextVectorization(max_tokens=20_000, standardize=KeepLastWords(256))
         texts = raw[splits[0]]
         for split in splits[1:]:
             texts = texts.concatenate(raw[split])
@@ -477,7 +493,7 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir):
     assert ids.min() == 0 and ids.max() < 20_000
     assert (ids[:, -1] == 0).any() and (ids[:, -1] != 0).any()  # short reviews padded, long ones truncated
     first_text, first_label = next(iter(raw["test"]))
-    words = standardize_text(first_text).numpy().decode().split()[:256]
+    words = standardize_text(first_text).numpy().decode().split()[-256:]  # long reviews keep their end
     expected = [vocabulary.index(w) if w in vocabulary else 1 for w in words]
     assert list(ids[0][: len(expected)]) == expected
     labels = np.concatenate([y for _, y in data.test.as_numpy_iterator()])

@@ -1,6 +1,7 @@
 """Pieces shared by the model builders: activation use sites, initializers, inputs, heads."""
 
 import keras
+from keras import ops
 
 import relu_zoo
 from relu_zoo.registry import name_of
@@ -41,3 +42,28 @@ def model_input(spec):
 def classifier_head(x, spec):
     """Logits (no softmax; train with from_logits=True), float32 even under mixed precision."""
     return keras.layers.Dense(spec.num_classes, dtype="float32", name="logits")(x)
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """`GlobalMaxPooling1D` that skips masked (padding) steps; Keras' own ignores the mask.
+
+    A sequence with no unmasked step pools to zeros.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        pooled = ops.max(ops.where(mask, inputs, ops.full_like(inputs, float("-inf"))), axis=1)
+        return ops.where(ops.any(mask, axis=1), pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

@@ -115,6 +115,40 @@ def standardize_text(text):
     return tf.strings.regex_replace(text, r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~]", " ")
 
 
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class KeepLastWords:
+    """`standardize_text`, then only the last `num_words` whitespace-separated words of each text.
+
+    A `TextVectorization` `standardize` callable for "pre" truncation (Keras' `pad_sequences` default):
+    `TextVectorization` itself cuts sequences longer than `output_sequence_length` at the end, which
+    drops the end of long reviews, where the verdict usually is. It saves with the layer (`get_config`).
+
+    Args:
+        num_words: Words kept per text (use the vectorizer's `output_sequence_length`).
+
+    Example:
+
+    >>> KeepLastWords(3)(tf.constant(["One, two. Three! Four"])).numpy()
+    array([b'two three four'], dtype=object)
+    """
+
+    def __init__(self, num_words):
+        _check_positive("num_words", num_words, integer=True)
+        self.num_words = num_words
+
+    def __call__(self, text):
+        text = tf.convert_to_tensor(text)
+        words = tf.strings.split(tf.reshape(standardize_text(text), [-1]))[:, -self.num_words:]
+        return tf.reshape(tf.strings.reduce_join(words, axis=-1, separator=" "), tf.shape(text))
+
+    def get_config(self):
+        return {"num_words": self.num_words}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 def fit_length(waveform, num_samples):
     """Zero-pads or crops the last axis of `waveform` to `num_samples` (keeps the start)."""
     length = tf.shape(waveform)[-1]
