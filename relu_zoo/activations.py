@@ -97,8 +97,8 @@ def prelu(x, alpha):
 def _prelu(x, alpha):
     # `f(x) = x * s` with the slope `s = 1 if x > 0 else alpha`: the backward pass is one multiply for x
     # (`dy * s`) and one multiply-and-sum for alpha, where differentiating `where(x > 0, x, alpha * x)`
-    # costs two selects over zero tensors and more multiplies; on the reference CNN that made PReLU
-    # 2x slower than ReLU per training step instead of ~1.1x (relu_zoo.benchmarks.speed).
+    # costs two selects over zero tensors and more multiplies; on the mnist `cnn` training step that made
+    # PReLU 2.0x slower than ReLU instead of ~1.1x (measured once, see README "Layer speed").
     slope = ops.where(x > 0, ops.ones_like(alpha), alpha)
 
     def grad(*args, upstream=None):
