@@ -406,6 +406,29 @@ def test_standardize_text():
     assert [s.split() for s in out] == [[b"great", b"film", b"its", b"fun"], [b"dont", b"stop"]]
 
 
+# Every character str.splitlines() breaks at; Keras reads a saved vocabulary back with splitlines().
+LINE_BOUNDARIES = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def test_standardize_text_splits_at_controls_and_unicode_separators():
+    texts = [f"word{c}next" for c in LINE_BOUNDARIES + "\t\xa0\x96"]
+    out = standardize_text(tf.constant(texts)).numpy()
+    assert all(s.split() == [b"word", b"next"] for s in out), out
+
+
+def test_vectorizer_with_line_separators_in_text_saves_and_loads(tmp_path):
+    # IMDB reviews hold "\x85" (a mis-decoded ellipsis) glued to words; such a token used to make the
+    # saved vocabulary unloadable ("The passed vocabulary has at least one repeated term").
+    texts = tf.constant([f"the{c}well said{c}" for c in LINE_BOUNDARIES] + ["the end"])
+    layer = keras.layers.TextVectorization(standardize=KeepLastWords(4), output_sequence_length=4)
+    layer.adapt(texts)
+    assert all(len(token.splitlines()) <= 1 for token in layer.get_vocabulary())
+    inputs = keras.Input(shape=(), dtype="string")
+    keras.Model(inputs, layer(inputs)).save(tmp_path / "vectorizer.keras")
+    restored = keras.saving.load_model(tmp_path / "vectorizer.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(restored(texts)), np.asarray(layer(texts)))
+
+
 # -- real data (TFDS_DATA_DIR); skipped locally without it, failing in CI ---------------------------------
 
 
@@ -465,7 +488,7 @@ def test_real_spoken_digit(real_tfds_dir):
     assert len(_examples(data.train)) == 2025
 
 
-def test_real_imdb_vocabulary_from_train_only(real_tfds_dir):
+def test_real_imdb_vocabulary_from_train_only(real_tfds_dir, tmp_path):
     data_dir = real_tfds_dir("imdb_reviews/plain_text/1.0.0")
     task = tasks.get("imdb_reviews")
     sizes = {split: int(ds.reduce(0, lambda n, _: n + 1)) for split, ds in task.raw_splits(data_dir).items()}
@@ -498,6 +521,13 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir):
     assert list(ids[0][: len(expected)]) == expected
     labels = np.concatenate([y for _, y in data.test.as_numpy_iterator()])
     assert labels[0] == first_label and set(labels) == {0, 1}
+
+    # The adapted preprocessor (a checkpoint's preprocessor.keras) saves and loads with safe_mode.
+    data.preprocessor.save(tmp_path / "preprocessor.keras")
+    restored = keras.saving.load_model(tmp_path / "preprocessor.keras", safe_mode=True)
+    assert restored.layers[-1].get_vocabulary() == vocabulary
+    texts = next(iter(raw["test"].batch(64)))[0]
+    np.testing.assert_array_equal(np.asarray(restored(texts)), np.asarray(data.preprocessor(texts)))
 
 
 # -- missing data ---------------------------------------------------------------------------------------
