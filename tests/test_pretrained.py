@@ -123,3 +123,46 @@ def test_repository_checkpoint(name):
     accuracy, examples = pretrained.raw_accuracy(raw_model, meta["task"], meta["check"]["examples"])
     assert examples == meta["check"]["examples"]
     assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002, (accuracy, meta["check"])
+
+
+def test_pyproject_installs_every_checkpoint_file():
+    """pyproject.toml's generated data-files table ships exactly the zoo's files (regenerate with
+    `python -m relu_zoo.pretrained index`)."""
+    tomllib = pytest.importorskip("tomllib")
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    assert table == pretrained.data_files(ZOO)
+    shipped = {Path(f) for files in table.values() for f in files}
+    on_disk = {p.relative_to(ROOT) for p in ZOO.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert shipped == on_disk
+
+
+@pytest.mark.slow
+def test_zoo_loads_after_a_non_editable_install(tmp_path):
+    """`pip install .` (a wheel, installed into another prefix) carries the zoo, and `load` finds it there
+    from any working directory, with hash verification."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                           "-q", "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("relu_zoo-*.whl")
+    prefix = tmp_path / "prefix"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--prefix",
+                           str(prefix), str(wheel)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (site,) = prefix.glob("lib/python*/site-packages")
+    names = [row["name"] for row in ZOO_INDEX]
+    script = ("import json, sys, relu_zoo\n"
+              "from relu_zoo import pretrained\n"
+              "names = pretrained.list_pretrained()\n"
+              "model = pretrained.load(names[0], compile=False)\n"
+              "print(json.dumps({'package': relu_zoo.__file__, 'zoo': str(pretrained.zoo_dir()), 'names': names, "
+              "'params': model.count_params()}))\n")
+    env = {k: v for k, v in os.environ.items() if k != "RELU_ZOO_MODELS"}
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(found["package"]).is_relative_to(site)  # the installed copy, not this checkout
+    assert Path(found["zoo"]) == (prefix / pretrained.INSTALLED_ZOO).resolve()
+    assert found["names"] == names
+    assert found["params"] == ZOO_INDEX[0]["params"]
