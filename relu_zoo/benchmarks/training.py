@@ -5,7 +5,7 @@
     python -m relu_zoo.benchmarks.training accuracy   [--presets mnist_60s,imdb,spoken_digit]
     python -m relu_zoo.benchmarks.training memory     [-- extra train.py flags]
 
-- `speed`: the reference mnist `cnn` with each activation, trained side by side in one process on the same
+- `speed`: the reference mnist `cnn` with each activation (and `keras.layers.PReLU()` for reference), trained side by side in one process on the same
   real batches. Every repetition trains one `steps`-batch epoch of every model, in rotating order, so load
   from other processes hits them alike; the epoch time is Keras' epoch (on_epoch_begin to on_epoch_end,
   as in `train.py`'s `epoch_time`), and the reported ratio is the median over repetitions of the epoch
@@ -58,7 +58,9 @@ def _compiled_models(activations, spec, seed=0, model_kwargs=None):
     built = {}
     for activation in activations:
         keras.utils.set_random_seed(seed)
-        model = models.create_model("cnn", task=spec, activation=activation, **(model_kwargs or {}))
+        # "keras.PReLU": a Keras layer with its defaults, as a reference (every use site gets a fresh copy).
+        spec_or_layer = getattr(keras.layers, activation[6:])() if activation.startswith("keras.") else activation
+        model = models.create_model("cnn", task=spec, activation=spec_or_layer, **(model_kwargs or {}))
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         built[activation] = model
@@ -229,8 +231,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("speed", "profile"):
         p = sub.add_parser(name)
-        p.add_argument("--activations", default="relu,leaky_relu,prelu,rrelu,elu",
-                       help="comma-separated; the first is the baseline")
+        p.add_argument("--activations", default="relu,leaky_relu,prelu,rrelu,elu,keras.PReLU",
+                       help="comma-separated relu_zoo specs, or keras.<Layer> for a Keras layer with its "
+                            "defaults; the first is the baseline")
         p.add_argument("--repeats", type=int, default=5 if name == "speed" else 10)
         p.add_argument("--batch-size", type=int, default=128)
         p.add_argument("--data-dir", default=None)
