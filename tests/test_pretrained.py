@@ -145,8 +145,9 @@ def test_zoo_loads_after_a_non_editable_install(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("relu_zoo-*.whl")
     prefix = tmp_path / "prefix"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--prefix",
-                           str(prefix), str(wheel)], capture_output=True, text=True, timeout=600)
+    # --ignore-installed: without it pip first uninstalls the relu_zoo of the running environment.
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed",
+                           "-q", "--prefix", str(prefix), str(wheel)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (site,) = prefix.glob("lib/python*/site-packages")
     names = [row["name"] for row in ZOO_INDEX]
