@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 from relu_zoo.config import atomic_write_json, atomic_write_text
@@ -137,7 +138,10 @@ def load(name, compile=True, raw_inputs=False, root=None):
 
     folder = checkpoint_dir(name, root)
     verify(name, root)
-    model = keras.saving.load_model(folder / MODEL_FILE, compile=compile, safe_mode=True)
+    with warnings.catch_warnings():
+        # Checkpoints carry the optimizer's configuration but not its state (see `save_lean`).
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = keras.saving.load_model(folder / MODEL_FILE, compile=compile, safe_mode=True)
     if not raw_inputs:
         return model
     preprocessor = keras.saving.load_model(folder / PREPROCESSOR_FILE, compile=False, safe_mode=True)
@@ -249,8 +253,8 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     tmp = root / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for filename in (MODEL_FILE, PREPROCESSOR_FILE):
-        shutil.copy2(run_dir / filename, tmp / filename)
+    save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
+    shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
     learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}
     cfg = result["config"]
     meta = {
@@ -289,6 +293,35 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     os.replace(tmp, folder)
     write_index(root)
     return name
+
+
+def save_lean(source, dest):
+    """Saves the model in `source` to `dest` without the optimizer's state.
+
+    The training configuration stays (`load(compile=True)` gives the same optimizer, loss and metrics), but
+    the optimizer starts fresh: Adam's two moments per weight would triple the file for no use in
+    inference, and fine-tuning usually starts its own optimizer anyway. Weights are unchanged.
+    """
+    import keras
+
+    import relu_zoo.tasks  # noqa: F401
+
+    model = keras.saving.load_model(source, safe_mode=True)
+    compile_config = model.get_compile_config()
+    if compile_config:
+        model.compile(**keras.saving.deserialize_keras_object(compile_config))  # an unbuilt optimizer
+    tmp = Path(dest).with_name(f".{Path(dest).name}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, dest)
+
+
+def relean(name, root=None):
+    """Rewrites an exported checkpoint's model.keras with `save_lean` and updates its recorded sha256."""
+    folder = checkpoint_dir(name, root)
+    meta = verify(name, root)
+    save_lean(folder / MODEL_FILE, folder / MODEL_FILE)
+    meta["sha256"][MODEL_FILE] = sha256(folder / MODEL_FILE)
+    atomic_write_json(folder / METADATA_FILE, meta)
 
 
 def _command_for(result):

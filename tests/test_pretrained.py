@@ -78,6 +78,33 @@ def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo
     np.testing.assert_allclose(raw_model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
 
 
+def _saved_optimizer_variables(path):
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+        return len(h5["optimizer/vars"])
+
+
+def test_exported_model_keeps_weights_and_training_config_but_not_optimizer_state(tiny_zoo):
+    (run_dir,) = (tiny_zoo.parent / "runs" / "runs").iterdir()
+    trained = keras.saving.load_model(run_dir / pretrained.MODEL_FILE, safe_mode=True)
+    exported = pretrained.load("cnn_prelu.spoken_digit", root=tiny_zoo)
+    for a, b in zip(trained.weights, exported.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert exported.optimizer.get_config() == trained.optimizer.get_config()
+    assert exported.get_compile_config()["loss"] == trained.get_compile_config()["loss"]
+    assert int(exported.optimizer.iterations) == 0 < int(trained.optimizer.iterations)  # fresh state
+    # The saved optimizer holds only its step counter and learning rate, not Adam's two moments per weight.
+    lean = _saved_optimizer_variables(tiny_zoo / "cnn_prelu.spoken_digit" / pretrained.MODEL_FILE)
+    assert lean <= 2
+    assert _saved_optimizer_variables(run_dir / pretrained.MODEL_FILE) == lean + 2 * len(trained.trainable_weights)
+    x = np.zeros((2, *exported.input_shape[1:]), "float32")
+    exported.fit(x, np.array([0, 1]), verbose=0)  # compile=True gives a model ready to fine-tune
+
+
 def test_tampered_checkpoint_is_refused(tiny_zoo, tmp_path):
     name = "cnn_prelu.spoken_digit"
     shutil.copytree(tiny_zoo / name, tmp_path / name)
