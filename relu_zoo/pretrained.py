@@ -70,6 +70,13 @@ def installed_zoo_dir():
     return None
 
 
+def _register_custom_objects():
+    """Imports what registers relu_zoo's serializable objects, so `safe_mode=True` loading finds them:
+    the model building blocks (e.g. `MaskedGlobalMaxPooling1D`) and the preprocessing layers."""
+    import relu_zoo.models  # noqa: F401
+    import relu_zoo.tasks  # noqa: F401
+
+
 def sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -132,20 +139,24 @@ def load(name, compile=True, raw_inputs=False, root=None):
             (uint8 images, strings, int waveforms) with the task's
             preprocessing built in, and outputs class probabilities.
     """
-    import keras
-
-    import relu_zoo.tasks  # noqa: F401  (registers the preprocessing layers for safe_mode loading)
-
     folder = checkpoint_dir(name, root)
     verify(name, root)
+    model = _load_keras(folder / MODEL_FILE, compile=compile)
+    if not raw_inputs:
+        return model
+    preprocessor = _load_keras(folder / PREPROCESSOR_FILE, compile=False)
+    return end_to_end(preprocessor, model)
+
+
+def _load_keras(path, compile=True):
+    """`keras.saving.load_model` with `safe_mode=True`, relu_zoo's objects registered."""
+    import keras
+
+    _register_custom_objects()
     with warnings.catch_warnings():
         # Checkpoints carry the optimizer's configuration but not its state (see `save_lean`).
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        model = keras.saving.load_model(folder / MODEL_FILE, compile=compile, safe_mode=True)
-    if not raw_inputs:
-        return model
-    preprocessor = keras.saving.load_model(folder / PREPROCESSOR_FILE, compile=False, safe_mode=True)
-    return end_to_end(preprocessor, model)
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
 
 
 def end_to_end(preprocessor, model):
@@ -277,12 +288,7 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         "versions": result["versions"],
         "date": datetime.date.today().isoformat(),
     }
-    import keras
-
-    import relu_zoo.tasks  # noqa: F401
-
-    staged = end_to_end(keras.saving.load_model(tmp / PREPROCESSOR_FILE, safe_mode=True),
-                        keras.saving.load_model(tmp / MODEL_FILE, safe_mode=True))
+    staged = end_to_end(_load_keras(tmp / PREPROCESSOR_FILE), _load_keras(tmp / MODEL_FILE))
     check_accuracy, check_examples = raw_accuracy(staged, result["task"])
     meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
     atomic_write_text(tmp / CARD_FILE, card(meta))
@@ -304,9 +310,7 @@ def save_lean(source, dest):
     """
     import keras
 
-    import relu_zoo.tasks  # noqa: F401
-
-    model = keras.saving.load_model(source, safe_mode=True)
+    model = _load_keras(source)
     compile_config = model.get_compile_config()
     if compile_config:
         model.compile(**keras.saving.deserialize_keras_object(compile_config))  # an unbuilt optimizer
