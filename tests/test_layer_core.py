@@ -315,6 +315,21 @@ def test_rrelu_training_slopes_statistics_and_inference():
     np.testing.assert_array_equal(call(layer, mixed, training=False), call(layer, mixed))
 
 
+def test_rrelu_training_slopes_are_uniform_at_full_resolution():
+    """The slopes pass a Kolmogorov-Smirnov test against U(lower, upper) and take tens of thousands of
+    distinct values (on TensorFlow: 16-bit draws, two per Philox output), for odd sizes too."""
+    from scipy import stats
+
+    layer = relu_zoo.RReLU(seed=11)
+    a = -call(layer, -np.ones((101, 999), "float32"), training=True).ravel()
+    assert a.min() >= 1 / 8 and a.max() <= 1 / 3
+    assert stats.kstest(a, stats.uniform(1 / 8, 1 / 3 - 1 / 8).cdf).pvalue > 1e-3
+    assert len(np.unique(a)) > 30_000
+    half = a.size // 2  # both halves of the draw are random, and independent of each other
+    assert abs(np.corrcoef(a[:half], a[half:2 * half])[0, 1]) < 0.02
+    assert not np.array_equal(a[:half], a[half:2 * half])
+
+
 def test_rrelu_inverse_parameterization():
     layer = relu_zoo.get("rrelu_xu", seed=1)
     assert layer.inference_slope == pytest.approx(2 / 11)
