@@ -13,8 +13,8 @@ with `safe_mode=True` only. The zoo is found in `$RELU_ZOO_MODELS`, else the
 `models/` folder of a source checkout, else the copy installed with the
 package: `pip install .` puts `models/` in `<prefix>/share/relu_zoo/models`
 (the `[tool.setuptools.data-files]` table of pyproject.toml, regenerated with
-the index), found through the installed distribution's file list, so it works
-in a venv, with `--user` and with `--prefix`.
+the index), found through the installed distribution's file list (RECORD),
+wherever pip put it (tested with a wheel installed into another `--prefix`).
 """
 
 import datetime
@@ -317,15 +317,6 @@ def save_lean(source, dest):
     tmp = Path(dest).with_name(f".{Path(dest).name}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, dest)
-
-
-def relean(name, root=None):
-    """Rewrites an exported checkpoint's model.keras with `save_lean` and updates its recorded sha256."""
-    folder = checkpoint_dir(name, root)
-    meta = verify(name, root)
-    save_lean(folder / MODEL_FILE, folder / MODEL_FILE)
-    meta["sha256"][MODEL_FILE] = sha256(folder / MODEL_FILE)
-    atomic_write_json(folder / METADATA_FILE, meta)
 
 
 def _command_for(result):
