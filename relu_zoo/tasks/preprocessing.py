@@ -96,9 +96,9 @@ def standardize_text(text):
     ("good.<br /><br />The" becomes "goodbrbrthe" in IMDB reviews). Here HTML tags, HTML entities (AG News
     writes apostrophes as "#39;") and punctuation become spaces; apostrophes are deleted so "don't" stays
     one token ("dont"), as with the Keras default. Control characters and Unicode spaces/separators also
-    become spaces: IMDB reviews hold C1 controls from mis-decoded Windows-1252 ("\x85" for an ellipsis,
-    "\x96" for a dash), which whitespace splitting keeps inside tokens, and Keras writes the vocabulary
-    one token per line but reads it back with `str.splitlines()`, which also breaks at "\x85", so a
+    become spaces: IMDB reviews hold C1 controls from mis-decoded Windows-1252 ("\\x85" for an ellipsis,
+    "\\x96" for a dash), which whitespace splitting keeps inside tokens, and Keras writes the vocabulary
+    one token per line but reads it back with `str.splitlines()`, which also breaks at "\\x85", so a
     saved `TextVectorization` with such a token fails to load ("repeated term").
 
     Args:
