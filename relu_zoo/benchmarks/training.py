@@ -18,7 +18,7 @@
   test accuracy against the training wall time (the sum of Keras epoch times, which include the
   per-epoch validation pass; the input pipeline's first pass is in epoch 1).
 - `memory`: runs the default `python train.py` (the `quick` preset) in a child process and reports its
-  peak resident memory (`getrusage(RUSAGE_CHILDREN).ru_maxrss`, the whole process, TensorFlow included).
+  peak resident memory (`ru_maxrss` of that child from `os.wait4`: the whole process, TensorFlow included).
 
 Each command prints a markdown table and writes its measurements to `--json` (atomically) if given.
 Numbers are measured on a shared 2-core machine: compare ratios measured in one run, not absolute times
@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -154,16 +153,19 @@ def profile(activations, repeats=10, batch_size=128, data_dir=None):
 
 
 def _train_py(args, out):
+    """Runs train.py in a child process; returns its wall time, its own peak RSS and the results."""
     command = [sys.executable, str(REPO / "train.py"), *args, "--out", str(out)]
     start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(command, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss is the largest child so far (KiB on Linux); run this command first for a clean number.
+    with tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        # wait4 gives this child's own resource usage (RUSAGE_CHILDREN would be the max over all children).
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            stderr.seek(0)
+            raise RuntimeError(f"{' '.join(command)} failed (exit {proc.returncode}):\n{stderr.read()[-3000:]}")
     return {"command": " ".join(["python train.py", *args]), "wall_s": time.perf_counter() - start,
-            "peak_rss_mb": maxrss / 1024 if maxrss > before else None,
+            "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
             "results": json.loads((Path(out) / "results.json").read_text())}
 
 
