@@ -339,18 +339,18 @@ def index_rows(root=None):
         meta = json.loads((root / name / METADATA_FILE).read_text())
         size = sum((root / name / f).stat().st_size for f in meta["sha256"])
         rows.append({"name": name, "task": meta["task"], "model": meta["model"], "activation": meta["activation"],
-                     "test_accuracy": meta["metrics"]["test_accuracy"], "target_accuracy": meta["target_accuracy"],
+                     "epochs": meta["epochs"], "test_accuracy": meta["metrics"]["test_accuracy"], "target_accuracy": meta["target_accuracy"],
                      "test_split": meta["data"]["test_split"], "params": meta["params"], "size_bytes": size})
     return rows
 
 
 def index_markdown(rows):
-    lines = ["| checkpoint | task | model | activation | test accuracy | target | params | size |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| checkpoint | task | model | activation | epochs | test accuracy | target | params | size |",
+             "|---|---|---|---|---:|---|---|---|---|"]
     for r in rows:
         target = "–" if r["target_accuracy"] is None else f"{100 * r['target_accuracy']:.1f}%"
         mark = "" if r["target_accuracy"] is None or r["test_accuracy"] >= r["target_accuracy"] else " (missed)"
-        lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | "
+        lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | {r['epochs']} | "
                      f"{100 * r['test_accuracy']:.2f}%{mark} | {target} | {r['params']:,} | "
                      f"{r['size_bytes'] / 1e6:.2f} MB |")
     total = sum(r["size_bytes"] for r in rows)
