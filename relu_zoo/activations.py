@@ -98,7 +98,7 @@ def _prelu(x, alpha):
     # `f(x) = x * s` with the slope `s = 1 if x > 0 else alpha`: the backward pass is one multiply for x
     # (`dy * s`) and one multiply-and-sum for alpha, where differentiating `where(x > 0, x, alpha * x)`
     # costs two selects over zero tensors and more multiplies; on the mnist `cnn` training step that made
-    # PReLU 2.0x slower than ReLU instead of ~1.1x (measured once, see README "Layer speed").
+    # PReLU 2.0x slower than ReLU instead of ~1.1x (README "Training speed and time to accuracy").
     slope = ops.where(x > 0, ops.ones_like(alpha), alpha)
 
     def grad(*args, upstream=None):
