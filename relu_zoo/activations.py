@@ -5,18 +5,26 @@ The math of every relu_zoo activation lives here exactly once; the layers in
 
 Conventions shared by every function:
 
-- NaN in gives NaN out (nothing silently turns a NaN into a number).
+- NaN in gives NaN out (nothing silently turns a NaN into a number), and a
+  NaN input gives a NaN input gradient, for every function: the ReLU family
+  differentiates through `_with_slope`, whose slopes are NaN at NaN inputs.
+  PyTorch's piecewise-linear kernels instead return the slope of the branch a
+  comparison with NaN falls into (relu: 1, leaky_relu: negative_slope, ...);
+  a NaN that vanishes in the backward pass hides the bad input (issue 20).
 - ±inf give the mathematical limit, e.g. `silu(-inf) == 0` (a plain
-  `x * sigmoid(x)` would give `-inf * 0 = NaN`).
+  `x * sigmoid(x)` would give `-inf * 0 = NaN`), and so do their gradients
+  (`silu'(inf) == 1`; PyTorch gives NaN for both).
 - Where a function has a kink, the derivative used there is stated in its
   docstring and is the same on every backend (we never rely on how a backend
   breaks ties in `maximum`/`minimum`).
 
-The parameter-free functions are registered with Keras, so
+Every function that needs no tensor argument is registered with Keras, so
 `keras.layers.Dense(64, activation=relu_zoo.activations.mish)` saves and loads
-with `safe_mode=True`.
+with `safe_mode=True`; `Partial` binds arguments and saves them too:
+`Dense(64, activation=Partial(leaky_relu, negative_slope=0.2))`.
 """
 
+import inspect
 import math
 
 import keras
@@ -38,27 +46,81 @@ def _non_positive(x):
     return ops.where(x > 0, ops.zeros_like(x), x)
 
 
-def _limit_at_neg_inf(x, y):
-    """Replaces `0 * inf` NaNs (x = -inf only) by their limit 0; keeps real NaNs."""
-    return ops.where(ops.equal(x, float("-inf")), ops.zeros_like(y), y)
+def _with_asymptotes(fn, x, asymptote=None, beyond=None):
+    """`fn(x)`, except where `|x| > beyond` (default: at ±inf), where the asymptote is used.
+
+    The asymptote defaults to `x` for `x > 0` and `0` for `x < 0` (silu, gelu, mish). `fn` never sees those
+    inputs (it gets 0 instead), so neither its value nor its gradient can become `-inf * 0` or `0 * inf`
+    there: values and gradients at ±inf are the limits (PyTorch: NaN), and GELU's `x**3` no longer
+    overflows float16 for |x| >= 40 (issue 20). NaN is not beyond anything, so it still reaches `fn`.
+    """
+    far = ops.isinf(x) if beyond is None else ops.greater(ops.abs(x), beyond)
+    inner = fn(ops.where(far, ops.zeros_like(x), x))
+    outer = ops.where(x > 0, x, ops.zeros_like(x)) if asymptote is None else asymptote(x)
+    return ops.where(far, outer, inner)
+
+
+def _select(x, threshold, below, above):
+    """`above` where `x > threshold`, `below` where `x <= threshold`, and NaN where x is NaN."""
+    return ops.where(x > threshold, above, ops.where(x <= threshold, below, x))
+
+
+def _with_slope(forward, slope, x):
+    """`forward(x)`, differentiated as `upstream * slope(x)`: the backward pass of every ReLU variant.
+
+    `slope` is built with `_select`, so the gradient at a NaN input is NaN for all of them (one rule; issue
+    20 found `relu` giving 0, `relu(max_value=1)` 1). It also keeps TensorFlow's fused forward kernels
+    (relu, relu6, leaky_relu) while fixing their float32-rounded slope in float64.
+    """
+
+    @ops.custom_gradient
+    def f(x):
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream
+            return dy * slope(x)
+
+        return forward(x), grad
+
+    return f(ops.convert_to_tensor(x))
+
+
+@ops.custom_gradient
+def _nan_gradient(x):
+    """Identity whose gradient is NaN at NaN inputs: the shared rule for functions built from `where`."""
+
+    def grad(*args, upstream=None):
+        dy = args[0] if upstream is None else upstream
+        return ops.where(ops.isnan(x), x, dy)
+
+    return ops.copy(x), grad
 
 
 @_register
-def relu(x, max_value=None, threshold=0.0):
-    """Rectified linear unit (Nair & Hinton 2010).
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Rectified linear unit (Nair & Hinton 2010), with `keras.activations.relu`'s arguments.
 
-    `f(x) = min(x, max_value)` for `x > threshold`, else `0`.
-    Derivative at `x == threshold` and at `x == max_value`: 0.
+    `f(x) = min(x, max_value)` for `x > threshold`, else `negative_slope * (x - threshold)`.
+    Derivative at `x == threshold`: `negative_slope` (the left branch, 0 by default); at `x == max_value`: 0.
     """
-    if max_value is None and threshold == 0:
-        return ops.relu(x)
-    if max_value == 6 and threshold == 0:
-        return ops.relu6(x)
-    # `x <= threshold` is False for NaN, so NaN passes through.
-    y = ops.where(x <= threshold, ops.zeros_like(x), x)
-    if max_value is not None:
-        y = ops.where(y >= max_value, ops.full_like(y, max_value), y)
-    return y
+
+    def forward(x):
+        if negative_slope == 0 and threshold == 0 and max_value is None:
+            return ops.relu(x)
+        if negative_slope == 0 and threshold == 0 and max_value == 6:
+            return ops.relu6(x)
+        # Without a slope the left piece is the constant 0, not `0 * x` (NaN at -inf).
+        below = negative_slope * (x - threshold) if negative_slope else ops.zeros_like(x)
+        # `x <= threshold` is False for NaN, so NaN passes through.
+        y = ops.where(x <= threshold, below, x)
+        if max_value is not None:
+            y = ops.where(x >= max_value, ops.full_like(y, max_value), y)
+        return y
+
+    def slope(x):
+        above = ops.ones_like(x) if max_value is None else ops.where(x >= max_value, ops.zeros_like(x), 1.0)
+        return _select(x, threshold, ops.full_like(x, negative_slope), above)
+
+    return _with_slope(forward, slope, x)
 
 
 @_register
@@ -67,7 +129,7 @@ def relu6(x):
 
     Derivative at 0 and at 6: 0.
     """
-    return ops.relu6(x)
+    return relu(x, max_value=6)
 
 
 @_register
@@ -76,18 +138,26 @@ def leaky_relu(x, negative_slope=0.01):
 
     Derivative at 0: `negative_slope`.
     """
-    if keras.backend.backend() == "tensorflow":
-        # TensorFlow's fused kernel (one pass, f'(0) = negative_slope): as fast as ReLU.
-        return ops.leaky_relu(x, negative_slope=negative_slope)
-    # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
-    return ops.where(x > 0, x, negative_slope * x)
+    if negative_slope == 0:
+        return relu(x)  # `0 * x` would be NaN at -inf
+    x = ops.convert_to_tensor(x)
+
+    def forward(x):
+        # TensorFlow's fused kernel (one pass) is as fast as ReLU, but its slope is a float32 attribute:
+        # float64 inputs take the exact slope through `where` (issue 20).
+        if keras.backend.backend() == "tensorflow" and x.dtype != "float64":
+            return ops.leaky_relu(x, negative_slope=negative_slope)
+        # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
+        return ops.where(x > 0, x, negative_slope * x)
+
+    return _with_slope(forward, lambda x: _select(x, 0, ops.full_like(x, negative_slope), ops.ones_like(x)), x)
 
 
 def prelu(x, alpha):
     """Parametric ReLU (He et al. 2015): `f(x) = x` for `x > 0`, else `alpha * x`.
 
     `alpha` broadcasts against `x` (one slope per channel, or a scalar).
-    Derivative at 0: `alpha` (the left branch), as for `leaky_relu`.
+    Derivative at 0: `alpha` (the left branch), as for `leaky_relu`; at NaN: NaN.
     """
     x = ops.convert_to_tensor(x)
     return _prelu(x, ops.cast(alpha, x.dtype))
@@ -99,11 +169,12 @@ def _prelu(x, alpha):
     # (`dy * s`) and one multiply-and-sum for alpha, where differentiating `where(x > 0, x, alpha * x)`
     # costs two selects over zero tensors and more multiplies; on the mnist `cnn` training step that made
     # PReLU 2.0x slower than ReLU instead of ~1.1x (README "Training speed and time to accuracy").
-    slope = ops.where(x > 0, ops.ones_like(alpha), alpha)
+    slope = _select(x, 0, alpha, ops.ones_like(alpha))
 
     def grad(*args, upstream=None):
         dy = args[0] if upstream is None else upstream
-        return dy * slope, _sum_to_shape(dy * ops.minimum(x, 0), ops.shape(alpha))
+        negative = ops.where(x > 0, ops.zeros_like(x), x)  # NaN stays NaN: alpha's gradient shows it too
+        return dy * slope, _sum_to_shape(dy * negative, ops.shape(alpha))
 
     return x * slope, grad
 
@@ -116,6 +187,7 @@ def _sum_to_shape(g, shape):
     return ops.reshape(ops.sum(g, axis=axes), shape) if axes else g
 
 
+@_register
 def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, inverse=False):
     """Randomized leaky ReLU (Xu et al. 2015).
 
@@ -137,8 +209,8 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
     if inverse:
         a = ops.reciprocal(a)
     # `x * s` with the slope `s` held constant: the backward pass is the single multiply `dy * s`
-    # (differentiating `where(x > 0, x, a * x)` costs two selects and another multiply).
-    return x * ops.stop_gradient(ops.where(x > 0, ops.ones_like(a), a))
+    # (differentiating `where(x > 0, x, a * x)` costs two selects and another multiply). `s` is NaN at NaN.
+    return x * ops.stop_gradient(_select(x, 0, a, ops.ones_like(a)))
 
 
 def _uniform(shape, lower, upper, dtype, seed):
@@ -177,8 +249,9 @@ def srelu(x, t_left, a_left, t_right, a_right):
     f(x) = x                                   for t_left < x < t_right
     f(x) = t_left + a_left * (x - t_left)      for x <= t_left
     ```
-    Derivative at `t_left`: `a_left`; at `t_right`: `a_right`.
+    Derivative at `t_left`: `a_left`; at `t_right`: `a_right`; at NaN: NaN.
     """
+    x = _nan_gradient(ops.convert_to_tensor(x))
     right = t_right + a_right * (x - t_right)
     left = t_left + a_left * (x - t_left)
     return ops.where(x >= t_right, right, ops.where(x <= t_left, left, x))
@@ -204,19 +277,29 @@ def apl(x, a, b):
     Derivative at a kink: every `max(0, .)` term contributes `relu'(0) = 0` at its own kink (so at 0
     the ReLU term takes its left piece, a hinge with `b = 0` its right piece).
     """
-    # A Python loop over the (static, small) hinge axis: no S-times larger temporary.
-    y = ops.relu(x)
+    # A Python loop over the (static, small) hinge axis: no S-times larger temporary. `relu` (not
+    # `ops.relu`) for the shared NaN-gradient rule.
+    y = relu(x)
     for s in range(a.shape[0]):
-        y = y + a[s] * ops.relu(b[s] - x)
+        y = y + a[s] * relu(b[s] - x)
     return y
 
 
+@_register
 def swish(x, beta=1.0):
     """Swish (Ramachandran et al. 2017): `f(x) = x * sigmoid(beta * x)`.
 
-    With `beta = 1` this is SiLU. Derivative at 0: 0.5.
+    With `beta = 1` this is SiLU. Derivative at 0: 0.5. At ±inf: the limit for the sign of `beta`
+    (`x` where `beta * x > 0`, `x / 2` for `beta = 0`, else 0).
     """
-    return _limit_at_neg_inf(x, x * ops.sigmoid(beta * x))
+    x = ops.convert_to_tensor(x)
+    beta = ops.cast(beta, x.dtype)
+
+    def asymptote(x):
+        zero = ops.zeros_like(x * beta)
+        return ops.where(x * beta > 0, x + zero, ops.where(ops.equal(beta, 0), 0.5 * x + zero, zero))
+
+    return _with_asymptotes(lambda v: v * ops.sigmoid(beta * v), x, asymptote)
 
 
 @_register
@@ -257,7 +340,10 @@ def gelu(x, approximate=False):
 
     `approximate=True` uses the tanh approximation of the paper. Derivative at 0: 0.5.
     """
-    return _limit_at_neg_inf(x, ops.gelu(x, approximate=approximate))
+    # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
+    # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
+    # the gradient `0 * inf = NaN` (issue 20: mixed_float16, |x| >= 256).
+    return _with_asymptotes(lambda v: ops.gelu(v, approximate=approximate), x, beyond=10.0)
 
 
 @_register
@@ -266,19 +352,27 @@ def silu(x):
 
     Derivative at 0: 0.5.
     """
-    return _limit_at_neg_inf(x, ops.silu(x))
+    return _with_asymptotes(ops.silu, x)
 
 
 @_register
 def mish(x):
     """Mish (Misra 2019): `x * tanh(softplus(x))`. Derivative at 0: `tanh(log 2) = 0.6`."""
-    return _limit_at_neg_inf(x, x * ops.tanh(ops.softplus(x)))
+    return _with_asymptotes(lambda v: v * ops.tanh(ops.softplus(v)), x)
 
 
 @_register
-def softplus(x):
-    """Softplus (Dugas et al. 2001): `log(1 + exp(x))`, computed stably. Derivative at 0: 0.5."""
-    return ops.softplus(x)
+def softplus(x, beta=1.0, threshold=20.0):
+    """Softplus (Dugas et al. 2001) with PyTorch's `nn.Softplus(beta, threshold)` arguments.
+
+    `f(x) = log(1 + exp(beta * x)) / beta`, computed stably, and `f(x) = x` where `beta * x > threshold`
+    (there the two differ by less than `exp(-threshold) / beta`). Derivative at 0: 0.5.
+    """
+    x = ops.convert_to_tensor(x)
+    linear = ops.greater(beta * x, threshold)
+    # The unused branch sees 0, so `beta * x` cannot overflow into it (float16) and poison its gradient.
+    smooth = ops.softplus(beta * ops.where(linear, ops.zeros_like(x), x)) / beta
+    return ops.where(linear, x, smooth)
 
 
 @_register
@@ -287,7 +381,73 @@ def crelu(x, axis=-1):
 
     Doubles the size of `axis`. Derivative at 0: 0 for both halves.
     """
-    return ops.concatenate([ops.relu(x), ops.relu(-x)], axis=axis)
+    x = ops.convert_to_tensor(x)
+    return ops.concatenate([relu(x), relu(-x)], axis=axis)
+
+
+@_register
+class Partial:
+    """An activation function of this module with arguments bound, that saves and loads by name.
+
+    Like `functools.partial`, but a `.keras` file stores the function's name and the arguments, so
+
+    >>> dense = keras.layers.Dense(4, activation=Partial(leaky_relu, negative_slope=0.2))
+
+    loads again with `safe_mode=True` and no `custom_objects`. The function is looked up by name among
+    this module's activation functions (never imported from an arbitrary path), and the arguments must be
+    ones it accepts, with plain values (numbers, strings, bools, None). Tensor parameters (`prelu`'s
+    `alpha`, ...) may be given as numbers. `rrelu` runs in inference mode unless `training=True` is bound.
+
+    Args:
+        function: One of this module's activation functions, or its name.
+        **arguments: Keyword arguments to bind.
+    """
+
+    def __init__(self, function, **arguments):
+        name = function if isinstance(function, str) else getattr(function, "__name__", None)
+        if name not in FUNCTIONS or not (isinstance(function, str) or FUNCTIONS[name] is function):
+            raise ValueError(f"Argument `function` must be one of relu_zoo.activations' functions "
+                             f"({', '.join(sorted(FUNCTIONS))}) or its name. Received: function={function!r}")
+        signature = inspect.signature(FUNCTIONS[name])
+        unknown = sorted(set(arguments) - set(list(signature.parameters)[1:]))
+        if unknown:
+            raise ValueError(f"{name}() has no argument {', '.join(unknown)}; it accepts "
+                             f"{', '.join(list(signature.parameters)[1:])}. Received: {arguments!r}")
+        for key, value in arguments.items():
+            if not (value is None or isinstance(value, (bool, int, float, str))):
+                raise ValueError(f"Partial arguments must be numbers, strings, bools or None, so that they "
+                                 f"save in a config. Received: {key}={value!r}")
+        self.function = name
+        self.arguments = dict(arguments)
+        self.__name__ = name  # Keras names activations in summaries and errors by `__name__`
+
+    def __call__(self, x):
+        return FUNCTIONS[self.function](x, **self.arguments)
+
+    def __eq__(self, other):
+        return isinstance(other, Partial) and (self.function, self.arguments) == (other.function, other.arguments)
+
+    def __hash__(self):
+        return hash((self.function, tuple(sorted(self.arguments.items()))))
+
+    def __repr__(self):
+        arguments = "".join(f", {k}={v!r}" for k, v in self.arguments.items())
+        return f"Partial({self.function}{arguments})"
+
+    def get_config(self):
+        return {"function": self.function, "arguments": dict(self.arguments)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["function"], **config["arguments"])
+
+
+# The activation functions `Partial` may name: everything public here that takes the input first.
+FUNCTIONS = {
+    fn.__name__: fn
+    for fn in (relu, relu6, leaky_relu, prelu, rrelu, srelu, pelu, apl, swish, elu, celu, selu, gelu, silu,
+               mish, softplus, crelu)
+}
 
 
 # Derivative at 0 of the parameter-free functions, with default arguments; the

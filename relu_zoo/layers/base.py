@@ -1,4 +1,6 @@
-"""Shared machinery of the relu_zoo layers: validation and parameter shapes."""
+"""Shared machinery of the relu_zoo layers: validation, parameter shapes, Keras compatibility."""
+
+import inspect
 
 import keras
 from keras import ops
@@ -27,6 +29,38 @@ def normalize_data_format(data_format):
     return data_format
 
 
+class KerasCompatible:
+    """Mixin of the layers that share a name with a Keras layer (ReLU, LeakyReLU, PReLU, ELU).
+
+    Such a layer accepts the Keras layer's constructor arguments with the same meaning, and `from_config`
+    loads the Keras layer's `get_config()`. Where relu_zoo's defaults differ on purpose (LeakyReLU 0.01,
+    PReLU 0.25 per channel), `keras_default` says what Keras' default is (the README's layer table shows
+    it), and `from_keras(layer)` gives a layer with Keras' exact behaviour: its configuration, defaults
+    included, and its weights.
+    """
+
+    keras_class = None  # the name in keras.layers
+    keras_default = None  # Keras' default where relu_zoo's differs, as shown in the README; None if the same
+
+    @classmethod
+    def from_keras(cls, layer):
+        """The relu_zoo layer that computes what the `keras.layers.<keras_class>` instance `layer` does."""
+        keras_cls = getattr(keras.layers, cls.keras_class)
+        if not isinstance(layer, keras_cls):
+            raise ValueError(f"{cls.__name__}.from_keras expects a keras.layers.{cls.keras_class}. "
+                             f"Received: layer={layer!r}")
+        config = layer.get_config()
+        # Keras' ELU does not put `alpha` in its config; take what the layer holds.
+        for name in inspect.signature(cls.__init__).parameters:
+            if name not in ("self", "kwargs") and name not in config and hasattr(layer, name):
+                config[name] = getattr(layer, name)
+        twin = cls.from_config(config)
+        if layer.weights:
+            twin.build((None,) + tuple(layer.weights[0].shape))
+            twin.set_weights(layer.get_weights())
+        return twin
+
+
 class ElementwiseActivation(keras.layers.Layer):
     """Base of the parameter-free layers: shape in = shape out, masks pass through."""
 
@@ -53,6 +87,7 @@ class ParametricActivation(keras.layers.Layer):
     - `shared_axes=[...]` (keras.layers.PReLU semantics): one value per
       element of the input shape, except along the listed axes (1-based,
       counted after the batch axis as in Keras). Non-shared axes must be known.
+      `shared_axes=[]` is Keras' default layout: one value per element.
 
     Subclasses list their parameters in `_parameters()` and add them in
     `build()` with `self._add_parameter(...)`.
@@ -63,10 +98,10 @@ class ParametricActivation(keras.layers.Layer):
         self.supports_masking = True
         if shared_axes is not None:
             axes = [shared_axes] if isinstance(shared_axes, int) else list(shared_axes)
-            if not axes or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in axes):
+            if not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in axes):
                 raise ValueError(
-                    "Argument `shared_axes` must be a non-empty list of axis indices >= 1 "
-                    f"(the batch axis 0 is always shared). Received: shared_axes={shared_axes!r}"
+                    "Argument `shared_axes` must be a list of axis indices >= 1 (the batch axis 0 is "
+                    f"always shared; [] shares none). Received: shared_axes={shared_axes!r}"
                 )
             if not channelwise:
                 raise ValueError(
@@ -93,7 +128,7 @@ class ParametricActivation(keras.layers.Layer):
                 f"Received: input_shape={tuple(input_shape)}"
             )
         if self.shared_axes is not None:
-            if max(self.shared_axes) >= rank:
+            if self.shared_axes and max(self.shared_axes) >= rank:
                 raise ValueError(
                     f"Argument `shared_axes` names axis {max(self.shared_axes)} but the input has "
                     f"rank {rank}. Received: shared_axes={self.shared_axes}, input_shape={tuple(input_shape)}"

@@ -1,9 +1,9 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, check_number, register
 
 
 @register
-class ELU(ElementwiseActivation):
+class ELU(KerasCompatible, ElementwiseActivation):
     """Exponential linear unit.
 
     Formula:
@@ -12,6 +12,9 @@ class ELU(ElementwiseActivation):
     f(x) = alpha * (exp(x) - 1)   otherwise
     ```
     Derivative at 0: `alpha` (left branch; continuous for alpha = 1).
+
+    Same arguments and defaults as `keras.layers.ELU`; `alpha` must be > 0
+    here (Keras does not check it; `alpha <= 0` is not an ELU).
 
     Args:
         alpha: Saturation value for negative inputs is `-alpha`, > 0. Default 1.0.
@@ -29,6 +32,9 @@ class ELU(ElementwiseActivation):
         Clevert, Unterthiner & Hochreiter, "Fast and Accurate Deep Network
         Learning by Exponential Linear Units (ELUs)", ICLR 2016.
     """
+
+    keras_class = "ELU"
+    keras_default = None  # same default as keras.layers.ELU
 
     def __init__(self, alpha=1.0, **kwargs):
         check_number("alpha", alpha, minimum=0, inclusive=False)

@@ -1,9 +1,11 @@
+import warnings
+
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, check_number, register
 
 
 @register
-class LeakyReLU(ElementwiseActivation):
+class LeakyReLU(KerasCompatible, ElementwiseActivation):
     """Leaky ReLU: a small fixed slope for negative inputs.
 
     Formula:
@@ -11,14 +13,18 @@ class LeakyReLU(ElementwiseActivation):
     f(x) = x                    if x > 0
     f(x) = negative_slope * x   otherwise
     ```
-    Derivative at 0: `negative_slope`.
+    Derivative at 0: `negative_slope`; at NaN: NaN.
 
-    The default 0.01 is Maas et al.'s and is also the default of
-    `relu_zoo.activations.leaky_relu` (keras.layers.LeakyReLU uses 0.3).
+    The default 0.01 is Maas et al.'s and PyTorch's, and is also the default of
+    `relu_zoo.activations.leaky_relu` (keras.layers.LeakyReLU uses 0.3;
+    `LeakyReLU.from_keras(layer)` keeps a Keras layer's slope). In float64 the
+    slope is applied exactly (TensorFlow's fused kernel rounds it to float32).
 
     Args:
         negative_slope: Slope for `x <= 0`, >= 0. Default 0.01.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+            Keras' deprecated `alpha` is accepted for `negative_slope`, with
+            Keras' warning.
 
     Call arguments:
         inputs: A tensor of any rank.
@@ -35,7 +41,13 @@ class LeakyReLU(ElementwiseActivation):
         Acoustic Models", ICML 2013 workshop.
     """
 
+    keras_class = "LeakyReLU"
+    keras_default = "negative_slope (0.3)"
+
     def __init__(self, negative_slope=0.01, **kwargs):
+        if "alpha" in kwargs:
+            negative_slope = kwargs.pop("alpha")
+            warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.")
         check_number("negative_slope", negative_slope, minimum=0)
         super().__init__(**kwargs)
         self.negative_slope = negative_slope

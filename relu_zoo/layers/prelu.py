@@ -1,11 +1,17 @@
 import keras
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ParametricActivation, register, serialize_weight_options, set_weight_options
+from relu_zoo.layers.base import (
+    KerasCompatible,
+    ParametricActivation,
+    register,
+    serialize_weight_options,
+    set_weight_options,
+)
 
 
 @register
-class PReLU(ParametricActivation):
+class PReLU(KerasCompatible, ParametricActivation):
     """Parametric ReLU: the negative slope is learned.
 
     Formula:
@@ -13,12 +19,15 @@ class PReLU(ParametricActivation):
     f(x) = x           if x > 0
     f(x) = alpha * x   otherwise
     ```
-    Derivative at 0: `alpha` (left branch).
+    Derivative at 0: `alpha` (left branch); at NaN: NaN.
 
     Unlike `keras.layers.PReLU` (one slope per input element, initial 0), the
     default here is the paper's: one slope per channel shared over batch and
     spatial axes, initialised to 0.25 (He et al. 2015, §2.1/§2.2). Only the
     channel size must be known, so `(None, None, None, C)` inputs build.
+    Keras' layout is `shared_axes=[]`; `PReLU.from_config` reads a Keras
+    PReLU's config (no `channelwise` key) with Keras' meaning, and
+    `PReLU.from_keras(layer)` also copies its slopes.
 
     Args:
         alpha_initializer: Initial slope. Default `Constant(0.25)`.
@@ -28,7 +37,8 @@ class PReLU(ParametricActivation):
         channelwise: One slope per channel (True, default) or a single slope
             for the whole layer (False).
         shared_axes: Keras-style alternative: one slope per input element
-            except along these axes (1-based after batch, e.g. `[1, 2]`).
+            except along these axes (1-based after batch, e.g. `[1, 2]`;
+            `[]`: one per element, Keras' default).
         data_format: Where the channel axis is: `"channels_last"` or
             `"channels_first"`; default `keras.config.image_data_format()`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
@@ -60,6 +70,16 @@ class PReLU(ParametricActivation):
         if alpha_initializer is None:
             alpha_initializer = keras.initializers.Constant(0.25)
         set_weight_options(self, "alpha", alpha_initializer, alpha_regularizer, alpha_constraint)
+
+    keras_class = "PReLU"
+    keras_default = "α per element (0)"
+
+    @classmethod
+    def from_config(cls, config):
+        if "channelwise" not in config and config.get("shared_axes") is None:
+            # keras.layers.PReLU's config: there `shared_axes=None` means one slope per element.
+            config = {**config, "shared_axes": []}
+        return super().from_config(config)
 
     def build(self, input_shape):
         shape = self.parameter_shape(input_shape)

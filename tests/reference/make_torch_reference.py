@@ -1,0 +1,132 @@
+"""Writes `torch_edge_cases.json`: PyTorch's outputs and gradients of every relu_zoo activation at edge inputs.
+
+PyTorch is not a dependency of relu_zoo or of its tests: `tests/test_torch_reference.py` only reads the JSON
+written here. Regenerate it (after adding an activation or changing a case below) in a separate environment:
+
+    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
+    /tmp/torchvenv/bin/python tests/reference/make_torch_reference.py
+
+Each case names a registered relu_zoo activation, the constructor arguments and parameter values to give it,
+and computes the same function with PyTorch: `torch.nn.functional` where PyTorch has the activation, otherwise
+the paper's formula written with torch ops (SReLU, PELU, APL, Swish-beta, CReLU, ReLU with Keras' extra
+arguments). For every dtype the inputs are cast to that dtype first; the JSON stores those cast inputs,
+`y = f(x)`, `dx = d sum(y) / dx` and, for learnable activations, `d sum(y) / d parameter`. The input is a
+single row of shape (1, n); learnable parameters have one value per element (rank-2 input: one channel per
+element), so each parameter gradient belongs to one input value.
+"""
+
+import json
+import math
+import pathlib
+
+import torch
+import torch.nn.functional as F
+
+INPUTS = [0.0, 1e-8, -1e-8, 1.0, -1.0, 1e4, -1e4, 65504.0, -65504.0, math.inf, -math.inf, math.nan]
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
+OUT = pathlib.Path(__file__).with_name("torch_edge_cases.json")
+
+
+def _keras_relu(negative_slope, max_value, threshold):
+    # keras.layers.ReLU: max_value if x >= max_value; x if threshold < x < max_value;
+    # negative_slope * (x - threshold) otherwise. Written with the derivative relu_zoo documents at the kinks.
+    def f(x):
+        top = x >= max_value if max_value is not None else torch.zeros_like(x, dtype=torch.bool)
+        capped = torch.where(top, torch.full_like(x, max_value if max_value is not None else 0.0), x)
+        # Without a negative slope the left piece is the constant 0 (not 0 * x, which is NaN at -inf).
+        below = negative_slope * (x - threshold) if negative_slope else torch.zeros_like(x)
+        return torch.where(x > threshold, capped, below)
+
+    return f
+
+
+def _srelu(x, t_left, a_left, t_right, a_right):
+    right = t_right + a_right * (x - t_right)
+    left = t_left + a_left * (x - t_left)
+    return torch.where(x >= t_right, right, torch.where(x <= t_left, left, x))
+
+
+def _pelu(x, alpha, beta):
+    negative = alpha * torch.expm1(torch.clamp(x, max=0.0) / beta)
+    return torch.where(x >= 0, (alpha / beta) * x, negative)
+
+
+def _apl(x, a, b):
+    y = F.relu(x)
+    for s in range(a.shape[0]):
+        y = y + a[s] * F.relu(b[s] - x)
+    return y
+
+
+# (case id, relu_zoo activation name, constructor kwargs, parameter values (broadcast to one per element),
+#  torch function of (x, **parameters)). Parameter values are exact in float16 and bfloat16.
+CASES = [
+    ("relu", "relu", {}, {}, lambda x: F.relu(x)),
+    ("relu_capped", "relu", {"max_value": 1.0, "threshold": 0.5}, {}, _keras_relu(0.0, 1.0, 0.5)),
+    ("relu_keras_leaky", "relu", {"negative_slope": 0.25, "max_value": 6.0}, {}, _keras_relu(0.25, 6.0, 0.0)),
+    ("relu6", "relu6", {}, {}, lambda x: F.relu6(x)),
+    ("leaky_relu", "leaky_relu", {}, {}, lambda x: F.leaky_relu(x, 0.01)),
+    ("leaky_relu_0.2", "leaky_relu", {"negative_slope": 0.2}, {}, lambda x: F.leaky_relu(x, 0.2)),
+    ("prelu", "prelu", {}, {"alpha": 0.25}, lambda x, alpha: F.prelu(x, alpha)),
+    ("rrelu", "rrelu", {}, {}, lambda x: F.rrelu(x, 1 / 8, 1 / 3, training=False)),
+    ("rrelu_inverse", "rrelu", {"lower": 3.0, "upper": 8.0, "parameterization": "inverse"}, {},
+     lambda x: F.leaky_relu(x, 2 / 11)),
+    ("srelu", "srelu", {}, {"t_left": -1.0, "a_left": 0.25, "t_right": 1.0, "a_right": 0.5}, _srelu),
+    ("pelu", "pelu", {}, {"alpha": 2.0, "beta": 0.5}, _pelu),
+    ("apl", "apl", {"hinges": 2}, {"a": [[0.5], [-0.25]], "b": [[0.0], [1.0]]}, _apl),
+    ("swish_beta", "swish_beta", {}, {"beta": 1.5}, lambda x, beta: x * torch.sigmoid(beta * x)),
+    ("elu", "elu", {}, {}, lambda x: F.elu(x)),
+    ("elu_0.5", "elu", {"alpha": 0.5}, {}, lambda x: F.elu(x, 0.5)),
+    ("celu", "celu", {"alpha": 2.0}, {}, lambda x: F.celu(x, 2.0)),
+    ("selu", "selu", {}, {}, lambda x: F.selu(x)),
+    ("gelu", "gelu", {}, {}, lambda x: F.gelu(x)),
+    ("gelu_tanh", "gelu", {"approximate": True}, {}, lambda x: F.gelu(x, approximate="tanh")),
+    ("silu", "silu", {}, {}, lambda x: F.silu(x)),
+    ("mish", "mish", {}, {}, lambda x: F.mish(x)),
+    ("softplus", "softplus", {}, {}, lambda x: F.softplus(x)),
+    ("softplus_beta", "softplus", {"beta": 2.0, "threshold": 10.0}, {},
+     lambda x: F.softplus(x, beta=2.0, threshold=10.0)),
+    ("crelu", "crelu", {}, {}, lambda x: torch.cat([F.relu(x), F.relu(-x)], dim=-1)),
+]
+
+
+def _values(t):
+    return [float(v) for v in t.detach().to(torch.float64).reshape(-1).tolist()]
+
+
+def run_case(fn, params, dtype):
+    x = torch.tensor([INPUTS], dtype=torch.float64).to(dtype).requires_grad_()
+    n = x.shape[1]
+    tensors = {}
+    for name, value in params.items():
+        value = torch.tensor(value, dtype=torch.float64)
+        shape = (value.shape[0], n) if value.ndim == 2 else (n,)
+        tensors[name] = value.expand(shape).to(dtype).clone().requires_grad_()
+    y = fn(x, **tensors)
+    y.backward(torch.ones_like(y))
+    result = {"x": _values(x), "y": _values(y), "dx": _values(x.grad)}
+    if tensors:
+        result["dparams"] = {name: t.grad.to(torch.float64).tolist() for name, t in tensors.items()}
+    return result
+
+
+def main():
+    torch.use_deterministic_algorithms(True)
+    cases = []
+    for case_id, activation, kwargs, params, fn in CASES:
+        results = {name: run_case(fn, params, dtype) for name, dtype in DTYPES.items()}
+        cases.append({"id": case_id, "activation": activation, "kwargs": kwargs, "params": params,
+                      "results": results})
+    document = {
+        "generator": "tests/reference/make_torch_reference.py",
+        "torch_version": torch.__version__,
+        "inputs": INPUTS,
+        "cases": cases,
+    }
+    # Python's json writes NaN / Infinity literals, which json.load reads back.
+    OUT.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"wrote {OUT} ({len(cases)} cases x {len(DTYPES)} dtypes)")
+
+
+if __name__ == "__main__":
+    main()
