@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from relu_zoo import activations, layers
 from relu_zoo.layers import *  # noqa: F401,F403  (the layer classes are the public API)
 from relu_zoo.registry import get, list_activations, list_aliases, register_activation
+from relu_zoo.swap import count_activations, swap_activations
 
-__all__ = ["activations", "get", "layers", "list_activations", "list_aliases", "register_activation",
-           *layers.__all__]
+__all__ = ["activations", "count_activations", "get", "layers", "list_activations", "list_aliases",
+           "register_activation", "swap_activations", *layers.__all__]
