@@ -1,7 +1,10 @@
-"""Activation registry: name -> layer class, aliases, and `get()` which builds a NEW layer per call.
+"""Registries: one small `Registry` class (names, aliases, did-you-mean errors, listing), and the activation
+registry built on it, with `get()`, which builds a NEW layer per call.
 
 Models take a *spec* (name, "name:key=value,...", config dict, class or layer)
 and call `get` once per use site, so two PReLU layers never share weights.
+The same `Registry` holds the models (`relu_zoo.models`), tasks
+(`relu_zoo.tasks`) and sweep presets (`relu_zoo.run.spec`).
 """
 
 import ast
@@ -12,7 +15,91 @@ import keras
 
 from relu_zoo import layers
 
-_ACTIVATIONS = {
+
+def did_you_mean(name, choices):
+    """" Did you mean 'x'?" for the closest of `choices` to `name`, or "" when none is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class Registry:
+    """Names -> entries, with aliases (a name plus default overrides) and did-you-mean errors.
+
+    Args:
+        kind: What an entry is, for messages: "activation" gives "Unknown activation 'x'".
+        listing: How the valid names are introduced in that message ("Valid names", "Presets").
+        normalize: Applied to a looked-up name before matching (e.g. lower-casing).
+    """
+
+    def __init__(self, kind, listing="Valid names", normalize=None):
+        self.kind, self.listing = kind, listing
+        self._normalize = normalize or (lambda name: name)
+        self._entries, self._aliases = {}, {}
+
+    def register(self, name, entry, overwrite=False):
+        """Adds `entry` under `name`; returns the entry. A taken name is a ValueError unless `overwrite`."""
+        if not overwrite and (name in self._entries or name in self._aliases):
+            raise ValueError(f"{self.kind.capitalize()} {name!r} is already registered.")
+        self._entries[name] = entry
+        return entry
+
+    def remove(self, name):
+        """Removes `name` and the aliases that point to it (e.g. an entry a test registered)."""
+        self._entries.pop(name, None)
+        self._aliases = {a: (t, d) for a, (t, d) in self._aliases.items() if t != name}
+
+    def alias(self, alias, target, **defaults):
+        """Makes `alias` resolve to `target` with `defaults` as its parameters."""
+        if target not in self._entries:
+            raise self.unknown(target)
+        self._aliases[alias] = (target, dict(defaults))
+
+    def names(self, where=None):
+        """Sorted registered names (aliases not included); `where(entry)` filters."""
+        return sorted(n for n, e in self._entries.items() if where is None or where(e))
+
+    def aliases(self):
+        """Alias -> target name, sorted by alias."""
+        return {alias: target for alias, (target, _) in sorted(self._aliases.items())}
+
+    def items(self):
+        return self._entries.items()
+
+    def __contains__(self, name):
+        try:
+            key = self._normalize(name)
+        except (AttributeError, TypeError):
+            return False
+        return key in self._entries or key in self._aliases
+
+    def resolve(self, name):
+        """(canonical name, default overrides) for a name or alias; a did-you-mean ValueError otherwise."""
+        try:
+            key = self._normalize(name)
+        except (AttributeError, TypeError):
+            raise self.unknown(name) from None
+        if key in self._entries:
+            return key, {}
+        if key in self._aliases:
+            target, defaults = self._aliases[key]
+            return target, dict(defaults)
+        raise self.unknown(name, key)
+
+    def get(self, name):
+        """The entry registered as `name` (or the entry an alias points to)."""
+        return self._entries[self.resolve(name)[0]]
+
+    def unknown(self, name, key=None):
+        """The ValueError for an unknown name: the closest match and every valid name (and alias)."""
+        key = name if key is None else key
+        hint = did_you_mean(key, [*self._entries, *self._aliases])
+        aliases = f"; aliases: {', '.join(sorted(self._aliases))}" if self._aliases else ""
+        return ValueError(f"Unknown {self.kind} {name!r}.{hint} {self.listing}: {', '.join(self.names())}"
+                          f"{aliases}.")
+
+
+ACTIVATIONS = Registry("activation", normalize=lambda name: name.strip().lower().replace("-", "_"))
+for _name, _cls in {
     "relu": layers.ReLU,
     "relu6": layers.ReLU6,
     "leaky_relu": layers.LeakyReLU,
@@ -30,55 +117,39 @@ _ACTIVATIONS = {
     "mish": layers.Mish,
     "softplus": layers.Softplus,
     "crelu": layers.CReLU,
-}
-
-# alias -> (name, default overrides)
-_ALIASES = {
-    "leaky": ("leaky_relu", {}),
-    "lrelu": ("leaky_relu", {}),
-    "leakyrelu": ("leaky_relu", {}),
-    "parametric_relu": ("prelu", {}),
-    "randomized_relu": ("rrelu", {}),
-    "rrelu_xu": ("rrelu", {"lower": 3.0, "upper": 8.0, "parameterization": "inverse"}),
-    "swish": ("silu", {}),
-    "gelu_tanh": ("gelu", {"approximate": True}),
-    "s_relu": ("srelu", {}),
-}
+}.items():
+    ACTIVATIONS.register(_name, _cls)
+ACTIVATIONS.alias("leaky", "leaky_relu")
+ACTIVATIONS.alias("lrelu", "leaky_relu")
+ACTIVATIONS.alias("leakyrelu", "leaky_relu")
+ACTIVATIONS.alias("parametric_relu", "prelu")
+ACTIVATIONS.alias("randomized_relu", "rrelu")
+ACTIVATIONS.alias("rrelu_xu", "rrelu", lower=3.0, upper=8.0, parameterization="inverse")
+ACTIVATIONS.alias("swish", "silu")
+ACTIVATIONS.alias("gelu_tanh", "gelu", approximate=True)
+ACTIVATIONS.alias("s_relu", "srelu")
 
 
 def list_activations():
     """Names of all registered activations (aliases not included), sorted."""
-    return sorted(_ACTIVATIONS)
+    return ACTIVATIONS.names()
 
 
 def list_aliases():
     """Alias -> canonical name."""
-    return {alias: target for alias, (target, _) in sorted(_ALIASES.items())}
+    return ACTIVATIONS.aliases()
 
 
 def register_activation(name, layer_class):
     """Adds `layer_class` (a keras Layer subclass) under `name`."""
     if not (inspect.isclass(layer_class) and issubclass(layer_class, keras.layers.Layer)):
         raise ValueError(f"`layer_class` must be a keras.layers.Layer subclass. Received: {layer_class!r}")
-    if name in _ACTIVATIONS or name in _ALIASES:
-        raise ValueError(f"Activation name {name!r} is already registered.")
-    _ACTIVATIONS[name] = layer_class
-    return layer_class
+    return ACTIVATIONS.register(name, layer_class)
 
 
 def resolve(name):
     """Canonical name and default overrides for a name or alias; ValueError with a suggestion otherwise."""
-    key = name.strip().lower().replace("-", "_")
-    if key in _ACTIVATIONS:
-        return key, {}
-    if key in _ALIASES:
-        target, defaults = _ALIASES[key]
-        return target, dict(defaults)
-    valid = list_activations() + sorted(_ALIASES)
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"Unknown activation {name!r}.{hint} Valid names: {', '.join(list_activations())}; "
-                     f"aliases: {', '.join(sorted(_ALIASES))}.")
+    return ACTIVATIONS.resolve(name)
 
 
 def _parse_value(text):
@@ -136,7 +207,7 @@ def get(identifier, **overrides):
     if isinstance(identifier, str):
         name, params = parse_spec(identifier)
         name, defaults = resolve(name)
-        return _instantiate(_ACTIVATIONS[name], {**defaults, **params, **overrides}, identifier)
+        return _instantiate(ACTIVATIONS.get(name), {**defaults, **params, **overrides}, identifier)
     if isinstance(identifier, dict):
         if "class_name" in identifier:
             layer = keras.saving.deserialize_keras_object(identifier)
@@ -146,7 +217,7 @@ def get(identifier, **overrides):
                              f"or Keras' 'class_name'/'config' form. Received: {identifier!r}")
         params = {k: v for k, v in identifier.items() if k != "name"}
         name, defaults = resolve(identifier["name"])
-        return _instantiate(_ACTIVATIONS[name], {**defaults, **params, **overrides}, identifier)
+        return _instantiate(ACTIVATIONS.get(name), {**defaults, **params, **overrides}, identifier)
     if inspect.isclass(identifier) and issubclass(identifier, keras.layers.Layer):
         return _instantiate(identifier, overrides, identifier.__name__)
     if isinstance(identifier, keras.layers.Layer):
@@ -165,7 +236,7 @@ def name_of(identifier):
     if isinstance(identifier, dict) and "name" in identifier:
         return resolve(identifier["name"])[0]
     cls = identifier if inspect.isclass(identifier) else type(identifier)
-    for name, registered in _ACTIVATIONS.items():
+    for name, registered in ACTIVATIONS.items():
         if registered is cls:
             return name
     return cls.__name__

@@ -103,7 +103,7 @@ def test_register_task_refuses_duplicates_and_adds_entries():
         assert tasks.get("mnist_test_variant").spec.input_shape == (28, 28, 1)
         assert "mnist_test_variant" in tasks.list_tasks("image")
     finally:
-        tasks.base._TASKS.pop("mnist_test_variant", None)
+        tasks.base.TASKS.remove("mnist_test_variant")
     with pytest.raises(TypeError):
         tasks.register_task("mnist")
 

@@ -1,28 +1,26 @@
 """Model registry (timm pattern): `@register_model` builders and `create_model`."""
 
-import difflib
 import inspect
 
-_MODELS = {}
+from relu_zoo.registry import Registry
+
+MODELS = Registry("model", listing="Valid models")
 
 
 def register_model(name, modalities):
     """Registers `builder(spec, activation, **kwargs) -> keras.Model` for the given modalities."""
 
     def decorator(builder):
-        if name in _MODELS:
-            raise ValueError(f"Model {name!r} is already registered.")
         builder.model_name = name
         builder.modalities = tuple(modalities)
-        _MODELS[name] = builder
-        return builder
+        return MODELS.register(name, builder)
 
     return decorator
 
 
 def list_models(modality=None):
     """Registered model names (optionally only those supporting `modality`), sorted."""
-    return sorted(n for n, b in _MODELS.items() if modality is None or modality in b.modalities)
+    return MODELS.names(where=lambda builder: modality is None or modality in builder.modalities)
 
 
 def model_modalities(name):
@@ -30,11 +28,7 @@ def model_modalities(name):
 
 
 def get_builder(name):
-    if name not in _MODELS:
-        close = difflib.get_close_matches(str(name), list(_MODELS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown model {name!r}.{hint} Valid models: {', '.join(list_models())}.")
-    return _MODELS[name]
+    return MODELS.get(name)
 
 
 def _resolve_spec(task, input_shape, num_classes, modality, vocab_size):

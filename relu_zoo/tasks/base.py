@@ -21,10 +21,11 @@ sweep should never start fetching gigabytes (speech_commands is 2.4 GB) by surpr
 
 import abc
 import dataclasses
-import difflib
 import os
 
 import tensorflow as tf
+
+from relu_zoo.registry import Registry
 
 MODALITIES = ("image", "text", "speech")
 SPLITS = ("train", "validation", "test")
@@ -474,7 +475,7 @@ def _not_found_message(tfds_name, builder, data_dir):
 
 # -- registry -------------------------------------------------------------------------------------------
 
-_TASKS = {}
+TASKS = Registry("task", listing="Valid tasks")
 
 
 def register_task(task, overwrite=False):
@@ -485,17 +486,16 @@ def register_task(task, overwrite=False):
     """
     if not isinstance(task, Task):
         raise TypeError(f"`task` must be a relu_zoo.tasks.Task. Received: task={task!r}")
-    if task.name in _TASKS and not overwrite:
+    if task.name in TASKS and not overwrite:
         raise ValueError(f"Task {task.name!r} is already registered; pass overwrite=True to replace it.")
-    _TASKS[task.name] = task
-    return task
+    return TASKS.register(task.name, task, overwrite=True)
 
 
 def list_tasks(modality=None):
     """Sorted registered task names, optionally only those of one modality."""
     if modality is not None and modality not in MODALITIES:
         raise ValueError(f"`modality` must be one of {MODALITIES} or None. Received: modality={modality!r}")
-    return sorted(name for name, task in _TASKS.items() if modality is None or task.modality == modality)
+    return TASKS.names(where=lambda task: modality is None or task.modality == modality)
 
 
 def get(name):
@@ -506,8 +506,4 @@ def get(name):
     """
     if isinstance(name, Task):
         return name
-    if name not in _TASKS:
-        close = difflib.get_close_matches(str(name), list(_TASKS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown task {name!r}.{hint} Valid tasks: {', '.join(list_tasks())}.")
-    return _TASKS[name]
+    return TASKS.get(name)
