@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Compare ReLU-family activations on TensorFlow Datasets. `python train.py --help` for the options.
 
-A thin wrapper: the logic lives in relu_zoo.cli / relu_zoo.experiment.
+A thin wrapper: the logic lives in relu_zoo.cli / relu_zoo.run.
 """
 
 import sys

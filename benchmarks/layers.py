@@ -1,6 +1,6 @@
 """Forward + backward time of every relu_zoo layer, as ratios to tf.nn.relu and to the matching Keras layer.
 
-    python -m relu_zoo.benchmarks.layers [--shape 256,32,32,64] [--repeats 15] [--layers prelu,rrelu]
+    python benchmarks/layers.py [--shape 256,32,32,64] [--repeats 15] [--layers prelu,rrelu]
 
 Each candidate is a `tf.function` (graph mode, no XLA) computing the gradient of `sum(f(x) * cotangent)`
 with respect to the input and the layer's weights. Candidates are timed round-robin (every repetition runs
@@ -119,7 +119,7 @@ KERAS_NAMES = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m relu_zoo.benchmarks.layers", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/layers.py", description=__doc__.split("\n")[0])
     parser.add_argument("--shape", default="256,32,32,64", help="input shape, comma-separated")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--layers", default=None, help="comma-separated subset of activations")

@@ -1,9 +1,9 @@
 """Training speed on this machine: epoch-time ratios, where a step's time goes, time to accuracy, peak memory.
 
-    python -m relu_zoo.benchmarks.training speed      [--activations relu,prelu,rrelu] [--steps 60] [--repeats 5]
-    python -m relu_zoo.benchmarks.training profile    [--activations relu,prelu,rrelu]
-    python -m relu_zoo.benchmarks.training accuracy   [--presets mnist_60s,imdb,spoken_digit]
-    python -m relu_zoo.benchmarks.training memory     [-- extra train.py flags]
+    python benchmarks/training.py speed      [--activations relu,prelu,rrelu] [--steps 60] [--repeats 5]
+    python benchmarks/training.py profile    [--activations relu,prelu,rrelu]
+    python benchmarks/training.py accuracy   [--presets mnist_60s,imdb,spoken_digit]
+    python benchmarks/training.py memory     [-- extra train.py flags]
 
 - `speed`: the reference mnist `cnn` with each activation (and `keras.layers.PReLU()` for reference), trained side by side in one process on the same
   real batches. Every repetition trains one `steps`-batch epoch of every model, in rotating order, so load
@@ -47,7 +47,7 @@ ACCURACY_TARGETS = {  # preset (mnist, imdb_reviews, spoken_digit): (test accura
 }
 MEMORY_TARGET_MB = 3 * 1024
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _compiled_models(activations, spec, seed=0, model_kwargs=None):
@@ -80,9 +80,8 @@ def _mnist_batches(steps, batch_size, data_dir=None):
 
 def speed(activations, steps=60, repeats=5, batch_size=128, data_dir=None):
     """Median epoch time of each activation's mnist `cnn` and its median ratio to the first activation's."""
-    from relu_zoo.experiment import _keras_callbacks
+    from relu_zoo.run.callbacks import EpochTimer  # train.py's: adds `epoch_time` to the epoch logs
 
-    EpochTimer = _keras_callbacks()[0]  # train.py's: adds `epoch_time` to the epoch logs
     data, batches = _mnist_batches(steps, batch_size, data_dir)
     built = _compiled_models(activations, data.spec)
     for model in built.values():  # trace and warm up every model before timing any
@@ -225,7 +224,7 @@ def markdown(command, report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m relu_zoo.benchmarks.training",
+    parser = argparse.ArgumentParser(prog="python benchmarks/training.py",
                                      description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("speed", "profile"):
@@ -266,7 +265,7 @@ def main(argv=None):
     print(report["machine"])
     print(markdown(args.command, report))
     if args.json:
-        from relu_zoo.config import atomic_write_json
+        from relu_zoo.run.store import atomic_write_json
 
         atomic_write_json(args.json, report)
     return 0

@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from relu_zoo import config as config_lib
+from relu_zoo.run import spec
 
 # flag -> help; every flag maps to the SweepConfig field of the same name (dashes -> underscores).
 FLAGS = {
@@ -27,8 +27,8 @@ FLAGS = {
     "--epochs": "epochs per run",
     "--batch-size": "batch size",
     "--learning-rate": "peak learning rate",
-    "--optimizer": f"one of {', '.join(config_lib.OPTIMIZERS)}",
-    "--schedule": f"learning-rate schedule: {', '.join(config_lib.SCHEDULES)}",
+    "--optimizer": f"one of {', '.join(spec.OPTIMIZERS)}",
+    "--schedule": f"learning-rate schedule: {', '.join(spec.SCHEDULES)}",
     "--weight-decay": "weight decay (adamw)",
     "--clipnorm": "gradient clipping by norm (relu_rnn defaults to 1.0)",
     "--max-train-examples": "cap on training examples per run ('all' for no cap)",
@@ -56,7 +56,7 @@ def train_parser():
         epilog="Config files (YAML/JSON) use the same keys as the flags, with underscores; unknown keys are an "
                "error. Precedence: defaults < --preset < --config < flags.",
     )
-    parser.add_argument("--preset", help=f"shipped config: {', '.join(config_lib.list_presets())}")
+    parser.add_argument("--preset", help=f"shipped config: {', '.join(spec.list_presets())}")
     parser.add_argument("--config", help="YAML or JSON config file")
     for flag, text in FLAGS.items():
         parser.add_argument(flag, help=text, default=None)
@@ -98,12 +98,12 @@ def cmd_list():
     print("aliases:    ", ", ".join(f"{a}->{t}" for a, t in relu_zoo.list_aliases().items()))
     print("models:     ", ", ".join(f"{m} ({'/'.join(models.model_modalities(m))})" for m in models.list_models()))
     print("tasks:      ", ", ".join(f"{t} ({tasks.get(t).spec.modality})" for t in tasks.list_tasks()))
-    print("presets:    ", ", ".join(config_lib.list_presets()))
+    print("presets:    ", ", ".join(spec.list_presets()))
     return 0
 
 
 def cmd_report(argv):
-    from relu_zoo import report
+    from relu_zoo.run import report
 
     args = report_parser().parse_args(argv)
     dest = args.dest or args.out[0]
@@ -123,17 +123,19 @@ def main(argv=None):
     if argv[:1] == ["report"]:
         return cmd_report(argv[1:])
     args = train_parser().parse_args(argv)
-    from relu_zoo import experiment, report
+    from relu_zoo.run import report
+    from relu_zoo.run.distribute import Distribution
+    from relu_zoo.run.sweep import sweep
     from relu_zoo.tasks import DatasetNotFoundError
 
     try:
-        config = config_lib.resolve(args.preset, args.config, _overrides(args), check=False)
+        config = spec.resolve(args.preset, args.config, _overrides(args), check=False)
         # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
-        distribution = experiment.Distribution(config.distribute, config.cpu_devices)
-        config_lib.validate(config)
+        distribution = Distribution(config.distribute, config.cpu_devices)
+        spec.validate(config)
         command = "python train.py " + shlex.join(argv) if argv else "python train.py"
-        summary = experiment.sweep(config, command=command, distribution=distribution)
-    except (config_lib.ConfigError, DatasetNotFoundError) as e:
+        summary = sweep(config, command=command, distribution=distribution)
+    except (spec.ConfigError, DatasetNotFoundError) as e:
         return _error(str(e))
     if summary is None:
         print(f"Worker finished ({distribution.name}); the chief writes the results and the report.")

@@ -38,13 +38,48 @@ _ACTIVATION_TYPES = tuple(getattr(zoo_layers, name) for name in zoo_layers.__all
 )
 
 
+def sublayers(layer):
+    """The layers directly inside `layer`, in the order they were assigned: a model's `layers`, else the
+    layers held in its public attributes (an RNN's `cell`, a Bidirectional's `forward_layer`, a cell's own
+    activation), also inside lists, tuples and dicts."""
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    found = []
+
+    def visit(value):
+        if isinstance(value, keras.layers.Layer):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    for name, value in vars(layer).items():
+        if not name.startswith("_"):
+            visit(value)
+    return found
+
+
+def all_layers(model):
+    """Every layer nested in `model` (not `model` itself), depth first in assignment order, each once."""
+    seen, ordered = {id(model)}, []
+
+    def walk(layer):
+        for sub in sublayers(layer):
+            if id(sub) not in seen:
+                seen.add(id(sub))
+                ordered.append(sub)
+                walk(sub)
+
+    walk(model)
+    return ordered
+
+
 def activation_layers(model):
     """All activation layers in `model`, nested ones (sub-models, RNN cells) included, in call order."""
-    found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, _ACTIVATION_TYPES):
-            found.append(layer)
-    return found
+    return [layer for layer in all_layers(model) if isinstance(layer, _ACTIVATION_TYPES)]
 
 
 def parameter_stats(layer):

@@ -1,4 +1,4 @@
-"""relu_zoo.benchmarks.training on tiny real runs: it measures what it says (no timings are asserted)."""
+"""benchmarks/training.py on tiny real runs: it measures what it says (no timings are asserted)."""
 
 import json
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from relu_zoo import config as config_lib
-from relu_zoo.benchmarks import training
+from benchmarks import training
+from relu_zoo.run import spec as config_lib
 
 TINY = ["--epochs", "1", "--max-train-examples", "128", "--max-eval-examples", "64", "--model-kwargs",
         '{"filters": [4, 8], "dense_units": 8}']
@@ -23,6 +23,7 @@ def test_accuracy_targets_name_shipped_presets():
     assert set(training.ACCURACY_TARGETS) <= set(config_lib.list_presets())
 
 
+@pytest.mark.slow
 def test_speed_times_every_activation_in_every_repetition(real_tfds_dir):
     real_tfds_dir("mnist/3.0.1")
     report = training.speed(["relu", "prelu", "keras.PReLU"], steps=2, repeats=3, batch_size=16)
@@ -34,6 +35,7 @@ def test_speed_times_every_activation_in_every_repetition(real_tfds_dir):
     assert keras_prelu["activation"] == "keras.PReLU" and keras_prelu["target"] is None
 
 
+@pytest.mark.slow
 def test_profile_reports_each_stage(real_tfds_dir):
     real_tfds_dir("mnist/3.0.1")
     report = training.profile(["relu", "rrelu"], repeats=1, batch_size=8)
@@ -43,6 +45,7 @@ def test_profile_reports_each_stage(real_tfds_dir):
         assert all(row[k] > 0 for k in row if k != "activation")
 
 
+@pytest.mark.slow
 def test_accuracy_and_memory_run_train_py(real_tfds_dir, tmp_path):
     real_tfds_dir("spoken_digit/1.0.9")
     report = training.accuracy(["spoken_digit"], extra=TINY)

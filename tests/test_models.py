@@ -9,8 +9,8 @@ import pytest
 
 import relu_zoo
 from relu_zoo import models, tasks
-from relu_zoo.diagnostics import activation_layers
-from relu_zoo.models import table
+from relu_zoo.diagnostics import activation_layers, all_layers
+from tools import readme_tables
 
 # Small specs keep the full grid fast; the real task specs are covered by the parameter-count test.
 SMALL_SPECS = {
@@ -51,7 +51,12 @@ def test_every_combination_is_covered():
     assert ("rnn", "image") not in COMBOS
 
 
-@pytest.mark.parametrize("activation", relu_zoo.list_activations())
+# The fast subset (`-m "not slow"`) builds every model with these; the full suite with every activation.
+FAST_ACTIVATIONS = ("relu", "prelu", "rrelu", "crelu")
+
+
+@pytest.mark.parametrize("activation", [a if a in FAST_ACTIVATIONS else pytest.param(a, marks=pytest.mark.slow)
+                                        for a in relu_zoo.list_activations()])
 @pytest.mark.parametrize("model_name,modality", COMBOS)
 def test_builds_trains_and_owns_its_activations(model_name, modality, activation):
     spec = SMALL_SPECS[modality]
@@ -91,7 +96,7 @@ def test_relu_rnn_cell_trains_its_learnable_activation():
     spec = SMALL_SPECS["speech"]
     keras.utils.set_random_seed(0)
     model = models.create_model("relu_rnn", task=spec, activation="prelu", units=8)
-    cell = next(l for l in model._flatten_layers() if isinstance(l, models.ReLURNNCell))
+    cell = next(l for l in all_layers(model) if isinstance(l, models.ReLURNNCell))
     before = np.array(cell.activation.alpha)
     x, y = mock_batch(spec, n=16)
     compile_model(model, lr=1e-2).fit(x, y, epochs=3, verbose=0)
@@ -155,8 +160,8 @@ def test_documented_parameter_counts_match():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     block = re.search(r"<!-- params:start -->\n(.*?)\n<!-- params:end -->", readme, re.S)
     assert block, "README must hold the generated model table between params markers"
-    assert block.group(1).strip() == table.markdown().strip(), (
-        "README model table is stale: regenerate with `python -m relu_zoo.models.table`")
+    assert block.group(1).strip() == readme_tables.params_markdown().strip(), (
+        "README model table is stale: regenerate with `python tools/readme_tables.py`")
 
 
 REAL_TASKS = {"image": "mnist", "text": "imdb_reviews", "speech": "spoken_digit"}
@@ -184,6 +189,7 @@ def real_batches():
     return batches
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name,modality", COMBOS)
 def test_a_few_steps_on_real_data_reduce_the_loss(real_batches, model_name, modality):
     spec, (x, y) = real_batches[modality]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from relu_zoo import pretrained
+from tools import readme_tables
 
 ROOT = Path(__file__).parents[1]
 ZOO = ROOT / "models"
@@ -47,6 +48,7 @@ def tiny_zoo(tmp_path_factory):
     return zoo
 
 
+@pytest.mark.slow
 def test_export_writes_a_self_describing_folder(tiny_zoo):
     name = "cnn_prelu.spoken_digit"
     assert pretrained.list_pretrained(tiny_zoo) == [name]
@@ -63,6 +65,7 @@ def test_export_writes_a_self_describing_folder(tiny_zoo):
     assert pretrained.index_markdown(index) in (tiny_zoo / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo):
     name = "cnn_prelu.spoken_digit"
     meta = pretrained.metadata(name, tiny_zoo)
@@ -88,6 +91,7 @@ def _saved_optimizer_variables(path):
         return len(h5["optimizer/vars"])
 
 
+@pytest.mark.slow
 def test_exported_model_keeps_weights_and_training_config_but_not_optimizer_state(tiny_zoo):
     (run_dir,) = (tiny_zoo.parent / "runs" / "runs").iterdir()
     trained = keras.saving.load_model(run_dir / pretrained.MODEL_FILE, safe_mode=True)
@@ -105,6 +109,7 @@ def test_exported_model_keeps_weights_and_training_config_but_not_optimizer_stat
     exported.fit(x, np.array([0, 1]), verbose=0)  # compile=True gives a model ready to fine-tune
 
 
+@pytest.mark.slow
 def test_tampered_checkpoint_is_refused(tiny_zoo, tmp_path):
     name = "cnn_prelu.spoken_digit"
     shutil.copytree(tiny_zoo / name, tmp_path / name)
@@ -117,11 +122,13 @@ def test_tampered_checkpoint_is_refused(tiny_zoo, tmp_path):
         pretrained.load(name, root=tmp_path)
 
 
+@pytest.mark.slow
 def test_unknown_name_lists_available(tiny_zoo):
     with pytest.raises(ValueError, match=r"Unknown pretrained model 'cnn_prelu.mnst'.*Available: cnn_prelu"):
         pretrained.load("cnn_prelu.mnst", root=tiny_zoo)
 
 
+@pytest.mark.slow
 def test_zoo_location_from_environment(tiny_zoo, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RELU_ZOO_MODELS", str(tiny_zoo))
@@ -133,9 +140,10 @@ def test_repository_zoo_index_matches_its_folders():
     assert pretrained.list_pretrained(ZOO) == sorted(row["name"] for row in ZOO_INDEX)
     assert pretrained.index_rows(ZOO) == ZOO_INDEX
     readme = (ROOT / "README.md").read_text()
-    assert pretrained.readme_section(ZOO_INDEX) in readme, "regenerate with `python -m relu_zoo.pretrained index`"
+    assert readme_tables.checkpoint_section(ZOO_INDEX) in readme, "regenerate with `python tools/readme_tables.py`"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [row["name"] for row in ZOO_INDEX])
 def test_repository_checkpoint(name):
     """Each shipped checkpoint: hashes verify, files < 20 MB, and on the real test split (its first
@@ -156,10 +164,10 @@ def test_repository_checkpoint(name):
 
 def test_pyproject_installs_every_checkpoint_file():
     """pyproject.toml's generated data-files table ships exactly the zoo's files (regenerate with
-    `python -m relu_zoo.pretrained index`)."""
+    `python tools/readme_tables.py`)."""
     tomllib = pytest.importorskip("tomllib")
     table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
-    assert table == pretrained.data_files(ZOO)
+    assert table == readme_tables.data_files(ZOO)
     shipped = {Path(f) for files in table.values() for f in files}
     on_disk = {p.relative_to(ROOT) for p in ZOO.rglob("*") if p.is_file() and not p.name.startswith(".")}
     assert shipped == on_disk

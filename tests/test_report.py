@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from relu_zoo import report, stats
-from relu_zoo.config import atomic_write_json
+from relu_zoo.run import report, stats
+from relu_zoo.run.store import atomic_write_json
 
 
 def test_describe_uses_student_t_interval():

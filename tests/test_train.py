@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import relu_zoo
-from relu_zoo import cli, config as config_lib, stats
+from relu_zoo import cli
+from relu_zoo.run import spec as config_lib, stats
 from relu_zoo.diagnostics import ActivationDiagnostics
 
 ROOT = Path(__file__).parents[1]
@@ -66,6 +67,7 @@ def summary_rows(out):
     return [row[:6] + row[7:] for row in rows]
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_end_to_end_report_matches_results(tiny_sweep):
     out = tiny_sweep
@@ -101,6 +103,7 @@ def test_end_to_end_report_matches_results(tiny_sweep):
     assert "![" in summary and "plots/val_accuracy.png" in summary
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
     shards = [tmp_path / f"shard{i}" for i in range(3)]
@@ -116,6 +119,46 @@ def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
     assert summary_rows(merged) == summary_rows(tiny_sweep)
 
 
+API_SWEEP = """
+import sys
+from relu_zoo.run import spec
+from relu_zoo.run.sweep import sweep
+overrides = {"tasks": "mnist", "models": "cnn", "max_train_examples": 512, "max_eval_examples": 256, "batch_size": 64,
+             "model_kwargs": {"filters": [8, 16], "dense_units": 16}, "verbose": 0, "activations": "relu,prelu",
+             "seeds": 2, "epochs": 1, "out": sys.argv[1]}
+sweep(spec.resolve(overrides=overrides), command="api")
+"""
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_the_python_api_gives_the_command_lines_results(tiny_sweep, tmp_path):
+    # The same sweep as SWEEP through relu_zoo.run (spec.resolve + sweep) instead of train.py: same metrics.
+    proc = subprocess.run([sys.executable, "-c", API_SWEEP, str(tmp_path / "api")], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics_of(tmp_path / "api") == metrics_of(tiny_sweep)
+    assert summary_rows(tmp_path / "api") == summary_rows(tiny_sweep)
+
+
+def test_keras_workaround_refuses_versions_it_was_not_verified_on(monkeypatch):
+    from relu_zoo.run import _keras_compat
+
+    monkeypatch.setattr(_keras_compat.keras, "__version__", "3.99.0")
+    with pytest.raises(config_lib.ConfigError, match=r"verified with Keras 3\.15\.x; this is Keras 3\.99\.0"):
+        _keras_compat.patch_keras_for_multi_worker()
+
+
+def test_ci_pins_the_keras_version_the_workaround_was_verified_on():
+    from relu_zoo.run._keras_compat import MULTI_WORKER_KERAS
+
+    pins = dict(line.split("==") for line in (ROOT / ".ci" / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins["keras"].startswith(MULTI_WORKER_KERAS)
+    assert {"tensorflow", "tensorflow-datasets", "numpy", "scipy", "matplotlib"} <= set(pins)
+
+
+@pytest.mark.slow
 @needs_mnist
 def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path):
     # The mlp has no batch norm, whose per-replica batch statistics would legitimately differ.
@@ -178,6 +221,7 @@ MLP_RUN = ["--task", "mnist", "--model", "mlp", "--model-kwargs", '{"width": 32}
            "--seeds", "1", "--epochs", "2"]
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_multi_worker_two_processes_match_one_process(tmp_path):
     # Two local worker processes with TF_CONFIG, one --out: only the chief (worker 0) writes into it.
@@ -216,9 +260,9 @@ def test_multi_worker_two_processes_match_one_process(tmp_path):
 LOCKSTEP_SCRIPT = """
 import json, os, sys
 import numpy as np
-from relu_zoo import experiment
+from relu_zoo.run.distribute import Distribution
 kind = sys.argv[1]
-distribution = experiment.Distribution(None if kind == "none" else kind)
+distribution = Distribution(None if kind == "none" else kind)
 import keras
 import tensorflow as tf
 import relu_zoo
@@ -238,6 +282,7 @@ np.savez(os.path.join(sys.argv[2], f"{name}.npz"), *model.get_weights(), loss=hi
 """
 
 
+@pytest.mark.slow
 def test_multi_worker_keeps_the_workers_weights_identical(tmp_path):
     # The Keras workaround on its own, without data files: the two workers end with bit-identical weights
     # (learned PReLU slopes included), equal to one process's with the same global batch up to float rounding.
@@ -255,6 +300,7 @@ def test_multi_worker_keeps_the_workers_weights_identical(tmp_path):
     assert not np.array_equal(w0["arr_2"], np.full_like(w0["arr_2"], 0.25))  # PReLU slopes were trained
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_resume_after_sigkill_gives_the_same_report(tmp_path):
     args = TINY + ["--activations", "relu,rrelu", "--seeds", "2", "--epochs", "3", "--max-train-examples", "1024"]

@@ -6,8 +6,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from relu_zoo.report import final_layers
+import relu_zoo
+from relu_zoo.run.store import final_layers
 
 
 def _pyplot():
@@ -68,10 +70,6 @@ def validation_curves(results, summary, path):
 
 def functions_and_derivatives(labels, path):
     """f(x) and f'(x) of each activation at its initial/default parameters (RReLU: inference mode)."""
-    import tensorflow as tf
-
-    import relu_zoo
-
     plt = _pyplot()
     x = np.linspace(-4, 4, 801, dtype="float32").reshape(-1, 1)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(12, 4))

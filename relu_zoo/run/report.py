@@ -13,20 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from relu_zoo import stats
-from relu_zoo.config import atomic_write_json, atomic_write_text
+from relu_zoo.run import plots, stats
+from relu_zoo.run.spec import activation_label
+from relu_zoo.run.store import atomic_write_json, atomic_write_text, final_layers, load_results
 
 CSV_FIELDS = ["run_id", "task", "model", "activation", "seed", "status", "diverged_epoch", "epochs",
               "test_accuracy", "test_loss", "val_accuracy", "params", "mean_epoch_time", "peak_memory_mb",
               "final_dead_fraction"]
-
-
-def final_layers(result):
-    """The per-layer diagnostics of a run's last recorded epoch ({} when it recorded none)."""
-    diagnostics = result.get("diagnostics") or []
-    if not diagnostics:
-        return {}
-    return max(diagnostics, key=lambda r: r["epoch"])["layers"]
 
 
 def final_dead_fraction(result):
@@ -37,8 +30,6 @@ def final_dead_fraction(result):
 
 def collect(out_dirs):
     """Finished results from one or more output folders; the same run in two folders is an error."""
-    from relu_zoo.experiment import load_results
-
     by_id = {}
     for out in out_dirs:
         for result in load_results(out):
@@ -56,15 +47,11 @@ def group_order(results, config=None):
         groups[(r["task"], r["model"])].append(r)
     order = []
     if config is not None:
-        from relu_zoo.config import activation_label
-
         order = [activation_label(a) for a in config.activations]
     else:
         # Without a config the stored sweep config (in every result) gives the order.
         for r in results:
             for spec in r.get("config", {}).get("activations", []):
-                from relu_zoo.config import activation_label
-
                 label = activation_label(spec)
                 if label not in order:
                     order.append(label)
@@ -209,8 +196,6 @@ def results_csv(results):
 
 def write_report(out_dirs, dest, config=None, command=None):
     """Writes results.json, results.csv, summary.md and plots/ into `dest`; returns the summary.md path."""
-    from relu_zoo import plots as plots_lib
-
     dest = Path(dest)
     results = collect(out_dirs)
     if not results:
@@ -221,7 +206,7 @@ def write_report(out_dirs, dest, config=None, command=None):
         command = "\n".join(dict.fromkeys(r["command"] for r in results if r.get("command"))) or None
     atomic_write_json(dest / "results.json", {"runs": results, "summary": summary})
     atomic_write_text(dest / "results.csv", results_csv(results))
-    made = plots_lib.make_all(results, summary, dest / "plots")
+    made = plots.make_all(results, summary, dest / "plots")
     atomic_write_text(dest / "summary.md", render_markdown(summary, results, made, command))
     return dest / "summary.md"
 

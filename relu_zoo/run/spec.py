@@ -6,18 +6,20 @@ be reproduced from its folder.
 """
 
 import dataclasses
-import difflib
 import json
-import os
 from pathlib import Path
 
 import relu_zoo
-from relu_zoo.registry import parse_spec
+from relu_zoo.registry import Registry, did_you_mean, parse_spec
+from relu_zoo.registry import resolve as resolve_activation
 
-PRESET_DIR = Path(__file__).parent / "presets"
+PRESET_DIR = Path(__file__).parents[1] / "presets"
+PRESETS = Registry("preset", listing="Presets")
+for _path in sorted(PRESET_DIR.glob("*.yaml")):
+    PRESETS.register(_path.stem, _path)
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 SCHEDULES = ("constant", "cosine", "one_cycle")
-DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.experiment.Distribution
+DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.run.distribute.Distribution
 
 
 @dataclasses.dataclass
@@ -200,14 +202,6 @@ def _coerce_shard(value):
     return f"{i}/{n}"
 
 
-def shard_runs(runs, shard):
-    """The runs of shard 'i/n': grid positions i, i+n, i+2n, ... (round-robin: balanced, stable for a grid)."""
-    if shard is None:
-        return list(runs)
-    i, n = (int(p) for p in shard.split("/"))
-    return [run for position, run in enumerate(runs) if position % n == i]
-
-
 def _bad(key, value, expected):
     raise ConfigError(f"`{key}` must be {expected}. Received: {key}={value!r}")
 
@@ -225,9 +219,7 @@ def apply(config, updates, source):
     for raw_key, value in updates.items():
         key = normalize_key(str(raw_key))
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"Unknown configuration key {raw_key!r} in {source}.{hint} "
+            raise ConfigError(f"Unknown configuration key {raw_key!r} in {source}.{did_you_mean(key, fields)} "
                               f"Valid keys: {', '.join(fields)}.")
         values[key] = _coerce(key, value)
     return SweepConfig(**values)
@@ -256,16 +248,14 @@ def load_file(path):
 
 
 def list_presets():
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    return PRESETS.names()
 
 
 def preset_path(name):
-    path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
-        close = difflib.get_close_matches(name, list_presets(), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"Unknown preset {name!r}.{hint} Presets: {', '.join(list_presets())}.")
-    return path
+    try:
+        return PRESETS.get(name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def resolve(preset=None, config_file=None, overrides=None, check=True):
@@ -320,9 +310,7 @@ def activation_label(spec):
         name = spec.get("name", "?")
     else:
         raise ConfigError(f"An activation must be a name, 'name:key=value' or a mapping. Received: {spec!r}")
-    from relu_zoo.registry import resolve as resolve_name
-
-    canonical, _ = resolve_name(name)
+    canonical, _ = resolve_activation(name)
     if not params:
         return canonical
     return canonical + ":" + ",".join(f"{k}={params[k]!r}" if isinstance(params[k], str) else f"{k}={params[k]}"
@@ -333,19 +321,3 @@ def identity(config):
     """The parts of a config that define a sweep's results."""
     values = dataclasses.asdict(config)
     return {k: v for k, v in values.items() if k not in NON_IDENTITY_KEYS}
-
-
-def atomic_write_text(path, text):
-    """Writes via a temporary file + rename, so a reader (or a crash) never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path, data):
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,15 @@
+"""The sweep runner behind `train.py`, one concern per module, each importing only the ones listed before it:
+
+    spec        the sweep configuration: defaults -> preset -> config file -> command line, validated
+    plan        the grid of runs (task x model x activation x seed) and its shards
+    store       the output folder: atomic writes, run records, resume state, loading results
+    callbacks   the Keras callbacks of a run (timing, divergence, seeding, atomic backups) and PeakMemory
+    distribute  one device, all local devices, or synchronous multi-worker training
+    train       one run: model, data, fit, evaluate, record
+    stats       statistics across seeds; plots: the report's figures
+    report      results.json / results.csv / summary.md / plots from finished runs
+    sweep       every unfinished run of the grid, then the report
+    ray_sweep   the same runs as Ray tasks (optional: `pip install relu_zoo[ray]`)
+
+`_keras_compat` holds the one workaround that touches private Keras API (multi-worker `fit`).
+"""

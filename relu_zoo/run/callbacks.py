@@ -1,0 +1,168 @@
+"""The Keras callbacks a run trains with, and `PeakMemory`.
+
+`relu_zoo.run.train` lists them in this order: EpochTimer, DivergenceMonitor, EpochSeeds, (diagnostics,
+SaveJSON), CSVLogger, TensorBoard, EpochBackup — the backup last, so that when a backup of epoch e exists,
+its CSV row and diagnostics exist too.
+"""
+
+import json
+import math
+import shutil
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from relu_zoo.run.store import (BACKUP_METADATA, BACKUP_WEIGHTS, atomic_write_json, resume_epoch,
+                                switch_current)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `epoch_time` (seconds) to the epoch logs, so CSVLogger and TensorBoard record it."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_time"] = time.perf_counter() - self._start
+
+
+class DivergenceMonitor(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss and remembers the epoch (like TerminateOnNaN)."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_epoch = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_epoch = self._epoch
+            self.model.stop_training = True
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Sets every SeedGenerator's state from (seed, epoch, its index) when an epoch starts.
+
+    Makes dropout masks and RReLU slopes of epoch e independent of whether
+    epochs before e ran in this process or before a restart.
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        generators = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+        for index, variable in enumerate(generators):
+            # Paths repeat ("seed_generator/seed_generator_state"), so the index keeps streams distinct.
+            key = zlib.crc32(f"{self.seed}/{index}".encode()) & 0x7FFFFFFF
+            variable.assign(np.array([key, epoch * 1_000_003], dtype=variable.dtype))
+
+
+class SaveJSON(keras.callbacks.Callback):
+    """Writes `getter()` atomically to `path` after every epoch (diagnostics survive a kill)."""
+
+    def __init__(self, path, getter):
+        super().__init__()
+        self.path, self.getter = path, getter
+
+    def on_epoch_end(self, epoch, logs=None):
+        atomic_write_json(self.path, self.getter())
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """An all-or-nothing backup after every epoch, restored when training starts (public Keras API only).
+
+    Keras' `BackupAndRestore` writes the weights in place and then the epoch metadata, so a kill between the
+    two leaves the weights of epoch e with the metadata of epoch e-1, and the resumed run silently trains
+    epoch e twice. Here each backup (weights with the optimizer state via `save_weights`, and the number of
+    finished epochs) goes to a fresh folder `epoch<N>/`, and a symlink `current` is switched to it with one
+    atomic rename (`relu_zoo.run.store.switch_current`). The caller passes the epoch to resume from as `fit`'s
+    `initial_epoch` (from `relu_zoo.run.store.resume_epoch`); `on_train_begin` loads the weights of the same
+    backup and checks that it is the same epoch.
+
+    Args:
+        backup_root: Where the backups are written.
+        restore_root: Where they are read from (default `backup_root`). A multi-worker non-chief restores
+            from the chief's backups and writes its own into a temporary folder: saving runs the same ops on
+            every worker.
+        initial_epoch: The epoch `fit` starts at; must be the restored backup's epoch (0: nothing to restore).
+    """
+
+    def __init__(self, backup_root, restore_root=None, initial_epoch=0):
+        super().__init__()
+        self.backup_root = Path(backup_root)
+        self.restore_root = Path(restore_root or backup_root)
+        self.initial_epoch = initial_epoch
+
+    def on_train_begin(self, logs=None):
+        current = self.restore_root / "current"
+        restored = resume_epoch(self.restore_root)
+        if restored != self.initial_epoch:
+            raise RuntimeError(f"The backup in {current} is of epoch {restored}, but fit starts at epoch "
+                               f"{self.initial_epoch}; pass initial_epoch=resume_epoch(backup folder).")
+        if not restored:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            # The optimizer's variables must exist before its saved state can be loaded into them.
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(str(current / BACKUP_WEIGHTS))
+
+    def on_epoch_end(self, epoch, logs=None):
+        finished = epoch + 1
+        stage = self.backup_root / f"epoch{finished}"
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        self.model.save_weights(str(stage / BACKUP_WEIGHTS), overwrite=True)
+        (stage / BACKUP_METADATA).write_text(json.dumps({"epoch": finished}))
+        switch_current(self.backup_root, stage)
+
+
+class PeakMemory:
+    """Peak resident memory of this process while the block runs (sampled from /proc; Linux)."""
+
+    def __init__(self, interval=0.1):
+        self.interval = interval
+        self.peak_mb = None
+
+    @staticmethod
+    def current_mb():
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            return None
+        return None
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self._update()
+
+    def _update(self):
+        now = self.current_mb()
+        if now is not None:
+            self.peak_mb = max(self.peak_mb or 0.0, now)
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._update()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._update()
+

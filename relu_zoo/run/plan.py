@@ -1,0 +1,42 @@
+"""The grid of a sweep: one `RunSpec` per (task, model, activation, seed), in a fixed order, and its shards."""
+
+import dataclasses
+import re
+
+from relu_zoo.run.spec import activation_label
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    task: str
+    model: str
+    activation: object  # spec as given (string or mapping)
+    seed: int
+
+    @property
+    def label(self):
+        return activation_label(self.activation)
+
+    @property
+    def run_id(self):
+        raw = f"{self.task}__{self.model}__{self.label}__seed{self.seed}"
+        return re.sub(r"[^A-Za-z0-9_.=-]+", "-", raw)
+
+
+def run_grid(config):
+    """Every run of the sweep, in a stable order (task, model, activation, seed)."""
+    return [RunSpec(t, m, a, s) for t in config.tasks for m in config.models for a in config.activations
+            for s in config.seeds]
+
+
+def shard_runs(runs, shard):
+    """The runs of shard 'i/n': grid positions i, i+n, i+2n, ... (round-robin: balanced, stable for a grid)."""
+    if shard is None:
+        return list(runs)
+    i, n = (int(p) for p in shard.split("/"))
+    return [run for position, run in enumerate(runs) if position % n == i]
+
+
+def runs_of(config):
+    """The runs this process is responsible for: the whole grid, or its shard (`config.shard`)."""
+    return shard_runs(run_grid(config), config.shard)
