@@ -9,7 +9,6 @@
     stats       statistics across seeds; plots: the report's figures
     report      results.json / results.csv / summary.md / plots from finished runs
     sweep       every unfinished run of the grid, then the report
-    ray_sweep   the same runs as Ray tasks (optional: `pip install relu_zoo[ray]`)
 
 `_keras_compat` holds the one workaround that touches private Keras API (multi-worker `fit`).
 """

@@ -1,6 +1,6 @@
 """A sweep: every unfinished run of the grid (or of this process's shard), one after another, then the report.
 
-`train.py` is a thin command line over `sweep`; `relu_zoo.run.ray_sweep` runs the same runs as Ray tasks.
+`train.py` is a thin command line over `sweep`.
 """
 
 import time
