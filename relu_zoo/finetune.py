@@ -64,7 +64,8 @@ def finetune(checkpoint, to, *, match=("relu",), epochs=1, batch_size=128, learn
         keras.utils.set_random_seed(seed)  # the same dropout masks for the swapped model and the control
         start = time.perf_counter()
         # `train_epochs`: epoch e's order depends on (seed, e) only, so both models see the same batches.
-        model.fit(data.train_epochs(0, epochs), epochs=epochs, steps_per_epoch=steps, verbose=verbose)
+        model.fit(data.train_epochs(0, epochs), epochs=epochs, steps_per_epoch=steps, shuffle=False,
+                  verbose=verbose)
         seconds = time.perf_counter() - start
         return {**evaluate(model), "train_seconds": round(seconds, 1)}
 

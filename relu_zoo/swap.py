@@ -389,7 +389,12 @@ def swap_activations(model, to, *, match=("relu",), where=None):
     """
     _check_graph_model(model, "swap_activations")
     # An invalid spec fails before anything is cloned.
-    to_name = registry.name_of(type(registry.get(to)))
+    probe = registry.get(to)
+    if tuple(probe.compute_output_shape((None, 4, 8))) != (None, 4, 8):
+        raise ValueError(f"`to` must keep the shape of its input to replace an activation in place; "
+                         f"{type(probe).__name__} maps (None, 4, 8) to {probe.compute_output_shape((None, 4, 8))}. "
+                         f"Received: to={to!r}")
+    to_name = registry.name_of(type(probe))
     return _swap(model, to, _matcher(match), _where(where), to_name, "")
 
 

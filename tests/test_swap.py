@@ -277,6 +277,8 @@ def test_bad_arguments():
         relu_zoo.swap_activations(model, "prleu")
     with pytest.raises(ValueError, match="Unknown activation 'rleu' in `match`"):
         relu_zoo.swap_activations(model, "prelu", match="rleu")
+    with pytest.raises(ValueError, match="must keep the shape of its input"):
+        relu_zoo.swap_activations(model, "crelu")  # doubles the channels
     with pytest.raises(ValueError, match="`where` must be"):
         relu_zoo.swap_activations(model, "prelu", where=3)
     with pytest.raises(ValueError, match="needs a keras.Model"):
@@ -305,3 +307,17 @@ def test_finetune_a_swapped_checkpoint(real_tfds_dir, tmp_path):
         assert 0.5 < result[key]["test_accuracy"] <= 1.0
     assert "control_after" not in result
     assert (tmp_path / "cnn_relu.mnist-prelu.md").read_text().startswith("`cnn_relu.mnist`")
+
+
+def test_readme_example_runs_as_written(capsys):
+    """The "Use with your own model" example of the README prints what its comments say."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Use with your own model", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    expected = [line.split("#", 1)[1].strip() for line in code.splitlines() if line.startswith("print(")]
+    assert expected, "the example prints nothing to check"
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == expected
