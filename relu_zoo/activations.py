@@ -53,7 +53,15 @@ def _with_asymptotes(fn, x, asymptote=None, beyond=None):
     inputs (it gets 0 instead), so neither its value nor its gradient can become `-inf * 0` or `0 * inf`
     there: values and gradients at ±inf are the limits (PyTorch: NaN), and GELU's `x**3` no longer
     overflows float16 for |x| >= 40 (issue 20). NaN is not beyond anything, so it still reaches `fn`.
+
+    16-bit inputs are computed in float32 and rounded once, as PyTorch does: TensorFlow's 16-bit kernels
+    round every intermediate, which put GELU's and Mish's gradients 2-4 units in the last place (float16)
+    and 2 % (bfloat16) away from the correctly rounded value.
     """
+    x = ops.convert_to_tensor(x)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype in ("float16", "bfloat16"):
+        return ops.cast(_with_asymptotes(fn, ops.cast(x, "float32"), asymptote, beyond), dtype)
     far = ops.isinf(x) if beyond is None else ops.greater(ops.abs(x), beyond)
     inner = fn(ops.where(far, ops.zeros_like(x), x))
     outer = ops.where(x > 0, x, ops.zeros_like(x)) if asymptote is None else asymptote(x)
@@ -263,6 +271,12 @@ def pelu(x, alpha, beta):
     `f(x) = (alpha / beta) * x` for `x >= 0`, else `alpha * (exp(x / beta) - 1)`.
     Derivative at 0: `alpha / beta` from both sides (continuous).
     """
+    x = ops.convert_to_tensor(x)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype in ("float16", "bfloat16"):
+        # In float32, rounded once (as `_with_asymptotes`): in float16 `x / beta` overflows for
+        # x = -65504, beta = 0.5, and beta's gradient becomes 0 * inf = NaN.
+        return ops.cast(pelu(*(ops.cast(v, "float32") for v in (x, alpha, beta))), dtype)
     # exp of the clipped input: the unused branch of `where` must stay finite,
     # or its gradient (0 * inf) poisons the result for large positive x.
     negative = alpha * ops.expm1(_non_positive(x) / beta)
@@ -292,14 +306,13 @@ def swish(x, beta=1.0):
     With `beta = 1` this is SiLU. Derivative at 0: 0.5. At ±inf: the limit for the sign of `beta`
     (`x` where `beta * x > 0`, `x / 2` for `beta = 0`, else 0).
     """
-    x = ops.convert_to_tensor(x)
-    beta = ops.cast(beta, x.dtype)
 
     def asymptote(x):
-        zero = ops.zeros_like(x * beta)
-        return ops.where(x * beta > 0, x + zero, ops.where(ops.equal(beta, 0), 0.5 * x + zero, zero))
+        b = ops.cast(beta, x.dtype)
+        zero = ops.zeros_like(x * b)
+        return ops.where(x * b > 0, x + zero, ops.where(ops.equal(b, 0), 0.5 * x + zero, zero))
 
-    return _with_asymptotes(lambda v: v * ops.sigmoid(beta * v), x, asymptote)
+    return _with_asymptotes(lambda v: v * ops.sigmoid(ops.cast(beta, v.dtype) * v), x, asymptote)
 
 
 @_register
@@ -343,7 +356,17 @@ def gelu(x, approximate=False):
     # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
     # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
     # the gradient `0 * inf = NaN` (issue 20: mixed_float16, |x| >= 256).
-    return _with_asymptotes(lambda v: ops.gelu(v, approximate=approximate), x, beyond=10.0)
+    return _with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
+
+
+# Written out rather than `tf.nn.gelu`, which rounds its constants (1/sqrt(2), 0.044715) to float32 even for
+# float64 inputs (relative error 3e-8). The formulas are PyTorch's.
+def _gelu_erf(x):
+    return 0.5 * x * (1.0 + ops.erf(x * math.sqrt(0.5)))
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + ops.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
 @_register

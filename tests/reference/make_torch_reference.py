@@ -9,7 +9,8 @@ written here. Regenerate it (after adding an activation or changing a case below
 Each case names a registered relu_zoo activation, the constructor arguments and parameter values to give it,
 and computes the same function with PyTorch: `torch.nn.functional` where PyTorch has the activation, otherwise
 the paper's formula written with torch ops (SReLU, PELU, APL, Swish-beta, CReLU, ReLU with Keras' extra
-arguments). For every dtype the inputs are cast to that dtype first; the JSON stores those cast inputs,
+arguments); for float16 / bfloat16 inputs a formula is evaluated in float32 and rounded once, as PyTorch's
+own kernels do, rather than rounded after every op. For every dtype the inputs are cast to that dtype first; the JSON stores those cast inputs,
 `y = f(x)`, `dx = d sum(y) / dx` and, for learnable activations, `d sum(y) / d parameter`. The input is a
 single row of shape (1, n); learnable parameters have one value per element (rank-2 input: one channel per
 element), so each parameter gradient belongs to one input value.
@@ -29,13 +30,12 @@ OUT = pathlib.Path(__file__).with_name("torch_edge_cases.json")
 
 def _keras_relu(negative_slope, max_value, threshold):
     # keras.layers.ReLU: max_value if x >= max_value; x if threshold < x < max_value;
-    # negative_slope * (x - threshold) otherwise. Written with the derivative relu_zoo documents at the kinks.
+    # negative_slope * (x - threshold) otherwise (negative_slope > 0 here: 0 * x would be NaN at -inf).
+    # Written with the derivative relu_zoo documents at the kinks.
     def f(x):
         top = x >= max_value if max_value is not None else torch.zeros_like(x, dtype=torch.bool)
         capped = torch.where(top, torch.full_like(x, max_value if max_value is not None else 0.0), x)
-        # Without a negative slope the left piece is the constant 0 (not 0 * x, which is NaN at -inf).
-        below = negative_slope * (x - threshold) if negative_slope else torch.zeros_like(x)
-        return torch.where(x > threshold, capped, below)
+        return torch.where(x > threshold, capped, negative_slope * (x - threshold))
 
     return f
 
@@ -62,7 +62,8 @@ def _apl(x, a, b):
 #  torch function of (x, **parameters)). Parameter values are exact in float16 and bfloat16.
 CASES = [
     ("relu", "relu", {}, {}, lambda x: F.relu(x)),
-    ("relu_capped", "relu", {"max_value": 1.0, "threshold": 0.5}, {}, _keras_relu(0.0, 1.0, 0.5)),
+    ("relu_capped", "relu", {"max_value": 1.0, "threshold": 0.5}, {},
+     lambda x: F.hardtanh(F.threshold(x, 0.5, 0.0), 0.0, 1.0)),
     ("relu_keras_leaky", "relu", {"negative_slope": 0.25, "max_value": 6.0}, {}, _keras_relu(0.25, 6.0, 0.0)),
     ("relu6", "relu6", {}, {}, lambda x: F.relu6(x)),
     ("leaky_relu", "leaky_relu", {}, {}, lambda x: F.leaky_relu(x, 0.01)),
@@ -89,12 +90,15 @@ CASES = [
     ("crelu", "crelu", {}, {}, lambda x: torch.cat([F.relu(x), F.relu(-x)], dim=-1)),
 ]
 
+# Cases written as formulas of torch ops rather than one torch.nn.functional call.
+FORMULAS = {"relu_keras_leaky", "srelu", "pelu", "apl", "swish_beta", "crelu"}
+
 
 def _values(t):
     return [float(v) for v in t.detach().to(torch.float64).reshape(-1).tolist()]
 
 
-def run_case(fn, params, dtype):
+def run_case(fn, params, dtype, formula):
     x = torch.tensor([INPUTS], dtype=torch.float64).to(dtype).requires_grad_()
     n = x.shape[1]
     tensors = {}
@@ -102,7 +106,11 @@ def run_case(fn, params, dtype):
         value = torch.tensor(value, dtype=torch.float64)
         shape = (value.shape[0], n) if value.ndim == 2 else (n,)
         tensors[name] = value.expand(shape).to(dtype).clone().requires_grad_()
-    y = fn(x, **tensors)
+    if formula and dtype in (torch.float16, torch.bfloat16):
+        # PyTorch's "opmath": compute in float32, round once; autograd rounds the gradients once too.
+        y = fn(x.float(), **{k: t.float() for k, t in tensors.items()}).to(dtype)
+    else:
+        y = fn(x, **tensors)
     y.backward(torch.ones_like(y))
     result = {"x": _values(x), "y": _values(y), "dx": _values(x.grad)}
     if tensors:
@@ -114,7 +122,8 @@ def main():
     torch.use_deterministic_algorithms(True)
     cases = []
     for case_id, activation, kwargs, params, fn in CASES:
-        results = {name: run_case(fn, params, dtype) for name, dtype in DTYPES.items()}
+        formula = case_id in FORMULAS
+        results = {name: run_case(fn, params, dtype, formula) for name, dtype in DTYPES.items()}
         cases.append({"id": case_id, "activation": activation, "kwargs": kwargs, "params": params,
                       "results": results})
     document = {

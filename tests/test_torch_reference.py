@@ -1,0 +1,164 @@
+"""Every registered activation against PyTorch at edge inputs, in every float dtype and mixed precision.
+
+The PyTorch numbers come from `tests/reference/torch_edge_cases.json`, written by
+`tests/reference/make_torch_reference.py` (PyTorch is not needed to run this test; see that script to
+regenerate the fixture). Inputs: 0, ±1e-8, ±1, ±1e4, ±65504, ±inf, NaN, each cast to the dtype first.
+Checked: outputs, input gradients, and the gradients of learnable parameters.
+
+Where relu_zoo differs from PyTorch on purpose, `DIFFERENCES` says how; each entry must change at least one
+reference number (so the list cannot go stale) and is named in the README's list of differences.
+"""
+
+import json
+import math
+import pathlib
+
+import keras
+import ml_dtypes
+import numpy as np
+import pytest
+from keras import ops
+
+import relu_zoo
+
+FIXTURE = pathlib.Path(__file__).parent / "reference" / "torch_edge_cases.json"
+REFERENCE = json.loads(FIXTURE.read_text())
+CASES = {case["id"]: case for case in REFERENCE["cases"]}
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+NUMPY_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
+                "float64": np.float64}
+# Relative tolerance per dtype, in units in the last place: 2 for the 16-bit types (both libraries compute
+# in float32 and round once, but TensorFlow's fused ReLU kernels round the slope first); 16 for float32 and
+# float64, where Mish's gradient at -1 is a difference of terms 5x its size, evaluated in another order.
+RTOL = {"float16": 2 * 2.0 ** -10, "bfloat16": 2 * 2.0 ** -7, "float32": 16 * 2.0 ** -23, "float64": 16 * 2.0 ** -52}
+# (layer dtype or policy, reference dtype): a mixed policy computes in the 16-bit type from float32 inputs.
+SETTINGS = [("float16", "float16"), ("bfloat16", "bfloat16"), ("float32", "float32"), ("float64", "float64"),
+            ("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")]
+
+SMOOTH_TAILS = {"gelu", "gelu_tanh", "silu", "mish", "swish_beta"}
+
+
+def _nan_gradient(case, quantity, x, value):
+    # One rule for every activation: a NaN input gives a NaN gradient (PyTorch's piecewise-linear kernels
+    # return the slope of whichever branch a comparison with NaN selects, e.g. relu'(NaN) = 1). The same
+    # holds for a parameter that acts through a kink: APL's hinge positions b.
+    return math.nan if math.isnan(x) and (quantity == "dx" or (case == "apl" and quantity == "b")) else value
+
+
+def _limits_at_infinity(case, quantity, x, value):
+    # x * sigmoid(x), x * Phi(x), x * tanh(softplus(x)) at ±inf: PyTorch evaluates inf * 0 = NaN; relu_zoo
+    # gives the limits (f(-inf) = 0, f'(inf) = 1, f'(-inf) = 0, and 0 for Swish's beta).
+    if case not in SMOOTH_TAILS or not math.isinf(x):
+        return value
+    if quantity == "y":
+        return value if x > 0 else 0.0
+    return (1.0 if x > 0 else 0.0) if quantity == "dx" else 0.0
+
+
+# README phrase -> rule(case id, quantity ("y", "dx" or a parameter name), input, PyTorch value) -> ours.
+DIFFERENCES = {
+    "NaN input gives a NaN gradient": _nan_gradient,
+    "limits at ±inf": _limits_at_infinity,
+}
+
+
+def expected_values(case_id, quantity, xs, values):
+    out = []
+    for x, value in zip(np.resize(xs, len(values)), values):  # CReLU: two outputs per input
+        for rule in DIFFERENCES.values():
+            value = rule(case_id, quantity, x, value)
+        out.append(value)
+    return np.array(out, dtype="float64")
+
+
+def run(case, setting):
+    """relu_zoo's outputs, input gradients and parameter gradients for `case` under `setting`."""
+    import tensorflow as tf
+
+    reference = "float16" if setting == "mixed_float16" else "bfloat16" if setting == "mixed_bfloat16" else setting
+    xs = np.array([case["results"][reference]["x"]])
+    mixed = setting.startswith("mixed")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(setting if mixed else "float32")
+    try:
+        layer = relu_zoo.get(case["activation"], **case["kwargs"], **({} if mixed else {"dtype": setting}))
+        layer.build(xs.shape)
+        for name, value in case["params"].items():
+            variable = getattr(layer, name)
+            value = np.broadcast_to(np.array(value, "float64"), variable.shape)
+            variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
+        x = tf.constant(xs.astype("float32" if mixed else NUMPY_DTYPES[setting]))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        grads = tape.gradient(y, [x] + list(layer.trainable_weights), output_gradients=tf.ones_like(y))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert keras.backend.standardize_dtype(y.dtype) == reference
+    result = {"y": np.asarray(tf.cast(y, "float64")).ravel(), "dx": np.asarray(tf.cast(grads[0], "float64")).ravel()}
+    for weight, g in zip(layer.trainable_weights, grads[1:]):
+        result[weight.name] = np.asarray(tf.cast(g, "float64"))
+    return result, reference
+
+
+def assert_matches(got, expected, rtol, what):
+    got, expected = np.asarray(got, "float64").ravel(), np.asarray(expected, "float64").ravel()
+    assert got.shape == expected.shape, what
+    nan = np.isnan(expected)
+    assert np.array_equal(np.isnan(got), nan), f"{what}: NaN at {np.isnan(got)}, expected at {nan}\n{got}\n{expected}"
+    inf = np.isinf(expected)
+    assert np.array_equal(got[inf], expected[inf]), f"{what}: infinities\n{got}\n{expected}"
+    finite = ~(nan | inf)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=rtol, atol=0, err_msg=what)
+
+
+requires_tensorflow = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                         reason="gradients are taken with tf.GradientTape")
+
+
+def test_fixture_covers_every_activation_and_the_edge_inputs():
+    assert set(relu_zoo.list_activations()) <= {case["activation"] for case in CASES.values()}, \
+        "add a case to tests/reference/make_torch_reference.py and regenerate the fixture"
+    assert REFERENCE["inputs"][:9] == [0.0, 1e-8, -1e-8, 1.0, -1.0, 1e4, -1e4, 65504.0, -65504.0]
+    assert REFERENCE["inputs"][9:11] == [math.inf, -math.inf] and math.isnan(REFERENCE["inputs"][11])
+    for case in CASES.values():
+        assert set(case["results"]) == set(NUMPY_DTYPES)
+        for dtype, result in case["results"].items():
+            # The stored inputs are the edge inputs rounded to the dtype, as this test feeds them.
+            rounded = np.array(REFERENCE["inputs"], "float64").astype(NUMPY_DTYPES[dtype]).astype("float64")
+            np.testing.assert_array_equal(result["x"], rounded)
+
+
+@requires_tensorflow
+@pytest.mark.parametrize("setting,reference", SETTINGS)
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_matches_pytorch(case_id, setting, reference):
+    case = CASES[case_id]
+    got, reference = run(case, setting)
+    torch = case["results"][reference]
+    xs, rtol = torch["x"], RTOL[reference]
+    assert_matches(got["y"], expected_values(case_id, "y", xs, torch["y"]), rtol, f"{case_id} {setting} f(x)")
+    assert_matches(got["dx"], expected_values(case_id, "dx", xs, torch["dx"]), rtol, f"{case_id} {setting} f'(x)")
+    for name, values in torch.get("dparams", {}).items():
+        values = np.array(values, "float64")
+        expected = np.stack([expected_values(case_id, name, xs, row) for row in values.reshape(-1, len(xs))])
+        assert_matches(got[name], expected.reshape(values.shape), rtol, f"{case_id} {setting} d/d{name}")
+
+
+def test_every_listed_difference_changes_a_pytorch_number_and_is_in_the_readme():
+    readme = README.read_text()
+    section = readme.split("### Deliberate differences from PyTorch", 1)
+    assert len(section) == 2, "README needs a 'Deliberate differences from PyTorch' section"
+    for phrase, rule in DIFFERENCES.items():
+        assert phrase in section[1].split("\n## ", 1)[0], f"README does not list {phrase!r}"
+        changed = 0
+        for case_id, case in CASES.items():
+            for result in case["results"].values():
+                quantities = {"y": result["y"], "dx": result["dx"], **result.get("dparams", {})}
+                for quantity, values in quantities.items():
+                    for row in np.array(values, "float64").reshape(-1, len(result["x"])):
+                        xs = np.resize(result["x"], len(row))
+                        single = [rule(case_id, quantity, x, v) for x, v in zip(xs, row)]
+                        changed += int(np.sum(~np.isclose(single, row, equal_nan=True)))
+        assert changed, f"{phrase!r} changes no PyTorch number: PyTorch agrees now, drop it from the list"
