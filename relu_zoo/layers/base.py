@@ -1,7 +1,5 @@
 """Shared machinery of the relu_zoo layers: validation, parameter shapes, Keras compatibility."""
 
-import inspect
-
 import keras
 from keras import ops
 
@@ -49,12 +47,7 @@ class KerasCompatible:
         if not isinstance(layer, keras_cls):
             raise ValueError(f"{cls.__name__}.from_keras expects a keras.layers.{cls.keras_class}. "
                              f"Received: layer={layer!r}")
-        config = layer.get_config()
-        # Keras' ELU does not put `alpha` in its config; take what the layer holds.
-        for name in inspect.signature(cls.__init__).parameters:
-            if name not in ("self", "kwargs") and name not in config and hasattr(layer, name):
-                config[name] = getattr(layer, name)
-        twin = cls.from_config(config)
+        twin = cls.from_config(layer.get_config())
         if layer.weights:
             twin.build((None,) + tuple(layer.weights[0].shape))
             twin.set_weights(layer.get_weights())
