@@ -12,6 +12,9 @@ from keras import ops
 import relu_zoo
 from relu_zoo import activations
 
+requires_tensorflow = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                         reason="gradients are taken with tf.GradientTape")
+
 X = np.array([[-10.0, -5.0, -0.5, 0.0, 0.25, 0.5, 5.0, 10.0]], "float32")
 
 
@@ -151,7 +154,7 @@ def test_parameterised_functions_as_dense_activation_save_and_load(tmp_path, fn,
     np.testing.assert_array_equal(model.predict_on_batch(x), loaded.predict_on_batch(x))
     dense = model.layers[-1]
     expected = _np(fn(ops.convert_to_tensor(x @ np.asarray(dense.kernel) + np.asarray(dense.bias)), **arguments))
-    np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)  # matmul rounding
 
 
 @pytest.mark.parametrize("fn", [activations.rrelu, activations.swish, activations.softplus, activations.relu])
@@ -172,6 +175,7 @@ def test_partial_rejects_what_it_cannot_save():
         activations.Partial.from_config({"function": "os.system", "arguments": {}})
 
 
+@requires_tensorflow
 def test_gelu_tanh_mixed_float16_gradients_are_finite():
     import tensorflow as tf
 
@@ -206,6 +210,7 @@ RELU_VARIANTS = [
 ]
 
 
+@requires_tensorflow
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("name,kwargs", RELU_VARIANTS)
 def test_nan_input_gives_nan_gradient_everywhere(name, kwargs, training):
