@@ -13,6 +13,7 @@ Precedence: built-in defaults < --preset < --config FILE < command-line flags.
 import argparse
 import os
 import shlex
+import signal
 import sys
 
 from relu_zoo.run import spec
@@ -115,6 +116,19 @@ def cmd_report(argv):
     return 0
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM (which clusters send before killing): stop, keeping finished runs and the resume
+    point, and exit with 128 + the signal's number (130, 143)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -128,6 +142,8 @@ def main(argv=None):
     from relu_zoo.run.sweep import sweep
     from relu_zoo.tasks import DatasetNotFoundError
 
+    config = None
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         config = spec.resolve(args.preset, args.config, _overrides(args), check=False)
         # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
@@ -137,8 +153,25 @@ def main(argv=None):
         summary = sweep(config, command=command, distribution=distribution)
     except (spec.ConfigError, DatasetNotFoundError) as e:
         return _error(str(e))
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        out = config.out if config else args.out
+        print(f"\nStopped by {signal.Signals(signum).name}. Finished runs and the last finished epoch of the run "
+              f"in progress are kept in {out}; run the same command to continue.", file=sys.stderr)
+        return 128 + signum
+    except OSError as e:
+        from relu_zoo.run.store import output_error
+
+        error = output_error(e, config.out if config else args.out)
+        if error is None:
+            raise
+        return _error(str(error))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if summary is None:
-        print(f"Worker finished ({distribution.name}); the chief writes the results and the report.")
+        if not distribution.is_chief:
+            print(f"Worker finished ({distribution.name}); the chief writes the results and the report.")
         return 0
     print(f"\nReport: {summary}")
     print(report.short_table(summary.parent))

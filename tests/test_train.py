@@ -15,7 +15,7 @@ import pytest
 
 import relu_zoo
 from relu_zoo import cli
-from relu_zoo.run import spec as config_lib, stats
+from relu_zoo.run import spec as config_lib, stats, store
 from relu_zoo.diagnostics import ActivationDiagnostics
 
 ROOT = Path(__file__).parents[1]
@@ -437,7 +437,7 @@ def test_unknown_config_key_is_an_error(tmp_path, capsys):
 
 def test_out_holding_a_different_sweep_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
-    config_lib.atomic_write_json(out / "config.json", {"sweep": {"epochs": 99}})
+    store.atomic_write_json(out / "config.json", {"sweep": {"epochs": 99}})
     assert cli.main(["--out", str(out), "--epochs", "1"]) == 2
     assert "holds a different sweep" in capsys.readouterr().err
 

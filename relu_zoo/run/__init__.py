@@ -2,7 +2,8 @@
 
     spec        the sweep configuration: defaults -> preset -> config file -> command line, validated
     plan        the grid of runs (task x model x activation x seed) and its shards
-    store       the output folder: atomic writes, run records, resume state, loading results
+    store       the output folder: atomic writes, run records, resume state, quarantine, loading results
+    claims      per-run claims, so several processes on one output folder train each run once
     callbacks   the Keras callbacks of a run (timing, divergence, seeding, atomic backups) and PeakMemory
     distribute  one device, all local devices, or synchronous multi-worker training
     train       one run: model, data, fit, evaluate, record

@@ -7,6 +7,7 @@ be reproduced from its folder.
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import relu_zoo
@@ -229,8 +230,13 @@ def load_file(path):
     """Reads a YAML or JSON mapping."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Config file {str(path)!r} does not exist.")
-    text = path.read_text()
+        raise ConfigError(f"Config file {str(path)!r} does not exist. Check the path given to --config (relative "
+                          f"paths start in {os.getcwd()!r}), or list the shipped ones with --preset.")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"Could not read config file {str(path)!r} ({e}). Make it readable, or pass another "
+                          "--config.") from None
     try:
         if path.suffix == ".json":
             data = json.loads(text)

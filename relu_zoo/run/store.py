@@ -6,15 +6,21 @@
     runs/<run_id>/diagnostics.json, tensorboard/
     runs/<run_id>/backup/       while a run trains: epoch<N>/ and a `current` symlink to the newest one
     results.json, results.csv, summary.md, plots/*.png   the report (relu_zoo.run.report)
+    claims/                     which process trains which run now (relu_zoo.run.claims)
+    quarantine/                 unreadable run folders, moved aside (`quarantine`) and trained again
 
 Every file another process (or a resumed run) may read is written to a temporary name and renamed, so a
-reader or a crash never sees half a file.
+reader or a crash never sees half a file; a failed write removes its temporary file.
 """
 
 import csv
+import errno
 import json
 import os
+import secrets
 import shutil
+import sys
+import time
 from pathlib import Path
 
 from relu_zoo.run.spec import ConfigError, identity
@@ -29,16 +35,46 @@ class SweepConfigMismatch(ConfigError):
     pass
 
 
+class OutputError(ConfigError):
+    """The output folder cannot be used (a file, not writable, full); the message names the path and the fix."""
+
+
+class CorruptRecord(ConfigError):
+    """A run record that cannot be read (cut short, garbage, not a run's result)."""
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def output_error(error, path):
+    """The OutputError for an OSError met while writing `path`, None when it is not about the storage."""
+    path = getattr(error, "filename", None) or path
+    if error.errno in DISK_FULL or "No space left" in str(error):
+        return OutputError(f"No space left writing {str(path)!r} ({error.strerror or error}). Free space on that "
+                           "disk, or pass another --out; re-running the same command resumes, finished runs are kept.")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"Cannot write {str(path)!r} ({error.strerror}). Make the folder writable, or pass "
+                           "another --out.")
+    return None
+
+
 def atomic_write_text(path, text):
-    """Writes via a temporary file + rename, so a reader (or a crash) never sees half a file."""
+    """Writes via a temporary file + rename, so a reader (or a crash) never sees half a file. A write that
+    fails (a full disk) removes its temporary file and raises an OutputError naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "x") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and output_error(e, path):
+            raise output_error(e, path) from None
+        raise
 
 
 def atomic_write_json(path, data):
@@ -49,7 +85,7 @@ def switch_current(root, stage):
     """Points `root/current` at the folder `stage` (inside `root`) with one atomic rename, then removes the
     other `epoch*` folders: a reader of `current` sees the old complete folder or the new one, never a mix."""
     root = Path(root)
-    link = root / ".current.tmp"
+    link = root / f".current.{os.getpid()}.tmp"
     if link.is_symlink() or link.exists():
         link.unlink()
     os.symlink(Path(stage).name, link)
@@ -72,14 +108,19 @@ def prepare_out_dir(config, write=True):
     """Creates `out` and writes config.json, or checks that an existing one describes the same sweep.
 
     `write=False` (a multi-worker non-chief) only checks."""
-    out = Path(config.out)
+    out = check_out_dir(config.out, create=write)
     path = out / "config.json"
     current = json.loads(json.dumps(identity(config)))
+    stored = current
     if path.exists():
         try:
-            stored = json.loads(path.read_text()).get("sweep", {})
-        except json.JSONDecodeError:
-            stored = None
+            stored = json.loads(path.read_text())["sweep"]
+        except (ValueError, KeyError, TypeError) as e:
+            if write:
+                # Every result records its sweep configuration too, so this file can be written anew.
+                quarantine(out, path, f"{str(path)!r} is unreadable ({type(e).__name__}: {e})",
+                           then="it is written anew")
+                stored = current
         if stored != current:
             diff = sorted(k for k in set(current) | set(stored or {}) if (stored or {}).get(k) != current.get(k))
             raise SweepConfigMismatch(
@@ -92,12 +133,117 @@ def prepare_out_dir(config, write=True):
     return out
 
 
+def check_out_dir(out, create=True):
+    """`out` as a Path, created and checked writable; an OutputError naming the path and the fix otherwise."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {str(out)!r} is a file, not a folder. Pass a folder (it is created if missing).")
+    if not create:
+        return out
+    probe = out / f".write-test.{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except (NotADirectoryError, FileExistsError):
+        raise OutputError(f"--out {str(out)!r} cannot be created: part of its path is a file. Pass a folder "
+                          "path.") from None
+    except OSError as e:
+        raise (output_error(e, out) or OutputError(f"--out {str(out)!r} cannot be used ({e}). Pass another "
+                                                   "folder.")) from None
+    return out
+
+
 def run_dir(out, run):
     return Path(out) / "runs" / run.run_id
 
 
+REQUIRED_KEYS = ("run_id", "task", "model", "activation", "seed", "status", "test_accuracy", "test_loss",
+                 "params", "history")
+
+
+def read_result(path):
+    """The run record at `path`; a CorruptRecord when it is cut short, garbage or not a run's result."""
+    try:
+        result = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise CorruptRecord(f"{str(path)!r} is unreadable ({type(e).__name__}: {e})") from None
+    missing = [k for k in REQUIRED_KEYS if k not in result] if isinstance(result, dict) else ["a JSON object"]
+    if missing:
+        raise CorruptRecord(f"{str(path)!r} is not a run record (missing {', '.join(missing)})")
+    if result["run_id"] != Path(path).parent.name:
+        raise CorruptRecord(f"{str(path)!r} records run {result['run_id']!r}, not {Path(path).parent.name!r}")
+    return result
+
+
 def is_finished(out, run):
-    return (run_dir(out, run) / RESULT_FILE).exists()
+    """Whether `run` has a readable record."""
+    try:
+        read_result(run_dir(out, run) / RESULT_FILE)
+        return True
+    except (FileNotFoundError, CorruptRecord):
+        return False
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def quarantine(out, path, reason, then="the run is trained again"):
+    """Moves `path` (inside `out`) to `out/quarantine/<name>.<time>.<pid>` and warns naming both; returns the
+    new path. Nothing is deleted: the unreadable files stay there for a look."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    dest = Path(out) / "quarantine" / f"{Path(path).name}.{stamp}.{os.getpid()}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(path, dest)
+    except FileNotFoundError:
+        return None  # another process moved it first
+    warn(f"{reason}; moved {str(path)!r} to {str(dest)!r}; {then}.")
+    return dest
+
+
+def _backup_problem(backup):
+    """Why the backup `current` points at cannot be resumed from, None when it can (or there is none)."""
+    current = Path(backup) / "current"
+    if not current.is_symlink() and not current.exists():
+        return None  # no epoch finished yet: nothing to resume
+    try:
+        int(json.loads((current / BACKUP_METADATA).read_text())["epoch"])
+        import h5py
+        import numpy as np
+
+        for path in current.iterdir():
+            if path.suffix == ".h5":
+                with h5py.File(path, "r") as f:
+                    f.visititems(lambda name, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)
+            elif path.suffix == ".npz":
+                with np.load(path) as saved:
+                    for key in saved.files:
+                        saved[key]
+    except Exception as e:  # json, h5py and zipfile each raise their own types for a damaged file
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def prepare_run(out, run):
+    """Called while holding the run's claim: True when `run` is finished; otherwise quarantines an unreadable
+    record or resume state (so the run is trained again from the start) and returns False."""
+    folder = run_dir(out, run)
+    try:
+        read_result(folder / RESULT_FILE)
+        return True
+    except FileNotFoundError:
+        pass
+    except CorruptRecord as e:
+        quarantine(out, folder, f"run record {e}")
+        return False
+    problem = _backup_problem(folder / BACKUP_DIR)
+    if problem:
+        quarantine(out, folder, f"the resume state in {str(folder / BACKUP_DIR)!r} is unreadable ({problem})")
+    return False
 
 
 def write_result(folder, result):
@@ -130,8 +276,17 @@ def history_from_csv(path):
 
 
 def load_results(out_dir):
-    """Every finished run's result in `out_dir`, sorted by run id."""
-    return [json.loads(path.read_text()) for path in sorted(Path(out_dir).glob(f"runs/*/{RESULT_FILE}"))]
+    """Every finished run's result in `out_dir`, sorted by run id; a CorruptRecord for an unreadable one."""
+    results = []
+    for path in sorted(Path(out_dir).glob(f"runs/*/{RESULT_FILE}")):
+        try:
+            results.append(read_result(path))
+        except FileNotFoundError:
+            continue  # being quarantined by a sweep right now
+        except CorruptRecord as e:
+            raise CorruptRecord(f"{e}. Re-run the sweep on {str(out_dir)!r} to quarantine it and train the run "
+                                "again, or delete that run's folder.") from None
+    return results
 
 
 def final_layers(result):

@@ -1,15 +1,20 @@
 """A sweep: every unfinished run of the grid (or of this process's shard), one after another, then the report.
 
+Several processes may run the same sweep on one `--out`: each claims a run before training it
+(relu_zoo.run.claims), so each run is trained once, and the process that finds every run recorded when it
+is done writes the report, a pure function of the records, so it equals an undisturbed sweep's.
+
 `train.py` is a thin command line over `sweep`.
 """
 
 import time
 import zlib
 
-from relu_zoo.run import store
+from relu_zoo.run import claims, store
 from relu_zoo.run.distribute import Distribution
 from relu_zoo.run.plan import run_grid, runs_of
 from relu_zoo.run.report import write_report
+from relu_zoo.run.spec import ConfigError
 from relu_zoo.run.train import TaskCache, run_one
 
 
@@ -26,9 +31,56 @@ def log_result(result, log, seconds):
         log(f"[{result['run_id']}] test accuracy {result['test_accuracy']:.4f} ({seconds:.0f} s)")
 
 
+def load_data(cache, task, config):
+    """The task's data; a ConfigError naming the data folder when its files cannot be read."""
+    import tensorflow as tf
+    from google.protobuf.message import Error as ProtobufError
+
+    try:
+        return cache.get(task)
+    except (OSError, ValueError, ProtobufError, tf.errors.OpError) as e:
+        from relu_zoo.tasks import get, resolve_data_dir
+
+        name = get(task).tfds_name
+        detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"Could not read the {name} data in {resolve_data_dir(config.data_dir)!r} ({detail}). "
+                          f"Prepare it again (`tfds build {name} --data_dir DIR`) or point --data-dir / "
+                          "TFDS_DATA_DIR at a readable copy.") from None
+
+
+def train_run(run, runs, config, out, cache, log, command, distribution):
+    log(f"[{runs.index(run) + 1}/{len(runs)}] {run.run_id}")
+    started = time.perf_counter()
+    result = run_one(run, config, cache.get(run.task), store.run_dir(out, run), log=log, command=command,
+                     distribution=distribution)
+    log_result(result, log, time.perf_counter() - started)
+
+
+def claim_and_train(runs, config, out, cache, log, command, distribution):
+    """One pass over `runs`: trains each unfinished run this process can claim (relu_zoo.run.claims).
+    Returns whether it trained any: then runs whose holders died meanwhile may be left for another pass."""
+    trained = False
+    for run in runs:
+        if store.is_finished(out, run):
+            continue
+        claim, _ = claims.try_claim(out, run.run_id)
+        if claim is None:
+            continue
+        with claim:
+            # The previous holder may have recorded it just before releasing; or its record may be unreadable.
+            if store.prepare_run(out, run):
+                continue
+            train_run(run, runs, config, out, cache, log, command, distribution)
+            trained = True
+    return trained
+
+
 def sweep(config, log=print, command=None, distribution=None):
-    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path (None on a
-    multi-worker non-chief, which writes nothing into `out`)."""
+    """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path, or None when
+    this process writes no report: a multi-worker non-chief, or while other processes still train runs of
+    the same `out` (the last of them writes it).
+
+    Any number of processes can run the same sweep on one `out`: each run is claimed by one of them."""
     distribution = distribution or Distribution()
     out = store.prepare_out_dir(config, write=distribution.is_chief)
     runs, todo = pending(config, out)
@@ -37,15 +89,29 @@ def sweep(config, log=print, command=None, distribution=None):
     distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
     cache = TaskCache(config)
     for task in dict.fromkeys(run.task for run in todo):
-        cache.get(task)  # missing data fails here, before any training starts
-    for run in todo:
-        log(f"[{runs.index(run) + 1}/{len(runs)}] {run.run_id}")
-        started = time.perf_counter()
-        result = run_one(run, config, cache.get(run.task), store.run_dir(out, run), log=log, command=command,
-                         distribution=distribution)
-        log_result(result, log, time.perf_counter() - started)
+        load_data(cache, task, config)  # missing or unreadable data fails here, before any training starts
+    unfinished, busy = [], {}
+    if distribution.kind == "multi_worker":
+        # The workers of one multi-worker sweep train the same runs in lockstep, so they take no claims.
+        for run in todo:
+            if distribution.is_chief:
+                store.prepare_run(out, run)
+            train_run(run, runs, config, out, cache, log, command, distribution)
+    else:
+        while True:
+            trained = claim_and_train(runs, config, out, cache, log, command, distribution)
+            unfinished = [run.run_id for run in runs if not store.is_finished(out, run)]
+            busy = claims.holders(out, unfinished)
+            # Another pass while a run is neither recorded nor held: its holder stopped after this pass looked.
+            if not unfinished or (not trained and len(busy) == len(unfinished)):
+                break
     if len(runs) > len(todo):
         log(f"{len(runs) - len(todo)} finished run(s) were already in {out} and were skipped.")
     if not distribution.is_chief:
+        return None
+    if unfinished:
+        who = sorted({f"{h.get('host')} pid {h.get('pid')}" for h in busy.values()})
+        log(f"{len(busy)} run(s) are still being trained by other processes ({', '.join(who)}); the last of them "
+            "to finish writes the report.")
         return None
     return write_report([out], out, config=config, command=command)
