@@ -7,7 +7,11 @@
 
 __version__ = "0.1.0"
 
-from relu_zoo import activations, layers
+from relu_zoo import _logs
+
+_logs.quiet_tensorflow_import()  # before anything imports TensorFlow (see relu_zoo._logs)
+
+from relu_zoo import activations, layers  # noqa: E402
 from relu_zoo.layers import *  # noqa: F401,F403  (the layer classes are the public API)
 from relu_zoo.registry import get, list_activations, list_aliases, register_activation
 from relu_zoo.swap import count_activations, swap_activations

@@ -24,6 +24,7 @@ with `safe_mode=True`; `Partial` binds arguments and saves them too:
 `Dense(64, activation=Partial(leaky_relu, negative_slope=0.2))`.
 """
 
+import contextlib
 import inspect
 import math
 
@@ -166,9 +167,36 @@ def prelu(x, alpha):
 
     `alpha` broadcasts against `x` (one slope per channel, or a scalar).
     Derivative at 0: `alpha` (the left branch), as for `leaky_relu`; at NaN: NaN.
+    Inside `export_formulation()` it is written for converters instead (see there).
     """
     x = ops.convert_to_tensor(x)
-    return _prelu(x, ops.cast(alpha, x.dtype))
+    alpha = ops.cast(alpha, x.dtype)
+    if _EXPORT_FORMULATION:
+        # Alpha of rank(x) - 1 (`(1, 1, C)` for images): the TFLite converter fuses the sum into its builtin
+        # PRELU only when the slope has that rank.
+        alpha = ops.reshape(alpha, (1,) * (len(x.shape) - 1 - len(alpha.shape)) + tuple(alpha.shape))
+        return ops.relu(x) + ops.negative(alpha) * ops.relu(ops.negative(x))
+    return _prelu(x, alpha)
+
+
+_EXPORT_FORMULATION = []
+
+
+@contextlib.contextmanager
+def export_formulation():
+    """Within this context, `prelu` is traced as `relu(x) + (-alpha) * relu(-x)`, for exporting a model.
+
+    That is the form converters recognise as one PReLU op (TFLite's builtin PRELU pattern-matches it,
+    as it did Keras 2's PReLU), where the training form `x * where(x > 0, 1, alpha)` (one multiply, a fast
+    backward pass) becomes GREATER + SELECT + MUL. The values are identical for every non-NaN input: each
+    step is exact (`relu` selects, negation is exact, `(-alpha) * (-x) == alpha * x`, adding 0 is
+    exact), so `x` and `alpha * x` come out bit for bit. It has no custom gradient: for inference graphs.
+    """
+    _EXPORT_FORMULATION.append(True)
+    try:
+        yield
+    finally:
+        _EXPORT_FORMULATION.pop()
 
 
 @ops.custom_gradient

@@ -26,6 +26,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from relu_zoo.deploy import export_model  # noqa: F401  (public here: checkpoint -> deployment format)
 from relu_zoo.registry import did_you_mean
 from relu_zoo.run.store import atomic_write_json, atomic_write_text, final_layers
 
@@ -143,6 +144,13 @@ def load(name, compile=True, raw_inputs=False, root=None):
         return model
     preprocessor = _load_keras(folder / PREPROCESSOR_FILE, compile=False)
     return end_to_end(preprocessor, model)
+
+
+def load_preprocessor(name, root=None):
+    """The task preprocessing of checkpoint `name` (raw inputs -> model inputs), after verifying hashes."""
+    folder = checkpoint_dir(name, root)
+    verify(name, root)
+    return _load_keras(folder / PREPROCESSOR_FILE, compile=False)
 
 
 def _load_keras(path, compile=True):

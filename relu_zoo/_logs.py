@@ -1,0 +1,82 @@
+"""Quiet by default: TensorFlow's C++ start-up lines are not output of relu_zoo's commands (issue 15).
+
+Importing TensorFlow writes lines like `cudart_stub.cc:31] Could not find cuda drivers` and
+`cpu_feature_guard.cc ... rebuild TensorFlow` straight to file descriptor 2 from C++, before its own
+`TF_CPP_MIN_LOG_LEVEL` is read for some of them, so no Python setting reaches them. `quiet_tensorflow_import()`
+imports TensorFlow with descriptor 2 captured and writes back every line that is not one of those known
+start-up notices: anything else (a real error) still shows.
+
+For relu_zoo's own commands (`train.py`, `relu-zoo`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set,
+which hides the runtime C++ lines (`cuda_platform.cc failed call to cuInit` on machines without a GPU);
+errors still reach Python as exceptions. A library import changes no environment variable.
+
+Show everything: `RELU_ZOO_VERBOSE=2` (or `--verbose 2` on those commands, or set `TF_CPP_MIN_LOG_LEVEL`
+yourself).
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+VERBOSE_ENV = "RELU_ZOO_VERBOSE"
+COMMANDS = ("train.py", "relu-zoo")
+# The start-up notices TensorFlow prints on every import; nothing a user can act on.
+NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc|cpu_feature_guard\.cc|"
+                   r"To enable the following instructions: |cuda_(platform|executor|dnn|fft|blas)\.cc|"
+                   r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered")
+
+
+def verbosity(argv=None, environ=None):
+    """2 when the user asked to see everything (`RELU_ZOO_VERBOSE=2`, or `--verbose 2` on our commands)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(VERBOSE_ENV, "").strip():
+        try:
+            return int(environ[VERBOSE_ENV])
+        except ValueError:
+            return 2
+    argv = sys.argv if argv is None else argv
+    if not is_command(argv):
+        return 0
+    for i, arg in enumerate(argv):
+        if arg == "--verbose=2" or (arg == "--verbose" and argv[i + 1:i + 2] == ["2"]):
+            return 2
+    return 0
+
+
+def is_command(argv=None):
+    argv = sys.argv if argv is None else argv
+    if not argv or not argv[0]:
+        return False
+    return os.path.basename(argv[0]) in COMMANDS or argv[0].replace(os.sep, "/").endswith("relu_zoo/console.py")
+
+
+def filter_noise(text):
+    """`text` without TensorFlow's start-up notices."""
+    return "".join(line for line in text.splitlines(keepends=True) if not NOISE.search(line))
+
+
+def quiet_tensorflow_import():
+    """Imports TensorFlow without its start-up notices (see module docstring); a no-op once it is imported."""
+    if "tensorflow" in sys.modules or verbosity() >= 2:
+        return
+    if is_command():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (e.g. some notebook kernels): nothing to filter
+        import tensorflow  # noqa: F401
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            rest = filter_noise(captured.read().decode("utf-8", "replace"))
+            if rest:
+                sys.stderr.write(rest)

@@ -1,0 +1,212 @@
+"""Exporting a model to deployment formats, and running the export with the format's own runtime.
+
+    from relu_zoo import pretrained
+    model = pretrained.load("cnn_prelu.mnist", compile=False)
+    path = pretrained.export_model(model, format="tflite", path="cnn_prelu.tflite")
+    run = deploy.runtime(path, "tflite")          # numpy batch in -> numpy logits out, via LiteRT
+    deploy.parity(model, run, x)                  # {"examples", "top1_agreement", "max_abs_diff"}
+
+| format | written by (Keras `Model.export`) | path | runtime | extra packages |
+|---|---|---|---|---|
+| `saved_model` | `tf_saved_model` | a folder | `tf.saved_model.load` | – |
+| `tflite` | `litert` | `.tflite` file | `ai_edge_litert` (else `tf.lite`) | `ai-edge-litert` |
+| `onnx` | `onnx` (through tf2onnx) | `.onnx` file | `onnxruntime` | `tf2onnx onnx onnxruntime` |
+| `openvino` | `openvino` | `.xml` (+ `.bin` beside it) | `openvino` | `openvino` |
+
+The exported graph is the model's forward pass (inference mode) on its model inputs, as `model.keras` takes
+them (preprocessed: `preprocessor.keras` stays in Python). It is traced inside
+`relu_zoo.activations.export_formulation()`, so PReLU becomes one builtin PRELU op in TFLite instead of
+GREATER + SELECT + MUL, with identical values (LeakyReLU and the inference form of RReLU already map to
+LEAKY_RELU). `pip install "relu_zoo[export]"` installs every runtime.
+"""
+
+import contextlib
+import io
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+FORMATS = {  # our name: (Keras' format name, file suffix or None for a folder, modules the format needs)
+    "saved_model": ("tf_saved_model", None, ()),
+    "tflite": ("litert", ".tflite", ()),
+    "onnx": ("onnx", ".onnx", ("tf2onnx", "onnx", "onnxruntime")),
+    "openvino": ("openvino", ".xml", ("openvino",)),
+}
+
+
+def check_format(format):
+    if format not in FORMATS:
+        from relu_zoo.registry import did_you_mean
+
+        raise ValueError(f"Unknown export format {format!r}.{did_you_mean(format, list(FORMATS))} "
+                         f"Valid formats: {', '.join(FORMATS)}. Received: format={format!r}")
+    return format
+
+
+def _require(format):
+    import importlib.util
+
+    missing = [m for m in FORMATS[format][2] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"Exporting to {format} needs {', '.join(missing)}: pip install \"relu_zoo[export]\"")
+
+
+def default_path(name, format):
+    """`<name>.tflite`, `<name>.onnx`, `<name>.xml`, or the folder `<name>_saved_model`."""
+    suffix = FORMATS[check_format(format)][1]
+    return Path(f"{name}{suffix}" if suffix else f"{name}_saved_model")
+
+
+def export_model(model, format, path, verbose=False):
+    """Writes `model` in a deployment format and returns the written path.
+
+    Args:
+        model: A Keras model (e.g. `pretrained.load(name, compile=False)`).
+        format: One of `FORMATS`: "saved_model", "tflite", "onnx", "openvino".
+        path: Where to write: a folder for saved_model, else a file (`.tflite`, `.onnx`, `.xml`; a missing
+            suffix is added). An existing export there is replaced.
+        verbose: Let Keras and the converters print what they do (default: quiet).
+    """
+    from relu_zoo import activations
+
+    keras_format, suffix, _ = FORMATS[check_format(format)]
+    _require(format)
+    path = Path(path)
+    if suffix and path.suffix != suffix:
+        path = path.with_name(path.name + suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if format == "saved_model" and path.exists():
+        shutil.rmtree(path)
+    with activations.export_formulation(), _quiet(not verbose):
+        model.export(os.fspath(path), format=keras_format, verbose=verbose)
+    return path
+
+
+@contextlib.contextmanager
+def _quiet(enabled):
+    """Silences the converters' Python output and warnings (tf2onnx logs every pass, numpy deprecations)."""
+    if not enabled:
+        yield
+        return
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("tf2onnx", "absl", "tensorflow")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def file_size(path):
+    """Bytes on disk of an export: the folder's files, or the file (+ OpenVINO's `.bin` weights)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    size = path.stat().st_size
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        size += path.with_suffix(".bin").stat().st_size
+    return size
+
+
+def runtime(path, format):
+    """A function `batch (numpy) -> outputs (numpy)` running the export at `path` with its own runtime."""
+    import numpy as np
+
+    check_format(format)
+    path = os.fspath(path)
+    if format == "saved_model":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)  # kept referenced: `serve` alone would lose its variables
+        spec = loaded.serve.input_signature[0]
+
+        def run(x):
+            return np.asarray(loaded.serve(tf.constant(np.asarray(x).astype(spec.dtype.as_numpy_dtype))))
+
+        return run
+    if format == "tflite":
+        return _litert_runner(path)
+    if format == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        entry = session.get_inputs()[0]
+        dtype = np.dtype({"tensor(int32)": "int32", "tensor(int64)": "int64"}.get(entry.type, "float32"))
+        return lambda x: session.run(None, {entry.name: np.asarray(x).astype(dtype, copy=False)})[0]
+    import openvino
+
+    compiled = openvino.Core().compile_model(path, "CPU")
+    dtype = compiled.inputs[0].get_element_type().to_dtype()
+    return lambda x: np.asarray(compiled(np.asarray(x).astype(dtype, copy=False))[0])
+
+
+def _litert_runner(path):
+    import numpy as np
+
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # tf.lite.Interpreter is deprecated (removed in TF 2.20+) but runs the same file
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    current = {"shape": None}
+
+    def run(x):
+        x = np.asarray(x)
+        entry, = interpreter.get_input_details()
+        if current["shape"] != x.shape:  # the batch axis is dynamic in the file: resize once per shape
+            interpreter.resize_tensor_input(entry["index"], x.shape)
+            interpreter.allocate_tensors()
+            current["shape"] = x.shape
+        interpreter.set_tensor(entry["index"], x.astype(entry["dtype"], copy=False))
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+
+    run.interpreter = interpreter
+    return run
+
+
+def tflite_ops(path):
+    """The builtin op names in a `.tflite` file, in graph order."""
+    return [op["op_name"] for op in _litert_runner(os.fspath(path)).interpreter._get_ops_details()]
+
+
+def parity(model, run, inputs, batch_size=100):
+    """How closely an export (`run`, from `runtime()`) reproduces `model` on `inputs` (a numpy array).
+
+    Returns `{"examples", "top1_agreement", "max_abs_diff"}`: the fraction of inputs whose arg-max output
+    is the same, and the largest absolute difference of any output.
+    """
+    import numpy as np
+
+    agree = 0
+    max_diff = 0.0
+    for start in range(0, len(inputs), batch_size):
+        x = inputs[start:start + batch_size]
+        expected = np.asarray(model.predict_on_batch(x))
+        got = np.asarray(run(x)).reshape(expected.shape)
+        agree += int(np.sum(np.argmax(expected, -1) == np.argmax(got, -1)))
+        max_diff = max(max_diff, float(np.max(np.abs(expected.astype("float64") - got))))
+    return {"examples": len(inputs), "top1_agreement": agree / len(inputs), "max_abs_diff": max_diff}
+
+
+def model_inputs(name, examples=256, data_dir=None):
+    """The first `examples` test inputs of checkpoint `name`'s task, preprocessed as its model takes them."""
+    import numpy as np
+
+    from relu_zoo import pretrained
+
+    preprocessor = pretrained.load_preprocessor(name)
+    raw = pretrained.raw_test_batches(pretrained.metadata(name)["task"], examples, batch_size=examples,
+                                      data_dir=data_dir)
+    x, _ = next(iter(raw))
+    return np.asarray(preprocessor.predict_on_batch(x))
