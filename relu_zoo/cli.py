@@ -66,6 +66,13 @@ def train_parser():
     parser.add_argument("--no-diagnostics", dest="diagnostics", action="store_false")
     parser.add_argument("--save-checkpoint", dest="save_checkpoint", action="store_true", default=None,
                         help="save each run's trained model as runs/<run_id>/model.keras")
+    # How the runs are executed, not what they compute: not part of the sweep's configuration.
+    ray = parser.add_argument_group("Ray (pip install 'relu_zoo[ray]')")
+    ray.add_argument("--ray", action="store_true", help="run each run of the grid as a Ray task")
+    ray.add_argument("--ray-address", help="cluster to join: 'auto' (started with `ray start` on this machine) or "
+                                           "HOST:PORT; default: a new local Ray instance")
+    ray.add_argument("--ray-cpus-per-run", type=float, default=1.0, help="CPUs each run asks for (default 1)")
+    ray.add_argument("--ray-gpus-per-run", type=float, default=0.0, help="GPUs each run asks for (default 0)")
     return parser
 
 
@@ -80,7 +87,7 @@ def report_parser():
 def _overrides(args):
     overrides = {}
     for key, value in vars(args).items():
-        if key in ("preset", "config") or value is None:
+        if key in ("preset", "config") or key.startswith("ray") or value is None:
             continue
         overrides[key] = value
     return overrides
@@ -129,6 +136,15 @@ def _interrupt(signum, frame):
     raise Interrupted(signum)
 
 
+def _ray_sweep():
+    """relu_zoo.run.ray_sweep.ray_sweep, imported only for --ray: Ray is an optional dependency."""
+    try:
+        from relu_zoo.run.ray_sweep import ray_sweep
+    except ImportError as e:
+        raise spec.ConfigError(f"--ray needs Ray ({e}). Install it with: pip install 'relu_zoo[ray]'") from None
+    return ray_sweep
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -150,7 +166,11 @@ def main(argv=None):
         distribution = Distribution(config.distribute, config.cpu_devices)
         spec.validate(config)
         command = "python train.py " + shlex.join(argv) if argv else "python train.py"
-        summary = sweep(config, command=command, distribution=distribution)
+        if args.ray:
+            summary = _ray_sweep()(config, command=command, address=args.ray_address,
+                                   cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run)
+        else:
+            summary = sweep(config, command=command, distribution=distribution)
     except (spec.ConfigError, DatasetNotFoundError) as e:
         return _error(str(e))
     except KeyboardInterrupt as e:
