@@ -68,6 +68,8 @@ def export_model(model, format, path, verbose=False):
             suffix is added). An existing export there is replaced.
         verbose: Let Keras and the converters print what they do (default: quiet).
     """
+    import numpy as np
+
     from relu_zoo import activations
 
     keras_format, suffix, _ = FORMATS[check_format(format)]
@@ -79,8 +81,30 @@ def export_model(model, format, path, verbose=False):
     if format == "saved_model" and path.exists():
         shutil.rmtree(path)
     with activations.export_formulation(), _quiet(not verbose):
-        model.export(os.fspath(path), format=keras_format, verbose=verbose)
+        # Keras' ONNX exporter refuses a model that was never called (a freshly loaded one): call it once.
+        model([np.zeros((1, *x.shape[1:]), x.dtype) for x in model.inputs])
+        if format == "tflite":
+            _export_tflite(model, path, verbose)
+        else:
+            model.export(os.fspath(path), format=keras_format, verbose=verbose)
     return path
+
+
+def _export_tflite(model, path, verbose):
+    """Builtin TFLite ops only, so the file runs on plain LiteRT (Keras also allows TensorFlow "Flex" ops,
+    which need a runtime linked with TensorFlow). Recurrent layers lower to a builtin WHILE only with a
+    static batch size: those files take one example at a time (`runtime()` loops over a batch)."""
+    import tensorflow as tf
+
+    builtins = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
+    try:
+        model.export(os.fspath(path), format="litert", verbose=verbose, target_spec=builtins)
+    except Exception as e:  # noqa: BLE001 - the converter raises ConverterError subclasses of Exception only
+        if "static" not in str(e) and "TensorList" not in str(e):
+            raise
+        signature = [tf.TensorSpec((1, *spec.shape[1:]), spec.dtype) for spec in model.inputs]
+        model.export(os.fspath(path), format="litert", verbose=verbose, target_spec=builtins,
+                     input_signature=signature)
 
 
 @contextlib.contextmanager
@@ -163,6 +187,8 @@ def _litert_runner(path):
     def run(x):
         x = np.asarray(x)
         entry, = interpreter.get_input_details()
+        if entry["shape_signature"][0] != -1 and len(x) != entry["shape"][0]:  # a static batch of one
+            return np.concatenate([run(x[i:i + 1]) for i in range(len(x))])
         if current["shape"] != x.shape:  # the batch axis is dynamic in the file: resize once per shape
             interpreter.resize_tensor_input(entry["index"], x.shape)
             interpreter.allocate_tensors()
@@ -189,14 +215,14 @@ def parity(model, run, inputs, batch_size=100):
     import numpy as np
 
     agree = 0
-    max_diff = 0.0
+    diffs = []
     for start in range(0, len(inputs), batch_size):
         x = inputs[start:start + batch_size]
         expected = np.asarray(model.predict_on_batch(x))
         got = np.asarray(run(x)).reshape(expected.shape)
         agree += int(np.sum(np.argmax(expected, -1) == np.argmax(got, -1)))
-        max_diff = max(max_diff, float(np.max(np.abs(expected.astype("float64") - got))))
-    return {"examples": len(inputs), "top1_agreement": agree / len(inputs), "max_abs_diff": max_diff}
+        diffs.append(np.max(np.abs(expected.astype("float64") - got)))  # NaN propagates: np.max, not max()
+    return {"examples": len(inputs), "top1_agreement": agree / len(inputs), "max_abs_diff": float(np.max(diffs))}
 
 
 def model_inputs(name, examples=256, data_dir=None):

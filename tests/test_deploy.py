@@ -1,0 +1,70 @@
+"""Export to deployment formats (issue 15): each format run by its own runtime against the Keras model."""
+
+import os
+
+import numpy as np
+import pytest
+
+from relu_zoo import activations, deploy, pretrained
+
+PARITY_EXAMPLES = 256  # >= 200 real test inputs per checkpoint and format
+
+
+def _prepared(task):
+    root = os.environ.get("TFDS_DATA_DIR")
+    return bool(root) and os.path.isdir(os.path.join(root, task.split("/")[0]))
+
+
+def _inputs(name):
+    task = pretrained.metadata(name)["task"]
+    if not _prepared(task):
+        if os.environ.get("CI"):
+            pytest.fail(f"TFDS_DATA_DIR has no {task}: CI must check exports on real data")
+        pytest.skip(f"{task} not prepared in TFDS_DATA_DIR")
+    return deploy.model_inputs(name, PARITY_EXAMPLES)
+
+
+@pytest.mark.parametrize("alpha_shape", [(), (3,), (1, 1, 3), (5, 4, 3)])
+def test_export_formulation_is_bit_identical(alpha_shape):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 4, 3)).astype("float32") * 10
+    x[0, 0, 0] = [0.0, -0.0, np.inf]
+    x[0, 0, 1] = [-np.inf, 1e-38, -1e-38]
+    alpha = rng.uniform(0.01, 0.5, size=alpha_shape).astype("float32")
+    expected = np.asarray(activations.prelu(x, alpha))
+    with activations.export_formulation():
+        got = np.asarray(activations.prelu(x, alpha))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.asarray(activations.prelu(x, alpha)), expected)  # context left
+
+
+def test_unknown_format_names_the_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown export format 'tflit'.*Did you mean 'tflite'.*onnx"):
+        deploy.check_format("tflit")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, builtin", [("cnn_prelu.mnist", "PRELU"), ("cnn_leaky_relu.mnist", "LEAKY_RELU"),
+                                           ("cnn_rrelu.spoken_digit", "LEAKY_RELU")])
+def test_tflite_uses_the_builtin_activation_op(name, builtin, tmp_path):
+    path = pretrained.export_model(pretrained.load(name, compile=False), "tflite", tmp_path / "m")
+    ops = deploy.tflite_ops(path)
+    assert path.suffix == ".tflite" and builtin in ops, ops
+    assert not {"SELECT", "SELECT_V2", "GREATER", "FlexSelectV2"} & set(ops), ops
+
+
+CASES = [(name, fmt) for name in ("cnn_prelu.mnist", "cnn_relu.spoken_digit") for fmt in deploy.FORMATS]
+CASES += [("rnn_prelu.imdb_reviews", fmt) for fmt in ("saved_model", "tflite")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, fmt", CASES)
+def test_export_agrees_with_keras_on_real_test_inputs(name, fmt, tmp_path):
+    x = _inputs(name)
+    model = pretrained.load(name, compile=False)
+    path = pretrained.export_model(model, fmt, tmp_path / name)
+    assert deploy.file_size(path) > 0.5 * model.count_params() * 4  # the float32 weights are in it
+    result = deploy.parity(model, deploy.runtime(path, fmt), x)
+    assert result["examples"] >= 200
+    assert result["top1_agreement"] >= 0.995, result
+    assert result["max_abs_diff"] < 1e-3, result
