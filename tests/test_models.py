@@ -22,6 +22,7 @@ SMALL_SPECS = {
                              num_classes=4, class_names=("0", "1", "2", "3")),
 }
 SMALL_KWARGS = {
+    "airbench": {"widths": (4, 8, 8)},
     "mlp": {"width": 16},
     "cnn": {"filters": (4, 8), "dense_units": 8, "embedding_dim": 8, "text_filters": 4},
     "rnn": {"units": 8, "embedding_dim": 8, "dense_units": 8},
@@ -134,7 +135,7 @@ def test_initializer_follows_activation_family(activation, expected):
 def test_unknown_model_and_modality_mismatch_are_clear():
     with pytest.raises(ValueError, match=r"Unknown model 'cnnn'.*Did you mean 'cnn'"):
         models.create_model("cnnn", task=SMALL_SPECS["image"])
-    with pytest.raises(ValueError, match=r"'rnn' does not support image.*Models for image: cnn, mlp"):
+    with pytest.raises(ValueError, match=r"'rnn' does not support image.*Models for image: airbench, cnn, mlp"):
         models.create_model("rnn", task=SMALL_SPECS["image"])
     with pytest.raises(ValueError, match="Unknown option"):
         models.create_model("mlp", task=SMALL_SPECS["image"], widht=3)
@@ -210,3 +211,39 @@ def test_masked_global_max_pooling_skips_padding():
     out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
     np.testing.assert_array_equal(out, [[-1.0, 1.0], [0.0, 0.0]])  # padding ignored; all-padding -> 0
     np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(x)), x.max(axis=1))
+
+
+def test_airbench_whitening_decorrelates_patches_and_flip_tta_round_trips(tmp_path):
+    from relu_zoo.models.airbench import WHITEN_KERNEL, flip_tta, whiten
+
+    spec = tasks.get("cifar10").spec
+    model = create_model("airbench", task=spec, activation="prelu", widths=(8, 16, 16))
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(64, 33, 33, 3))
+    images = (base[:, :32, :32] + 0.8 * base[:, 1:, 1:] + 0.3 * base[:, :32, :32, ::-1]).astype("float32")
+    whiten(model, images)
+    layer = model.get_layer("whiten")
+    assert not layer.trainable
+    out = keras.ops.convert_to_numpy(layer(images)).reshape(-1, layer.filters)
+    half = 3 * WHITEN_KERNEL**2
+    cov = out[:, :half].T @ out[:, :half] / len(out)
+    np.testing.assert_allclose(cov, np.eye(half), atol=5e-3)  # whitened: identity covariance
+    np.testing.assert_allclose(out[:, half:], -out[:, :half], atol=1e-5)  # and its negative
+
+    tta = flip_tta(model)
+    x = images[:4]
+    expected = (model(x) + model(x[:, :, ::-1])) / 2
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tta(x)), keras.ops.convert_to_numpy(expected),
+                               atol=1e-5)
+    path = tmp_path / "tta.keras"
+    tta.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(tta(x)),
+                               atol=1e-6)
+
+
+def test_airbench_rejects_small_images_and_bad_widths():
+    with pytest.raises(ValueError, match="at least 9x9"):
+        create_model("airbench", input_shape=(8, 8, 1), num_classes=10, modality="image")
+    with pytest.raises(ValueError, match="three positive integers"):
+        create_model("airbench", task="cifar10", widths=(8, 16))

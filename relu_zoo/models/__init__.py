@@ -7,6 +7,7 @@ Checkpoints of trained models live in the top-level `models/` folder
 (see `relu_zoo.pretrained`); this package holds only code.
 """
 
+from relu_zoo.models import airbench as _airbench  # noqa: F401  (registers "airbench")
 from relu_zoo.models import cnn as _cnn  # noqa: F401  (registers "cnn")
 from relu_zoo.models import mlp as _mlp  # noqa: F401  (registers "mlp")
 from relu_zoo.models import rnn as _rnn  # noqa: F401  (registers "rnn", "relu_rnn")

@@ -1,0 +1,136 @@
+"""`airbench`: a fast CIFAR-style conv net (after Keller Jordan's airbench94 layout), activation as a parameter.
+
+    frozen 2x2 whitening conv (2·C·4 filters) -> act
+    -> 3 x [Conv3x3 -> MaxPool2 -> BN -> act -> Conv3x3 -> BN -> act]   (widths 64, 256, 256)
+    -> global max pool (airbench's MaxPool3 of the 3x3 map at 32 px) -> Dense(classes, no bias) -> x 1/9
+
+The whitening conv is fixed: `whiten(model, images)` sets it to the ±eigenvectors of the 2x2 patch
+covariance of training images (scaled by 1/sqrt(eigenvalue + eps)), so the first learned layer sees
+decorrelated patches; without that call it keeps its random (He) initialization and stays frozen all the
+same. Batch norm has no learned scale (only a shift) and a fast momentum (0.6), as in airbench.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from relu_zoo.models.common import act, kernel_initializer_for, model_input
+from relu_zoo.models.registry import register_model
+
+WHITEN_KERNEL = 2
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class Dirac(keras.initializers.Initializer):
+    """Identity in the first min(in, out) filters (a conv that passes its input through), `base` elsewhere.
+
+    Dirac initialization shortens training of plain (non-residual) conv nets: each block starts close
+    to the identity on part of its channels (airbench, `torch.nn.init.dirac_`).
+    """
+
+    def __init__(self, base="he_normal"):
+        self.base = keras.initializers.get(base)
+
+    def __call__(self, shape, dtype=None):
+        kernel = self.base(shape, dtype=dtype)
+        kh, kw, cin, cout = shape
+        n = min(cin, cout)
+        eye = np.zeros(shape, dtype="float32")
+        eye[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1.0
+        keep = np.ones(shape[-1], dtype="float32")
+        keep[:n] = 0.0
+        return kernel * ops.cast(keep, kernel.dtype) + ops.cast(eye, kernel.dtype)
+
+    def get_config(self):
+        return {"base": keras.initializers.serialize(self.base)}
+
+
+def _conv(filters, init):
+    return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=Dirac(init))
+
+
+def _bn(momentum):
+    # scale=False: airbench keeps the BN weight at 1 (it is redundant before a rectifier-like unit).
+    return keras.layers.BatchNormalization(momentum=momentum, epsilon=1e-5, scale=False)
+
+
+@register_model("airbench", modalities=("image",))
+def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=0.6, scaling_factor=1 / 9):
+    """airbench94-style conv net for 32x32 colour images; see the module docstring.
+
+    Args:
+        spec: The task's `TaskSpec` (image modality, at least 9x9 pixels).
+        activation: Spec for `relu_zoo.get`, a fresh layer at each of the seven use sites.
+        widths: Filters of the three conv groups; (64, 256, 256) is airbench94's, (16, 64, 64) a quarter.
+        batchnorm_momentum: Keras momentum of the moving statistics (airbench's 0.6: few steps per run).
+        scaling_factor: The logits are multiplied by it (airbench's 1/9 with label smoothing 0.2).
+    """
+    if len(widths) != 3 or any(int(w) < 1 for w in widths):
+        raise ValueError(f"`widths` must be three positive integers. Received: widths={widths!r}")
+    if min(spec.input_shape[:2]) < 9:
+        # The 2x2 whitening conv and three 2x2 pools must leave at least one pixel.
+        raise ValueError(f"`airbench` needs images of at least 9x9 pixels; task {spec.name!r} has "
+                         f"{spec.input_shape[:2]}. Use the `cnn` model for smaller images.")
+    init = kernel_initializer_for(activation)
+    channels = spec.input_shape[-1]
+    inputs = model_input(spec)
+    whiten_layer = keras.layers.Conv2D(
+        2 * channels * WHITEN_KERNEL**2, WHITEN_KERNEL, padding="valid", use_bias=False,
+        kernel_initializer=init, trainable=False, name="whiten")
+    x = act(activation)(whiten_layer(inputs))
+    for i, width in enumerate(widths):
+        x = _conv(int(width), init)(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+        x = _bn(batchnorm_momentum)(x)
+        x = act(activation)(x)
+        x = _conv(int(width), init)(x)
+        x = _bn(batchnorm_momentum)(x)
+        x = act(activation)(x)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    x = keras.layers.Dense(spec.num_classes, use_bias=False, dtype="float32", name="logits")(x)
+    outputs = keras.layers.Rescaling(scaling_factor, dtype="float32", name="logit_scale")(x)
+    return keras.Model(inputs, outputs, name=f"airbench_{spec.name}")
+
+
+def whiten(model, images, eps=5e-4):
+    """Sets `model`'s frozen `whiten` conv from the 2x2 patch covariance of `images` (N, H, W, C), float.
+
+    The filters are the covariance's eigenvectors scaled by 1/sqrt(eigenvalue + eps), and their negatives
+    (so a rectifier after it keeps both signs). Pass a few thousand preprocessed training images.
+    """
+    layer = model.get_layer("whiten")
+    images = np.asarray(images, dtype="float64")
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be a batch (N, H, W, C). Received shape {images.shape}.")
+    k = WHITEN_KERNEL
+    n, h, w, c = images.shape
+    patches = np.stack([images[:, i:h - k + 1 + i, j:w - k + 1 + j, :] for i in range(k) for j in range(k)],
+                       axis=3)  # (N, H', W', k*k, C): position-major, channel-minor, like a (k, k, C) kernel
+    patches = patches.reshape(-1, k * k * c)
+    cov = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(cov)
+    filters = eigenvectors / np.sqrt(eigenvalues + eps)  # columns: one filter per eigenvector
+    filters = np.concatenate([filters, -filters], axis=1).reshape(k, k, c, 2 * k * k * c)
+    layer.kernel.assign(filters.astype("float32"))
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class Mirror(keras.layers.Layer):
+    """Flips images left-right (axis 2 of NHWC), always: the deterministic half of flip test-time averaging."""
+
+    def call(self, inputs):
+        return ops.flip(inputs, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def flip_tta(model, name=None):
+    """A model averaging `model`'s outputs over each image and its mirror image (flip test-time augmentation).
+
+    Saves and loads with `safe_mode=True`; wrap the trained model (or `TaskData.with_preprocessing` of it)
+    for evaluation, not for training.
+    """
+    inputs = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype, name="inputs")
+    outputs = keras.layers.Average(name="tta_mean")([model(inputs), model(Mirror(name="mirror")(inputs))])
+    return keras.Model(inputs, outputs, name=name or f"{model.name}_tta")
