@@ -1,8 +1,9 @@
 """The Keras callbacks a run trains with, and `PeakMemory`.
 
-`relu_zoo.run.train` lists them in this order: EpochTimer, DivergenceMonitor, EpochSeeds, (diagnostics,
-SaveJSON), CSVLogger, TensorBoard, EpochBackup — the backup last, so that when a backup of epoch e exists,
-its CSV row and diagnostics exist too.
+`relu_zoo.run.train` lists them in this order: EpochTimer, DivergenceMonitor, (diagnostics, SaveJSON),
+CSVLogger, TensorBoard, EpochBackup — the backup last, so that when a backup of epoch e exists, its CSV row and
+diagnostics exist too. None of them changes what training computes: a run trains exactly as a plain
+`model.fit` of the same model, data and optimizer does (tests/test_train_guard.py).
 """
 
 import json
@@ -10,13 +11,12 @@ import math
 import shutil
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from relu_zoo.run.store import (BACKUP_METADATA, BACKUP_WEIGHTS, atomic_write_json, resume_epoch,
+from relu_zoo.run.store import (BACKUP_METADATA, BACKUP_STATE, BACKUP_WEIGHTS, atomic_write_json, resume_epoch,
                                 switch_current)
 
 
@@ -49,25 +49,6 @@ class DivergenceMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class EpochSeeds(keras.callbacks.Callback):
-    """Sets every SeedGenerator's state from (seed, epoch, its index) when an epoch starts.
-
-    Makes dropout masks and RReLU slopes of epoch e independent of whether
-    epochs before e ran in this process or before a restart.
-    """
-
-    def __init__(self, seed):
-        super().__init__()
-        self.seed = seed
-
-    def on_epoch_begin(self, epoch, logs=None):
-        generators = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
-        for index, variable in enumerate(generators):
-            # Paths repeat ("seed_generator/seed_generator_state"), so the index keeps streams distinct.
-            key = zlib.crc32(f"{self.seed}/{index}".encode()) & 0x7FFFFFFF
-            variable.assign(np.array([key, epoch * 1_000_003], dtype=variable.dtype))
-
-
 class SaveJSON(keras.callbacks.Callback):
     """Writes `getter()` atomically to `path` after every epoch (diagnostics survive a kill)."""
 
@@ -84,11 +65,17 @@ class EpochBackup(keras.callbacks.Callback):
 
     Keras' `BackupAndRestore` writes the weights in place and then the epoch metadata, so a kill between the
     two leaves the weights of epoch e with the metadata of epoch e-1, and the resumed run silently trains
-    epoch e twice. Here each backup (weights with the optimizer state via `save_weights`, and the number of
-    finished epochs) goes to a fresh folder `epoch<N>/`, and a symlink `current` is switched to it with one
-    atomic rename (`relu_zoo.run.store.switch_current`). The caller passes the epoch to resume from as `fit`'s
-    `initial_epoch` (from `relu_zoo.run.store.resume_epoch`); `on_train_begin` loads the weights of the same
-    backup and checks that it is the same epoch.
+    epoch e twice. Here each backup (weights with the optimizer state via `save_weights`, the values of all
+    non-trainable variables, and the number of finished epochs) goes to a fresh folder `epoch<N>/`, and a
+    symlink `current` is switched to it with one atomic rename (`relu_zoo.run.store.switch_current`). The
+    caller passes the epoch to resume from as `fit`'s `initial_epoch` (from `relu_zoo.run.store.resume_epoch`);
+    `on_train_begin` loads the same backup and checks that it is the same epoch.
+
+    The non-trainable values include every `keras.random.SeedGenerator`'s state (dropout masks, RReLU
+    slopes), which `save_weights` leaves out: restoring them continues each random stream exactly where the
+    interrupted run left it, so a resumed run ends as one that never stopped, without touching the streams
+    of a run that does not stop (an earlier design re-seeded every generator at each epoch start; see
+    `relu_zoo.run.train`).
 
     Args:
         backup_root: Where the backups are written.
@@ -116,6 +103,16 @@ class EpochBackup(keras.callbacks.Callback):
             # The optimizer's variables must exist before its saved state can be loaded into them.
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(str(current / BACKUP_WEIGHTS))
+        with np.load(current / BACKUP_STATE) as saved:
+            values = [saved[f"v{i}"] for i in range(len(saved.files))]
+        variables = self.model.non_trainable_variables
+        shapes = [tuple(v.shape) for v in variables]
+        if [tuple(v.shape) for v in values] != shapes:
+            raise RuntimeError(f"The backup in {current} holds {len(values)} non-trainable values that do not fit "
+                               f"this model's {len(variables)} variables; it belongs to another model. Remove "
+                               f"{self.restore_root} to train this run from the start.")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
 
     def on_epoch_end(self, epoch, logs=None):
         finished = epoch + 1
@@ -123,6 +120,8 @@ class EpochBackup(keras.callbacks.Callback):
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
         self.model.save_weights(str(stage / BACKUP_WEIGHTS), overwrite=True)
+        state = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self.model.non_trainable_variables)}
+        np.savez(stage / BACKUP_STATE, **state)
         (stage / BACKUP_METADATA).write_text(json.dumps({"epoch": finished}))
         switch_current(self.backup_root, stage)
 

@@ -29,6 +29,8 @@ RESULT_FILE = "result.json"
 BACKUP_DIR = "backup"
 BACKUP_METADATA = "training_metadata.json"
 BACKUP_WEIGHTS = "latest.weights.h5"
+# Values of the model's non-trainable variables, random-generator states included (save_weights skips those).
+BACKUP_STATE = "non_trainable_state.npz"
 
 
 class SweepConfigMismatch(ConfigError):

@@ -1,10 +1,16 @@
 """One run: build the model, train it on the task's data, evaluate it, and record the result.
 
-Determinism: each run seeds Python/NumPy/TF (`keras.utils.set_random_seed`), enables TF op determinism,
-shuffles the training data with a seed derived from (seed, epoch), and re-seeds every layer's
-`SeedGenerator` (dropout, RReLU) from (seed, epoch) at the start of each epoch (`EpochSeeds`). So a run
-that is killed and resumed from its last finished epoch (`EpochBackup`) ends with the same metrics as one
-that never stopped.
+Determinism: each run seeds Python/NumPy/TF (`keras.utils.set_random_seed`), enables TF op determinism and
+shuffles and augments the training data of epoch e from (seed, e) alone (`TaskData.train_epochs`). A run that
+is killed and resumed from its last finished epoch (`EpochBackup`, which also restores the random generators'
+states) ends with the same metrics as one that never stopped.
+
+Training itself is a plain `model.fit` of the model, data and optimizer: no callback changes what it computes
+(tests/test_train_guard.py checks that a run's history equals a plain fit's). The runner once re-seeded every
+`SeedGenerator` at each epoch start to make resumption exact. That did not cause the CIFAR-10 collapses it was
+suspected of (dead ReLU units in the cnn's dense head after Adam's first steps, seen in plain fits too), but it
+gave a run another dropout stream than a plain fit of the same seed, so no run could be checked against one;
+restoring the states from the backup keeps resumption exact without touching an uninterrupted run.
 """
 
 import json
@@ -21,8 +27,7 @@ import tensorflow as tf
 from relu_zoo import models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers
 from relu_zoo.run import store
-from relu_zoo.run.callbacks import (DivergenceMonitor, EpochBackup, EpochSeeds, EpochTimer, PeakMemory,
-                                    SaveJSON)
+from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, PeakMemory, SaveJSON
 from relu_zoo.run.distribute import Distribution
 from relu_zoo.run.spec import identity
 
@@ -125,7 +130,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     monitor = DivergenceMonitor()
     diagnostics, diagnostic_callbacks = _diagnostics(config, data, run_dir, start_epoch)
     callbacks = [
-        EpochTimer(), monitor, EpochSeeds(run.seed), *diagnostic_callbacks,
+        EpochTimer(), monitor, *diagnostic_callbacks,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
