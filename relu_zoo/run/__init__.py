@@ -10,6 +10,7 @@
     stats       statistics across seeds; plots: the report's figures
     report      results.json / results.csv / summary.md / plots from finished runs
     sweep       every unfinished run of the grid, then the report
+    ray_sweep   the same on a Ray cluster, one Ray task per run (`train.py --ray`; imports Ray, optional)
 
 `_keras_compat` holds the one workaround that touches private Keras API (multi-worker `fit`).
 """
