@@ -34,11 +34,13 @@ def log_result(result, log, seconds):
 def load_data(cache, task, config):
     """The task's data; a ConfigError naming the data folder when its files cannot be read."""
     import tensorflow as tf
-    from google.protobuf.message import Error as ProtobufError
+    from google.protobuf import json_format, message
 
     try:
-        return cache.get(task)
-    except (OSError, ValueError, ProtobufError, tf.errors.OpError) as e:
+        data = cache.get(task)
+        data.num_examples  # one pass over every split: damaged files fail here, not in the middle of a run
+        return data
+    except (OSError, ValueError, message.Error, json_format.Error, tf.errors.OpError) as e:
         from relu_zoo.tasks import get, resolve_data_dir
 
         name = get(task).tfds_name
