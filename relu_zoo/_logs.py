@@ -7,13 +7,15 @@ imports TensorFlow with descriptor 2 captured and writes back every line that is
 start-up notices: anything else (a real error) still shows.
 
 For relu_zoo's own commands (`train.py`, `relu-zoo`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set,
-which hides the runtime C++ lines (`cuda_platform.cc failed call to cuInit` on machines without a GPU);
-errors still reach Python as exceptions. A library import changes no environment variable.
+which hides the runtime C++ lines, and looks for GPUs inside the capture (`cuda_platform.cc failed call to
+cuInit` on machines without a GPU is absl's and ignores the level); errors still reach Python as
+exceptions. A library import changes no environment variable.
 
 Show everything: `RELU_ZOO_VERBOSE=2` (or `--verbose 2` on those commands, or set `TF_CPP_MIN_LOG_LEVEL`
 yourself).
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -24,7 +26,8 @@ COMMANDS = ("train.py", "relu-zoo")
 # The start-up notices TensorFlow prints on every import; nothing a user can act on.
 NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc|cpu_feature_guard\.cc|"
                    r"To enable the following instructions: |cuda_(platform|executor|dnn|fft|blas)\.cc|"
-                   r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered")
+                   r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
+                   r"Created TensorFlow Lite XNNPACK delegate")
 
 
 def verbosity(argv=None, environ=None):
@@ -62,16 +65,32 @@ def quiet_tensorflow_import():
         return
     if is_command():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with filtered_stderr():
+        import tensorflow
+
+        if is_command():
+            # Looking for GPUs is where CUDA's absl lines come from (`failed call to cuInit` without a
+            # GPU), which no log level hides. Listing physical devices leaves logical ones configurable.
+            tensorflow.config.list_physical_devices("GPU")
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Captures file descriptor 2 (C++ writes too) and writes back what `filter_noise` keeps; unfiltered
+    when verbose."""
+    if verbosity() >= 2:
+        yield
+        return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no real descriptor 2 (e.g. some notebook kernels): nothing to filter
-        import tensorflow  # noqa: F401
+        yield
         return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

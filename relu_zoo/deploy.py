@@ -180,8 +180,11 @@ def _litert_runner(path):
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
-    interpreter = Interpreter(model_path=path)
-    interpreter.allocate_tensors()
+    from relu_zoo._logs import filtered_stderr
+
+    with filtered_stderr():  # LiteRT announces its XNNPACK delegate on stderr
+        interpreter = Interpreter(model_path=path)
+        interpreter.allocate_tensors()
     current = {"shape": None}
 
     def run(x):

@@ -1,0 +1,152 @@
+"""The `relu-zoo` command (issue 15), run as a user runs it: a subprocess on the real checkpoints."""
+
+import os
+import shutil
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from relu_zoo import _logs, pretrained
+
+
+def relu_zoo(*args, env=None):
+    exe = shutil.which("relu-zoo")
+    command = [exe] if exe else [sys.executable, "-m", "relu_zoo.console"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+def _raw_examples(task, n):
+    root = os.environ.get("TFDS_DATA_DIR")
+    if not (root and os.path.isdir(os.path.join(root, task))):
+        if os.environ.get("CI"):
+            pytest.fail(f"TFDS_DATA_DIR has no {task}: CI must run the console tests")
+        pytest.skip(f"{task} not prepared in TFDS_DATA_DIR")
+    from relu_zoo import tasks
+
+    examples = list(tasks.get(task).raw_splits(max_examples={"test": n})["test"].as_numpy_iterator())
+    return [x for x, _ in examples], [y for _, y in examples]
+
+
+def _expected_top1(name, x):
+    model = pretrained.load(name, compile=False, raw_inputs=True)
+    from relu_zoo import tasks
+
+    names = tasks.get(pretrained.metadata(name)["task"]).class_names
+    return [names[int(np.argmax(model.predict_on_batch(np.asarray(e)[None])[0]))] for e in x]
+
+
+def _top1(stdout):
+    return [line.split(": ", 1)[1].split(" (")[0] for line in stdout.strip().splitlines()]
+
+
+def _write_wav(path, samples, rate):
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.asarray(samples, "<i2").tobytes())
+
+
+def test_list_is_quiet_and_lists_the_zoo():
+    result = relu_zoo("list", "pretrained")
+    assert result.returncode == 0
+    assert result.stdout.split() == pretrained.list_pretrained()
+    assert result.stderr == ""  # no TensorFlow start-up lines, no warnings
+    everything = relu_zoo("list")
+    assert everything.returncode == 0 and "prelu" in everything.stdout and "spoken_digit" in everything.stdout
+
+
+def test_usage_errors_exit_2():
+    assert relu_zoo("lst").returncode == 2 and "Did you mean 'list'" in relu_zoo("lst").stderr
+    bad = relu_zoo("predict", "cnn_relu.mnst", __file__)
+    assert bad.returncode == 2 and "Unknown pretrained model 'cnn_relu.mnst'" in bad.stderr
+    assert relu_zoo("predict", "cnn_relu.mnist", "no/such/file.png").returncode == 2
+
+
+@pytest.mark.slow
+def test_predict_images_matches_the_keras_model(tmp_path):
+    import tensorflow as tf
+
+    x, _ = _raw_examples("mnist", 4)
+    paths = []
+    for i, image in enumerate(x):
+        path = tmp_path / f"digit{i}.{'png' if i % 2 else 'jpg'}"
+        encode = tf.io.encode_png if i % 2 else lambda im: tf.io.encode_jpeg(im, quality=100)
+        path.write_bytes(encode(image).numpy())
+        paths.append(path)
+    decoded = np.stack([tf.io.decode_image(p.read_bytes()).numpy() for p in paths])
+    result = relu_zoo("predict", "cnn_relu.mnist", *map(str, paths), "--top-k", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert _top1(result.stdout) == _expected_top1("cnn_relu.mnist", decoded)
+    assert all(line.count("%") == 2 for line in result.stdout.strip().splitlines())
+
+
+@pytest.mark.slow
+def test_predict_wav_and_text(tmp_path):
+    waves, _ = _raw_examples("spoken_digit", 3)
+    paths = []
+    for i, w in enumerate(waves):
+        _write_wav(tmp_path / f"{i}.wav", w, 8000)
+        paths.append(tmp_path / f"{i}.wav")
+    result = relu_zoo("predict", "cnn_relu.spoken_digit", *map(str, paths))
+    assert result.returncode == 0, result.stderr
+    assert _top1(result.stdout) == _expected_top1("cnn_relu.spoken_digit", waves)
+
+    texts, _ = _raw_examples("imdb_reviews", 2)
+    for i, t in enumerate(texts):
+        (tmp_path / f"{i}.txt").write_bytes(t)
+    result = relu_zoo("predict", "rnn_relu.imdb_reviews", str(tmp_path / "0.txt"), str(tmp_path / "1.txt"))
+    assert result.returncode == 0, result.stderr
+    assert _top1(result.stdout) == _expected_top1("rnn_relu.imdb_reviews", texts)
+
+
+@pytest.mark.slow
+def test_predict_refuses_inputs_that_do_not_fit_the_task(tmp_path):
+    _write_wav(tmp_path / "a.wav", np.zeros(16000), 16000)
+    wrong_task = relu_zoo("predict", "cnn_relu.mnist", str(tmp_path / "a.wav"))
+    assert wrong_task.returncode == 2
+    assert "is WAV audio, but task 'mnist' takes 28x28 grayscale PNG or JPEG images" in wrong_task.stderr
+    wrong_rate = relu_zoo("predict", "cnn_relu.spoken_digit", str(tmp_path / "a.wav"))
+    assert wrong_rate.returncode == 2 and "at 16000 Hz" in wrong_rate.stderr and "8000 Hz" in wrong_rate.stderr
+    import tensorflow as tf
+
+    (tmp_path / "big.png").write_bytes(tf.io.encode_png(np.zeros((64, 64, 3), "uint8")).numpy())
+    too_big = relu_zoo("predict", "cnn_relu.mnist", str(tmp_path / "big.png"))
+    assert too_big.returncode == 2 and "64x64 pixels" in too_big.stderr
+
+
+@pytest.mark.slow
+def test_export_command_writes_and_checks(tmp_path):
+    _raw_examples("mnist", 1)
+    out = tmp_path / "m.tflite"
+    result = relu_zoo("export", "cnn_prelu.mnist", "--format", "tflite", "--out", str(out), "--check", "200")
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and str(out) in result.stdout
+    agreement = float(result.stdout.split("top-1 agreement ")[1].split("%")[0])
+    assert agreement >= 99.5 and "on 200 test inputs" in result.stdout
+    assert result.stderr == ""
+
+
+def test_verbosity_and_noise_filter():
+    assert _logs.verbosity(["relu-zoo", "train", "--verbose", "2"], environ={}) == 2
+    assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 2
+    assert _logs.verbosity(["pytest", "--verbose", "2"], environ={}) == 0  # not our command
+    assert _logs.verbosity(["relu-zoo"], environ={"RELU_ZOO_VERBOSE": "2"}) == 2
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1 1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
+            "E0000 something real.cc:1] a real error\n")
+    assert _logs.filter_noise(text) == "E0000 something real.cc:1] a real error\n"
+
+
+def test_train_is_train_py(tmp_path):
+    """`relu-zoo train` is train.py's entry: same config errors, same exit status."""
+    result = relu_zoo("train", "--task", "mnst", "--out", str(tmp_path))
+    direct = subprocess.run([sys.executable, "train.py", "--task", "mnst", "--out", str(tmp_path)],
+                            capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == direct.returncode != 0
+    assert "mnst" in result.stderr and result.stderr.splitlines()[-1] == direct.stderr.splitlines()[-1]
