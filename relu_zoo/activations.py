@@ -437,6 +437,72 @@ def crelu(x, axis=-1):
     return ops.concatenate([relu(x), relu(-x)], axis=axis)
 
 
+def _gated(x, gate, axis, name):
+    """`a * gate(b)` with `(a, b)` the two halves of `x` along `axis` (first half the value, second the gate).
+
+    The convention of `torch.nn.functional.glu` (Dauphin et al. 2017 write `(X*W + b) * sigmoid(X*V + c)`,
+    the value first). A known odd size is a ValueError; an unknown one is checked by the split at run time.
+    """
+    x = ops.convert_to_tensor(x)
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -len(x.shape) <= axis < len(x.shape):
+        raise ValueError(f"{name}: `axis` must be an int naming an axis of the rank-{len(x.shape)} input. "
+                         f"Received: axis={axis!r}")
+    size = x.shape[axis]
+    if size is not None and size % 2:
+        raise ValueError(f"{name} splits axis {axis} into two halves, but it has odd size {size}. "
+                         f"Received: input shape {tuple(x.shape)}")
+    # `_nan_gradient`: a NaN input gets a NaN gradient, the shared rule (d(a * b)/db = a is finite at b = NaN).
+    value, gate_input = ops.split(_nan_gradient(x), 2, axis=axis)
+    return value * gate(gate_input)
+
+
+@_register
+def glu(x, axis=-1):
+    """Gated linear unit (Dauphin et al. 2017): `a * sigmoid(b)`, `(a, b)` the halves of `x` along `axis`.
+
+    Halves the size of `axis`. Derivative at `a = b = 0`: `sigmoid(0) = 0.5` for `a`, 0 for `b`
+    (`d/db = a * sigmoid'(b)`, and `sigmoid'(0) = 0.25`).
+    """
+    return _gated(x, ops.sigmoid, axis, "glu")
+
+
+@_register
+def reglu(x, axis=-1):
+    """ReGLU (Shazeer 2020): `a * relu(b)`, `(a, b)` the halves of `x` along `axis`.
+
+    Halves the size of `axis`. Derivative in `b` at `b = 0`: 0 (`relu'(0) = 0`, as for `relu`); NaN at NaN.
+    """
+    return _gated(x, relu, axis, "reglu")
+
+
+@_register
+def geglu(x, axis=-1, approximate=False):
+    """GEGLU (Shazeer 2020): `a * gelu(b)`, `(a, b)` the halves of `x` along `axis`.
+
+    Halves the size of `axis`. `approximate=True` uses GELU's tanh form. Derivative in `b` at `b = 0`:
+    `0.5 * a` (`gelu'(0) = 0.5`).
+    """
+    return _gated(x, lambda b: gelu(b, approximate=approximate), axis, "geglu")
+
+
+@_register
+def swiglu(x, axis=-1):
+    """SwiGLU (Shazeer 2020; LLaMA, PaLM): `a * silu(b)`, `(a, b)` the halves of `x` along `axis`.
+
+    Halves the size of `axis`. Derivative in `b` at `b = 0`: `0.5 * a` (`silu'(0) = 0.5`).
+    """
+    return _gated(x, silu, axis, "swiglu")
+
+
+@_register
+def bilinear(x, axis=-1):
+    """Bilinear GLU (Dauphin et al. 2017; Shazeer 2020): `a * b`, `(a, b)` the halves of `x` along `axis`.
+
+    Halves the size of `axis`. Derivatives: `b` for `a`, `a` for `b`.
+    """
+    return _gated(x, lambda b: b, axis, "bilinear")
+
+
 @_register
 class Partial:
     """An activation function of this module with arguments bound, that saves and loads by name.
@@ -498,7 +564,7 @@ class Partial:
 FUNCTIONS = {
     fn.__name__: fn
     for fn in (relu, relu6, leaky_relu, prelu, rrelu, srelu, pelu, apl, swish, elu, celu, selu, gelu, silu,
-               mish, softplus, crelu)
+               mish, softplus, crelu, glu, reglu, geglu, swiglu, bilinear)
 }
 
 

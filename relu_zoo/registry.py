@@ -117,6 +117,12 @@ for _name, _cls in {
     "mish": layers.Mish,
     "softplus": layers.Softplus,
     "crelu": layers.CReLU,
+    # Gated: halve the last axis (Shazeer 2020); models widen the layer before them (relu_zoo.models).
+    "glu": layers.GLU,
+    "reglu": layers.ReGLU,
+    "geglu": layers.GEGLU,
+    "swiglu": layers.SwiGLU,
+    "bilinear": layers.Bilinear,
 }.items():
     ACTIVATIONS.register(_name, _cls)
 ACTIVATIONS.alias("leaky", "leaky_relu")

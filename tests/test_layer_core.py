@@ -39,6 +39,21 @@ def _times_sigmoid(x, s):
     return np.where(np.isneginf(x), 0.0, y)
 
 
+def _gelu(x):
+    return _times_sigmoid(x, 0.5 * (1 + _erf(x / np.sqrt(2))))
+
+
+def _gated(gate):
+    """`a * gate(b)` over the halves of the last axis (value first, as torch.nn.functional.glu)."""
+
+    def f(x):
+        a, b = np.split(x, 2, axis=-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return a * gate(b)
+
+    return f
+
+
 # name -> (constructor overrides, weights to set or None, reference f(x) in float64).
 # Parametric layers get non-default, per-channel-different parameters (3 channels) so broadcasting is tested.
 A3 = np.array([0.1, 0.3, -0.2])
@@ -72,7 +87,20 @@ REFERENCES = {
     "mish": ({}, None, lambda x: _times_sigmoid(x, np.tanh(_softplus(x)))),
     "softplus": ({}, None, _softplus),
     "crelu": ({}, None, lambda x: np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], axis=-1)),
+    "glu": ({}, None, _gated(_sigmoid)),
+    "reglu": ({}, None, _gated(lambda b: np.where(b > 0, b, np.where(np.isnan(b), b, 0.0)))),
+    "geglu": ({}, None, _gated(_gelu)),
+    "swiglu": ({}, None, _gated(lambda b: _times_sigmoid(b, _sigmoid(b)))),
+    "bilinear": ({}, None, _gated(lambda b: b)),
 }
+
+# Gated units halve the last axis: they get 6 input channels (values 0-2, gates 3-5) and give 3.
+GATED = {"glu", "reglu", "geglu", "swiglu", "bilinear"}
+
+
+def width(name):
+    """Input channels the layer checks use: 3, or 6 for a gated unit (so it still outputs 3)."""
+    return 6 if name in GATED else 3
 
 # Derivative at exactly 0 (per channel for parametric layers), as the docstrings state.
 AT_ZERO = {
@@ -87,6 +115,9 @@ AT_ZERO = {
     "apl": np.array([-0.3, 0.2, 0.4]),
     "swish_beta": np.full(3, 0.5),
     "crelu": np.zeros(3),
+    # At a = b = 0: d/da = gate(0) (sigmoid: 0.5, the others 0), d/db = a * gate'(0) = 0.
+    "glu": np.array([0.5] * 3 + [0.0] * 3),
+    **{name: np.zeros(6) for name in ("reglu", "geglu", "swiglu", "bilinear")},
 }
 
 SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4, -1e4, 1e30, -1e30,
@@ -96,7 +127,7 @@ SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4
 def make_layer(name, **extra):
     overrides, weights, _ = REFERENCES[name]
     layer = relu_zoo.get(name, **{**overrides, **extra})
-    layer.build((None, 3))
+    layer.build((None, width(name)))
     if weights:
         for key, value in weights.items():
             getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
@@ -144,11 +175,17 @@ def test_every_registered_activation_has_a_reference():
 def test_values_against_numpy_reference(name):
     layer = make_layer(name)
     x = np.array([[v, v, v] for v in SPECIAL], dtype="float64")
+    if name in GATED:  # every (value, gate) pair of special values
+        x = np.concatenate([np.repeat(x, len(SPECIAL), axis=0), np.tile(x, (len(SPECIAL), 1))], axis=-1)
     got = call(layer, x)
     with np.errstate(all="ignore"):
         expected = REFERENCES[name][2](x)
     # Documented for every activation: NaN in -> NaN out.
     nan_in = np.isnan(x) if name != "crelu" else np.concatenate([np.isnan(x)] * 2, axis=-1)
+    if name in GATED:
+        nan_in = np.logical_or(*np.split(nan_in, 2, axis=-1))
+        with np.errstate(over="ignore"):
+            expected = expected.astype("float32").astype("float64")  # products overflow: 1e30 * 1e30 = inf
     expected = np.where(nan_in, np.nan, expected)
     finite = np.isfinite(expected)
     # Relative tolerance only: tiny inputs (1e-7, 1e-30) must come out right too (expm1, not exp - 1).
@@ -157,7 +194,7 @@ def test_values_against_numpy_reference(name):
     assert np.array_equal(np.isnan(got), np.isnan(expected)), (name, got[~finite], expected[~finite])
     assert np.array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
     rng = np.random.default_rng(0)
-    x = rng.normal(0, 3, size=(256, 3))
+    x = rng.normal(0, 3, size=(256, width(name)))
     np.testing.assert_allclose(call(layer, x), REFERENCES[name][2](x), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
@@ -165,16 +202,19 @@ def test_values_against_numpy_reference(name):
 def test_gradients_finite_differences_and_at_zero(name):
     layer = make_layer(name)
     rng = np.random.default_rng(1)
-    x = rng.uniform(-4, 4, size=(64, 3))
+    x = rng.uniform(-4, 4, size=(64, width(name)))
     kinks = np.concatenate([np.zeros(3)] + [np.ravel(w) for w in (REFERENCES[name][1] or {}).values()])
     x = x[np.all(np.abs(x[..., None] - kinks) > 0.05, axis=(1, 2))]  # stay away from every kink
     eps = 1e-4
     ref = REFERENCES[name][2]
-    numeric = (ref(x + eps) - ref(x - eps)) / (2 * eps)
-    if name == "crelu":
-        numeric = np.where(x > 0, 1.0, -1.0)  # d/dx sum(relu(x), relu(-x))
+    # d sum(f(x)) / d x_j by central differences, one input channel j at a time (gated units mix channels).
+    numeric = np.zeros_like(x)
+    for j in range(x.shape[-1]):
+        step = np.zeros_like(x)
+        step[:, j] = eps
+        numeric[:, j] = (ref(x + step).sum(-1) - ref(x - step).sum(-1)) / (2 * eps)
     np.testing.assert_allclose(grad(layer, x), numeric, rtol=2e-3, atol=2e-3, err_msg=name)
-    at_zero = grad(layer, np.zeros((1, 3)))[0]
+    at_zero = grad(layer, np.zeros((1, width(name))))[0]
     np.testing.assert_allclose(at_zero, AT_ZERO[name], rtol=1e-5, atol=1e-6, err_msg=f"{name} f'(0)")
 
 
@@ -206,7 +246,7 @@ def test_config_round_trip_and_new_instance(name):
 def test_keras_file_round_trip_safe_mode(tmp_path, name):
     layer = relu_zoo.get(name, **REFERENCES[name][0])
     inputs = keras.Input((5, 3))
-    model = keras.Model(inputs, keras.layers.Dense(2)(layer(keras.layers.Dense(3)(inputs))))
+    model = keras.Model(inputs, keras.layers.Dense(2)(layer(keras.layers.Dense(width(name))(inputs))))
     for key, value in (REFERENCES[name][1] or {}).items():
         getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
     path = tmp_path / f"{name}.keras"
@@ -222,7 +262,7 @@ def test_mixed_precision(name, policy):
     keras.config.set_dtype_policy(policy)
     try:
         layer = relu_zoo.get(name, **REFERENCES[name][0])
-        y = layer(np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32"), training=True)
+        y = layer(np.random.default_rng(0).normal(size=(2, 4, width(name))).astype("float32"), training=True)
         assert keras.backend.standardize_dtype(y.dtype) == policy.split("_")[1]
         for weight in layer.weights:
             if weight.trainable:
@@ -250,12 +290,12 @@ def test_trains_in_a_model(name, jit):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_ranks_and_unknown_sizes(name):
-    for shape in [(2, 3), (2, 4, 3), (2, 4, 5, 3), (2, 2, 4, 5, 3)]:
+    for shape in [(2, 6), (2, 4, 6), (2, 4, 5, 6), (2, 2, 4, 5, 6)]:
         layer = relu_zoo.get(name, **REFERENCES[name][0])
-        inputs = keras.Input((None,) * (len(shape) - 2) + (3,))
+        inputs = keras.Input((None,) * (len(shape) - 2) + (6,))
         model = keras.Model(inputs, layer(inputs))
         y = model(np.ones(shape, "float32"))
-        expected = shape[:-1] + ((6,) if name == "crelu" else (3,))
+        expected = shape[:-1] + ((12,) if name == "crelu" else (3,) if name in GATED else (6,))
         assert tuple(y.shape) == expected
         assert model.output_shape[1:-1] == (None,) * (len(shape) - 2)
 
@@ -367,6 +407,8 @@ BAD_ARGUMENTS = [
     ("prelu", {"shared_axes": [0]}, "shared_axes=[0]"),
     ("prelu", {"shared_axes": [1], "channelwise": False}, "channelwise=False"),
     ("crelu", {"axis": 1.5}, "axis=1.5"),
+    ("glu", {"axis": "last"}, "axis='last'"),
+    ("geglu", {"approximate": 1}, "approximate=1"),
     ("leaky_relu", {"negative_slope": float("nan")}, "negative_slope=nan"),
 ]
 
@@ -389,6 +431,8 @@ def test_documented_defaults():
     assert activations.leaky_relu.__defaults__ == (0.01,)
     assert (relu_zoo.RReLU().lower, relu_zoo.RReLU().upper) == (1 / 8, 1 / 3)
     assert relu_zoo.GELU().approximate is False
+    assert relu_zoo.GEGLU().approximate is False and activations.geglu.__defaults__ == (-1, False)
+    assert all(relu_zoo.get(name).axis == -1 for name in GATED)
     layer = relu_zoo.PReLU()
     layer.build((None, 4))
     np.testing.assert_array_equal(np.array(layer.alpha), np.full(4, 0.25))

@@ -27,6 +27,8 @@ SMALL_KWARGS = {
     "cnn": {"filters": (4, 8), "dense_units": 8, "embedding_dim": 8, "text_filters": 4},
     "rnn": {"units": 8, "embedding_dim": 8, "dense_units": 8},
     "relu_rnn": {"units": 8, "embedding_dim": 8},
+    "transformer": {"dim": 8, "heads": 2, "ffn_dim": 12, "depth": 1},
+    "wavecnn": {"filters": (4, 8)},
 }
 COMBOS = [(m, mod) for m in models.list_models() for mod in models.model_modalities(m)]
 

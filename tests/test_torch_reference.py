@@ -157,7 +157,11 @@ def test_every_listed_difference_changes_a_pytorch_number_and_is_in_the_readme()
             for result in case["results"].values():
                 quantities = {"y": result["y"], "dx": result["dx"], **result.get("dparams", {})}
                 for quantity, values in quantities.items():
-                    for row in np.array(values, "float64").reshape(-1, len(result["x"])):
+                    values = np.array(values, "float64")
+                    # Parameter gradients: one row per parameter slice. Outputs may be wider (CReLU) or
+                    # narrower (gated units) than the input: one row, matched to the inputs by position.
+                    rows = values.reshape(-1, len(result["x"])) if quantity not in ("y", "dx") else [values]
+                    for row in rows:
                         xs = np.resize(result["x"], len(row))
                         single = [rule(case_id, quantity, x, v) for x, v in zip(xs, row)]
                         changed += int(np.sum(~np.isclose(single, row, equal_nan=True)))

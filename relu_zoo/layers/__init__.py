@@ -1,34 +1,43 @@
 """ReLU-family activation layers, one per file; each delegates to `relu_zoo.activations`."""
 
 from relu_zoo.layers.apl import APL
+from relu_zoo.layers.bilinear import Bilinear
 from relu_zoo.layers.celu import CELU
 from relu_zoo.layers.crelu import CReLU
 from relu_zoo.layers.elu import ELU
+from relu_zoo.layers.geglu import GEGLU
 from relu_zoo.layers.gelu import GELU
+from relu_zoo.layers.glu import GLU
 from relu_zoo.layers.leaky_relu import LeakyReLU
 from relu_zoo.layers.mish import Mish
 from relu_zoo.layers.pelu import PELU, MinValue
 from relu_zoo.layers.prelu import PReLU
 from relu_zoo.layers.relu import ReLU
+from relu_zoo.layers.reglu import ReGLU
 from relu_zoo.layers.relu6 import ReLU6
 from relu_zoo.layers.rrelu import RReLU
 from relu_zoo.layers.selu import SELU
 from relu_zoo.layers.silu import SiLU
 from relu_zoo.layers.softplus import Softplus
 from relu_zoo.layers.srelu import SReLU
+from relu_zoo.layers.swiglu import SwiGLU
 from relu_zoo.layers.swish import Swish
 
 __all__ = [
     "APL",
+    "Bilinear",
     "CELU",
     "CReLU",
     "ELU",
+    "GEGLU",
     "GELU",
+    "GLU",
     "LeakyReLU",
     "MinValue",
     "Mish",
     "PELU",
     "PReLU",
+    "ReGLU",
     "ReLU",
     "ReLU6",
     "RReLU",
@@ -36,5 +45,6 @@ __all__ = [
     "SiLU",
     "Softplus",
     "SReLU",
+    "SwiGLU",
     "Swish",
 ]

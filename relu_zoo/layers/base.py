@@ -66,6 +66,40 @@ class ElementwiseActivation(keras.layers.Layer):
         return input_shape
 
 
+class GatedActivation(keras.layers.Layer):
+    """Base of the gated linear units (GLU, ReGLU, GEGLU, SwiGLU, bilinear): `a * act(b)` over halves of `axis`.
+
+    Subclasses implement `call` with their function of `relu_zoo.activations`. The size of `axis` halves; an odd known size is a ValueError at build time. Masks (over batch and time
+    axes) pass through when the gated axis is the last one, the feature axis Keras masks never cover.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"Argument `axis` must be an int. Received: axis={axis!r}")
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.supports_masking = axis == -1
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)  # the odd-size check, before any call
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        if not -len(shape) <= self.axis < len(shape):
+            raise ValueError(f"{type(self).__name__}: axis {self.axis} does not exist in an input of rank "
+                             f"{len(shape)}. Received: input_shape={tuple(input_shape)}")
+        size = shape[self.axis]
+        if size is not None:
+            if size % 2:
+                raise ValueError(f"{type(self).__name__} splits axis {self.axis} into two halves, but it has odd "
+                                 f"size {size}. Received: input_shape={tuple(input_shape)}")
+            shape[self.axis] = size // 2
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
 class ParametricActivation(keras.layers.Layer):
     """Base of the layers with learnable parameters (PReLU, SReLU, PELU, APL, Swish).
 

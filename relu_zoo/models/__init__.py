@@ -11,6 +11,8 @@ from relu_zoo.models import airbench as _airbench  # noqa: F401  (registers "air
 from relu_zoo.models import cnn as _cnn  # noqa: F401  (registers "cnn")
 from relu_zoo.models import mlp as _mlp  # noqa: F401  (registers "mlp")
 from relu_zoo.models import rnn as _rnn  # noqa: F401  (registers "rnn", "relu_rnn")
+from relu_zoo.models import transformer as _transformer  # noqa: F401  (registers "transformer")
+from relu_zoo.models import wavecnn as _wavecnn  # noqa: F401  (registers "wavecnn")
 from relu_zoo.models.common import RELU_FAMILY, kernel_initializer_for
 from relu_zoo.models.registry import create_model, get_builder, list_models, model_modalities, register_model
 from relu_zoo.models.rnn import ReLURNNCell

@@ -2,12 +2,15 @@
 
 import keras
 
-from relu_zoo.models.common import act, classifier_head, dropout, kernel_initializer_for, model_input
+from relu_zoo.models.common import (act, classifier_head, dropout, kernel_initializer_for, model_input,
+                                    pre_activation_units)
 from relu_zoo.models.registry import register_model
 
 
 def conv_bn_act(x, filters, activation, init, kernel_size=3):
-    x = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, kernel_initializer=init)(x)
+    # `filters` channels after the activation: gated activations get a conv twice as wide.
+    x = keras.layers.Conv2D(pre_activation_units(activation, filters), kernel_size, padding="same", use_bias=False,
+                            kernel_initializer=init)(x)
     # momentum 0.9 (PyTorch's 0.1 update rate): Keras' 0.99 leaves the moving statistics far from the
     # batch ones after the few hundred steps of a quick comparison, and evaluation suffers.
     x = keras.layers.BatchNormalization(momentum=0.9)(x)
@@ -18,6 +21,9 @@ def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_
     # VGG-style: blocks of 3x3 conv-BN-act, each followed by 2x2 max pooling. Images are then flattened
     # (where a digit's strokes are matters: on mnist this learns much faster than global pooling);
     # spectrograms are globally averaged (a word may start at any frame).
+    if len(spec.input_shape) != 3:
+        raise ValueError(f"Model 'cnn' reads images and spectrograms (height, width, channels); task {spec.name!r} "
+                         f"has inputs of shape {spec.input_shape}. For raw waveforms use 'wavecnn'.")
     init = kernel_initializer_for(activation)
     inputs = model_input(spec)
     x = inputs
@@ -31,7 +37,7 @@ def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_
     else:
         x = keras.layers.GlobalAveragePooling2D()(x)
     if dense_units:
-        x = keras.layers.Dense(dense_units, kernel_initializer=init)(x)
+        x = keras.layers.Dense(pre_activation_units(activation, dense_units), kernel_initializer=init)(x)
         x = act(activation)(x)
     if dropout_rate:
         x = dropout(dropout_rate, activation)(x)
@@ -45,7 +51,7 @@ def _text_cnn(spec, activation, embedding_dim, kernel_sizes, text_filters, dropo
     x = keras.layers.Embedding(spec.vocab_size, embedding_dim)(inputs)
     pooled = []
     for k in kernel_sizes:
-        h = keras.layers.Conv1D(text_filters, k, kernel_initializer=init)(x)
+        h = keras.layers.Conv1D(pre_activation_units(activation, text_filters), k, kernel_initializer=init)(x)
         h = act(activation)(h)
         pooled.append(keras.layers.GlobalMaxPooling1D()(h))
     x = keras.layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]

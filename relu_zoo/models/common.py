@@ -27,6 +27,24 @@ def act(activation):
     return relu_zoo.get(activation)
 
 
+def width_factor(activation):
+    """Output channels per input channel of `activation`: 1 (elementwise), 2 (CReLU), 0.5 (gated units)."""
+    return relu_zoo.get(activation).compute_output_shape((None, 8))[-1] / 8
+
+
+def pre_activation_units(activation, units):
+    """Width of the Dense/Conv before `activation` such that the layer after it sees `units` channels.
+
+    Gated units (GLU, ReGLU, GEGLU, SwiGLU, bilinear) use two pre-activation channels per output channel,
+    so the layer before them is built `2 * units` wide: a model's `width` stays the width every later
+    layer sees, whatever the activation (the GLU layers of Dauphin et al. 2017 and Shazeer 2020 are built
+    this way: a projection to twice the width, then the gate). CReLU keeps `units` and widens what follows
+    (Shang et al. 2016 keep the convolution and double the channels after it), as it always has here.
+    """
+    factor = width_factor(activation)
+    return units if factor >= 1 else int(round(units / factor))
+
+
 def dropout(rate, activation):
     """SELU needs AlphaDropout to keep its fixed point (Klambauer et al. 2017, §3)."""
     if name_of(activation) == "selu":

@@ -2,7 +2,8 @@
 
 import keras
 
-from relu_zoo.models.common import act, classifier_head, dropout, kernel_initializer_for, model_input
+from relu_zoo.models.common import (act, classifier_head, dropout, kernel_initializer_for, model_input,
+                                    pre_activation_units)
 from relu_zoo.models.registry import register_model
 
 
@@ -29,7 +30,9 @@ def mlp(spec, activation="relu", depth=2, width=256, dropout_rate=0.0, batch_nor
     inputs = model_input(spec)
     x = flatten_input(inputs, spec, embedding_dim)
     for _ in range(depth):
-        x = keras.layers.Dense(width, kernel_initializer=init, use_bias=not batch_norm)(x)
+        # Gated activations halve the width: their Dense is 2 * width (models.common.pre_activation_units).
+        x = keras.layers.Dense(pre_activation_units(activation, width), kernel_initializer=init,
+                               use_bias=not batch_norm)(x)
         if batch_norm:
             x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = act(activation)(x)

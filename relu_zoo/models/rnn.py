@@ -5,7 +5,7 @@ from keras import ops
 
 import relu_zoo
 from relu_zoo.models.common import (MaskedGlobalMaxPooling1D, act, classifier_head, kernel_initializer_for,
-                                    model_input)
+                                    model_input, pre_activation_units)
 from relu_zoo.models.registry import register_model
 
 
@@ -132,7 +132,8 @@ def rnn(spec, activation="relu", cell="gru", units=32, bidirectional=True, embed
     x = keras.layers.Bidirectional(layer)(x) if bidirectional else layer(x)
     if pooling == "max_avg":
         x = keras.layers.Concatenate()([MaskedGlobalMaxPooling1D()(x), keras.layers.GlobalAveragePooling1D()(x)])
-    x = keras.layers.Dense(dense_units, kernel_initializer=kernel_initializer_for(activation))(x)
+    x = keras.layers.Dense(pre_activation_units(activation, dense_units),
+                           kernel_initializer=kernel_initializer_for(activation))(x)
     x = act(activation)(x)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate)(x)

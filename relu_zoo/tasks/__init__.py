@@ -41,7 +41,7 @@ from relu_zoo.tasks.base import (
     resolve_data_dir,
 )
 from relu_zoo.tasks.image import ImageTask
-from relu_zoo.tasks.preprocessing import ImageNormalization, LogMelSpectrogram, standardize_text
+from relu_zoo.tasks.preprocessing import ImageNormalization, LogMelSpectrogram, Waveform, standardize_text
 from relu_zoo.tasks.speech import SpeechTask, SpokenDigitTask
 from relu_zoo.tasks.text import TextTask
 
@@ -58,6 +58,7 @@ __all__ = [
     "TaskData",
     "TaskSpec",
     "TextTask",
+    "Waveform",
     "get",
     "list_tasks",
     "register_task",

@@ -11,6 +11,7 @@ waveforms. Everything here is registered with
 | uint8 image `(H, W, C)` | `ImageNormalization` | float32 `(H, W, C)`, `(x / 255 - mean) / std` |
 | string `()` | `keras.layers.TextVectorization(standardize=standardize_text)` | int64 token ids `(seq_len,)` |
 | int waveform `(samples,)` | `LogMelSpectrogram` | float32 `(frames, n_mels or n_mfcc, 1)` |
+| int waveform `(samples,)` | `Waveform` | float32 `(num_samples, 1)` in `[-1, 1)` |
 """
 
 import math
@@ -161,6 +162,52 @@ def fit_length(waveform, num_samples):
     padding = [[0, 0]] * (rank - 1) + [[0, tf.maximum(num_samples - length, 0)]]
     waveform = tf.pad(waveform, padding)[..., :num_samples]
     return tf.ensure_shape(waveform, waveform.shape[:-1].concatenate([num_samples]))
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class Waveform(keras.layers.Layer):
+    """Integer or float waveform -> scaled float waveform of a fixed length with a channel axis.
+
+    Formula:
+    ```
+    y = fit_length(cast(waveform, float) * input_scale, num_samples)[..., None]
+    ```
+    The input of raw-audio models (`wavecnn`); zero-padded at the end or cut after `num_samples`.
+
+    Args:
+        num_samples: Fixed length the waveform is padded/cropped to.
+        input_scale: Multiplies the waveform; `1 / 32768` maps 16-bit PCM to `[-1, 1)`.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: Waveforms `(..., samples)`, integer PCM or float.
+
+    Example:
+
+    >>> Waveform(num_samples=4)(np.array([[16384, -32768]], dtype="int64")).numpy()[..., 0]
+    array([[ 0.5, -1. ,  0. ,  0. ]], dtype=float32)
+    """
+
+    def __init__(self, num_samples, input_scale=1.0 / 32768.0, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive("num_samples", num_samples, integer=True)
+        _check_positive("input_scale", input_scale)
+        self.num_samples = num_samples
+        self.input_scale = float(input_scale)
+        self._build_at_init()
+
+    def call(self, inputs):
+        x = fit_length(tf.cast(inputs, tf.float32) * self.input_scale, self.num_samples)
+        return tf.cast(x[..., None], self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.num_samples, 1)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "num_samples": self.num_samples, "input_scale": self.input_scale}
 
 
 @keras.saving.register_keras_serializable(package="relu_zoo")

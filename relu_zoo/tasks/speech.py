@@ -9,7 +9,9 @@ Features (`LogMelSpectrogram`, the preprocessor): the 16-bit PCM waveform is sca
 zero-padded at the end or cut after the fixed length, framed with 25 ms Hann windows every 10 ms (no end
 padding: `1 + (length - window) // hop = 98` frames), FFT of 256 (8 kHz) or 512 (16 kHz) points, power
 spectrum, 40 mel filters from 20 Hz to the Nyquist frequency, `log(mel + 1e-6)`. With `features="mfcc"` the
-first `num_mfcc` (13) DCT coefficients of the log-mels replace them: `(98, 13, 1)`.
+first `num_mfcc` (13) DCT coefficients of the log-mels replace them: `(98, 13, 1)`. With
+`features="waveform"` the model reads the scaled, fixed-length waveform itself (`Waveform`):
+`(num_samples, 1)`, e.g. `(8000, 1)` for spoken_digit, for raw-audio models such as `wavecnn`.
 
 Why these choices: 25 ms / 10 ms frames and 40 log-mel filters are the standard keyword-spotting front end
 (Sainath & Parada, Interspeech 2015; Warden 2018 uses 1 s clips). Free Spoken Digit recordings are trimmed of
@@ -25,9 +27,9 @@ train and validation (every 10th), so validation holds the same speakers as trai
 import tensorflow as tf
 
 from relu_zoo.tasks.base import AUTOTUNE, Task, TaskSpec, carve, register_task
-from relu_zoo.tasks.preprocessing import LogMelSpectrogram, fit_length
+from relu_zoo.tasks.preprocessing import LogMelSpectrogram, Waveform, fit_length
 
-FEATURES = ("log_mel", "mfcc")
+FEATURES = ("log_mel", "mfcc", "waveform")
 # Waveforms per log-mel call in the pipeline: one STFT for many examples.
 _AUDIO_BATCH = 256
 
@@ -43,7 +45,7 @@ class SpeechTask(Task):
         frame_ms: STFT window in milliseconds.
         hop_ms: STFT hop in milliseconds.
         num_mel_bins: Mel filters.
-        features: `"log_mel"` or `"mfcc"`.
+        features: `"log_mel"`, `"mfcc"` or `"waveform"` (the raw samples, scaled to `[-1, 1)`).
         num_mfcc: MFCCs kept when `features="mfcc"`.
     """
 
@@ -75,6 +77,9 @@ class SpeechTask(Task):
 
     @property
     def spec(self):
+        if self.features == "waveform":
+            return TaskSpec(name=self.name, modality="speech", input_shape=(self.num_samples, 1),
+                            input_dtype="float32", num_classes=len(self.class_names), class_names=self.class_names)
         frames = 1 + (self.num_samples - self.frame_length) // self.frame_step
         bins = self.num_mfcc if self.features == "mfcc" else self.num_mel_bins
         return TaskSpec(name=self.name, modality="speech", input_shape=(frames, bins, 1), input_dtype="float32",
@@ -88,6 +93,8 @@ class SpeechTask(Task):
         return example["audio"], tf.cast(example["label"], tf.int32)
 
     def build_preprocessor(self, raw_train):
+        if self.features == "waveform":
+            return Waveform(num_samples=self.num_samples, dtype="float32", name=f"{self.name}_waveform")
         return LogMelSpectrogram(
             sample_rate=self.sample_rate,
             num_samples=self.num_samples,

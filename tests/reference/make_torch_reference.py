@@ -58,6 +58,28 @@ def _apl(x, a, b):
     return y
 
 
+def _halves(gate):
+    """`a * gate(b)` over the halves of the last axis (value first, as F.glu), the gate evaluated op by op in
+    the input's dtype as relu_zoo does (the gate rounded once, then the product)."""
+
+    def f(x):
+        a, b = x.chunk(2, dim=-1)
+        return a * gate(b)
+
+    return f
+
+
+def _with_limits(fn):
+    # fn(b) at finite b; its limits at ±inf (b and 0, slopes 1 and 0), which relu_zoo gives for silu and gelu
+    # ("limits at ±inf" in the README) where PyTorch evaluates inf * 0 = NaN. fn never sees an infinity, so
+    # its gradient there is 0, not NaN.
+    def gate(b):
+        far = torch.isinf(b)
+        return torch.where(far, F.relu(b), fn(torch.where(far, torch.zeros_like(b), b)))
+
+    return gate
+
+
 # (case id, relu_zoo activation name, constructor kwargs, parameter values (broadcast to one per element),
 #  torch function of (x, **parameters)). Parameter values are exact in float16 and bfloat16.
 CASES = [
@@ -88,6 +110,12 @@ CASES = [
     ("softplus_beta", "softplus", {"beta": 2.0, "threshold": 10.0}, {},
      lambda x: F.softplus(x, beta=2.0, threshold=10.0)),
     ("crelu", "crelu", {}, {}, lambda x: torch.cat([F.relu(x), F.relu(-x)], dim=-1)),
+    # Gated units: the 12 inputs split into values 0, 1e-8, ..., 1e4 and gates -1e4, 65504, ..., NaN.
+    ("glu", "glu", {}, {}, lambda x: F.glu(x, dim=-1)),
+    ("reglu", "reglu", {}, {}, _halves(F.relu)),
+    ("geglu", "geglu", {}, {}, _halves(_with_limits(F.gelu))),
+    ("swiglu", "swiglu", {}, {}, _halves(_with_limits(F.silu))),
+    ("bilinear", "bilinear", {}, {}, _halves(lambda b: b)),
 ]
 
 # Cases written as formulas of torch ops rather than one torch.nn.functional call.
