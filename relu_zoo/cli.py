@@ -30,7 +30,14 @@ FLAGS = {
     "--learning-rate": "peak learning rate",
     "--optimizer": f"one of {', '.join(spec.OPTIMIZERS)}",
     "--schedule": f"learning-rate schedule: {', '.join(spec.SCHEDULES)}",
-    "--weight-decay": "weight decay (adamw)",
+    "--weight-decay": "decoupled weight decay (adamw; sgd: per step, times the learning rate)",
+    "--momentum": "sgd (Nesterov) momentum; default 0.9",
+    "--warmup": "fraction of the steps over which the learning rate rises linearly from 0 (any schedule)",
+    "--label-smoothing": "label smoothing of the cross-entropy, in [0, 1)",
+    "--precision": f"Keras dtype policy: {', '.join(spec.PRECISIONS)} (learned activation parameters stay "
+                   "float32)",
+    "--tta": "also report test accuracy averaged over each image and its mirror image (image tasks): "
+             "true/false",
     "--clipnorm": "gradient clipping by norm (relu_rnn defaults to 1.0)",
     "--max-train-examples": "cap on training examples per run ('all' for no cap)",
     "--max-eval-examples": "cap on validation and test examples ('all' for no cap)",

@@ -54,7 +54,7 @@ def _bn(momentum):
     return keras.layers.BatchNormalization(momentum=momentum, epsilon=1e-5, scale=False)
 
 
-@register_model("airbench", modalities=("image",))
+@register_model("airbench", modalities=("image",), prepare=lambda model, data: whiten_from(model, data))
 def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=0.6, scaling_factor=1 / 9):
     """airbench94-style conv net for 32x32 colour images; see the module docstring.
 
@@ -90,6 +90,12 @@ def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=
     x = keras.layers.Dense(spec.num_classes, use_bias=False, dtype="float32", name="logits")(x)
     outputs = keras.layers.Rescaling(scaling_factor, dtype="float32", name="logit_scale")(x)
     return keras.Model(inputs, outputs, name=f"airbench_{spec.name}")
+
+
+def whiten_from(model, data, examples=5000):
+    """`whiten(model, ...)` with the first `examples` preprocessed, unaugmented training images of `data`."""
+    images = next(iter(data.train_unbatched.take(examples).batch(examples).map(lambda x, y: x)))
+    whiten(model, keras.ops.convert_to_numpy(images))
 
 
 def whiten(model, images, eps=5e-4):

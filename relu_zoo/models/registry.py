@@ -7,12 +7,17 @@ from relu_zoo.registry import Registry
 MODELS = Registry("model", listing="Valid models")
 
 
-def register_model(name, modalities):
-    """Registers `builder(spec, activation, **kwargs) -> keras.Model` for the given modalities."""
+def register_model(name, modalities, prepare=None):
+    """Registers `builder(spec, activation, **kwargs) -> keras.Model` for the given modalities.
+
+    `prepare(model, data)`, if given, is called by the runner on a new model before training, with the task's
+    `TaskData` (e.g. to set a layer from the training data).
+    """
 
     def decorator(builder):
         builder.model_name = name
         builder.modalities = tuple(modalities)
+        builder.prepare = prepare
         return MODELS.register(name, builder)
 
     return decorator

@@ -1,10 +1,11 @@
 """The sweep runner behind `train.py`, one concern per module, each importing only the ones listed before it:
 
+    values      one configuration value: conversion and checks, errors that name the fix
     spec        the sweep configuration: defaults -> preset -> config file -> command line, validated
     plan        the grid of runs (task x model x activation x seed) and its shards
     store       the output folder: atomic writes, run records, resume state, quarantine, loading results
     claims      per-run claims, so several processes on one output folder train each run once
-    callbacks   the Keras callbacks of a run (timing, divergence, seeding, atomic backups) and PeakMemory
+    callbacks   the Keras callbacks of a run (timing, divergence, atomic backups) and PeakMemory
     distribute  one device, all local devices, or synchronous multi-worker training
     train       one run: model, data, fit, evaluate, record
     stats       statistics across seeds; plots: the report's figures

@@ -13,14 +13,13 @@ from pathlib import Path
 import relu_zoo
 from relu_zoo.registry import Registry, did_you_mean, parse_spec
 from relu_zoo.registry import resolve as resolve_activation
+from relu_zoo.run.values import (DISTRIBUTE, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError,  # noqa: F401
+                                 coerce, split_activation_list)
 
 PRESET_DIR = Path(__file__).parents[1] / "presets"
 PRESETS = Registry("preset", listing="Presets")
 for _path in sorted(PRESET_DIR.glob("*.yaml")):
     PRESETS.register(_path.stem, _path)
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
-SCHEDULES = ("constant", "cosine", "one_cycle")
-DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.run.distribute.Distribution
 
 
 @dataclasses.dataclass
@@ -38,6 +37,11 @@ class SweepConfig:
     schedule: str = "constant"
     weight_decay: float = 0.0
     clipnorm: float = None
+    momentum: float = 0.9
+    warmup: float = 0.0
+    label_smoothing: float = 0.0
+    precision: str = "float32"
+    tta: bool = False
     max_train_examples: int = 6000
     max_eval_examples: int = 2000
     model_kwargs: dict = dataclasses.field(default_factory=dict)
@@ -55,12 +59,10 @@ class SweepConfig:
 
 # Keys that may change between a sweep and its resumption (or between its shards) without changing results.
 NON_IDENTITY_KEYS = ("out", "data_dir", "verbose", "save_checkpoint", "shard")
+# Keys added after sweeps were already stored: left out of the identity at their defaults, so those resume.
+LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta")
 # Accepted spellings of keys in files and on the command line.
 KEY_ALIASES = {"task": "tasks", "model": "models", "activation": "activations", "seed": "seeds", "lr": "learning_rate"}
-
-
-class ConfigError(ValueError):
-    """A bad configuration value or key; the message names the key, the value and the fix."""
 
 
 def _field_types():
@@ -72,147 +74,6 @@ def normalize_key(key):
     return KEY_ALIASES.get(key, key)
 
 
-def split_activation_list(text):
-    """Splits 'relu,leaky_relu:negative_slope=0.2,alpha=1,prelu' into specs.
-
-    A comma-separated item holding '=' but no ':' continues the parameters of the previous spec.
-    """
-    specs = []
-    for item in (p.strip() for p in text.split(",")):
-        if not item:
-            continue
-        if "=" in item and ":" not in item and specs:
-            specs[-1] += "," + item
-        else:
-            specs.append(item)
-    return specs
-
-
-def _as_list(key, value):
-    if isinstance(value, str):
-        items = split_activation_list(value) if key == "activations" else [v.strip() for v in value.split(",")]
-        return [v for v in items if v != ""]
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
-
-
-def _coerce(key, value):
-    """Converts and checks one value against the dataclass field type."""
-    field = _field_types()[key]
-    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-    if key == "seeds":
-        return _coerce_seeds(value)
-    if isinstance(default, list):
-        items = _as_list(key, value)
-        if not items:
-            raise ConfigError(f"`{key}` must not be empty. Received: {key}={value!r}")
-        return items
-    if key == "model_kwargs":
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"`model_kwargs` must be a JSON object, e.g. '{{\"width\": 128}}'. "
-                                  f"Received: {value!r} ({e})") from None
-        if not isinstance(value, dict):
-            raise ConfigError(f"`model_kwargs` must be a mapping. Received: model_kwargs={value!r}")
-        return dict(value)
-    if isinstance(default, bool):
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
-            return value.lower() in ("1", "true", "yes")
-        if not isinstance(value, bool):
-            raise ConfigError(f"`{key}` must be true or false. Received: {key}={value!r}")
-        return value
-    if key == "distribute":
-        return None if value in (None, "none") else _choice(key, value, DISTRIBUTE)
-    if key == "cpu_devices" and value is None:
-        return None
-    if key in ("epochs", "batch_size", "max_train_examples", "max_eval_examples", "probe_examples", "cpu_devices"):
-        if value is None and key.startswith("max_"):
-            return None
-        if isinstance(value, str) and key.startswith("max_") and value.lower() in ("none", "all", "0"):
-            return None
-        try:
-            number = int(value)
-            if isinstance(value, bool) or number != float(value):
-                raise ValueError
-        except (TypeError, ValueError):
-            return _bad(key, value, "an integer")
-        if number < 1:
-            return _bad(key, value, "an integer >= 1" + (" (or 'all')" if key.startswith("max_") else ""))
-        return number
-    if key in ("learning_rate", "weight_decay", "clipnorm"):
-        if value is None and key == "clipnorm":
-            return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return _bad(key, value, "a number")
-        if isinstance(value, bool) or number != number or number in (float("inf"), float("-inf")):
-            return _bad(key, value, "a finite number")
-        if (key == "weight_decay" and number < 0) or (key != "weight_decay" and number <= 0):
-            return _bad(key, value, "a number > 0" if key != "weight_decay" else "a number >= 0")
-        return number
-    if key == "optimizer":
-        return _choice(key, value, OPTIMIZERS)
-    if key == "schedule":
-        return _choice(key, value, SCHEDULES)
-    if key == "verbose":
-        # What Keras' fit accepts: "auto" or 0/1/2 (also given as strings on the command line).
-        if str(value) in ("0", "1", "2"):
-            return int(value)
-        return _choice(key, value, ("auto", 0, 1, 2))
-    if key == "shard":
-        return None if value is None else _coerce_shard(value)
-    if key in ("out", "data_dir"):
-        return None if value is None else str(value)
-    return value
-
-
-def _coerce_seeds(value):
-    """A count (3 -> seeds 0, 1, 2) or an explicit list ("0,5,7" or [0, 5, 7])."""
-    original = value
-    try:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
-            value = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, int):
-            if value < 1:
-                raise ValueError
-            return list(range(value))
-        seeds = [int(s) for s in value]
-    except (TypeError, ValueError, IndexError):
-        raise ConfigError("`seeds` must be a count >= 1 (3 means seeds 0, 1, 2) or a list of distinct integers "
-                          f"(0,5,7). Received: seeds={original!r}") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"`seeds` must be a non-empty list of distinct integers. Received: seeds={original!r}")
-    return seeds
-
-
-def _coerce_shard(value):
-    """'i/n' with 0 <= i < n: this process runs every n-th run of the grid, starting at i."""
-    try:
-        i, n = (int(p) for p in str(value).split("/"))
-        if not 0 <= i < n:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"`shard` must be 'i/n' with 0 <= i < n, e.g. 0/3. Received: shard={value!r}") from None
-    return f"{i}/{n}"
-
-
-def _bad(key, value, expected):
-    raise ConfigError(f"`{key}` must be {expected}. Received: {key}={value!r}")
-
-
-def _choice(key, value, choices):
-    if value not in choices:
-        raise ConfigError(f"`{key}` must be one of {', '.join(map(str, choices))}. Received: {key}={value!r}")
-    return value
-
-
 def apply(config, updates, source):
     """Returns a copy of `config` with `updates` applied; unknown keys raise ConfigError naming `source`."""
     fields = _field_types()
@@ -222,7 +83,9 @@ def apply(config, updates, source):
         if key not in fields:
             raise ConfigError(f"Unknown configuration key {raw_key!r} in {source}.{did_you_mean(key, fields)} "
                               f"Valid keys: {', '.join(fields)}.")
-        values[key] = _coerce(key, value)
+        field = fields[key]
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        values[key] = coerce(key, value, default)
     return SweepConfig(**values)
 
 
@@ -296,6 +159,9 @@ def validate(config):
                 raise ConfigError(f"Model {model!r} does not fit task {task!r}: it supports "
                                   f"{', '.join(modalities)} tasks, {task!r} is {spec.modality}. Models for "
                                   f"{spec.modality}: {', '.join(models.list_models(spec.modality))}.")
+    if config.tta and any(tasks.get(task).spec.modality != "image" for task in config.tasks):
+        raise ConfigError("`tta` (mirror-image test-time averaging) applies to image tasks only. "
+                          f"Received: tasks={config.tasks}, tta=True.")
     labels = []
     for spec in config.activations:
         try:
@@ -325,5 +191,6 @@ def activation_label(spec):
 
 def identity(config):
     """The parts of a config that define a sweep's results."""
-    values = dataclasses.asdict(config)
-    return {k: v for k, v in values.items() if k not in NON_IDENTITY_KEYS}
+    values, defaults = dataclasses.asdict(config), dataclasses.asdict(SweepConfig())
+    return {k: v for k, v in values.items()
+            if k not in NON_IDENTITY_KEYS and not (k in LATER_KEYS and v == defaults[k])}

@@ -25,24 +25,83 @@ import numpy as np
 import tensorflow as tf
 
 from relu_zoo import models, tasks
-from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers
+from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
+from relu_zoo.models.airbench import flip_tta
 from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, PeakMemory, SaveJSON
 from relu_zoo.run.distribute import Distribution
 from relu_zoo.run.spec import identity
 
 
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class Warmup(keras.optimizers.schedules.LearningRateSchedule):
+    """A linear rise from 0 over `warmup_steps` steps, then `after` (a schedule, started at 0, or a number)."""
+
+    def __init__(self, after, warmup_steps):
+        self.after = after
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        ramp = keras.ops.minimum(1.0, (step + 1.0) / max(self.warmup_steps, 1))
+        if isinstance(self.after, keras.optimizers.schedules.LearningRateSchedule):
+            return ramp * self.after(keras.ops.maximum(step - self.warmup_steps, 0.0))
+        return ramp * self.after
+
+    def get_config(self):
+        after = self.after
+        if isinstance(after, keras.optimizers.schedules.LearningRateSchedule):
+            after = keras.optimizers.schedules.serialize(after)
+        return {"after": after, "warmup_steps": self.warmup_steps}
+
+    @classmethod
+    def from_config(cls, config):
+        after = config["after"]
+        if isinstance(after, dict):
+            after = keras.optimizers.schedules.deserialize(after)
+        return cls(after, config["warmup_steps"])
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class SparseSmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy of logits against integer labels with label smoothing, which Keras' sparse loss lacks.
+
+    Equals `keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=...)` on one-hot labels.
+    """
+
+    def __init__(self, label_smoothing=0.0, name="sparse_smoothed_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        one_hot = keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=True,
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
 def make_optimizer(config, steps_per_epoch, clipnorm=None):
     total_steps = max(1, config.epochs * steps_per_epoch)
+    warmup = int(config.warmup * total_steps)
     lr = config.learning_rate
     if config.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps)
+        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps - warmup)
+    elif config.schedule == "linear":
+        lr = keras.optimizers.schedules.PolynomialDecay(config.learning_rate, total_steps - warmup,
+                                                        end_learning_rate=0.0, power=1.0)
     elif config.schedule == "one_cycle":
         # Smith & Topin 2017: warm up over the first 30%, then cosine down (Keras' warmup form).
-        warmup = max(1, int(0.3 * total_steps))
+        cycle_warmup = max(1, int(0.3 * total_steps))
         lr = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate / 25.0, decay_steps=total_steps - warmup, warmup_target=config.learning_rate,
-            warmup_steps=warmup)
+            config.learning_rate / 25.0, decay_steps=total_steps - cycle_warmup,
+            warmup_target=config.learning_rate, warmup_steps=cycle_warmup)
+    if warmup:
+        # Adam's first steps move every weight by about the learning rate whatever its gradient: a warm-up
+        # keeps them from pushing whole layers of ReLU units negative at once (see tests/test_train_guard.py).
+        lr = Warmup(lr, warmup)
     kwargs = {"learning_rate": lr}
     if clipnorm:
         kwargs["clipnorm"] = clipnorm
@@ -54,7 +113,14 @@ def make_optimizer(config, steps_per_epoch, clipnorm=None):
         return keras.optimizers.Nadam(**kwargs)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(**kwargs)
-    return keras.optimizers.SGD(momentum=0.9, nesterov=True, **kwargs)
+    return keras.optimizers.SGD(momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay or None,
+                                **kwargs)
+
+
+def make_loss(config):
+    if config.label_smoothing:
+        return SparseSmoothedCrossentropy(config.label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 class TaskCache:
@@ -95,10 +161,25 @@ def build_model(run, config, data, distribution):
     splits across the replicas; learnable activation parameters are ordinary (mirrored) variables."""
     clipnorm = config.clipnorm or (1.0 if run.model == "relu_rnn" else None)  # Le et al. 2015 clip IRNNs
     steps_per_epoch = math.ceil(data.num_examples["train"] / config.batch_size)
-    with distribution.scope():
-        model = models.create_model(run.model, task=data.spec, activation=run.activation, **config.model_kwargs)
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)  # layers take the policy when they are built
+    try:
+        with distribution.scope():
+            model = models.create_model(run.model, task=data.spec, activation=run.activation,
+                                        **config.model_kwargs)
+            model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm), loss=make_loss(config),
+                          metrics=["accuracy"])
+    finally:
+        keras.config.set_dtype_policy(previous)
+    if config.weight_decay:
+        # Decay the weights only: not learned activation parameters (He et al. 2015 keep PReLU's slopes out of
+        # it; decay would pull them to 0, towards ReLU) nor batch-norm shifts and scales.
+        excluded = activation_layers(model) + [
+            layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+        model.optimizer.exclude_from_weight_decay(var_list=[w for layer in excluded for w in layer.trainable_weights])
+    prepare = models.get_builder(run.model).prepare
+    if prepare is not None:
+        prepare(model, data)  # e.g. airbench's whitening conv, set from the training images
     return model, steps_per_epoch
 
 
@@ -145,6 +226,10 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
             not math.isfinite(h.get("loss", 0.0)) for h in history)
         diverged = bool(distribution.agree(f"whether {run.run_id} diverged", int(diverged)))
         test = {} if diverged else model.evaluate(test_data, return_dict=True, verbose=0)
+        if config.tta and not diverged:
+            tta_model = flip_tta(model)
+            tta_model.compile(loss=make_loss(config), metrics=["accuracy"])
+            test["accuracy_tta"] = tta_model.evaluate(test_data, return_dict=True, verbose=0)["accuracy"]
     if config.save_checkpoint and not diverged:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
@@ -171,6 +256,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         "history": history,
         "test_loss": None if diverged else float(test["loss"]),
         "test_accuracy": None if diverged else float(test["accuracy"]),
+        "test_accuracy_tta": float(test["accuracy_tta"]) if "accuracy_tta" in test else None,
         "val_accuracy": history[-1].get("val_accuracy") if history else None,
         "params": int(model.count_params()),
         "epoch_times": epoch_times,
