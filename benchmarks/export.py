@@ -1,0 +1,99 @@
+"""Export parity and latency: checkpoint x format (issue 15) -> benchmarks/reports/export.json.
+
+    python benchmarks/export.py                       # the README's table (needs TFDS_DATA_DIR, relu_zoo[export])
+    python benchmarks/export.py --names cnn_prelu.mnist --formats tflite,onnx
+
+For each checkpoint and format: the exported file's size, top-1 agreement and max abs difference against the
+Keras model on the first 256 real test inputs (run with the format's own runtime), and the median latency of
+one example (batch 1) over `--repeats` calls after warm-up, with the Keras model's `predict_on_batch` as the
+reference row. Timings depend on the machine: the JSON records it.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "reports" / "export.json"
+NAMES = ("cnn_relu.mnist", "cnn_prelu.mnist", "cnn_leaky_relu.mnist", "cnn_prelu.spoken_digit",
+         "rnn_prelu.imdb_reviews")
+
+
+def latency_ms(run, x, repeats):
+    for _ in range(5):
+        run(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def measure(name, formats, repeats, examples):
+    from relu_zoo import deploy, pretrained
+
+    model = pretrained.load(name, compile=False)
+    x = deploy.model_inputs(name, examples)
+    rows = [{"checkpoint": name, "format": "keras", "size_bytes": (pretrained.checkpoint_dir(name) / "model.keras")
+             .stat().st_size, "examples": len(x), "top1_agreement": 1.0, "max_abs_diff": 0.0,
+             "latency_ms": latency_ms(model.predict_on_batch, x[:1], repeats)}]
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in formats:
+            try:
+                path = pretrained.export_model(model, fmt, Path(tmp) / name)
+                run = deploy.runtime(path, fmt)
+                row = {"checkpoint": name, "format": fmt, "size_bytes": deploy.file_size(path),
+                       **deploy.parity(model, run, x), "latency_ms": latency_ms(run, x[:1], repeats)}
+            except Exception as e:  # noqa: BLE001 - a format that fails is a result of the table too
+                row = {"checkpoint": name, "format": fmt, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+def markdown(report):
+    lines = ["| checkpoint | format | size | top-1 agreement | max abs diff | latency (batch 1) |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in report["rows"]:
+        if "error" in r:
+            lines.append(f"| `{r['checkpoint']}` | {r['format']} | – | fails: {r['error'].split(':')[0]} | – | – |")
+            continue
+        lines.append(f"| `{r['checkpoint']}` | {r['format']} | {r['size_bytes'] / 1e6:.2f} MB | "
+                     f"{100 * r['top1_agreement']:.1f}% of {r['examples']} | {r['max_abs_diff']:.1e} | "
+                     f"{r['latency_ms']:.2f} ms |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    from relu_zoo import deploy
+
+    parser = argparse.ArgumentParser(prog="python benchmarks/export.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--names", default=",".join(NAMES))
+    parser.add_argument("--formats", default=",".join(deploy.FORMATS))
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--examples", type=int, default=256)
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args(argv)
+    import keras
+    import tensorflow as tf
+
+    rows = []
+    for name in args.names.split(","):
+        rows += measure(name, args.formats.split(","), args.repeats, args.examples)
+    report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+                          "cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__},
+              "command": "python benchmarks/export.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "rows": rows}
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
