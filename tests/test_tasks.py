@@ -49,14 +49,14 @@ def _spoken_digit_as_dataset(self, split, *args, **kwargs):
 
 
 def _mock(mock_tfds, name):
-    if name == "spoken_digit":
+    if tasks.get(name).tfds_name == "spoken_digit":  # spoken_digit and its waveform variant
         return mock_tfds(MOCK_EXAMPLES, as_dataset_fn=_spoken_digit_as_dataset)
     return mock_tfds(MOCK_EXAMPLES)
 
 
 def _expected_mock_sizes(task):
     """Split sizes for MOCK_EXAMPLES examples per TFDS split (200 structured ones for spoken_digit)."""
-    if task.name == "spoken_digit":
+    if task.tfds_name == "spoken_digit":
         rest = 200 - 100  # takes 0-4 of 2 speakers x 10 digits are test
         return {"train": rest - rest // 10, "validation": rest // 10, "test": 100}
     n = MOCK_EXAMPLES
@@ -79,8 +79,8 @@ def _tiny_model(spec):
 
 def test_list_tasks_is_the_documented_registry():
     assert ALL_TASKS == ["ag_news_subset", "cifar10", "cifar100", "fashion_mnist", "glue/sst2", "imdb_reviews",
-                         "mnist", "speech_commands", "spoken_digit"]
-    assert tasks.list_tasks("speech") == ["speech_commands", "spoken_digit"]
+                         "mnist", "speech_commands", "spoken_digit", "spoken_digit_waveform"]
+    assert tasks.list_tasks("speech") == ["speech_commands", "spoken_digit", "spoken_digit_waveform"]
     with pytest.raises(ValueError, match="modality"):
         tasks.list_tasks("video")
 

@@ -26,7 +26,7 @@ train and validation (every 10th), so validation holds the same speakers as trai
 
 import tensorflow as tf
 
-from relu_zoo.tasks.base import AUTOTUNE, Task, TaskSpec, carve, register_task
+from relu_zoo.tasks.base import AUTOTUNE, TASKS, Task, TaskSpec, carve, register_task
 from relu_zoo.tasks.preprocessing import LogMelSpectrogram, Waveform, fit_length
 
 FEATURES = ("log_mel", "mfcc", "waveform")
@@ -155,6 +155,9 @@ class SpokenDigitTask(SpeechTask):
 register_task(SpokenDigitTask(
     "spoken_digit", "spoken_digit", tuple(str(d) for d in range(10)), sample_rate=8000, num_samples=8000,
     raw_dtype="int64", description="Free Spoken Digit Dataset, digits 0-9, 5 speakers"))
+# The raw-audio variant for `wavecnn`: the same recordings and splits, the scaled waveform as input.
+register_task(TASKS.get("spoken_digit").replace(name="spoken_digit_waveform", features="waveform",
+                                               description="spoken_digit as raw 8 kHz waveforms (1 s)"))
 register_task(SpeechTask(
     "speech_commands", "speech_commands",
     ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "_silence_", "_unknown_"),
