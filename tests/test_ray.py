@@ -100,14 +100,30 @@ def test_ray_refuses_distribute(tmp_path):
 
 @pytest.mark.slow
 def test_ray_sweep_equals_single_process_sweep(tmp_path, ray_cluster, real_tfds_dir):
+    from relu_zoo.run import claims
+
     real_tfds_dir("mnist/3.0.1")
     # Each Ray task runs TensorFlow on the CPUs it asked for (1 here); the thread count changes how reductions
     # are split, so the single-process reference runs with one thread too (the README explains this).
     single = run_cli(SWEEP + ["--out", str(tmp_path / "single")], env={"TF_NUM_INTRAOP_THREADS": "1"})
     assert single.returncode == 0, single.stderr[-3000:]
-    on_ray = run_cli(SWEEP + ["--out", str(tmp_path / "ray"), "--ray", "--ray-address", ray_cluster])
-    assert on_ray.returncode == 0, on_ray.stderr[-3000:]
-    assert "Ray: 2 run(s) as tasks of 1 CPU / 0 GPU each, on 2 CPUs" in on_ray.stdout
+
+    # Another process (this test) holds the prelu run: the Ray sweep trains relu, leaves prelu to its holder
+    # and writes no report yet.
+    ray_args = SWEEP + ["--out", str(tmp_path / "ray"), "--ray", "--ray-address", ray_cluster]
+    claim, _ = claims.try_claim(tmp_path / "ray", "mnist__mlp__prelu__seed0")
+    with claim:
+        first = run_cli(ray_args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Ray: 2 run(s) as tasks of 1 CPU / 0 GPU each, on 2 CPUs" in first.stdout
+    assert "1 run(s) are still being trained by other processes" in first.stdout
+    assert sorted(records(tmp_path / "ray")) == ["mnist__mlp__relu__seed0"]
+    assert not (tmp_path / "ray" / "summary.md").exists()
+
+    # Released (as if its holder stopped): the same command trains only prelu, then writes the report.
+    second = run_cli(ray_args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Ray: 1 run(s)" in second.stdout and "1 finished run(s) were already in" in second.stdout
 
     expected, got = records(tmp_path / "single"), records(tmp_path / "ray")
     assert sorted(got) == ["mnist__mlp__prelu__seed0", "mnist__mlp__relu__seed0"]
@@ -115,9 +131,3 @@ def test_ray_sweep_equals_single_process_sweep(tmp_path, ray_cluster, real_tfds_
         assert comparable(got[run_id]) == comparable(expected[run_id]), run_id
     assert summary_rows(tmp_path / "ray") == summary_rows(tmp_path / "single")
     assert not list((tmp_path / "ray" / "claims").glob("*.json"))  # every task released its claim
-
-    # Re-running the finished sweep trains nothing and rewrites the same report.
-    again = run_cli(SWEEP + ["--out", str(tmp_path / "ray"), "--ray", "--ray-address", ray_cluster])
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "Ray: 0 run(s)" in again.stdout and "2 finished run(s) were already in" in again.stdout
-    assert summary_rows(tmp_path / "ray") == summary_rows(tmp_path / "single")

@@ -57,7 +57,7 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
         log(f"Ray: {len(todo)} run(s) as tasks of {cpus_per_run:g} CPU / {gpus_per_run:g} GPU each, on "
             f"{resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs")
         train = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_train_run)
-        failures, busy = {}, {}
+        failures = {}
         while True:
             # Like relu_zoo.run.sweep: a run that another process (another sweep on this `out`) holds is left to
             # it; one whose holder stopped meanwhile is submitted in the next pass.
@@ -66,9 +66,8 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
             free = [run for run in free if run.run_id not in busy]
             if not free:
                 break
-            refs = {train.remote(run, config, str(out), command, cpus_per_run): run for run in free}
-            if not _wait_all(refs, runs, out, log, failures):
-                break  # every run was claimed by another process just before its task started
+            _wait_all({train.remote(run, config, str(out), command, cpus_per_run): run for run in free}, runs, out,
+                      log, failures)
     finally:
         if started_here:
             ray.shutdown()
@@ -77,6 +76,7 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
                          f"recorded in {out}; re-run the same command to retry the failed ones.")
     if len(runs) > len(todo):
         log(f"{len(runs) - len(todo)} finished run(s) were already in {out} and were skipped.")
+    busy = claims.holders(out, [run.run_id for run in runs if not store.is_finished(out, run)])
     if busy:
         who = sorted({f"{h.get('host')} pid {h.get('pid')}" for h in busy.values()})
         log(f"{len(busy)} run(s) are still being trained by other processes ({', '.join(who)}); the last of them "
@@ -86,9 +86,7 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
 
 
 def _wait_all(refs, runs, out, log, failures):
-    """Logs each run as its task ends and records failures (run id -> error) in `failures`. Returns whether
-    any task trained its run."""
-    trained = False
+    """Logs each run as its task ends and records failures (run id -> error) in `failures`."""
     refs = dict(refs)
     while refs:
         (ready,), _ = ray.wait(list(refs), num_returns=1)
@@ -101,7 +99,6 @@ def _wait_all(refs, runs, out, log, failures):
             continue
         if result is None:
             continue  # claimed by another process, or recorded by one, before this task started
-        trained = True
         if not store.is_finished(out, run):
             failures[run.run_id] = "record not visible to the driver"
             log(f"[{run.run_id}] finished on {host}, but {store.run_dir(out, run) / store.RESULT_FILE} does not "
@@ -109,7 +106,6 @@ def _wait_all(refs, runs, out, log, failures):
             continue
         log(f"[{runs.index(run) + 1}/{len(runs)}] {run.run_id} on {host}")
         log_result(result, log, seconds)
-    return trained
 
 
 # One TaskCache per sweep configuration in each Ray worker process, which Ray reuses for later tasks.
