@@ -54,13 +54,19 @@ def test_every_combination_is_covered():
     assert ("rnn", "image") not in COMBOS
 
 
-# The fast subset (`-m "not slow"`) builds every model with these; the full suite with every activation.
+# The fast subset (`-m "not slow"`) builds and trains every model once, the activation taking turns among these
+# (plain, parametric, random, shape-changing) so that each meets several models; the full suite runs every pair.
 FAST_ACTIVATIONS = ("relu", "prelu", "rrelu", "crelu")
 
 
-@pytest.mark.parametrize("activation", [a if a in FAST_ACTIVATIONS else pytest.param(a, marks=pytest.mark.slow)
-                                        for a in relu_zoo.list_activations()])
-@pytest.mark.parametrize("model_name,modality", COMBOS)
+def _model_activation_grid():
+    for i, (model_name, modality) in enumerate(COMBOS):
+        for activation in relu_zoo.list_activations():
+            fast = activation == FAST_ACTIVATIONS[i % len(FAST_ACTIVATIONS)]
+            yield pytest.param(model_name, modality, activation, marks=() if fast else pytest.mark.slow)
+
+
+@pytest.mark.parametrize("model_name,modality,activation", list(_model_activation_grid()))
 def test_builds_trains_and_owns_its_activations(model_name, modality, activation):
     spec = SMALL_SPECS[modality]
     keras.utils.set_random_seed(0)
@@ -80,7 +86,12 @@ def test_builds_trains_and_owns_its_activations(model_name, modality, activation
     assert np.isfinite(loss)
 
 
-@pytest.mark.parametrize("model_name,modality", COMBOS)
+# Fast subset: one image model and the custom ReLURNNCell; the full suite saves every model.
+FAST_SAVE_LOAD = (("mlp", "image"), ("relu_rnn", "text"))
+
+
+@pytest.mark.parametrize("model_name,modality", [c if c in FAST_SAVE_LOAD else pytest.param(*c, marks=pytest.mark.slow)
+                                                 for c in COMBOS])
 def test_save_load_round_trip_safe_mode(tmp_path, model_name, modality):
     spec = SMALL_SPECS[modality]
     keras.utils.set_random_seed(1)
