@@ -171,7 +171,7 @@ def build_model(run, config, data, distribution):
                           metrics=["accuracy"])
     finally:
         keras.config.set_dtype_policy(previous)
-    if config.weight_decay:
+    if config.weight_decay or config.optimizer == "adamw":
         # Decay the weights only: not learned activation parameters (He et al. 2015 keep PReLU's slopes out of
         # it; decay would pull them to 0, towards ReLU) nor batch-norm shifts and scales.
         excluded = activation_layers(model) + [
