@@ -230,7 +230,7 @@ def test_airbench_whitening_decorrelates_patches_and_flip_tta_round_trips(tmp_pa
     from relu_zoo.models.airbench import WHITEN_KERNEL, flip_tta, whiten
 
     spec = tasks.get("cifar10").spec
-    model = create_model("airbench", task=spec, activation="prelu", widths=(8, 16, 16))
+    model = models.create_model("airbench", task=spec, activation="prelu", widths=(8, 16, 16))
     rng = np.random.default_rng(0)
     base = rng.normal(size=(64, 33, 33, 3))
     images = (base[:, :32, :32] + 0.8 * base[:, 1:, 1:] + 0.3 * base[:, :32, :32, ::-1]).astype("float32")
@@ -257,6 +257,6 @@ def test_airbench_whitening_decorrelates_patches_and_flip_tta_round_trips(tmp_pa
 
 def test_airbench_rejects_small_images_and_bad_widths():
     with pytest.raises(ValueError, match="at least 9x9"):
-        create_model("airbench", input_shape=(8, 8, 1), num_classes=10, modality="image")
+        models.create_model("airbench", input_shape=(8, 8, 1), num_classes=10, modality="image")
     with pytest.raises(ValueError, match="three positive integers"):
-        create_model("airbench", task="cifar10", widths=(8, 16))
+        models.create_model("airbench", task="cifar10", widths=(8, 16))
