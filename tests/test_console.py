@@ -60,6 +60,7 @@ def test_list_is_quiet_and_lists_the_zoo():
     assert everything.returncode == 0 and "prelu" in everything.stdout and "spoken_digit" in everything.stdout
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_2():
     assert relu_zoo("lst").returncode == 2 and "Did you mean 'list'" in relu_zoo("lst").stderr
     bad = relu_zoo("predict", "cnn_relu.mnst", __file__)
@@ -143,6 +144,7 @@ def test_verbosity_and_noise_filter():
     assert _logs.filter_noise(text) == "E0000 something real.cc:1] a real error\n"
 
 
+@pytest.mark.slow
 def test_train_is_train_py(tmp_path):
     """`relu-zoo train` is train.py's entry: same config errors, same exit status."""
     result = relu_zoo("train", "--task", "mnst", "--out", str(tmp_path))

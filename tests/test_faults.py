@@ -225,6 +225,7 @@ def test_unreadable_dataset_folder_is_exit_2(tmp_path):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_corrupt_records_and_resume_state_are_quarantined_and_run_again(one_epoch, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(one_epoch, out)
@@ -287,6 +288,7 @@ sys.exit(cli.main(sys.argv[1:]))
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_written(one_epoch, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-c", DISK_FULL, *ONE_EPOCH, "--out", str(out)], capture_output=True,
@@ -306,6 +308,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_written(one_epoch,
 
 
 @needs_mnist
+@pytest.mark.slow
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143,
                                                                            marks=pytest.mark.slow)],
                          ids=["SIGINT", "SIGTERM"])
