@@ -136,6 +136,11 @@ PARTIALS = [
     (activations.mish, {}),
     (activations.softplus, {"beta": 2.0, "threshold": 5.0}),
     (activations.crelu, {"axis": -1}),
+    (activations.glu, {"axis": -1}),
+    (activations.reglu, {"axis": -1}),
+    (activations.geglu, {"approximate": True}),
+    (activations.swiglu, {"axis": -1}),
+    (activations.bilinear, {"axis": -1}),
 ]
 
 

@@ -363,7 +363,7 @@ def test_activation_list_with_parameters():
 
 BAD_INPUTS = [
     (["--task", "mnsit"], "Unknown task"),
-    (["--model", "transformer"], "Unknown model 'transformer'"),
+    (["--model", "transfromer"], "Unknown model 'transfromer'"),
     (["--activations", "relu,prelux"], "Unknown activation 'prelux'"),
     (["--activations", "leaky_relu:negative_slope=-1"], "negative_slope"),
     (["--task", "mnist", "--model", "rnn"], "does not fit task 'mnist'"),
