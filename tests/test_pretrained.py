@@ -21,8 +21,13 @@ ZOO_INDEX = json.loads((ZOO / "index.json").read_text())["checkpoints"] if (ZOO 
 
 
 def _data_available(task):
+    """Whether the TFDS dataset of `task` (a task name; variants such as spoken_digit_waveform share their
+    base task's dataset) is prepared in TFDS_DATA_DIR."""
+    from relu_zoo import tasks
+
     data_dir = os.environ.get("TFDS_DATA_DIR")
-    return bool(data_dir) and (Path(data_dir) / task.split("/")[0]).is_dir()
+    tfds_name = tasks.get(task).tfds_name if task in tasks.list_tasks() else task
+    return bool(data_dir) and (Path(data_dir) / tfds_name.split("/")[0]).is_dir()
 
 
 @pytest.fixture(scope="module")
