@@ -98,3 +98,11 @@ def test_geglu_approximate_uses_the_tanh_form():
     np.testing.assert_allclose(got, a * ops.convert_to_numpy(activations.gelu(b, approximate=True)), rtol=1e-6)
     config = relu_zoo.GEGLU(approximate=True, axis=1).get_config()
     assert (config["approximate"], config["axis"]) == (True, 1)
+
+
+def test_report_plot_draws_gated_units(tmp_path):
+    # The sweep report plots f and f' of every activation on a (N, 1) grid: a gated unit is drawn as its gate.
+    from relu_zoo.run import plots
+
+    plots.functions_and_derivatives(["relu", *NAMES, "crelu"], tmp_path / "functions.png")
+    assert (tmp_path / "functions.png").stat().st_size > 0

@@ -69,16 +69,19 @@ def validation_curves(results, summary, path):
 
 
 def functions_and_derivatives(labels, path):
-    """f(x) and f'(x) of each activation at its initial/default parameters (RReLU: inference mode)."""
+    """f(x) and f'(x) of each activation at its initial/default parameters (RReLU: inference mode; gated
+    units: the gate, f(x) = 1 * gate(x))."""
     plt = _pyplot()
     x = np.linspace(-4, 4, 801, dtype="float32").reshape(-1, 1)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(12, 4))
     for label in labels:
         layer = relu_zoo.get(label)
+        gated = layer.compute_output_shape((None, 2))[-1] == 1  # GLU variants: a * gate(b)
         xt = tf.constant(x)
         with tf.GradientTape() as tape:
             tape.watch(xt)
-            y = layer(xt, training=False)
+            # A gated unit is drawn as its gate: value a = 1, gate input b = x.
+            y = layer(tf.concat([tf.ones_like(xt), xt], axis=-1) if gated else xt, training=False)
             if y.shape[-1] != 1:  # CReLU: plot its positive half and the negative half's mirror image
                 y = y[:, :1] - y[:, 1:]
         dy = tape.gradient(y, xt)
