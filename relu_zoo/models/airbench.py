@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from relu_zoo.models.common import act, kernel_initializer_for, model_input
+from relu_zoo.models.common import act, kernel_initializer_for, model_input, pre_activation_units
 from relu_zoo.models.registry import register_model
 
 WHITEN_KERNEL = 2
@@ -78,12 +78,13 @@ def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=
         2 * channels * WHITEN_KERNEL**2, WHITEN_KERNEL, padding="valid", use_bias=False,
         kernel_initializer=init, trainable=False, name="whiten")
     x = act(activation)(whiten_layer(inputs))
-    for i, width in enumerate(widths):
-        x = _conv(int(width), init)(x)
+    for width in widths:
+        # Gated units (GLU family) halve the channels: the conv before them is built twice as wide.
+        x = _conv(pre_activation_units(activation, int(width)), init)(x)
         x = keras.layers.MaxPooling2D(2)(x)
         x = _bn(batchnorm_momentum)(x)
         x = act(activation)(x)
-        x = _conv(int(width), init)(x)
+        x = _conv(pre_activation_units(activation, int(width)), init)(x)
         x = _bn(batchnorm_momentum)(x)
         x = act(activation)(x)
     x = keras.layers.GlobalMaxPooling2D()(x)
