@@ -227,7 +227,8 @@ def test_masked_global_max_pooling_skips_padding():
 
 
 def test_airbench_whitening_decorrelates_patches_and_flip_tta_round_trips(tmp_path):
-    from relu_zoo.models.airbench import WHITEN_KERNEL, flip_tta, whiten
+    from relu_zoo.models.airbench import WHITEN_KERNEL, whiten
+    from relu_zoo.models.common import flip_tta
 
     spec = tasks.get("cifar10").spec
     model = models.create_model("airbench", task=spec, activation="prelu", widths=(8, 16, 16))

@@ -85,3 +85,25 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class Mirror(keras.layers.Layer):
+    """Flips images left-right (axis 2 of NHWC), always: the deterministic half of flip test-time averaging."""
+
+    def call(self, inputs):
+        return ops.flip(inputs, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def flip_tta(model, name=None):
+    """A model averaging `model`'s outputs over each image and its mirror image (flip test-time augmentation).
+
+    Saves and loads with `safe_mode=True`; wrap the trained model (or `TaskData.with_preprocessing` of it)
+    for evaluation, not for training.
+    """
+    inputs = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype, name="inputs")
+    outputs = keras.layers.Average(name="tta_mean")([model(inputs), model(Mirror(name="mirror")(inputs))])
+    return keras.Model(inputs, outputs, name=name or f"{model.name}_tta")

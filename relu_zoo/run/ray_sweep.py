@@ -19,9 +19,8 @@ import ray
 
 from relu_zoo import tasks
 from relu_zoo.run import claims, store
-from relu_zoo.run.report import write_report
 from relu_zoo.run.spec import ConfigError
-from relu_zoo.run.sweep import log_result, pending
+from relu_zoo.run.sweep import finish, log_result, pending
 from relu_zoo.run.train import TaskCache, run_one
 from relu_zoo.tasks.base import open_builder
 
@@ -74,15 +73,7 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
     if failures:
         raise RunsFailed(f"{len(failures)} of {len(todo)} run(s) failed: {', '.join(failures)}. The other runs are "
                          f"recorded in {out}; re-run the same command to retry the failed ones.")
-    if len(runs) > len(todo):
-        log(f"{len(runs) - len(todo)} finished run(s) were already in {out} and were skipped.")
-    busy = claims.holders(out, [run.run_id for run in runs if not store.is_finished(out, run)])
-    if busy:
-        who = sorted({f"{h.get('host')} pid {h.get('pid')}" for h in busy.values()})
-        log(f"{len(busy)} run(s) are still being trained by other processes ({', '.join(who)}); the last of them "
-            "to finish writes the report.")
-        return None
-    return write_report([out], out, config=config, command=command)
+    return finish(out, runs, len(runs) - len(todo), config, command, log)
 
 
 def _wait_all(refs, runs, out, log, failures):

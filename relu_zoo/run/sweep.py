@@ -107,13 +107,24 @@ def sweep(config, log=print, command=None, distribution=None):
             # Another pass while a run is neither recorded nor held: its holder stopped after this pass looked.
             if not unfinished or (not trained and len(busy) == len(unfinished)):
                 break
-    if len(runs) > len(todo):
-        log(f"{len(runs) - len(todo)} finished run(s) were already in {out} and were skipped.")
     if not distribution.is_chief:
         return None
+    return finish(out, runs, len(runs) - len(todo), config, command, log)
+
+
+def finish(out, runs, skipped, config, command, log):
+    """Ends a sweep over `runs` (`skipped` of them were finished before it started): writes the report and
+    returns its path, unless other processes still hold some of the runs (the last of them to finish writes
+    it; returns None)."""
+    if skipped:
+        log(f"{skipped} finished run(s) were already in {out} and were skipped.")
+    unfinished = [run.run_id for run in runs if not store.is_finished(out, run)]
     if unfinished:
+        busy = claims.holders(out, unfinished)
         who = sorted({f"{h.get('host')} pid {h.get('pid')}" for h in busy.values()})
         log(f"{len(busy)} run(s) are still being trained by other processes ({', '.join(who)}); the last of them "
-            "to finish writes the report.")
+            "to finish writes the report." if len(busy) == len(unfinished) else
+            f"{len(unfinished)} run(s) are not finished ({len(busy)} held by other processes); re-run the same "
+            "command to train the rest and write the report.")
         return None
     return write_report([out], out, config=config, command=command)
