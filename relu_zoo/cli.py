@@ -34,8 +34,9 @@ FLAGS = {
     "--momentum": "sgd (Nesterov) momentum; default 0.9",
     "--warmup": "fraction of the steps over which the learning rate rises linearly from 0 (any schedule)",
     "--label-smoothing": "label smoothing of the cross-entropy, in [0, 1)",
-    "--precision": f"Keras dtype policy: {', '.join(spec.PRECISIONS)} (learned activation parameters stay "
-                   "float32)",
+    "--precision": f"Keras dtype policy: {', '.join(spec.PRECISIONS)} (auto: mixed_bfloat16 on a CPU with "
+                   "AMX/AVX-512 BF16 or a GPU of compute capability >= 8, mixed_float16 on older GPUs, float32 "
+                   "elsewhere; learned activation parameters stay float32)",
     "--tta": "also report test accuracy averaged over each image and its mirror image (image tasks): "
              "true/false",
     "--clipnorm": "gradient clipping by norm (relu_rnn defaults to 1.0)",

@@ -51,7 +51,7 @@ def test_label_smoothing_equals_keras_categorical_crossentropy_on_one_hot_labels
 
 @pytest.mark.parametrize("key,value,message", [
     ("momentum", 1.0, "in \\[0, 1\\)"), ("warmup", -0.1, "in \\[0, 1\\)"), ("label_smoothing", "x", "in \\[0, 1\\)"),
-    ("precision", "float8", "must be one of float32"), ("schedule", "step", "must be one of constant")])
+    ("precision", "float8", "must be one of auto, float32"), ("schedule", "step", "must be one of constant")])
 def test_recipe_values_are_checked(key, value, message):
     with pytest.raises(spec_lib.ConfigError, match=message):
         _config(**{key: value})
@@ -93,3 +93,24 @@ def test_build_model_applies_precision_weight_decay_exclusions_and_prepare(mock_
     decayed = {v.path for v, b in zip(variables, before) if not np.array_equal(keras.ops.convert_to_numpy(v), b)}
     assert any("conv2d" in p and p.endswith("kernel") for p in decayed)
     assert not any(p.endswith("alpha") or "batch_normalization" in p for p in decayed)
+
+
+def test_auto_precision_picks_bfloat16_only_where_the_hardware_computes_it(tmp_path):
+    from relu_zoo.run.train import auto_precision, cpu_flags, dtype_policy
+
+    # CPUs: native bfloat16 (AMX or AVX-512 BF16) or float32 (bfloat16 would be emulated, several times slower).
+    assert auto_precision(gpus=[], flags={"avx2", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
+    assert auto_precision(gpus=[], flags={"avx512f", "avx512_bf16"}) == "mixed_bfloat16"
+    assert auto_precision(gpus=[], flags={"fma", "avx", "avx2"}) == "float32"
+    assert auto_precision(gpus=[], flags=set()) == "float32"
+    # GPUs: bfloat16 from compute capability 8.0 (Ampere) on, float16 before, on all of them.
+    assert auto_precision(gpus=[(8, 0), (9, 0)]) == "mixed_bfloat16"
+    assert auto_precision(gpus=[(8, 6), (7, 5)]) == "mixed_float16"
+    # The flags are read from the first "flags" line of /proc/cpuinfo; unreadable -> none.
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "amx_bf16"}
+    assert cpu_flags(tmp_path / "missing") == set()
+    # A config's explicit policy is kept; "auto" becomes one of the three.
+    assert dtype_policy(_config(precision="mixed_float16")) == "mixed_float16"
+    assert dtype_policy(_config(precision="auto")) in ("float32", "mixed_bfloat16", "mixed_float16")
