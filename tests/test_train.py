@@ -473,3 +473,14 @@ def test_diagnostics_report_dead_units():
     assert last[half_name]["dead_fraction"] == 0.5
     assert last[dead_name]["grad_norm"] > 0  # gradient reaches the output even though nothing flows back
     assert set(last[alive_name]["params"]["alpha"]) == {"mean", "min", "max"}
+
+
+def test_a_sweep_folder_may_gain_seeds_but_not_change_its_recipe(tmp_path):
+    out = tmp_path / "out"
+    store.prepare_out_dir(config_lib.resolve(overrides={"seeds": [0], "out": str(out)}))
+    store.prepare_out_dir(config_lib.resolve(overrides={"seeds": 3, "out": str(out)}))
+    assert json.loads((out / "config.json").read_text())["sweep"]["seeds"] == [0, 1, 2]
+    store.prepare_out_dir(config_lib.resolve(overrides={"seeds": [5], "out": str(out)}))  # the union is kept
+    assert json.loads((out / "config.json").read_text())["sweep"]["seeds"] == [0, 1, 2, 5]
+    with pytest.raises(store.SweepConfigMismatch, match="differs in: epochs"):
+        store.prepare_out_dir(config_lib.resolve(overrides={"seeds": [0], "epochs": 7, "out": str(out)}))

@@ -106,6 +106,10 @@ def versions():
     return {"relu_zoo": relu_zoo.__version__, "keras": keras.__version__, "tensorflow": tf.__version__}
 
 
+# Keys of a sweep that may differ between the runs stored in a folder: which seeds (a seed is a run of its own).
+GROWABLE_KEYS = ("seeds",)
+
+
 def prepare_out_dir(config, write=True):
     """Creates `out` and writes config.json, or checks that an existing one describes the same sweep.
 
@@ -123,15 +127,19 @@ def prepare_out_dir(config, write=True):
                 quarantine(out, path, f"{str(path)!r} is unreadable ({type(e).__name__}: {e})",
                            then="it is written anew")
                 stored = current
-        if stored != current:
-            diff = sorted(k for k in set(current) | set(stored or {}) if (stored or {}).get(k) != current.get(k))
+        stored = stored if isinstance(stored, dict) else {}
+        diff = sorted(k for k in set(current) | set(stored) if k not in GROWABLE_KEYS and stored.get(k) != current.get(k))
+        if diff or stored.keys() ^ current.keys():
             raise SweepConfigMismatch(
                 f"Output folder {str(out)!r} holds a different sweep (differs in: {', '.join(diff) or 'file'}). "
                 "Use a new --out, or delete the folder to start over; to add runs, re-run with that folder's "
                 "config (see its config.json)."
             )
     if write:
-        atomic_write_json(path, {"sweep": identity(config), "relu_zoo_version": versions()["relu_zoo"]})
+        # A sweep may gain seeds: `--seeds 1` now and `--seeds 5` later trains seeds 1-4 into the same folder.
+        sweep = {**current, **{k: sorted(set(stored.get(k) or []) | set(current[k]))
+                               for k in GROWABLE_KEYS if k in current}}
+        atomic_write_json(path, {"sweep": sweep, "relu_zoo_version": versions()["relu_zoo"]})
     return out
 
 
