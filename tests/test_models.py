@@ -286,3 +286,22 @@ def test_airbench_rejects_small_images_and_bad_widths():
         models.create_model("airbench", input_shape=(8, 8, 1), num_classes=10, modality="image")
     with pytest.raises(ValueError, match="three positive integers"):
         models.create_model("airbench", task="cifar10", widths=(8, 16))
+
+
+def test_scaled_shift_learns_multiplier_squared_times_faster_under_sgd_and_round_trips(tmp_path):
+    from relu_zoo.models.airbench import ScaledShift
+
+    x = np.ones((4, 3), dtype="float32")
+    moved = {}
+    for multiplier in (1.0, 8.0):
+        layer = ScaledShift(multiplier)
+        model = keras.Sequential([keras.Input((3,)), layer])
+        model.compile(keras.optimizers.SGD(0.01), "mse")
+        model.train_on_batch(x, np.zeros_like(x) + 1.0)
+        moved[multiplier] = multiplier * keras.ops.convert_to_numpy(layer.shift)
+    np.testing.assert_allclose(moved[8.0], 64 * moved[1.0], rtol=1e-5)
+    model.save(tmp_path / "s.keras")
+    loaded = keras.saving.load_model(tmp_path / "s.keras", safe_mode=True)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="multiplier"):
+        ScaledShift(0)

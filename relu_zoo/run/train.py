@@ -213,7 +213,8 @@ def build_model(run, config, data, distribution):
         # Decay the weights only: not learned activation parameters (He et al. 2015 keep PReLU's slopes out of
         # it; decay would pull them to 0, towards ReLU) nor batch-norm shifts and scales.
         excluded = activation_layers(model) + [
-            layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+            layer for layer in all_layers(model)
+            if isinstance(layer, keras.layers.BatchNormalization) or getattr(layer, "no_weight_decay", False)]
         model.optimizer.exclude_from_weight_decay(var_list=[w for layer in excluded for w in layer.trainable_weights])
     prepare = models.get_builder(run.model).prepare
     if prepare is not None:
