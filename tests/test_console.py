@@ -152,3 +152,22 @@ def test_train_is_train_py(tmp_path):
                             capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.returncode == direct.returncode != 0
     assert "mnst" in result.stderr and result.stderr.splitlines()[-1] == direct.stderr.splitlines()[-1]
+
+
+def test_train_no_download_refuses_missing_data(tmp_path, monkeypatch, capsys):
+    """`relu-zoo train --no-download` (train.py's flag) fails at once on missing data, exit 2, probing nothing."""
+    import tensorflow_datasets as tfds
+
+    from relu_zoo import console
+    from relu_zoo.tasks import base
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("--no-download must neither probe the network nor download")
+
+    monkeypatch.setattr(base, "unreachable", forbidden)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", forbidden)
+    status = console.main(["train", "--no-download", "--data-dir", str(tmp_path / "data"), "--out",
+                           str(tmp_path / "out"), "--activations", "relu", "--seeds", "1", "--epochs", "1"])
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "'mnist'" in error and "Downloading is off (train.py --no-download" in error and "tfds build" in error
