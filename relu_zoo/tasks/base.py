@@ -494,15 +494,17 @@ def download_addresses(builder):
         urls = list(builder.url_infos or {})
     except Exception:  # noqa: BLE001 - a builder without a checksums file: its URLs are not known up front
         urls = []
-    proxies = urllib.request.getproxies()
-    addresses = {}
-    for url in urls or [f"https://{GCS_HOST[0]}/"]:
-        parts = urllib.parse.urlsplit(url)
-        proxy = proxies.get(parts.scheme)
-        if proxy and not urllib.request.proxy_bypass(parts.hostname):
-            parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        addresses[(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))] = None
-    return list(addresses)
+    return list(dict.fromkeys(url_address(url) for url in urls or [f"https://{GCS_HOST[0]}/"]))
+
+
+def url_address(url):
+    """The `(host, port)` a download of `url` connects to: its own, or that of the proxy set for its scheme
+    (`https_proxy`, `http_proxy`, honouring `no_proxy`)."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def unreachable(addresses, timeout=PROBE_TIMEOUT):
