@@ -171,3 +171,22 @@ def test_train_no_download_refuses_missing_data(tmp_path, monkeypatch, capsys):
     error = capsys.readouterr().err
     assert status == 2
     assert "'mnist'" in error and "Downloading is off (train.py --no-download" in error and "tfds build" in error
+
+
+def test_predict_without_reachable_weights_exits_2_naming_the_variables(tmp_path, monkeypatch, capsys):
+    """An installed zoo (index, no weights) with no RELU_ZOO_BASE_URL: a usage error, not a traceback."""
+    from relu_zoo import console
+
+    name = "cnn_prelu.spoken_digit"
+    zoo = pretrained.zoo_dir()
+    (tmp_path / "zoo" / name).mkdir(parents=True)
+    for file in (pretrained.METADATA_FILE, pretrained.CARD_FILE):
+        shutil.copy2(zoo / name / file, tmp_path / "zoo" / name / file)
+    monkeypatch.setenv("RELU_ZOO_MODELS", str(tmp_path / "zoo"))
+    monkeypatch.setenv("RELU_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RELU_ZOO_BASE_URL", raising=False)
+    _write_wav(tmp_path / "digit.wav", np.zeros(8000), 8000)
+    assert console.main(["predict", name, str(tmp_path / "digit.wav")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: Checkpoint 'cnn_prelu.spoken_digit': model.keras is not in the zoo folder")
+    assert "RELU_ZOO_BASE_URL is not set" in error and "RELU_ZOO_CACHE" in error
