@@ -190,3 +190,26 @@ def test_predict_without_reachable_weights_exits_2_naming_the_variables(tmp_path
     error = capsys.readouterr().err
     assert error.startswith("error: Checkpoint 'cnn_prelu.spoken_digit': model.keras is not in the zoo folder")
     assert "RELU_ZOO_BASE_URL is not set" in error and "RELU_ZOO_CACHE" in error
+
+
+@pytest.mark.slow
+def test_default_train_run_is_quiet(tmp_path, real_tfds_dir):
+    """A default `train.py` run prints no TensorFlow C++ log lines and no Python warnings on stderr (issue 15);
+    RELU_ZOO_VERBOSE=2 shows TensorFlow's lines again."""
+    import re
+
+    real_tfds_dir("mnist/3.0.1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RELU_ZOO_VERBOSE")}
+    args = ["--model", "mlp", "--activations", "relu", "--seeds", "1", "--epochs", "2", "--max-train-examples", "300",
+            "--max-eval-examples", "100", "--verbose", "0"]
+    quiet = subprocess.run([sys.executable, "train.py", *args, "--out", str(tmp_path / "quiet")], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert quiet.stderr == ""  # no absl / cuda / cpu_feature lines, no tf.data or Keras warnings
+    assert "Report:" in quiet.stdout
+    loud = subprocess.run([sys.executable, "train.py", *args, "--out", str(tmp_path / "loud")], cwd=root,
+                          env={**env, "RELU_ZOO_VERBOSE": "2"}, capture_output=True, text=True, timeout=600)
+    assert loud.returncode == 0, loud.stderr[-3000:]
+    assert re.search(r"^[IWEF]\d{4} ", loud.stderr, re.MULTILINE)  # TensorFlow's C++ log lines are back
+    assert "did not fully read the dataset being cached" not in loud.stderr  # fixed at its cause, not hidden

@@ -530,6 +530,60 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir, tmp_path):
     np.testing.assert_array_equal(np.asarray(restored(texts)), np.asarray(data.preprocessor(texts)))
 
 
+# -- quiet pipelines (issue 15) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_counted_pipelines_declare_their_length(name, mock_tfds):
+    """After `num_examples`, every pipeline's length is known to tf.data, though carving (filters) hides it."""
+    task = tasks.get(name)
+    with _mock(mock_tfds, name):
+        data = task.load(batch_size=8, seed=0)
+        counts = data.num_examples
+        for split in tasks.SPLITS:
+            batches = -(-counts[split] // 8)
+            assert int(data.split(split).cardinality()) == batches
+            assert len(_examples(data.split(split))) == counts[split]  # the declared length is the true one
+            assert int(data.train_unbatched.cardinality()) == counts["train"]
+
+
+def test_fit_with_carved_validation_warns_nothing(mock_tfds):
+    """Keras learns an unknown-length validation set's end by running into it: "Your input ran out of data"."""
+    import warnings
+
+    from relu_zoo import models
+
+    with _mock(mock_tfds, "mnist"):
+        data = tasks.get("mnist").load(batch_size=8, seed=0)
+        steps = -(-data.num_examples["train"] // 8)
+        model = models.create_model("mlp", task=data.spec, activation="relu", width=8, depth=1)
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(data.train_epochs(0, 2), validation_data=data.validation, epochs=2, steps_per_epoch=steps,
+                      shuffle=False, verbose=0)
+            model.evaluate(data.test, verbose=0)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_tfds_reads_skip_tfds_autocache(mock_tfds, monkeypatch):
+    """TFDS's own cache of small datasets, cut short by `max_examples`, is what tf.data warns about
+    ("did not fully read the dataset being cached"); the preprocessed examples are cached instead."""
+    import tensorflow_datasets as tfds
+
+    seen = []
+    with _mock(mock_tfds, "mnist"):
+        as_dataset = tfds.core.DatasetBuilder.as_dataset
+
+        def recording(self, *args, **kwargs):
+            seen.append(kwargs.get("read_config"))
+            return as_dataset(self, *args, **kwargs)
+
+        monkeypatch.setattr(tfds.core.DatasetBuilder, "as_dataset", recording)
+        tasks.get("mnist").load(batch_size=8, max_examples=4)
+    assert seen and all(config is not None and config.try_autocache is False for config in seen)
+
+
 # -- missing data: download on demand, or one clear error -----------------------------------------------
 
 

@@ -123,10 +123,20 @@ class TaskData:
 
     @property
     def num_examples(self):
-        """`{split: examples}`, counted on first use (one pass over each split, which fills the cache)."""
+        """`{split: examples}`, counted on first use (one pass over each split, which fills the cache).
+
+        Counting also declares each pipeline's length (`tf.data.experimental.assert_cardinality`): the
+        filters that carve validation (and the speech test split) hide it from tf.data, and Keras then learns
+        the end of an unknown-length `validation_data` by running into it, with the warning "Your input ran
+        out of data; interrupting training".
+        """
         if self._num_examples is None:
             self._num_examples = {split: int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
                                   for split, ds in self._examples.items()}
+            for split, n in self._num_examples.items():
+                self._examples[split] = self._examples[split].apply(tf.data.experimental.assert_cardinality(n))
+                batches = -(-n // self.batch_size)  # every pipeline batches without drop_remainder
+                setattr(self, split, getattr(self, split).apply(tf.data.experimental.assert_cardinality(batches)))
         return dict(self._num_examples)
 
     def train_epochs(self, start_epoch, stop_epoch, seed=None):
@@ -284,8 +294,7 @@ class Task(abc.ABC):
 
     def _read(self, builder, split):
         """One TFDS split as `(raw, y)`, files read in order (shuffle_files=False) so carving is stable."""
-        ds = builder.as_dataset(split=split, shuffle_files=False)
-        return ds.map(self.select, num_parallel_calls=AUTOTUNE)
+        return read_split(builder, split).map(self.select, num_parallel_calls=AUTOTUNE)
 
     def _split(self, builder):
         """Our three splits from the TFDS ones (`tfds_splits`), carving validation where it is `None`.
@@ -384,6 +393,18 @@ class Task(abc.ABC):
         raw = self.raw_input_spec
         inputs = keras.Input(shape=tuple(raw.shape), dtype=raw.dtype.name, name=f"raw_{raw.name}")
         return keras.Model(inputs, layer(inputs), name=f"{self.name.replace('/', '_')}_preprocessor")
+
+
+def read_split(builder, split):
+    """A TFDS split's examples, files in order, without TFDS's automatic in-memory cache.
+
+    TFDS caches small datasets (mnist, spoken_digit) as read; `load()` caches the preprocessed examples
+    instead, and a capped split (`max_examples`, `take(n)`) stops reading TFDS's cache halfway, which
+    tf.data reports as "The calling iterator did not fully read the dataset being cached" and discards.
+    """
+    import tensorflow_datasets as tfds
+
+    return builder.as_dataset(split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=False))
 
 
 def carve(ds, every):
