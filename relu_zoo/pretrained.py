@@ -223,7 +223,8 @@ def _download(name, filename, expected, target, folder):
                                 f"another version of the file: point {BASE_URL_ENV} at the zoo of this relu_zoo "
                                 f"version ({e})") from None
         except Exception as e:  # noqa: BLE001 - get_file raises a bare Exception for HTTP and URL errors
-            raise CheckpointUnavailableError(_unavailable(name, filename, folder, f"the download failed: {e}")) from None
+            raise CheckpointUnavailableError(_unavailable(name, filename, folder,
+                                                          f"the download failed: {e}")) from None
         os.replace(path, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
