@@ -40,8 +40,9 @@ def measure(name, formats, repeats, examples):
 
     model = pretrained.load(name, compile=False)
     x = deploy.model_inputs(name, examples)
-    rows = [{"checkpoint": name, "format": "keras", "size_bytes": (pretrained.checkpoint_dir(name) / "model.keras")
-             .stat().st_size, "examples": len(x), "top1_agreement": 1.0, "max_abs_diff": 0.0,
+    keras_file = pretrained.checkpoint_file(name, pretrained.MODEL_FILE)  # the checkout's, else the cache's
+    rows = [{"checkpoint": name, "format": "keras", "size_bytes": keras_file.stat().st_size, "examples": len(x),
+             "top1_agreement": 1.0, "max_abs_diff": 0.0,
              "latency_ms": latency_ms(model.predict_on_batch, x[:1], repeats)}]
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in formats:

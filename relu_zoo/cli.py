@@ -72,6 +72,9 @@ def train_parser():
     parser.add_argument("--diagnostics", dest="diagnostics", action="store_true", default=None,
                         help="record dead units, gradient norms and learned parameters (default on)")
     parser.add_argument("--no-diagnostics", dest="diagnostics", action="store_false")
+    parser.add_argument("--no-download", dest="download", action="store_false", default=None,
+                        help="never download a dataset missing from --data-dir; fail at once instead. By default "
+                             "TFDS downloads and prepares it when its hosts answer")
     parser.add_argument("--save-checkpoint", dest="save_checkpoint", action="store_true", default=None,
                         help="save each run's trained model as runs/<run_id>/model.keras")
     # How the runs are executed, not what they compute: not part of the sweep's configuration.

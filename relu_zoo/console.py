@@ -7,7 +7,7 @@
     relu-zoo export cnn_prelu.mnist --format tflite --out cnn_prelu.tflite
 
 Exit status: 0 on success, 2 for a usage error (unknown name, an input that does not fit the checkpoint's
-task, a missing file), as `train.py` does.
+task, a missing file, checkpoint weights that are neither local nor downloadable), as `train.py` does.
 """
 
 import argparse
@@ -172,9 +172,11 @@ def cmd_predict(argv):
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
         return _error(f"no such file: {', '.join(missing)}")
+    from relu_zoo.pretrained import CheckpointUnavailableError
+
     try:
         results = predict(args.name, args.files, args.top_k)
-    except (InputError, ValueError) as e:
+    except (InputError, ValueError, CheckpointUnavailableError) as e:
         return _error(str(e))
     for path, top in results:
         print(f"{path}: " + ", ".join(f"{label} ({100 * p:.2f}%)" for label, p in top))
@@ -201,7 +203,7 @@ def cmd_export(argv):
     try:
         model = pretrained.load(args.name, compile=False)
         path = pretrained.export_model(model, args.format, args.out or deploy.default_path(args.name, args.format))
-    except (ValueError, ImportError) as e:
+    except (ValueError, ImportError, pretrained.CheckpointUnavailableError) as e:
         return _error(str(e))
     print(f"{path} ({deploy.file_size(path) / 1e6:.2f} MB)")
     if args.check:

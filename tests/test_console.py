@@ -152,3 +152,64 @@ def test_train_is_train_py(tmp_path):
                             capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.returncode == direct.returncode != 0
     assert "mnst" in result.stderr and result.stderr.splitlines()[-1] == direct.stderr.splitlines()[-1]
+
+
+def test_train_no_download_refuses_missing_data(tmp_path, monkeypatch, capsys):
+    """`relu-zoo train --no-download` (train.py's flag) fails at once on missing data, exit 2, probing nothing."""
+    import tensorflow_datasets as tfds
+
+    from relu_zoo import console
+    from relu_zoo.tasks import base
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("--no-download must neither probe the network nor download")
+
+    monkeypatch.setattr(base, "unreachable", forbidden)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", forbidden)
+    status = console.main(["train", "--no-download", "--data-dir", str(tmp_path / "data"), "--out",
+                           str(tmp_path / "out"), "--activations", "relu", "--seeds", "1", "--epochs", "1"])
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "'mnist'" in error and "Downloading is off (train.py --no-download" in error and "tfds build" in error
+
+
+def test_predict_without_reachable_weights_exits_2_naming_the_variables(tmp_path, monkeypatch, capsys):
+    """An installed zoo (index, no weights) with no RELU_ZOO_BASE_URL: a usage error, not a traceback."""
+    from relu_zoo import console
+
+    name = "cnn_prelu.spoken_digit"
+    zoo = pretrained.zoo_dir()
+    (tmp_path / "zoo" / name).mkdir(parents=True)
+    for file in (pretrained.METADATA_FILE, pretrained.CARD_FILE):
+        shutil.copy2(zoo / name / file, tmp_path / "zoo" / name / file)
+    monkeypatch.setenv("RELU_ZOO_MODELS", str(tmp_path / "zoo"))
+    monkeypatch.setenv("RELU_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RELU_ZOO_BASE_URL", raising=False)
+    _write_wav(tmp_path / "digit.wav", np.zeros(8000), 8000)
+    assert console.main(["predict", name, str(tmp_path / "digit.wav")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: Checkpoint 'cnn_prelu.spoken_digit': model.keras is not in the zoo folder")
+    assert "RELU_ZOO_BASE_URL is not set" in error and "RELU_ZOO_CACHE" in error
+
+
+@pytest.mark.slow
+def test_default_train_run_is_quiet(tmp_path, real_tfds_dir):
+    """A default `train.py` run prints no TensorFlow C++ log lines and no Python warnings on stderr (issue 15);
+    RELU_ZOO_VERBOSE=2 shows TensorFlow's lines again."""
+    import re
+
+    real_tfds_dir("mnist/3.0.1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RELU_ZOO_VERBOSE")}
+    args = ["--model", "mlp", "--activations", "relu", "--seeds", "1", "--epochs", "2", "--max-train-examples", "300",
+            "--max-eval-examples", "100", "--verbose", "0"]
+    quiet = subprocess.run([sys.executable, "train.py", *args, "--out", str(tmp_path / "quiet")], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert quiet.stderr == ""  # no absl / cuda / cpu_feature lines, no tf.data or Keras warnings
+    assert "Report:" in quiet.stdout
+    loud = subprocess.run([sys.executable, "train.py", *args, "--out", str(tmp_path / "loud")], cwd=root,
+                          env={**env, "RELU_ZOO_VERBOSE": "2"}, capture_output=True, text=True, timeout=600)
+    assert loud.returncode == 0, loud.stderr[-3000:]
+    assert re.search(r"^[IWEF]\d{4} ", loud.stderr, re.MULTILINE)  # TensorFlow's C++ log lines are back
+    assert "did not fully read the dataset being cached" not in loud.stderr  # fixed at its cause, not hidden

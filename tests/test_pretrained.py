@@ -1,11 +1,17 @@
 """relu_zoo.pretrained: export, verify, load (also raw-input), tamper refusal — on a checkpoint exported from a
-tiny real training run — and the consistency of the repository's zoo in models/."""
+tiny real training run —, the consistency of the repository's zoo in models/, and weights fetched on demand
+from a loopback HTTP server (download, cache, truncated and wrong downloads, offline)."""
 
+import contextlib
+import functools
+import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import keras
@@ -167,21 +173,173 @@ def test_repository_checkpoint(name):
     assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002, (accuracy, meta["check"])
 
 
-def test_pyproject_installs_every_checkpoint_file():
-    """pyproject.toml's generated data-files table ships exactly the zoo's files (regenerate with
-    `python tools/readme_tables.py`)."""
+def test_pyproject_installs_the_zoo_index_without_weights():
+    """pyproject.toml's generated data-files table ships exactly the zoo's index: every file of models/ but the
+    weights (regenerate with `python tools/readme_tables.py`)."""
     tomllib = pytest.importorskip("tomllib")
     table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
     assert table == readme_tables.data_files(ZOO)
     shipped = {Path(f) for files in table.values() for f in files}
     on_disk = {p.relative_to(ROOT) for p in ZOO.rglob("*") if p.is_file() and not p.name.startswith(".")}
-    assert shipped == on_disk
+    weights = {p for p in on_disk if p.name in pretrained.WEIGHT_FILES}
+    assert len(weights) == 2 * len(ZOO_INDEX)
+    assert shipped == on_disk - weights
+
+
+# -- weights on demand: a loopback server holding the zoo ----------------------------------------------------
+
+SMALL = "cnn_prelu.spoken_digit"  # the smallest checkpoint (0.45 MB)
+
+
+@contextlib.contextmanager
+def _serve(directory):
+    """An HTTP server on 127.0.0.1 serving `directory`; yields its handler class (`requests` seen, `truncate`:
+    how many of the next responses stop halfway) and the base URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        requests = []
+        truncate = 0
+
+        def do_GET(self):
+            type(self).requests.append(self.path)
+            path = Path(self.translate_path(self.path))
+            if type(self).truncate and path.is_file():
+                type(self).truncate -= 1
+                data = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])  # then the connection closes: a cut download
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Handler, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def index_only(tmp_path, monkeypatch):
+    """What the wheel installs for SMALL (index.json, metadata.json, card; no weights), a served copy of its
+    folder, and an empty cache in RELU_ZOO_CACHE. Returns (index root, served root)."""
+    index = tmp_path / "installed"
+    (index / SMALL).mkdir(parents=True)
+    shutil.copy2(ZOO / "index.json", index / "index.json")
+    for file in (pretrained.METADATA_FILE, pretrained.CARD_FILE):
+        shutil.copy2(ZOO / SMALL / file, index / SMALL / file)
+    served = tmp_path / "served"
+    shutil.copytree(ZOO / SMALL, served / SMALL)
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(pretrained.BASE_URL_ENV, raising=False)
+    return index, served
+
+
+def _cache_files():
+    root = pretrained.cache_dir()
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+def test_weights_download_then_load_from_the_cache(index_only, monkeypatch):
+    index, served = index_only
+    with _serve(served) as (handler, url):
+        monkeypatch.setenv(pretrained.BASE_URL_ENV, url)
+        model = pretrained.load(SMALL, compile=False, root=index)
+        assert handler.requests == [f"/{SMALL}/model.keras"]
+    assert _cache_files() == [SMALL, f"{SMALL}/model.keras"]  # verified, moved into place, no staging left
+    reference = pretrained.load(SMALL, compile=False, root=ZOO)
+    for a, b in zip(model.weights, reference.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Server stopped: the cached, verified copy is used.
+    path = pretrained.checkpoint_file(SMALL, pretrained.MODEL_FILE, root=index)
+    assert path == pretrained.cache_dir() / SMALL / pretrained.MODEL_FILE
+    assert pretrained.load(SMALL, compile=False, root=index).count_params() == reference.count_params()
+
+
+def test_a_checkout_uses_its_own_files_without_cache_or_network(index_only):
+    assert pretrained.checkpoint_file(SMALL, pretrained.MODEL_FILE, root=ZOO) == ZOO / SMALL / pretrained.MODEL_FILE
+    assert _cache_files() == []
+
+
+def test_truncated_download_is_removed_and_restarted(index_only, monkeypatch):
+    index, served = index_only
+    with _serve(served) as (handler, url):
+        monkeypatch.setenv(pretrained.BASE_URL_ENV, url)
+        handler.truncate = 1
+        with pytest.raises(pretrained.CheckpointUnavailableError, match="the download failed"):
+            pretrained.checkpoint_file(SMALL, pretrained.PREPROCESSOR_FILE, root=index)
+        assert _cache_files() == [SMALL]  # nothing half-written kept
+        path = pretrained.checkpoint_file(SMALL, pretrained.PREPROCESSOR_FILE, root=index)  # restarted whole
+        assert pretrained.sha256(path) == pretrained.metadata(SMALL, index)["sha256"][pretrained.PREPROCESSOR_FILE]
+        # A cut copy in the cache (e.g. copied by hand, or from an older relu_zoo) is downloaded again.
+        path.write_bytes(path.read_bytes()[:1000])
+        handler.requests.clear()
+        assert pretrained.checkpoint_file(SMALL, pretrained.PREPROCESSOR_FILE, root=index) == path
+        assert handler.requests == [f"/{SMALL}/preprocessor.keras"]
+        assert pretrained.sha256(path) == pretrained.metadata(SMALL, index)["sha256"][pretrained.PREPROCESSOR_FILE]
+
+
+def test_wrong_hash_is_refused_and_removed(index_only, monkeypatch):
+    index, served = index_only
+    served_file = served / SMALL / pretrained.MODEL_FILE
+    data = bytearray(served_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    served_file.write_bytes(bytes(data))
+    with _serve(served) as (handler, url):
+        monkeypatch.setenv(pretrained.BASE_URL_ENV, url)
+        with pytest.raises(pretrained.ChecksumError, match="does not have the sha256 its metadata records") as info:
+            pretrained.load(SMALL, root=index)
+    assert "the download was removed" in str(info.value) and pretrained.BASE_URL_ENV in str(info.value)
+    assert _cache_files() == [SMALL]
+
+
+def _assert_names_the_variables(message):
+    for variable in (pretrained.CACHE_ENV, pretrained.BASE_URL_ENV, pretrained.MODELS_ENV):
+        assert variable in message
+    assert str(pretrained.cache_dir() / SMALL) in message
+
+
+def test_offline_with_an_empty_cache_fails_with_a_clear_error(index_only, monkeypatch):
+    index, _ = index_only
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        monkeypatch.setenv(pretrained.BASE_URL_ENV, f"http://127.0.0.1:{closed.getsockname()[1]}/zoo")
+        with pytest.raises(pretrained.CheckpointUnavailableError) as info:
+            pretrained.load(SMALL, root=index)
+    assert "is not reachable: no network?" in str(info.value)
+    _assert_names_the_variables(str(info.value))
+    assert info.value.__cause__ is None and _cache_files() == []
+
+
+def test_no_base_url_and_no_local_weights_is_a_clear_error(index_only):
+    index, _ = index_only
+    with pytest.raises(pretrained.CheckpointUnavailableError, match="RELU_ZOO_BASE_URL is not set") as info:
+        pretrained.verify(SMALL, root=index)
+    _assert_names_the_variables(str(info.value))
+
+
+def test_cache_location(monkeypatch, tmp_path):
+    monkeypatch.delenv(pretrained.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert pretrained.cache_dir() == tmp_path / "xdg" / "relu_zoo"
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path / "mine"))
+    assert pretrained.cache_dir() == tmp_path / "mine"
 
 
 @pytest.mark.slow
 def test_zoo_loads_after_a_non_editable_install(tmp_path):
-    """`pip install .` (a wheel, installed into another prefix) carries the zoo, and `load` finds it there
-    from any working directory, with hash verification, and loads every checkpoint."""
+    """`pip install .` (a wheel, installed into another prefix) carries the zoo's index, and `load` finds it
+    there from any working directory, downloads the weights from RELU_ZOO_BASE_URL with hash verification,
+    and loads every checkpoint."""
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -202,11 +360,17 @@ def test_zoo_loads_after_a_non_editable_install(tmp_path):
               "'params': params}))\n")
     env = {k: v for k, v in os.environ.items() if k != "RELU_ZOO_MODELS"}
     env["PYTHONPATH"] = str(site)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                          cwd=tmp_path, env=env)
+    env["RELU_ZOO_CACHE"] = str(tmp_path / "cache")
+    with _serve(ZOO) as (handler, url):  # the weights are not in the wheel: fetched from the served models/
+        env["RELU_ZOO_BASE_URL"] = url
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                              cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(found["package"]).is_relative_to(site)  # the installed copy, not this checkout
     assert Path(found["zoo"]) == (prefix / pretrained.INSTALLED_ZOO).resolve()
     assert found["names"] == names
     assert found["params"] == [row["params"] for row in ZOO_INDEX]
+    assert not list(prefix.rglob("*.keras"))  # the wheel has no weights
+    assert sorted(handler.requests) == sorted([f"/{name}/model.keras" for name in names]
+                                              + [f"/{names[-1]}/preprocessor.keras"])

@@ -8,8 +8,10 @@
   e.g. PReLU one per channel per layer, CReLU widens the layer after it).
 - README.md, between `<!-- checkpoints:start -->` / `<!-- checkpoints:end -->`: the checkpoint table, from
   `models/index.json` (`python -m relu_zoo.pretrained index` regenerates that from the checkpoint folders).
-- pyproject.toml, the `[tool.setuptools.data-files]` table that makes `pip install .` ship every file of
-  `models/` (to `<prefix>/share/relu_zoo/models`, where `relu_zoo.pretrained.zoo_dir` finds it).
+- pyproject.toml, the `[tool.setuptools.data-files]` table that makes `pip install .` ship the zoo's index
+  (`models/index.json`, `models/README.md`, each checkpoint's `metadata.json` and card) to
+  `<prefix>/share/relu_zoo/models`, where `relu_zoo.pretrained.zoo_dir` finds it. The weights
+  (`pretrained.WEIGHT_FILES`) stay out of the wheel: `pretrained.load` downloads them on demand.
 
 The library never writes these files; the tests compare them with what this script generates.
 """
@@ -74,14 +76,16 @@ def checkpoint_section(rows):
 
 
 def data_files(root=ZOO):
-    """`{install folder: [repository files]}` that ships every checkpoint of `root` (the repo's models/)."""
-    from relu_zoo.pretrained import CARD_FILE, INDEX_FILE, INSTALLED_ZOO, METADATA_FILE, list_pretrained
+    """`{install folder: [repository files]}` that ships the index of `root` (the repo's models/): every file
+    but the weights."""
+    from relu_zoo.pretrained import CARD_FILE, INDEX_FILE, INSTALLED_ZOO, METADATA_FILE, WEIGHT_FILES, list_pretrained
 
     root = Path(root)
     table = {INSTALLED_ZOO: [f"models/{INDEX_FILE}", f"models/{CARD_FILE}"]}
     for name in list_pretrained(root):
         recorded = json.loads((root / name / METADATA_FILE).read_text())["sha256"]
-        table[f"{INSTALLED_ZOO}/{name}"] = [f"models/{name}/{f}" for f in sorted([METADATA_FILE, *recorded])]
+        index = sorted(f for f in [METADATA_FILE, *recorded] if f not in WEIGHT_FILES)
+        table[f"{INSTALLED_ZOO}/{name}"] = [f"models/{name}/{f}" for f in index]
     return table
 
 

@@ -21,7 +21,7 @@ from relu_zoo import tasks
 from relu_zoo.run import claims, store
 from relu_zoo.run.spec import ConfigError
 from relu_zoo.run.sweep import finish, log_result, pending
-from relu_zoo.run.train import TaskCache, run_one
+from relu_zoo.run.train import TaskCache, download_mode, run_one
 from relu_zoo.tasks.base import open_builder
 
 
@@ -44,7 +44,8 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
     out = store.prepare_out_dir(config)
     runs, todo = pending(config, out)
     for task in dict.fromkeys(run.task for run in todo):
-        open_builder(tasks.get(task).tfds_name, data_dir=config.data_dir)  # missing data fails before any task
+        # Missing data is downloaded (or fails) here, once, before any task: not by every worker at once.
+        open_builder(tasks.get(task).tfds_name, data_dir=config.data_dir, download=download_mode(config))
 
     started_here = not ray.is_initialized()
     if started_here:

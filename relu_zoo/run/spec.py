@@ -53,12 +53,13 @@ class SweepConfig:
     # Not part of the sweep's identity (may differ between a run and its resume):
     out: str = "runs/default"
     data_dir: str = None
+    download: bool = True  # False: a dataset missing from data_dir is an error, never downloaded
     verbose: str | int = "auto"
     shard: str = None
 
 
 # Keys that may change between a sweep and its resumption (or between its shards) without changing results.
-NON_IDENTITY_KEYS = ("out", "data_dir", "verbose", "save_checkpoint", "shard")
+NON_IDENTITY_KEYS = ("out", "data_dir", "download", "verbose", "save_checkpoint", "shard")
 # Keys added after sweeps were already stored: left out of the identity at their defaults, so those resume.
 LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta")
 # Accepted spellings of keys in files and on the command line.

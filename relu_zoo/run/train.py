@@ -123,6 +123,12 @@ def make_loss(config):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+def download_mode(config):
+    """`Task.load`'s `download` for a sweep: download what is missing when the network answers, unless
+    `--no-download` (`download: false`)."""
+    return "auto" if config.download else False
+
+
 class TaskCache:
     """Loads each task's data once per sweep (vectorizers and spectrograms are not free)."""
 
@@ -135,7 +141,8 @@ class TaskCache:
             caps = {"train": self.config.max_train_examples, "validation": self.config.max_eval_examples,
                     "test": self.config.max_eval_examples}
             self._data[task] = tasks.get(task).load(
-                data_dir=self.config.data_dir, batch_size=self.config.batch_size, seed=0,
+                data_dir=self.config.data_dir, download=download_mode(self.config), batch_size=self.config.batch_size,
+                seed=0,
                 max_examples={k: v for k, v in caps.items() if v is not None})
         return self._data[task]
 

@@ -23,9 +23,10 @@
 Validation is every 10th example of the TFDS train split where the dataset has no validation split. Details
 per modality: `relu_zoo.tasks.image`, `.text`, `.speech`; the pipeline order: `relu_zoo.tasks.base`.
 
-Data is read from `data_dir`, else `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`; nothing is downloaded
-unless `load(download=True)`. A dataset that is not there raises `DatasetNotFoundError` at once, naming the
-dataset, the folder searched and how to fix it.
+Data is read from `data_dir`, else `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`. A dataset that is not
+there is downloaded and prepared by TFDS, with its progress bar, when the hosts it downloads from answer
+(checked in a few seconds); with `load(download=False)` or no network it raises `DatasetNotFoundError` at
+once, naming the dataset, the folder searched and how to prepare it on another machine and copy it.
 """
 
 from relu_zoo.tasks.base import (

@@ -26,7 +26,7 @@ train and validation (every 10th), so validation holds the same speakers as trai
 
 import tensorflow as tf
 
-from relu_zoo.tasks.base import AUTOTUNE, TASKS, Task, TaskSpec, carve, register_task
+from relu_zoo.tasks.base import AUTOTUNE, TASKS, Task, TaskSpec, carve, read_split, register_task
 from relu_zoo.tasks.preprocessing import LogMelSpectrogram, Waveform, fit_length
 
 FEATURES = ("log_mel", "mfcc", "waveform")
@@ -140,7 +140,7 @@ class SpokenDigitTask(SpeechTask):
         return {**super().get_config(), "test_takes": self.test_takes}
 
     def _split(self, builder):
-        examples = builder.as_dataset(split=self.tfds_splits["train"], shuffle_files=False)
+        examples = read_split(builder, self.tfds_splits["train"])
         test_takes = self.test_takes
 
         def is_test(example):
