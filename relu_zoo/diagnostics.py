@@ -21,6 +21,8 @@ axis) of the layer's output, pooled over the probe examples and any spatial/time
   C outputs read 2C inputs; softmax): per output unit j, every d out_j / d in_k is 0. A layer whose input
   and output cannot be captured (not called exactly once in a functional graph) gets neither metric.
 - `sparsity`: fraction of outputs that are exactly 0.
+- `variance`: variance of the layer's outputs over all probe examples and units (He et al. 2015 §2.2 keep it
+  from shrinking or growing with depth).
 - `grad_norm`: L2 norm of d(loss)/d(layer output) on the probe batch, mean
   over examples — how much gradient reaches the layer (vanishing gradients
   show up as norms shrinking towards the input).
@@ -219,6 +221,7 @@ class ActivationDiagnostics(keras.callbacks.Callback):
                 "never_active_fraction": float(np.mean(per_unit_max <= 0)),
                 "dead_fraction": float(np.mean(unit_derivative_zero(layer, layer_input))),
                 "sparsity": float(np.mean(out == 0)),
+                "variance": float(np.var(out.astype("float64"))),
                 "grad_norm": None,
             }
             if grad is not None:
