@@ -22,7 +22,8 @@ import numpy as np
 
 from relu_zoo.registry import ACTIVATIONS
 from relu_zoo.run import spec, stats, store
-from relu_zoo.run.sweep import sweep
+from relu_zoo.run.sweep import same_data, sweep
+from relu_zoo.run.train import TaskCache
 
 # The setting every study starts from: mnist, the zoo's mlp, 10k training images, SGD with Nesterov momentum
 # (Adam rescales each weight's step and so hides vanishing gradients: the claims are about plain descent).
@@ -92,11 +93,16 @@ def cell_config(overrides, quick, work, cell_id, data_dir=None):
 
 def run_cells(cells, quick, work, data_dir=None, log=print, command=None):
     """Trains every unfinished run of every cell (resumable); returns `{cell_id: [result, ...]}`."""
-    results = {}
+    results, caches = {}, []
     for i, (cell_id, overrides) in enumerate(cells):
         config = cell_config(overrides, quick, work, cell_id, data_dir)
         log(f"== cell {i + 1}/{len(cells)}: {cell_id}")
-        sweep(config, log=log, command=command)
+        # The cells of a study load the same data: one TaskCache serves them all (loading is not free).
+        cache = next((c for c in caches if same_data(c.config, config)), None)
+        if cache is None:
+            cache = TaskCache(config)
+            caches.append(cache)
+        sweep(config, log=log, command=command, cache=cache)
         results[cell_id] = store.load_results(config.out)
     return results
 
