@@ -15,7 +15,8 @@ from pathlib import Path
 from relu_zoo.registry import Registry
 
 STUDIES = Registry("study", listing="Studies")
-for _name, _module in (("vanishing", "vanishing"), ("init", "init"), ("dying", "dying"), ("sparsity", "sparsity")):
+for _name, _module in (("vanishing", "vanishing"), ("init", "init"), ("dying", "dying"), ("born_dead", "born_dead"),
+                      ("sparsity", "sparsity")):
     STUDIES.register(_name, f"relu_zoo.studies.{_module}")
 
 

@@ -1,40 +1,24 @@
-"""Dying ReLU: MLPs on mnist swept over learning rate and bias initialization, and nets "born dead".
+"""Dying ReLU: MLPs on mnist swept over learning rate and bias initialization.
 
 Trained part: the fraction of dead units (no gradient through the unit for any probe input:
 relu_zoo.diagnostics `dead_fraction`) and of never-active units (output never > 0) at initialization and
 after each epoch, and test accuracy, for relu and the variants said to fix it.
 
-Born dead (Lu et al. 2019, "Dying ReLU and Initialization: Theory and Numerical Examples"): a deep, narrow
-ReLU net at initialization whose output is constant over its inputs. With zero biases (the zoo's default)
-and weights from a symmetric continuous distribution, each unit of a layer is positive at a given input
-with probability 1/2 independently of the others, given a nonzero input to the layer, and a layer that
-outputs all zeros stays zero above. So at one input the net is dead with probability exactly
-    p(N, L) = 1 - (1 - 2^-N)^L        (N units per layer, L hidden layers),
-and being dead over a whole input set can only be rarer; Lu et al. prove that the born-dead probability
-goes to 1 as L grows at fixed N. Both are measured with NumPy forward passes (no training).
-"""
 
-import json
-import math
+The nets dead at initialization (Lu et al. 2019) are the `born_dead` study.
+"""
 
 import numpy as np
 
-from relu_zoo.run import store
 from relu_zoo.studies import common
 
-TITLE = "Dying ReLU: learning rate, bias initialization, and nets born dead"
-CLAIM = ("ReLU units die under a high learning rate or a large negative bias, and leaky / parametric variants fix "
-         "it; deep narrow ReLU nets can be dead at initialization.")
+TITLE = "Dying ReLU: learning rate and bias initialization"
+CLAIM = "ReLU units die under a high learning rate or a large negative bias, and leaky / parametric variants fix it."
 ACTIVATIONS = ["relu", "leaky_relu", "prelu", "elu", "rrelu"]
 LEARNING_RATES = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 BIASES = [0.0, -1.0, -3.0]
 BIAS_LR = 1e-2
 WIDTH, DEPTH = 128, 3
-BORN_WIDTHS = [2, 3, 4, 5, 8]
-BORN_DEPTHS = [1, 2, 5, 10, 20, 50]
-BORN_TRIALS = 2000
-BORN_INPUTS = 256
-BORN_INPUT_DIM = 2
 
 
 def cells(quick):
@@ -58,48 +42,7 @@ def setup(quick):
             f" at learning rate {BIAS_LR:g}; seeds 0, 1, 2. A run whose loss becomes non-finite is recorded as "
             "diverged and left out of the unit fractions and accuracies.",
             "- Dead: units (of all hidden layers) with d out / d in = 0 at every one of 256 validation images; never "
-            "active: output never > 0 on them (relu_zoo.diagnostics).",
-            f"- Born dead: {BORN_TRIALS} nets per (width, depth), He-normal weights, zero biases, "
-            f"{BORN_INPUTS} inputs uniform in [-√3, √3]^{BORN_INPUT_DIM}; dead at one input = some hidden layer is "
-            "all zero there; born dead = the output is the same for every input. 95% Wilson intervals."]
-
-
-def predicted_dead_at_input(width, depth):
-    """Probability that a ReLU net (zero biases, symmetric weights) outputs a constant at one given input."""
-    return 1.0 - (1.0 - 2.0 ** -width) ** depth
-
-
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return None
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
-
-
-def born_dead(widths=BORN_WIDTHS, depths=BORN_DEPTHS, trials=BORN_TRIALS, seed=0):
-    """Measured frequencies of nets dead at one input and born dead over the input set, per (width, depth)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for width in widths:
-        for depth in depths:
-            x = rng.uniform(-math.sqrt(3), math.sqrt(3), size=(trials, BORN_INPUTS, BORN_INPUT_DIM))
-            h = x
-            for _ in range(depth):
-                w = rng.normal(0.0, math.sqrt(2.0 / h.shape[-1]), size=(trials, h.shape[-1], width))
-                h = np.maximum(np.einsum("tbi,tij->tbj", h, w), 0.0)
-            w = rng.normal(0.0, math.sqrt(1.0 / width), size=(trials, width, 1))
-            y = np.einsum("tbi,tij->tbj", h, w)[..., 0]
-            at_input = int(np.sum(np.all(h[:, 0, :] == 0, axis=-1)))
-            born = int(np.sum(np.ptp(y, axis=1) == 0))
-            out[f"{width}x{depth}"] = {
-                "width": width, "depth": depth, "trials": trials,
-                "dead_at_input": at_input / trials, "dead_at_input_ci95": wilson(at_input, trials),
-                "born_dead": born / trials, "born_dead_ci95": wilson(born, trials),
-                "predicted_dead_at_input": predicted_dead_at_input(width, depth),
-            }
-    return out
+            "active: output never > 0 on them (relu_zoo.diagnostics)."]
 
 
 def _unit_series(runs, key):
@@ -130,13 +73,6 @@ def analyze(results, quick, work):
                 "never_active": _unit_series(ok, "never_active_fraction"),
                 "dead_at_init": _unit_series(rs, "dead_fraction").get("-1"),
             }
-    cache = work.parent / "born_dead.json" if not quick else None
-    if cache is not None and cache.exists():
-        analysis["born_dead"] = json.loads(cache.read_text())
-    else:
-        analysis["born_dead"] = (born_dead(widths=[2, 4], depths=[1, 5], trials=200) if quick else born_dead())
-        if cache is not None:
-            store.atomic_write_json(cache, analysis["born_dead"])
     return analysis
 
 
@@ -198,31 +134,6 @@ def figures(analysis, dest):
     common.save_figure(fig, dest / "bias.png")
     made.append(("Dead units and accuracy vs bias initialization", "bias.png"))
 
-    born = analysis["born_dead"]
-    widths = sorted({b["width"] for b in born.values()})
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    for width in widths:
-        rows = sorted((b for b in born.values() if b["width"] == width), key=lambda b: b["depth"])
-        depths = [b["depth"] for b in rows]
-        for ax, key in ((axes[0], "dead_at_input"), (axes[1], "born_dead")):
-            mean = np.array([b[key] for b in rows])
-            lo = np.array([b[f"{key}_ci95"][0] for b in rows])
-            hi = np.array([b[f"{key}_ci95"][1] for b in rows])
-            line = ax.errorbar(depths, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3,
-                               label=f"width {width} measured")
-            ax.plot(depths, [b["predicted_dead_at_input"] for b in rows], linestyle="--",
-                    color=line[0].get_color(), label=f"width {width}: 1-(1-2^-N)^L")
-    axes[0].set_title("Dead at one input: measured vs 1-(1-2^-N)^L")
-    axes[1].set_title("Born dead (constant output over 256 inputs)\nvs the one-input probability (an upper bound)")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("depth L (hidden layers)")
-        ax.set_ylabel("probability over random initializations")
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelleft=True)
-    axes[0].legend(fontsize=7)
-    common.save_figure(fig, dest / "born_dead.png")
-    made.append(("Born dead: deep narrow ReLU nets at initialization", "born_dead.png"))
     return made
 
 
@@ -255,13 +166,4 @@ def findings(analysis):
                      f"{relu_worst['learning_rate']:g}, bias {relu_worst['bias_init']:g} (test accuracy "
                      f"{common.fmt_ci(relu_worst['test_accuracy'])}%); same setting: " + (", ".join(others) or "–") +
                      ".")
-    born = analysis["born_dead"]
-    deepest = max(b["depth"] for b in born.values())
-    narrow = min(b["width"] for b in born.values())
-    b = born[f"{narrow}x{deepest}"]
-    worst_gap = max(abs(x["dead_at_input"] - x["predicted_dead_at_input"]) for x in born.values())
-    lines += ["", f"Born dead: width {narrow}, depth {deepest}: dead at one input {100 * b['dead_at_input']:.1f}% "
-              f"(predicted {100 * b['predicted_dead_at_input']:.1f}%), dead over all {BORN_INPUTS} inputs "
-              f"{100 * b['born_dead']:.1f}% of {b['trials']} nets. Largest |measured − predicted| over the grid "
-              f"(dead at one input): {100 * worst_gap:.1f} points."]
     return lines

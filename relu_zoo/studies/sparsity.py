@@ -26,7 +26,8 @@ def cells(quick):
 def setup(quick):
     return [f"- mnist (real), first 10,000 training images (`--quick`: 256), `mlp` depth {DEPTH} width {WIDTH}, the "
             "zoo's default initializer per activation.",
-            f"- SGD, Nesterov momentum 0.9, learning rate 0.05, batch 128, {EPOCHS} epochs (`--quick`: 1); seeds 0, 1, 2.",
+            f"- SGD, Nesterov momentum 0.9, learning rate 0.05, batch 128, {EPOCHS} epochs (`--quick`: 1); "
+            "seeds 0, 1, 2.",
             "- Sparsity: fraction of the hidden layers' outputs that are exactly 0 on 256 validation images (mean "
             "over layers), at initialization and after each epoch (relu_zoo.diagnostics).",
             "- Rank correlation: Spearman's ρ between final sparsity and test accuracy over every run."]
