@@ -59,8 +59,8 @@ def train_parser():
     parser = argparse.ArgumentParser(
         prog="train.py",
         description="Compare ReLU-family activations on TensorFlow Datasets across seeds. Writes results.json, "
-                    "results.csv, summary.md and plots/ to --out. Subcommands: `report` (rebuild/merge reports), `study NAME` (relu_zoo.studies), "
-                    "`list` (what is available).",
+                    "results.csv, summary.md and plots/ to --out. Subcommands: `report` (rebuild/merge reports), "
+                    "`study NAME` (measure a claim: relu_zoo.studies), `list` (what is available).",
         epilog="Config files (YAML/JSON) use the same keys as the flags, with underscores; unknown keys are an "
                "error. Precedence: defaults < --preset < --config < flags.",
     )
