@@ -146,3 +146,21 @@ def test_quick_training_study_runs_and_resumes(tmp_path):
     log.clear()
     run_study("sparsity", out=tmp_path / "out", work=tmp_path / "work", quick=True, log=log.append)
     assert not any("test accuracy" in line for line in log)  # every run was already recorded
+
+
+def test_report_only_writes_partial_results_and_says_so(tmp_path):
+    from relu_zoo.run.store import atomic_write_json
+
+    for seed in (0, 1):
+        r = _result("relu", seed, 0.9 + 0.01 * seed, {-1: [{"sparsity": 0.5}], 0: [{"sparsity": 0.6}]})
+        r.update(task="mnist", model="mlp", test_loss=0.3, params=10)
+        atomic_write_json(tmp_path / "work" / "mlp" / "runs" / r["run_id"] / "result.json", r)
+    path = run_study("sparsity", out=tmp_path / "out", work=tmp_path / "work", quick=True, train=False,
+                     log=lambda *_: None)
+    assert "**Partial: 2 of the grid's 4 runs had finished" in path.read_text()
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert (results["finished_runs"], results["expected_runs"]) == (2, 4)
+    assert results["analysis"]["activations"]["relu"]["test_accuracy"]["mean"] == pytest.approx(0.905)
+    assert not (tmp_path / "work" / "mlp" / "config.json").exists()  # nothing was trained or prepared
+    with pytest.raises(Exception, match="nothing to report"):
+        run_study("sparsity", out=tmp_path / "o2", work=tmp_path / "empty", quick=True, train=False)

@@ -13,6 +13,7 @@ import shlex
 from pathlib import Path
 
 from relu_zoo.registry import Registry
+from relu_zoo.run.spec import ConfigError
 
 STUDIES = Registry("study", listing="Studies")
 for _name, _module in (("vanishing", "vanishing"), ("init", "init"), ("dying", "dying"), ("born_dead", "born_dead"),
@@ -37,8 +38,11 @@ def default_work(name, quick=False):
     return Path("runs/studies-quick" if quick else "runs/studies") / name / "runs"
 
 
-def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print):
-    """Runs (or resumes) study `name` and writes its results; returns the README.md path."""
+def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, train=True):
+    """Runs (or resumes) study `name` and writes its results; returns the README.md path.
+
+    `train=False` (`--report-only`) trains nothing: it writes the results of the runs finished so far,
+    marked as partial when some are missing."""
     from relu_zoo.studies import common
 
     module = get(name)
@@ -47,6 +51,10 @@ def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print):
     command = "python -m relu_zoo.studies " + " ".join(
         shlex.quote(a) for a in [name, *(["--quick"] if quick else []), "--out", str(out), "--work", str(work)])
     with common.baseline_activations():
-        results = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir, log=log, command=command)
+        results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir, log=log,
+                                             command=command, train=train)
+        if expected and not results:
+            raise ConfigError(f"No finished runs of study {name!r} in {str(work)!r}: nothing to report. Run it "
+                              "without --report-only first.")
         analysis = module.analyze(results, quick, work)
-        return common.write_outputs(module, name, analysis, results, out, command, quick)
+        return common.write_outputs(module, name, analysis, results, out, command, quick, expected)

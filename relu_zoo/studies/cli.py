@@ -16,6 +16,9 @@ def parser():
                                  "(default benchmarks/reports/studies/NAME, or runs/studies-quick/NAME with --quick)")
     p.add_argument("--work", help="where the runs are trained (default runs/studies/NAME/runs)")
     p.add_argument("--quick", action="store_true", help="a few hundred examples, for tests: seconds, not evidence")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the results of the runs finished so far (marked partial if some are "
+                        "missing)")
     p.add_argument("--data-dir", help="TFDS data folder (default TFDS_DATA_DIR)")
     return p
 
@@ -25,7 +28,8 @@ def main(argv=None):
 
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        path = run_study(args.name, out=args.out, work=args.work, quick=args.quick, data_dir=args.data_dir)
+        path = run_study(args.name, out=args.out, work=args.work, quick=args.quick, data_dir=args.data_dir,
+                         train=not args.report_only)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -91,11 +91,18 @@ def cell_config(overrides, quick, work, cell_id, data_dir=None):
     return config
 
 
-def run_cells(cells, quick, work, data_dir=None, log=print, command=None):
-    """Trains every unfinished run of every cell (resumable); returns `{cell_id: [result, ...]}`."""
-    results, caches = {}, []
+def run_cells(cells, quick, work, data_dir=None, log=print, command=None, train=True):
+    """Trains every unfinished run of every cell (resumable); returns `({cell_id: [result, ...]}, expected)`,
+    `expected` being the number of runs the grid has. `train=False` only reads the runs finished so far."""
+    results, caches, expected = {}, [], 0
     for i, (cell_id, overrides) in enumerate(cells):
         config = cell_config(overrides, quick, work, cell_id, data_dir)
+        expected += len(config.tasks) * len(config.models) * len(config.activations) * len(config.seeds)
+        if not train:
+            found = store.load_results(config.out) if Path(config.out).is_dir() else []
+            if found:
+                results[cell_id] = found
+            continue
         log(f"== cell {i + 1}/{len(cells)}: {cell_id}")
         # The cells of a study load the same data: one TaskCache serves them all (loading is not free).
         cache = next((c for c in caches if same_data(c.config, config)), None)
@@ -104,7 +111,7 @@ def run_cells(cells, quick, work, data_dir=None, log=print, command=None):
             caches.append(cache)
         sweep(config, log=log, command=command, cache=cache)
         results[cell_id] = store.load_results(config.out)
-    return results
+    return results, expected
 
 
 def ci(values):
@@ -190,12 +197,15 @@ def compact(result):
             "mean_epoch_time": result.get("mean_epoch_time")}
 
 
-def write_outputs(module, name, analysis, results, dest, command, quick):
-    """results.json, figures/*.png and README.md into `dest`, each written atomically."""
+def write_outputs(module, name, analysis, results, dest, command, quick, expected=0):
+    """results.json, figures/*.png and README.md into `dest`, each written atomically. With fewer finished
+    runs than the grid's `expected` (a `--report-only` of an unfinished study) both say so."""
     dest = Path(dest)
+    finished = sum(len(rs) for rs in results.values())
     made = module.figures(analysis, dest / "figures")
     store.atomic_write_json(dest / "results.json", {
         "study": name, "claim": module.CLAIM, "command": command, "quick": quick,
+        "finished_runs": finished, "expected_runs": expected,
         "versions": store.versions(), "analysis": analysis,
         "runs": {cell: [compact(r) for r in rs] for cell, rs in results.items()},
     })
@@ -203,6 +213,10 @@ def write_outputs(module, name, analysis, results, dest, command, quick):
              command, "```", ""]
     if quick:
         lines += ["**--quick run: a few hundred examples, numbers are not evidence.**", ""]
+    if finished < expected:
+        lines += [f"**Partial: {finished} of the grid's {expected} runs had finished when this was written.** "
+                  "Cells and activations without runs are missing below; the command above completes the "
+                  "study (finished runs are kept).", ""]
     lines += ["## Finding", "", *module.findings(analysis), "", "## Setup", "", *module.setup(quick), ""]
     lines += ["## Figures", ""]
     for title, filename in made:
