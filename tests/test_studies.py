@@ -42,6 +42,11 @@ def test_full_grids_have_three_seeds_and_quick_ones_are_small():
                 assert config.seeds == [0, 1, 2]
 
 
+def test_vanishing_trains_every_depth_once():
+    assert sorted(vanishing.RUN_ORDER) == vanishing.DEPTHS
+    assert [overrides["model_kwargs"]["depth"] for _, overrides in vanishing.cells(False)] == vanishing.RUN_ORDER
+
+
 def test_unknown_study_is_refused():
     with pytest.raises(SystemExit) as e:
         cli.main(["nope"])

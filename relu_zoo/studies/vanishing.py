@@ -21,8 +21,12 @@ QUICK_ACTIVATIONS = ["sigmoid", "relu"]
 WIDTH = 64
 
 
+# Training order: depth 10 last, so that a study cut short (`--report-only`) already spans the depth range.
+RUN_ORDER = [2, 5, 20, 50, 10]
+
+
 def cells(quick):
-    depths, acts = (QUICK_DEPTHS, QUICK_ACTIVATIONS) if quick else (DEPTHS, ACTIVATIONS)
+    depths, acts = (QUICK_DEPTHS, QUICK_ACTIVATIONS) if quick else (RUN_ORDER, ACTIVATIONS)
     # One epoch: "after one epoch" and "final" coincide, which keeps depth 50 x 7 activations x 3 seeds in budget.
     return [(f"depth{d}", {"activations": acts, "epochs": 1, "model_kwargs": {"depth": d, "width": WIDTH}})
             for d in depths]
