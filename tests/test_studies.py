@@ -89,7 +89,7 @@ def test_vanishing_ratio_is_first_over_last_layer():
     assert cell["relu"]["log10_ratio_init"]["mean"] == pytest.approx(np.log10(2.0))
     assert cell["relu"]["test_accuracy"]["n"] == 3
     text = "\n".join(vanishing.findings(analysis))
-    assert "10^-3.0" in text and "**Supported here**" in text
+    assert "- sigmoid: 10^-3.0 at initialization, 10^-2.0 after the epoch" in text and "**supported**" in text
 
 
 def test_dying_separates_dead_from_never_active_and_skips_diverged_runs():
