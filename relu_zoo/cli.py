@@ -61,7 +61,7 @@ def train_parser():
         prog="train.py",
         description="Compare ReLU-family activations on TensorFlow Datasets across seeds. Writes results.json, "
                     "results.csv, summary.md and plots/ to --out. Subcommands: `report` (rebuild/merge reports), "
-                    "`list` (what is available).",
+                    "`study NAME` (measure a claim: relu_zoo.studies), `list` (what is available).",
         epilog="Config files (YAML/JSON) use the same keys as the flags, with underscores; unknown keys are an "
                "error. Precedence: defaults < --preset < --config < flags.",
     )
@@ -163,6 +163,10 @@ def main(argv=None):
         return cmd_list()
     if argv[:1] == ["report"]:
         return cmd_report(argv[1:])
+    if argv[:1] == ["study"]:
+        from relu_zoo.studies.cli import main as study_main
+
+        return study_main(argv[1:])
     args = train_parser().parse_args(argv)
     from relu_zoo.run import report
     from relu_zoo.run.distribute import Distribution

@@ -5,19 +5,33 @@
     model.fit(..., callbacks=[diag])
     diag.history  # one record per epoch (epoch -1 = before training)
 
-Per activation layer, on a fixed probe batch, in inference mode:
+Per activation layer, on a fixed probe batch, in inference mode, with a unit being one channel (the last
+axis) of the layer's output, pooled over the probe examples and any spatial/time positions:
 
-- `dead_fraction`: fraction of units (channels: the last axis) whose output is
-  never > 0 on any probe example — the "dying ReLU" of Lu et al. 2019 /
-  Maas et al. 2013. For activations with negative outputs (ELU, leaky) a
-  unit only counts as dead when it is negative everywhere.
+- `never_active_fraction`: fraction of units whose output is never > 0 on any probe input. For ReLU this is
+  the unit that passes no gradient; for leaky_relu, PReLU, RReLU, ELU, SELU, … such a unit still passes
+  gradient through its negative part, so it is not dead.
+- `dead_fraction`: fraction of units through which no gradient flows for any probe input — the "dying ReLU"
+  of Maas et al. 2013 / Lu et al. 2019: the local derivative d out / d in of the activation, evaluated on
+  the input the layer received, is exactly 0 (in float32, as autodiff computes it) at every probe input.
+  For relu that is input <= 0 everywhere (the derivative chosen at 0 is 0); for leaky_relu or PReLU with a
+  nonzero slope it cannot happen; for ELU and the smooth ones only where the derivative underflows.
+  Elementwise layers: d out_j / d in_j. Layers whose output unit depends on several inputs of the same
+  position (CReLU, whose 2C outputs read C inputs; the gated units GLU, ReGLU, GEGLU, SwiGLU, bilinear, whose
+  C outputs read 2C inputs; softmax): per output unit j, every d out_j / d in_k is 0. A layer whose input
+  and output cannot be captured (not called exactly once in a functional graph) gets neither metric.
 - `sparsity`: fraction of outputs that are exactly 0.
+- `variance`: variance of the layer's outputs over all probe examples and units (He et al. 2015 §2.2 keep it
+  from shrinking or growing with depth).
 - `grad_norm`: L2 norm of d(loss)/d(layer output) on the probe batch, mean
   over examples — how much gradient reaches the layer (vanishing gradients
   show up as norms shrinking towards the input).
 - `params`: for learnable activations, mean/min/max of each parameter (e.g.
   the PReLU slopes, to compare with He et al. 2015 §4.2 where early layers
   learn larger slopes).
+
+Records written before the two unit metrics were separated hold only `dead_fraction`, which then meant
+never active: `unit_fractions(entry)` reads either kind.
 
 Activation layers inside recurrent cells have no per-step output to probe;
 only their parameters are recorded. Gradients use `tf.GradientTape`, so the
@@ -82,6 +96,59 @@ def activation_layers(model):
     return [layer for layer in all_layers(model) if isinstance(layer, _ACTIVATION_TYPES)]
 
 
+# Keras `Activation` functions that mix the channels of a position (everything else it wraps is elementwise).
+_MIXING_FUNCTIONS = frozenset({"softmax", "log_softmax"})
+
+
+def is_elementwise(layer, input_shape):
+    """Whether output unit j of `layer` reads input unit j only (shape kept, no channel mixing)."""
+    if isinstance(layer, keras.layers.Activation):
+        if getattr(layer.activation, "__name__", "") in _MIXING_FUNCTIONS:
+            return False
+    return tuple(layer.compute_output_shape(tuple(input_shape))) == tuple(input_shape)
+
+
+def unit_derivative_zero(layer, inputs):
+    """Per output unit (last axis) of `layer`: True where d out / d in is exactly 0 at every one of `inputs`.
+
+    `inputs` is what the layer received (any rank; channels last). The layer is called in inference mode.
+    Elementwise layers take one backward pass: the gradient of sum(out) is d out_j / d in_j. Otherwise one
+    pass per output unit j: the gradient of sum(out[..., j]) is d out_j / d in_k at each example and
+    position, since an activation acts on each position's channel vector on its own, so no two terms of
+    the sum share an input entry and nothing cancels.
+    """
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(inputs)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, "float32")
+    elementwise = is_elementwise(layer, x.shape)
+    with tf.GradientTape(persistent=not elementwise) as tape:
+        tape.watch(x)
+        out = layer(x, training=False)
+        # The slices are taken under the tape, or their gradients would be None.
+        units = [out] if elementwise else [out[..., j] for j in range(out.shape[-1])]
+    if elementwise:
+        grad = tape.gradient(out, x)
+        return np.asarray(tf.reduce_all(tf.equal(tf.reshape(grad, (-1, grad.shape[-1])), 0), axis=0))
+    zero = []
+    for unit in units:
+        grad = tape.gradient(unit, x)
+        zero.append(grad is None or bool(tf.reduce_all(tf.equal(grad, 0))))
+    del tape
+    return np.asarray(zero)
+
+
+def unit_fractions(entry):
+    """`(never_active_fraction, dead_fraction)` of one layer's record; `None` for what it does not hold.
+
+    Records made before the split hold only `dead_fraction`, which meant never active: for them this gives
+    that value as never active and the dead fraction as unknown (`None`)."""
+    if "never_active_fraction" in entry:
+        return entry["never_active_fraction"], entry.get("dead_fraction")
+    return entry.get("dead_fraction"), None
+
+
 def parameter_stats(layer):
     stats = {}
     for weight in layer.trainable_weights:
@@ -92,7 +159,8 @@ def parameter_stats(layer):
 
 
 class ActivationDiagnostics(keras.callbacks.Callback):
-    """Records dead units, sparsity, gradient norms and learned parameters per activation layer and epoch.
+    """Records never-active and dead units, sparsity, gradient norms and learned parameters per activation layer
+    and epoch.
 
     Args:
         probe_inputs: A fixed batch of model inputs (a few hundred examples).
@@ -121,11 +189,12 @@ class ActivationDiagnostics(keras.callbacks.Callback):
         self._probed = []
         for layer in acts:
             try:
-                _ = layer.output  # only layers called once in a functional graph have one
+                _ = layer.output, layer.input  # only layers called once in a functional graph have them
                 self._probed.append(layer)
             except (AttributeError, ValueError, RuntimeError):
                 continue
-        outputs = [layer.output for layer in self._probed] + [self.model.outputs[0]]
+        outputs = ([layer.output for layer in self._probed] + [self.model.outputs[0]]
+                   + [layer.input for layer in self._probed])
         inputs = self.model.inputs
         self._probe_model = keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
 
@@ -137,19 +206,22 @@ class ActivationDiagnostics(keras.callbacks.Callback):
             self._build_probe()
         with tf.GradientTape() as tape:
             outputs = self._probe_model(self.probe_inputs, training=False)
-            hidden, logits = outputs[:-1], outputs[-1]
+            n = len(self._probed)
+            hidden, logits, layer_inputs = outputs[:n], outputs[n], outputs[n + 1:]
             if self.probe_labels is not None:
                 loss = self.loss(self.probe_labels, logits)
             else:
                 loss = tf.reduce_mean(tf.reduce_sum(logits, axis=-1))
         grads = tape.gradient(loss, hidden) if hidden else []
         record = {}
-        for layer, out, grad in zip(self._probed, hidden, grads):
+        for layer, out, grad, layer_input in zip(self._probed, hidden, grads, layer_inputs):
             out = np.asarray(out, dtype="float32")
             per_unit_max = out.reshape(-1, out.shape[-1]).max(axis=0)
             entry = {
-                "dead_fraction": float(np.mean(per_unit_max <= 0)),
+                "never_active_fraction": float(np.mean(per_unit_max <= 0)),
+                "dead_fraction": float(np.mean(unit_derivative_zero(layer, layer_input))),
                 "sparsity": float(np.mean(out == 0)),
+                "variance": float(np.var(out.astype("float64"))),
                 "grad_norm": None,
             }
             if grad is not None:

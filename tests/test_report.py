@@ -43,7 +43,8 @@ def _result(act, seed, acc, status="ok", epoch_time=1.0):
         "test_accuracy": None if status == "diverged" else acc, "test_loss": None if status == "diverged" else 1 - acc,
         "val_accuracy": acc, "params": 100, "mean_epoch_time": epoch_time, "peak_memory_mb": 10.0,
         "history": [{"epoch": 0, "val_accuracy": acc, "loss": 0.5}],
-        "diagnostics": [{"epoch": 0, "layers": {"a": {"dead_fraction": 0.25, "sparsity": 0.5, "grad_norm": 1.0}}}],
+        "diagnostics": [{"epoch": 0, "layers": {"a": {"never_active_fraction": 0.5, "dead_fraction": 0.25,
+                                                        "sparsity": 0.5, "grad_norm": 1.0}}}],
         "config": {"activations": ["relu", "prelu", "elu"]},
     }
 
@@ -71,10 +72,28 @@ def test_report_statistics_and_honest_verdicts(tmp_path):
     assert rows["elu"]["diverged"] == [5] and rows["elu"]["accuracy"]["n"] == 5
     assert rows["prelu"]["time_ratio"] == pytest.approx(1.5)
     assert rows["relu"]["dead_fraction"] == pytest.approx(0.25)
+    assert rows["relu"]["never_active_fraction"] == pytest.approx(0.5)
+    assert "| 50.0% | 25.0% |" in text  # never active, then dead
     assert "Significantly better than relu (Holm-adjusted p < 0.05): prelu." in text
     assert "(1 diverged)" in text and "not significant" in text
     for plot in ("val_accuracy.png", "activations.png", "dead_units.png"):
         assert (tmp_path / "plots" / plot).stat().st_size > 1000
+
+
+def test_old_records_dead_fraction_is_read_as_never_active(tmp_path):
+    # Runs stored before the metrics were split recorded `dead_fraction` meaning never > 0.
+    old = [_result("relu", s, 0.9 + 0.01 * s) for s in range(2)]
+    for r in old:
+        r["diagnostics"][0]["layers"]["a"] = {"dead_fraction": 0.3, "sparsity": 0.5, "grad_norm": 1.0}
+    _write_runs(tmp_path, old)
+    text = report.write_report([tmp_path], tmp_path).read_text()
+    row = json.loads((tmp_path / "results.json").read_text())["summary"][0]["rows"][0]
+    assert row["never_active_fraction"] == pytest.approx(0.3) and row["dead_fraction"] is None
+    assert "| 30.0% | – |" in text
+    csv_rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert csv_rows[0].endswith("final_never_active_fraction,final_dead_fraction")
+    assert csv_rows[1].endswith(",0.3,")
+    assert (tmp_path / "plots" / "dead_units.png").stat().st_size > 1000
 
 
 def test_no_ranking_without_evidence(tmp_path):

@@ -469,8 +469,9 @@ def test_diagnostics_report_dead_units():
     names = [layer.name for layer in model.layers if isinstance(layer, (relu_zoo.ReLU, relu_zoo.PReLU))]
     dead_name, alive_name, half_name = names
     assert last[dead_name]["dead_fraction"] == 1.0 and last[dead_name]["sparsity"] == 1.0
+    assert last[dead_name]["never_active_fraction"] == 1.0
     assert last[alive_name]["dead_fraction"] == 0.0
-    assert last[half_name]["dead_fraction"] == 0.5
+    assert last[half_name]["dead_fraction"] == 0.5 and last[half_name]["never_active_fraction"] == 0.5
     assert last[dead_name]["grad_norm"] > 0  # gradient reaches the output even though nothing flows back
     assert set(last[alive_name]["params"]["alpha"]) == {"mean", "min", "max"}
 

@@ -20,18 +20,24 @@ def flatten_input(x, spec, embedding_dim):
 
 
 @register_model("mlp", modalities=("image", "text", "speech"))
-def mlp(spec, activation="relu", depth=2, width=256, dropout_rate=0.0, batch_norm=False, embedding_dim=64):
+def mlp(spec, activation="relu", depth=2, width=256, dropout_rate=0.0, batch_norm=False, embedding_dim=64,
+        kernel_initializer=None, bias_init=0.0):
     """MLP: `depth` x [Dense(width) -> (BatchNorm) -> activation -> (Dropout)] -> Dense(classes).
 
     Inputs: images flattened; text: Embedding(vocab, embedding_dim, mask_zero) then masked mean;
     speech: log-mel frames averaged over time.
+
+    `kernel_initializer` (a Keras initializer name) replaces the activation's default
+    (`kernel_initializer_for`) in the hidden layers; `bias_init` is the constant every hidden bias starts at
+    (negative values start units off, the dying-ReLU setting of relu_zoo.studies.dying).
     """
-    init = kernel_initializer_for(activation)
+    init = kernel_initializer or kernel_initializer_for(activation)
     inputs = model_input(spec)
     x = flatten_input(inputs, spec, embedding_dim)
     for _ in range(depth):
         # Gated activations halve the width: their Dense is 2 * width (models.common.pre_activation_units).
         x = keras.layers.Dense(pre_activation_units(activation, width), kernel_initializer=init,
+                               bias_initializer=keras.initializers.Constant(float(bias_init)),
                                use_bias=not batch_norm)(x)
         if batch_norm:
             x = keras.layers.BatchNormalization(momentum=0.9)(x)

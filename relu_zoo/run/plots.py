@@ -1,5 +1,5 @@
-"""Report figures (matplotlib, PNG): learning curves, the functions and their derivatives, dead units,
-learned parameter trajectories."""
+"""Report figures (matplotlib, PNG): learning curves, the functions and their derivatives, never-active and dead
+units, learned parameter trajectories."""
 
 import os
 from collections import defaultdict
@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 import relu_zoo
+from relu_zoo.diagnostics import unit_fractions
 from relu_zoo.run.store import final_layers
 
 
@@ -98,30 +99,45 @@ def functions_and_derivatives(labels, path):
     _save(fig, path)
 
 
+UNIT_METRICS = (
+    ("never active", "units never > 0 on the probe batch, %"),
+    ("dead", "units with d out/d in = 0 at every probe input, %"),
+)
+
+
 def dead_units(results, summary, path):
+    """Two panels per activation layer after training: never-active units and dead (zero-gradient) units.
+
+    Runs recorded before the metrics were split hold only the never-active fraction (`unit_fractions`); their
+    dead fraction is unknown and left out of the second panel, which says so when nothing is left."""
     plt = _pyplot()
-    per_act = defaultdict(lambda: defaultdict(list))
+    per_act = [defaultdict(lambda: defaultdict(list)) for _ in UNIT_METRICS]  # metric -> act -> layer -> values
     for r in results:
         if r["status"] != "ok":
             continue
-        layers = [v for v in final_layers(r).values() if "dead_fraction" in v]
-        for i, entry in enumerate(layers):
-            per_act[r["activation"]][i].append(entry["dead_fraction"])
-    if not per_act:
+        for i, entry in enumerate(v for v in final_layers(r).values() if unit_fractions(v)[0] is not None):
+            for k, value in enumerate(unit_fractions(entry)):
+                if value is not None:
+                    per_act[k][r["activation"]][i].append(value)
+    if not per_act[0]:
         return False
-    acts = [a for a in _ordered_activations(summary) if a in per_act]
-    n_layers = max(len(v) for v in per_act.values())
+    acts = [a for a in _ordered_activations(summary) if a in per_act[0]]
+    n_layers = max(len(v) for v in per_act[0].values())
     width = 0.8 / len(acts)
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * n_layers), 4))
-    for j, act in enumerate(acts):
-        means = [100 * np.mean(per_act[act][i]) if per_act[act].get(i) else 0.0 for i in range(n_layers)]
-        ax.bar(np.arange(n_layers) + j * width, means, width, label=act)
-    ax.set_xticks(np.arange(n_layers) + 0.4 - width / 2)
-    ax.set_xticklabels([f"act {i + 1}" for i in range(n_layers)])
-    ax.set_ylabel("dead units % (never > 0 on the probe batch)")
-    ax.set_title("Dead units per activation layer after training (mean over seeds and tasks)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
+    fig, axes = plt.subplots(1, 2, figsize=(2 * max(6, 1.2 * n_layers), 4), sharey=True)
+    for ax, metric, (title, ylabel) in zip(axes, per_act, UNIT_METRICS):
+        for j, act in enumerate(acts):
+            means = [100 * np.mean(metric[act][i]) if metric[act].get(i) else np.nan for i in range(n_layers)]
+            ax.bar(np.arange(n_layers) + j * width, means, width, label=act)
+        if not metric:
+            ax.text(0.5, 0.5, "not recorded by these runs", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks(np.arange(n_layers) + 0.4 - width / 2)
+        ax.set_xticklabels([f"act {i + 1}" for i in range(n_layers)])
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title.capitalize()} units per activation layer after training\n(mean over seeds and tasks)")
+        ax.grid(alpha=0.3, axis="y")
+        ax.tick_params(labelleft=True)
+    axes[0].legend(fontsize=8)
     _save(fig, path)
     return True
 
@@ -160,7 +176,7 @@ def make_all(results, summary, plot_dir):
     functions_and_derivatives(_ordered_activations(summary), plot_dir / "activations.png")
     made.append(("The activations and their derivatives", "activations.png"))
     if dead_units(results, summary, plot_dir / "dead_units.png"):
-        made.append(("Dead units per layer", "dead_units.png"))
+        made.append(("Never-active and dead units per layer", "dead_units.png"))
     if learned_parameters(results, summary, plot_dir / "learned_params.png"):
         made.append(("Learned activation parameters", "learned_params.png"))
     return made

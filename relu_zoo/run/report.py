@@ -13,19 +13,32 @@ from pathlib import Path
 
 import numpy as np
 
+from relu_zoo.diagnostics import unit_fractions
 from relu_zoo.run import plots, stats
 from relu_zoo.run.spec import activation_label
 from relu_zoo.run.store import atomic_write_json, atomic_write_text, final_layers, load_results
 
 CSV_FIELDS = ["run_id", "task", "model", "activation", "seed", "status", "diverged_epoch", "epochs",
               "test_accuracy", "test_loss", "val_accuracy", "params", "mean_epoch_time", "peak_memory_mb",
-              "final_dead_fraction"]
+              "final_never_active_fraction", "final_dead_fraction"]
+
+
+def _final_mean(result, which):
+    values = [unit_fractions(v)[which] for v in final_layers(result).values()]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def final_never_active_fraction(result):
+    """Mean over probed activation layers of the fraction of units never > 0 on the probe batch after the last
+    epoch (None if not recorded). Runs recorded before the metrics were split stored this as `dead_fraction`."""
+    return _final_mean(result, 0)
 
 
 def final_dead_fraction(result):
-    """Mean over probed activation layers of the dead-unit fraction after the last epoch (None if unknown)."""
-    values = [v["dead_fraction"] for v in final_layers(result).values() if "dead_fraction" in v]
-    return float(np.mean(values)) if values else None
+    """Mean over probed activation layers of the fraction of dead units (d out / d in = 0 at every probe input)
+    after the last epoch; None if unknown (runs recorded before the metric existed)."""
+    return _final_mean(result, 1)
 
 
 def collect(out_dirs):
@@ -80,8 +93,8 @@ def summarize(results, config=None):
             base_ok = {s: r for s, r in by_act[baseline].items() if r["status"] == "ok"}
             base_times = [r["mean_epoch_time"] for r in by_act[baseline].values() if r.get("mean_epoch_time")]
             times = [r["mean_epoch_time"] for r in seeds.values() if r.get("mean_epoch_time")]
-            dead = [final_dead_fraction(r) for r in ok.values()]
-            dead = [d for d in dead if d is not None]
+            dead = [d for d in map(final_dead_fraction, ok.values()) if d is not None]
+            never = [d for d in map(final_never_active_fraction, ok.values()) if d is not None]
             row = {
                 "activation": act,
                 "runs": len(seeds),
@@ -91,6 +104,7 @@ def summarize(results, config=None):
                 "params": next(iter(seeds.values()))["params"],
                 "time_ratio": (float(np.mean(times) / np.mean(base_times)) if times and base_times else None),
                 "mean_epoch_time": float(np.mean(times)) if times else None,
+                "never_active_fraction": float(np.mean(never)) if never else None,
                 "dead_fraction": float(np.mean(dead)) if dead else None,
             }
             if act != baseline:
@@ -149,19 +163,23 @@ def render_markdown(summary, results, plots, command=None):
               "Δ is the paired difference to the baseline (first activation) over the same seeds, tested with "
               "a paired t-test; p-values are Holm-corrected for the number of activations compared. "
               "With few seeds, small differences are expected to be **not significant**: that is a statement "
-              "about the evidence, not a tie.", ""]
+              "about the evidence, not a tie. Units (channels of an activation layer's output) after the last "
+              "epoch, on the probe batch, mean over layers and seeds: **never active** = output never > 0; **dead** = "
+              "d out / d in of the activation is 0 at every probe input (no gradient passes; for relu the two "
+              "coincide, a leaky or ELU unit can be never active but is not dead). – = not recorded.", ""]
     for group in summary:
         lines += [f"## {group['task']} · {group['model']} (baseline: {group['baseline']})", "",
                   "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test | time/epoch vs "
-                  "baseline | dead units (final) | params |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "baseline | never-active units (final) | dead units (final) | params |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for row in group["rows"]:
             diff, test = _fmt_diff(row)
             runs = f"{row['runs']}" + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
             ratio = "–" if row["time_ratio"] is None else f"{row['time_ratio']:.2f}×"
+            never = "–" if row.get("never_active_fraction") is None else f"{100 * row['never_active_fraction']:.1f}%"
             dead = "–" if row["dead_fraction"] is None else f"{100 * row['dead_fraction']:.1f}%"
             lines.append(f"| {row['activation']} | {runs} | {_fmt_acc(row['accuracy'])} | {_fmt_loss(row['loss'])} "
-                         f"| {diff} | {test} | {ratio} | {dead} | {row['params']:,} |")
+                         f"| {diff} | {test} | {ratio} | {never} | {dead} | {row['params']:,} |")
         better = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "better"]
         worse = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "worse"]
         lines.append("")
@@ -190,7 +208,8 @@ def results_csv(results):
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for r in results:
-        writer.writerow({**r, "final_dead_fraction": final_dead_fraction(r)})
+        writer.writerow({**r, "final_never_active_fraction": final_never_active_fraction(r),
+                         "final_dead_fraction": final_dead_fraction(r)})
     return buffer.getvalue()
 
 

@@ -50,6 +50,14 @@ def load_data(cache, task, config):
                           "TFDS_DATA_DIR at a readable copy.") from None
 
 
+DATA_KEYS = ("max_train_examples", "max_eval_examples", "batch_size", "data_dir")
+
+
+def same_data(a, b):
+    """Whether two configs load every task's data the same way (a TaskCache of one serves the other)."""
+    return all(getattr(a, k) == getattr(b, k) for k in DATA_KEYS)
+
+
 def train_run(run, runs, config, out, cache, log, command, distribution):
     log(f"[{runs.index(run) + 1}/{len(runs)}] {run.run_id}")
     started = time.perf_counter()
@@ -77,19 +85,24 @@ def claim_and_train(runs, config, out, cache, log, command, distribution):
     return trained
 
 
-def sweep(config, log=print, command=None, distribution=None):
+def sweep(config, log=print, command=None, distribution=None, cache=None):
     """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path, or None when
     this process writes no report: a multi-worker non-chief, or while other processes still train runs of
     the same `out` (the last of them writes it).
 
-    Any number of processes can run the same sweep on one `out`: each run is claimed by one of them."""
+    Any number of processes can run the same sweep on one `out`: each run is claimed by one of them.
+
+    `cache`: a `TaskCache` to reuse across sweeps that load the data the same way (relu_zoo.studies runs one
+    sweep per grid cell); it must have been made for a config with this one's data settings."""
     distribution = distribution or Distribution()
     out = store.prepare_out_dir(config, write=distribution.is_chief)
     runs, todo = pending(config, out)
     if config.shard:
         log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
     distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
-    cache = TaskCache(config)
+    if cache is not None and not same_data(cache.config, config):
+        raise ValueError("The TaskCache passed to sweep() was made for other data settings.")
+    cache = cache or TaskCache(config)
     for task in dict.fromkeys(run.task for run in todo):
         load_data(cache, task, config)  # missing or unreadable data fails here, before any training starts
     unfinished, busy = [], {}

@@ -1,0 +1,60 @@
+"""Studies: the claims made about ReLU, each measured with the zoo's layers, models and real data.
+
+    python -m relu_zoo.studies NAME [--out DIR] [--work DIR] [--quick]
+    python train.py study NAME ...
+
+Each study (a module here, see `relu_zoo.studies.common`) trains its grid through the resumable runner
+(`relu_zoo.run.sweep`), one sweep per grid cell, then writes `results.json`, `figures/*.png` and a `README.md`
+stating the finding with numbers into `--out` (default `benchmarks/reports/studies/<name>/`).
+"""
+
+import importlib
+import shlex
+from pathlib import Path
+
+from relu_zoo.registry import Registry
+from relu_zoo.run.spec import ConfigError
+
+STUDIES = Registry("study", listing="Studies")
+for _name, _module in (("vanishing", "vanishing"), ("init", "init"), ("dying", "dying"), ("born_dead", "born_dead"),
+                      ("sparsity", "sparsity")):
+    STUDIES.register(_name, f"relu_zoo.studies.{_module}")
+
+
+def list_studies():
+    return STUDIES.names()
+
+
+def get(name):
+    """The module of study `name`; a ValueError naming the valid studies otherwise."""
+    return importlib.import_module(STUDIES.get(name))
+
+
+def default_out(name, quick=False):
+    return Path("runs/studies-quick" if quick else "benchmarks/reports/studies") / name
+
+
+def default_work(name, quick=False):
+    return Path("runs/studies-quick" if quick else "runs/studies") / name / "runs"
+
+
+def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, train=True):
+    """Runs (or resumes) study `name` and writes its results; returns the README.md path.
+
+    `train=False` (`--report-only`) trains nothing: it writes the results of the runs finished so far,
+    marked as partial when some are missing."""
+    from relu_zoo.studies import common
+
+    module = get(name)
+    out = Path(out) if out else default_out(name, quick)
+    work = Path(work) if work else default_work(name, quick)
+    command = "python -m relu_zoo.studies " + " ".join(
+        shlex.quote(a) for a in [name, *(["--quick"] if quick else []), "--out", str(out), "--work", str(work)])
+    with common.baseline_activations():
+        results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir, log=log,
+                                             command=command, train=train)
+        if expected and not results:
+            raise ConfigError(f"No finished runs of study {name!r} in {str(work)!r}: nothing to report. Run it "
+                              "without --report-only first.")
+        analysis = module.analyze(results, quick, work)
+        return common.write_outputs(module, name, analysis, results, out, command, quick, expected)

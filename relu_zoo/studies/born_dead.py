@@ -1,0 +1,152 @@
+"""Born dead: deep, narrow ReLU nets at initialization whose output is constant over their inputs.
+
+Lu et al. 2019 ("Dying ReLU and Initialization: Theory and Numerical Examples") prove that a ReLU net whose
+weights and biases are drawn from symmetric distributions is born dead with a probability that goes to 1 as
+its depth grows at fixed width. With zero biases (the zoo's default) and weights from a symmetric continuous
+distribution, each unit of a layer is positive at a given input with probability 1/2, independently of the
+others given a nonzero input to the layer, and a layer that outputs all zeros stays zero above. So at one
+input the net is dead with probability exactly
+
+    p(N, L) = 1 - (1 - 2^-N)^L        (N units per layer, L hidden layers),
+
+and being dead over a whole input set can only be rarer (p is an upper bound for it). Both are measured with
+NumPy forward passes: no training, so this study has no runs, only Monte Carlo trials (each trial a fresh
+random net, i.e. a seed).
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from relu_zoo.run import store
+from relu_zoo.studies import common
+
+TITLE = "Born dead: deep narrow ReLU nets at initialization"
+CLAIM = ("Deep, narrow ReLU nets can be dead at initialization (Lu et al. 2019), with a probability that grows "
+         "with depth and falls with width.")
+BORN_WIDTHS = [2, 3, 4, 5, 8]
+BORN_DEPTHS = [1, 2, 5, 10, 20, 50]
+BORN_TRIALS = 2000
+BORN_INPUTS = 256
+BORN_INPUT_DIM = 2
+
+
+def cells(quick):
+    return []
+
+
+def setup(quick):
+    trials = 200 if quick else BORN_TRIALS
+    return [f"- {trials} nets per (width N, depth L): L hidden ReLU layers of N units, He-normal weights "
+            f"(N(0, 2/fan_in)), zero biases, a linear output; {BORN_INPUTS} inputs uniform in "
+            f"[-√3, √3]^{BORN_INPUT_DIM}; NumPy, seed 0.",
+            "- Dead at one input: some hidden layer is all zero at the first input. Born dead: the output is the "
+            "same for all inputs. 95% Wilson intervals over the trials."]
+
+
+def predicted_dead_at_input(width, depth):
+    """Probability that a ReLU net (zero biases, symmetric weights) outputs a constant at one given input."""
+    return 1.0 - (1.0 - 2.0 ** -width) ** depth
+
+
+def wilson(k, n, z=1.96):
+    if n == 0:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def born_dead(widths=BORN_WIDTHS, depths=BORN_DEPTHS, trials=BORN_TRIALS, seed=0):
+    """Measured frequencies of nets dead at one input and born dead over the input set, per (width, depth)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for width in widths:
+        for depth in depths:
+            x = rng.uniform(-math.sqrt(3), math.sqrt(3), size=(trials, BORN_INPUTS, BORN_INPUT_DIM))
+            h = x
+            for _ in range(depth):
+                w = rng.normal(0.0, math.sqrt(2.0 / h.shape[-1]), size=(trials, h.shape[-1], width))
+                h = np.maximum(np.einsum("tbi,tij->tbj", h, w), 0.0)
+            w = rng.normal(0.0, math.sqrt(1.0 / width), size=(trials, width, 1))
+            y = np.einsum("tbi,tij->tbj", h, w)[..., 0]
+            at_input = int(np.sum(np.all(h[:, 0, :] == 0, axis=-1)))
+            born = int(np.sum(np.ptp(y, axis=1) == 0))
+            out[f"{width}x{depth}"] = {
+                "width": width, "depth": depth, "trials": trials,
+                "dead_at_input": at_input / trials, "dead_at_input_ci95": wilson(at_input, trials),
+                "born_dead": born / trials, "born_dead_ci95": wilson(born, trials),
+                "predicted_dead_at_input": predicted_dead_at_input(width, depth),
+            }
+    return out
+
+
+
+def analyze(results, quick, work):
+    cache = Path(work) / "born_dead.json"
+    if cache.exists():
+        measured = json.loads(cache.read_text())
+    else:
+        measured = born_dead(widths=[2, 4], depths=[1, 5], trials=200) if quick else born_dead()
+        store.atomic_write_json(cache, measured)
+    return {"born_dead": measured}
+
+
+def figures(analysis, dest):
+    plt = common.pyplot()
+    born = analysis["born_dead"]
+    widths = sorted({b["width"] for b in born.values()})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    for width in widths:
+        rows = sorted((b for b in born.values() if b["width"] == width), key=lambda b: b["depth"])
+        depths = [b["depth"] for b in rows]
+        for ax, key in ((axes[0], "dead_at_input"), (axes[1], "born_dead")):
+            mean = np.array([b[key] for b in rows])
+            lo = np.array([b[f"{key}_ci95"][0] for b in rows])
+            hi = np.array([b[f"{key}_ci95"][1] for b in rows])
+            line = ax.errorbar(depths, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3,
+                               label=f"N={width} measured")
+            ax.plot(depths, [b["predicted_dead_at_input"] for b in rows], linestyle="--",
+                    color=line[0].get_color(), label=f"N={width}: 1-(1-2^-N)^L")
+    axes[0].set_title("Dead at one input: measured vs 1-(1-2^-N)^L")
+    axes[1].set_title(f"Born dead (constant output over {BORN_INPUTS} inputs)\nvs the one-input probability "
+                      "(an upper bound)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("depth L (hidden layers)")
+        ax.set_ylabel("fraction of random initializations")
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelleft=True)
+    axes[0].legend(fontsize=7)
+    common.save_figure(fig, dest / "born_dead.png")
+    return [("Born dead: measured vs predicted", "born_dead.png")]
+
+
+def findings(analysis):
+    born = analysis["born_dead"]
+    lines = ["Fraction of random nets (95% Wilson interval) dead at one input, its prediction 1-(1-2^-N)^L, and born "
+             "dead over all inputs, %:", "", "| width N | depth L | dead at one input | predicted | born dead |",
+             "|---|---|---|---|---|"]
+    for b in sorted(born.values(), key=lambda b: (b["width"], b["depth"])):
+        lo, hi = b["dead_at_input_ci95"]
+        blo, bhi = b["born_dead_ci95"]
+        lines.append(f"| {b['width']} | {b['depth']} | {100 * b['dead_at_input']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] "
+                     f"| {100 * b['predicted_dead_at_input']:.1f} | {100 * b['born_dead']:.1f} [{100 * blo:.1f}, "
+                     f"{100 * bhi:.1f}] |")
+    inside = sum(b["dead_at_input_ci95"][0] <= b["predicted_dead_at_input"] <= b["dead_at_input_ci95"][1]
+                 for b in born.values())
+    deepest = max(b["depth"] for b in born.values())
+    narrow = min(b["width"] for b in born.values())
+    wide = max(b["width"] for b in born.values())
+    n, w = born[f"{narrow}x{deepest}"], born[f"{wide}x{deepest}"]
+    lines += ["", f"The prediction lies inside the measured 95% interval in {inside} of {len(born)} (width, depth) "
+              f"cells. At depth {deepest}, width {narrow}: {100 * n['born_dead']:.1f}% of nets are born dead (dead at "
+              f"one input {100 * n['dead_at_input']:.1f}%, predicted {100 * n['predicted_dead_at_input']:.1f}%); "
+              f"width {wide}: {100 * w['born_dead']:.1f}% born dead.", ""]
+    lines.append("**Supported here**: narrow ReLU nets die at initialization more often the deeper they are, as "
+                 "predicted; width protects them." if n["born_dead"] > w["born_dead"] else
+                 "**Not supported here**: the narrow deep nets are not born dead more often than the wide ones.")
+    return lines

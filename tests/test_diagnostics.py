@@ -1,0 +1,97 @@
+"""The two unit metrics of relu_zoo.diagnostics: never active (output never > 0) and dead (zero gradient)."""
+
+import keras
+import numpy as np
+import pytest
+
+import relu_zoo
+from relu_zoo.diagnostics import ActivationDiagnostics, unit_derivative_zero, unit_fractions
+
+
+def _probe_one_layer(activation, bias, units=4, kernel="zeros"):
+    """A model Dense(units, bias) -> activation -> logits, measured on random inputs; the activation's record."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((5,))
+    pre = keras.layers.Dense(units, kernel_initializer=kernel,
+                             bias_initializer=keras.initializers.Constant(bias))(inputs)
+    layer = relu_zoo.get(activation)
+    outputs = keras.layers.Dense(3)(layer(pre))
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).normal(size=(32, 5)).astype("float32")
+    diagnostics = ActivationDiagnostics(x, np.zeros(32, "int64"))
+    diagnostics.set_model(model)
+    return diagnostics.measure()[layer.name]
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+def test_relu_unit_with_negative_inputs_only_is_never_active_and_dead(activation):
+    entry = _probe_one_layer(activation, bias=-3.0)
+    assert entry["never_active_fraction"] == 1.0
+    assert entry["dead_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "prelu", "rrelu", "elu", "selu", "celu"])
+def test_unit_with_negative_slope_is_never_active_but_not_dead(activation):
+    entry = _probe_one_layer(activation, bias=-3.0)
+    assert entry["never_active_fraction"] == 1.0
+    assert entry["dead_fraction"] == 0.0
+
+
+def test_positive_inputs_are_neither():
+    for activation in ("relu", "leaky_relu", "elu"):
+        entry = _probe_one_layer(activation, bias=2.0)
+        assert entry["never_active_fraction"] == 0.0 and entry["dead_fraction"] == 0.0
+
+
+def test_relu_at_exactly_zero_is_dead_and_never_active():
+    # The derivative chosen at 0 is 0 (relu_zoo.layers.ReLU docstring): a unit held at 0 passes nothing.
+    entry = _probe_one_layer("relu", bias=0.0)
+    assert entry["never_active_fraction"] == 1.0 and entry["dead_fraction"] == 1.0
+
+
+def test_per_unit_fractions_count_units_not_layers():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((5,))
+    bias = np.array([-1.0, -1.0, -1.0, 1.0])
+    pre = keras.layers.Dense(4, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(bias))(inputs)
+    relu, leaky = relu_zoo.ReLU(), relu_zoo.LeakyReLU()
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Concatenate()([relu(pre), leaky(pre)])))
+    diagnostics = ActivationDiagnostics(np.ones((8, 5), "float32"))
+    diagnostics.set_model(model)
+    record = diagnostics.measure()
+    assert record[relu.name]["never_active_fraction"] == 0.75 and record[relu.name]["dead_fraction"] == 0.75
+    assert record[leaky.name]["never_active_fraction"] == 0.75 and record[leaky.name]["dead_fraction"] == 0.0
+
+
+def test_one_live_input_keeps_a_relu_unit_alive():
+    x = np.array([[-1.0, -2.0], [-1.0, 3.0], [-4.0, -5.0]], "float32")
+    assert unit_derivative_zero(relu_zoo.ReLU(), x).tolist() == [True, False]
+
+
+def test_crelu_is_measured_per_output_unit():
+    # CReLU(x) = [relu(x), relu(-x)]: for negative inputs the first half is dead, the mirrored half alive.
+    x = -np.abs(np.random.default_rng(0).normal(size=(16, 3))).astype("float32") - 0.1
+    assert unit_derivative_zero(relu_zoo.CReLU(), x).tolist() == [True] * 3 + [False] * 3
+
+
+def test_gated_units_are_measured_per_output_unit():
+    rng = np.random.default_rng(0)
+    value = rng.normal(size=(16, 2)).astype("float32")
+    gate = np.stack([-np.abs(rng.normal(size=16)) - 0.1, np.abs(rng.normal(size=16)) + 0.1], axis=1)
+    x = np.concatenate([value, gate.astype("float32")], axis=1)
+    # ReGLU = a * relu(b): the unit whose gate input is always negative passes no gradient to a or b.
+    assert unit_derivative_zero(relu_zoo.get("reglu"), x).tolist() == [True, False]
+    # GLU's sigmoid gate never closes exactly: neither unit is dead.
+    assert unit_derivative_zero(relu_zoo.get("glu"), x).tolist() == [False, False]
+
+
+def test_softmax_mixes_channels_so_is_not_taken_as_elementwise():
+    # d softmax_j / d x_j alone can be tiny but the off-diagonal terms are not 0: no unit is dead.
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    assert unit_derivative_zero(keras.layers.Activation("softmax"), x).tolist() == [False] * 4
+
+
+def test_old_records_read_as_never_active_with_dead_unknown():
+    assert unit_fractions({"dead_fraction": 0.5, "sparsity": 0.5}) == (0.5, None)
+    assert unit_fractions({"never_active_fraction": 0.5, "dead_fraction": 0.0}) == (0.5, 0.0)
+    assert unit_fractions({"params": {}}) == (None, None)

@@ -1,0 +1,171 @@
+"""relu_zoo.studies: the machinery, the analyses on synthetic records, and the born-dead prediction."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import relu_zoo
+from relu_zoo import models, tasks
+from relu_zoo.studies import born_dead, cli, common, dying, get, list_studies, run_study, sparsity, vanishing
+
+
+def _result(act, seed, acc, layers_by_epoch, status="ok"):
+    """A run record as the runner writes it, with diagnostics {epoch: [per-layer entries]}."""
+    return {"run_id": f"mnist__mlp__{act}__seed{seed}", "activation": act, "seed": seed, "status": status,
+            "diverged_epoch": None, "test_accuracy": acc, "history": [{"epoch": 0, "val_accuracy": acc}],
+            "mean_epoch_time": 1.0,
+            "diagnostics": [{"epoch": e, "layers": {f"l{i}": entry for i, entry in enumerate(entries)}}
+                            for e, entries in layers_by_epoch.items()]}
+
+
+def test_every_study_has_the_interface():
+    assert set(list_studies()) == {"vanishing", "init", "dying", "born_dead", "sparsity"}
+    for name in list_studies():
+        module = get(name)
+        for attr in ("TITLE", "CLAIM", "cells", "setup", "analyze", "figures", "findings"):
+            assert hasattr(module, attr), (name, attr)
+        for quick in (True, False):
+            ids = [cell_id for cell_id, _ in module.cells(quick)]
+            assert len(ids) == len(set(ids))
+
+
+def test_full_grids_have_three_seeds_and_quick_ones_are_small():
+    assert len(common.BASE["seeds"]) >= 3
+    assert common.QUICK["max_train_examples"] <= 512
+    # Every cell validates as a sweep config (names, model kwargs) before anything trains.
+    with common.baseline_activations():
+        for name in list_studies():
+            for cell_id, overrides in get(name).cells(False):
+                config = common.cell_config(overrides, False, "/tmp/unused", cell_id)
+                assert config.seeds == [0, 1, 2]
+
+
+def test_vanishing_trains_every_depth_once():
+    assert sorted(vanishing.RUN_ORDER) == vanishing.DEPTHS
+    assert [overrides["model_kwargs"]["depth"] for _, overrides in vanishing.cells(False)] == vanishing.RUN_ORDER
+
+
+def test_unknown_study_is_refused():
+    with pytest.raises(SystemExit) as e:
+        cli.main(["nope"])
+    assert e.value.code == 2
+    with pytest.raises(ValueError, match="Unknown study 'vanish'. Did you mean 'vanishing'?"):
+        get("vanish")
+
+
+def test_sigmoid_and_tanh_exist_only_while_a_study_runs():
+    assert "sigmoid" not in relu_zoo.list_activations()
+    with common.baseline_activations():
+        layer = relu_zoo.get("tanh")
+        assert np.allclose(np.asarray(layer(np.array([[0.5, -2.0]], "float32"))), np.tanh([[0.5, -2.0]]), atol=1e-6)
+        assert isinstance(relu_zoo.get("sigmoid"), keras.layers.Activation)  # so the diagnostics probe it
+    assert "tanh" not in relu_zoo.list_activations()
+
+
+def test_mlp_takes_the_initializer_and_bias_of_a_study():
+    spec = tasks.get("mnist").spec
+    model = models.create_model("mlp", task=spec, activation="relu", depth=2, width=8,
+                                kernel_initializer="lecun_uniform", bias_init=-2.0)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][:-1]
+    assert len(dense) == 2
+    for layer in dense:
+        assert np.all(np.asarray(layer.bias) == -2.0)
+        assert type(layer.kernel_initializer).__name__ == "LecunUniform"
+    default = models.create_model("mlp", task=spec, activation="relu", depth=1, width=8)
+    assert type(default.layers[2].kernel_initializer).__name__ == "HeNormal"
+
+
+def test_vanishing_ratio_is_first_over_last_layer():
+    runs = [_result("sigmoid", s, 0.5, {-1: [{"grad_norm": 1e-3}, {"grad_norm": 1.0}],
+                                        0: [{"grad_norm": 1e-2}, {"grad_norm": 1.0}]}) for s in range(3)]
+    runs += [_result("relu", s, 0.9, {-1: [{"grad_norm": 2.0}, {"grad_norm": 1.0}],
+                                      0: [{"grad_norm": 1.0}, {"grad_norm": 1.0}]}) for s in range(3)]
+    analysis = vanishing.analyze({"depth2": runs}, False, None)
+    cell = analysis["by_depth"]["2"]
+    assert cell["sigmoid"]["log10_ratio_init"]["mean"] == pytest.approx(-3.0)
+    assert cell["sigmoid"]["log10_ratio_after"]["mean"] == pytest.approx(-2.0)
+    assert cell["relu"]["log10_ratio_init"]["mean"] == pytest.approx(np.log10(2.0))
+    assert cell["relu"]["test_accuracy"]["n"] == 3
+    text = "\n".join(vanishing.findings(analysis))
+    assert "- sigmoid: 10^-3.0 at initialization, 10^-2.0 after the epoch" in text and "**supported**" in text
+
+
+def test_dying_separates_dead_from_never_active_and_skips_diverged_runs():
+    def entry(dead, never):
+        return {"dead_fraction": dead, "never_active_fraction": never}
+
+    runs = [_result("relu", s, 0.2, {-1: [entry(0.0, 0.0)], 1: [entry(0.8, 0.8)]}) for s in range(2)]
+    runs += [_result("leaky_relu", s, 0.9, {-1: [entry(0.0, 0.0)], 1: [entry(0.0, 0.7)]}) for s in range(2)]
+    runs.append(_result("relu", 2, None, {-1: [entry(0.0, 0.0)]}, status="diverged"))
+    analysis = dying.analyze({"lr1__bias0": runs}, False, None)
+    relu, leaky = analysis["cells"]["relu__lr1__bias0"], analysis["cells"]["leaky_relu__lr1__bias0"]
+    assert relu["diverged"] == 1 and relu["test_accuracy"]["n"] == 2
+    assert dying._final(relu["dead"])["mean"] == pytest.approx(0.8)
+    assert dying._final(leaky["dead"])["mean"] == 0.0
+    assert dying._final(leaky["never_active"])["mean"] == pytest.approx(0.7)
+
+
+def test_sparsity_asks_whether_the_sparsest_wins():
+    runs = [_result("relu", s, 0.90 + 0.001 * s, {-1: [{"sparsity": 0.5}], 2: [{"sparsity": 0.6}]}) for s in range(3)]
+    runs += [_result("elu", s, 0.95 + 0.001 * s, {-1: [{"sparsity": 0.0}], 2: [{"sparsity": 0.0}]}) for s in range(3)]
+    analysis = sparsity.analyze({"mlp": runs}, False, None)
+    assert analysis["spearman"]["rho"] < 0 and analysis["spearman"]["n"] == 6
+    text = "\n".join(sparsity.findings(analysis))
+    assert "Sparsest: relu" in text and "Most accurate: elu" in text and "**Not supported here**" in text
+
+
+def test_dead_at_one_input_matches_the_prediction():
+    measured = born_dead.born_dead(widths=[2, 3], depths=[1, 4], trials=3000, seed=1)
+    for b in measured.values():
+        assert b["dead_at_input"] == pytest.approx(born_dead.predicted_dead_at_input(b["width"], b["depth"]), abs=0.04)
+        # Dead over the whole input set implies dead at the first input.
+        assert b["born_dead"] <= b["dead_at_input"]
+    assert born_dead.predicted_dead_at_input(2, 1) == 0.25
+
+
+def test_a_study_writes_results_figures_and_readme(tmp_path):
+    # born_dead trains nothing, so this runs the whole writing path in seconds.
+    path = run_study("born_dead", out=tmp_path / "out", work=tmp_path / "work", quick=True, log=lambda *_: None)
+    text = path.read_text()
+    assert "## Finding" in text and "python -m relu_zoo.studies born_dead --quick" in text
+    assert "![Born dead: measured vs predicted](figures/born_dead.png)" in text
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["study"] == "born_dead" and results["quick"] is True
+    assert set(results["analysis"]["born_dead"]) == {"2x1", "2x5", "4x1", "4x5"}
+    assert (tmp_path / "out" / "figures" / "born_dead.png").stat().st_size > 1000
+    cached = (tmp_path / "work" / "born_dead.json").read_text()
+    run_study("born_dead", out=tmp_path / "out", work=tmp_path / "work", quick=True, log=lambda *_: None)
+    assert (tmp_path / "work" / "born_dead.json").read_text() == cached  # resumed, not recomputed
+
+
+@pytest.mark.slow
+def test_quick_training_study_runs_and_resumes(tmp_path):
+    log = []
+    run_study("sparsity", out=tmp_path / "out", work=tmp_path / "work", quick=True, log=log.append)
+    assert sum("test accuracy" in line for line in log) == 4  # relu, leaky_relu x 2 seeds
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {r["activation"] for r in results["runs"]["mlp"]} == {"relu", "leaky_relu"}
+    assert results["analysis"]["activations"]["relu"]["test_accuracy"]["n"] == 2
+    log.clear()
+    run_study("sparsity", out=tmp_path / "out", work=tmp_path / "work", quick=True, log=log.append)
+    assert not any("test accuracy" in line for line in log)  # every run was already recorded
+
+
+def test_report_only_writes_partial_results_and_says_so(tmp_path):
+    from relu_zoo.run.store import atomic_write_json
+
+    for seed in (0, 1):
+        r = _result("relu", seed, 0.9 + 0.01 * seed, {-1: [{"sparsity": 0.5}], 0: [{"sparsity": 0.6}]})
+        r.update(task="mnist", model="mlp", test_loss=0.3, params=10)
+        atomic_write_json(tmp_path / "work" / "mlp" / "runs" / r["run_id"] / "result.json", r)
+    path = run_study("sparsity", out=tmp_path / "out", work=tmp_path / "work", quick=True, train=False,
+                     log=lambda *_: None)
+    assert "**Partial: 2 of the grid's 4 runs had finished" in path.read_text()
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert (results["finished_runs"], results["expected_runs"]) == (2, 4)
+    assert results["analysis"]["activations"]["relu"]["test_accuracy"]["mean"] == pytest.approx(0.905)
+    assert not (tmp_path / "work" / "mlp" / "config.json").exists()  # nothing was trained or prepared
+    with pytest.raises(Exception, match="nothing to report"):
+        run_study("sparsity", out=tmp_path / "o2", work=tmp_path / "empty", quick=True, train=False)
