@@ -276,7 +276,8 @@ FAST_JIT = ("relu", "prelu", "rrelu")
 
 
 @pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [
-    (n, True) if n in FAST_JIT else pytest.param(n, True, marks=pytest.mark.slow) for n in NAMES])
+    (n, True) if n in FAST_JIT else pytest.param(n, True, marks=(pytest.mark.slow, pytest.mark.exhaustive))
+    for n in NAMES])
 def test_trains_in_a_model(name, jit):
     keras.utils.set_random_seed(0)
     layer = relu_zoo.get(name)

@@ -78,7 +78,8 @@ def _model_activation_grid():
             fast = activation == FAST_ACTIVATIONS[i % len(FAST_ACTIVATIONS)]
             combos = by_modality[modality]
             if fast or _meets_every_model(activation) or combos[j % len(combos)] == (model_name, modality):
-                yield pytest.param(model_name, modality, activation, marks=() if fast else pytest.mark.slow)
+                yield pytest.param(model_name, modality, activation,
+                                   marks=() if fast else (pytest.mark.slow, pytest.mark.exhaustive))
 
 
 def test_the_grid_tries_every_activation_in_every_modality_and_the_stateful_ones_everywhere():
@@ -115,8 +116,8 @@ def test_builds_trains_and_owns_its_activations(model_name, modality, activation
 FAST_SAVE_LOAD = (("mlp", "image"), ("relu_rnn", "text"))
 
 
-@pytest.mark.parametrize("model_name,modality", [c if c in FAST_SAVE_LOAD else pytest.param(*c, marks=pytest.mark.slow)
-                                                 for c in COMBOS])
+@pytest.mark.parametrize("model_name,modality", [
+    c if c in FAST_SAVE_LOAD else pytest.param(*c, marks=(pytest.mark.slow, pytest.mark.exhaustive)) for c in COMBOS])
 def test_save_load_round_trip_safe_mode(tmp_path, model_name, modality):
     spec = SMALL_SPECS[modality]
     keras.utils.set_random_seed(1)
