@@ -47,6 +47,13 @@ def test_vanishing_trains_every_depth_once():
     assert [overrides["model_kwargs"]["depth"] for _, overrides in vanishing.cells(False)] == vanishing.RUN_ORDER
 
 
+def test_dying_trains_the_reference_and_the_extremes_first():
+    ids = [cell_id for cell_id, _ in dying.cells(False)]
+    assert ids[:3] == ["lr0.01__bias0", "lr1__bias0", "lr0.01__bias-3"]
+    assert sorted(ids) == sorted({f"lr{lr:g}__bias0" for lr in dying.LEARNING_RATES} | {"lr0.01__bias-1",
+                                                                                         "lr0.01__bias-3"})
+
+
 def test_unknown_study_is_refused():
     with pytest.raises(SystemExit) as e:
         cli.main(["nope"])
