@@ -34,7 +34,7 @@ def cells(quick):
     # already holds the settings the claim is about.
     first = [f"lr{BIAS_LR:g}__bias0", f"lr{max(lrs):g}__bias0", f"lr{BIAS_LR:g}__bias{min(biases):g}",
              f"lr{sorted(lrs)[-2]:g}__bias0", f"lr{BIAS_LR:g}__bias{max(biases):g}"]
-    order = [c for c in first if c in grid] + [c for c in grid if c not in first]
+    order = list(dict.fromkeys([c for c in first if c in grid] + list(grid)))
     return [(cell_id, grid[cell_id]) for cell_id in order]
 
 
