@@ -26,6 +26,7 @@ axis) of the layer's output, pooled over the probe examples and any spatial/time
 - `grad_norm`: L2 norm of d(loss)/d(layer output) on the probe batch, mean
   over examples — how much gradient reaches the layer (vanishing gradients
   show up as norms shrinking towards the input).
+- `index`: the layer's position in call order (input side first).
 - `params`: for learnable activations, mean/min/max of each parameter (e.g.
   the PReLU slopes, to compare with He et al. 2015 §4.2 where early layers
   learn larger slopes).
@@ -229,10 +230,13 @@ class ActivationDiagnostics(keras.callbacks.Callback):
                 # Loss is a batch mean: scale back to per-example gradients before the norm.
                 entry["grad_norm"] = float(np.mean(np.linalg.norm(g * out.shape[0], axis=1)))
             record[layer.name] = entry
-        for layer in self._all:
+        for index, layer in enumerate(self._all):
             stats = parameter_stats(layer)
             if stats:
                 record.setdefault(layer.name, {})["params"] = stats
+            if layer.name in record:
+                # Stored JSON sorts keys ("re_lu_10" before "re_lu_2"): the call order travels with each entry.
+                record[layer.name]["index"] = index
         return record
 
     def on_train_begin(self, logs=None):

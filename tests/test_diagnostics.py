@@ -61,6 +61,7 @@ def test_per_unit_fractions_count_units_not_layers():
     record = diagnostics.measure()
     assert record[relu.name]["never_active_fraction"] == 0.75 and record[relu.name]["dead_fraction"] == 0.75
     assert record[leaky.name]["never_active_fraction"] == 0.75 and record[leaky.name]["dead_fraction"] == 0.0
+    assert (record[relu.name]["index"], record[leaky.name]["index"]) == (0, 1)  # call order, for sorted JSON
 
 
 def test_one_live_input_keeps_a_relu_unit_alive():

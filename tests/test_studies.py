@@ -47,6 +47,13 @@ def test_vanishing_trains_every_depth_once():
     assert [overrides["model_kwargs"]["depth"] for _, overrides in vanishing.cells(False)] == vanishing.RUN_ORDER
 
 
+def test_dying_trains_the_reference_and_the_extremes_first():
+    ids = [cell_id for cell_id, _ in dying.cells(False)]
+    assert ids[:3] == ["lr0.01__bias0", "lr1__bias0", "lr0.01__bias-3"]
+    assert sorted(ids) == sorted({f"lr{lr:g}__bias0" for lr in dying.LEARNING_RATES} | {"lr0.01__bias-1",
+                                                                                         "lr0.01__bias-3"})
+
+
 def test_unknown_study_is_refused():
     with pytest.raises(SystemExit) as e:
         cli.main(["nope"])
@@ -169,3 +176,17 @@ def test_report_only_writes_partial_results_and_says_so(tmp_path):
     assert not (tmp_path / "work" / "mlp" / "config.json").exists()  # nothing was trained or prepared
     with pytest.raises(Exception, match="nothing to report"):
         run_study("sparsity", out=tmp_path / "o2", work=tmp_path / "empty", quick=True, train=False)
+
+
+def test_layers_are_read_in_call_order_not_sorted_key_order():
+    from relu_zoo.run.store import ordered_layers
+
+    # JSON written with sorted keys puts "sigmoid_10" before "sigmoid_8".
+    old = {"sigmoid_10": {"grad_norm": 3.0}, "sigmoid_12": {"grad_norm": 4.0}, "sigmoid_8": {"grad_norm": 2.0},
+           "sigmoid": {"grad_norm": 1.0}}
+    assert list(ordered_layers(old)) == ["sigmoid", "sigmoid_8", "sigmoid_10", "sigmoid_12"]
+    new = {"b_1": {"index": 1}, "a_7": {"index": 0}}
+    assert list(ordered_layers(new)) == ["a_7", "b_1"]
+    record = _result("sigmoid", 0, 0.1, {-1: [{"grad_norm": 1.0}]})
+    record["diagnostics"][0]["layers"] = old
+    assert common.layer_series(record, -1, "grad_norm") == [1.0, 2.0, 3.0, 4.0]

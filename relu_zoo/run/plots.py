@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import relu_zoo
 from relu_zoo.diagnostics import unit_fractions
-from relu_zoo.run.store import final_layers
+from relu_zoo.run.store import final_layers, ordered_layers
 
 
 def _pyplot():
@@ -147,7 +147,7 @@ def learned_parameters(results, summary, path):
     traj = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # act -> (layer, param) -> epoch -> means
     for r in results:
         for record in r.get("diagnostics") or []:
-            for i, (layer, entry) in enumerate(record["layers"].items()):
+            for i, (layer, entry) in enumerate(ordered_layers(record["layers"]).items()):
                 for param, st in entry.get("params", {}).items():
                     traj[r["activation"]][(i, param)][record["epoch"]].append(st["mean"])
     if not traj:

@@ -299,9 +299,28 @@ def load_results(out_dir):
     return results
 
 
+def _layer_key(item):
+    name, entry = item
+    if isinstance(entry, dict) and isinstance(entry.get("index"), int):
+        return (0, entry["index"], "")
+    # Records without an index: Keras numbers each layer class's auto-names in creation order ("re_lu",
+    # "re_lu_1", … "re_lu_10"), which for the zoo's models is call order within a class.
+    prefix, _, number = name.rpartition("_")
+    if prefix and number.isdigit():
+        return (1, int(number), prefix)
+    return (1, 0, name)
+
+
+def ordered_layers(layers):
+    """A record's `{layer name: entry}` in call order. Records are stored with sorted keys, where "re_lu_10"
+    comes before "re_lu_2": entries carry their call-order `index` (relu_zoo.diagnostics); older ones are
+    ordered by the number Keras put in the name."""
+    return dict(sorted(layers.items(), key=_layer_key))
+
+
 def final_layers(result):
-    """The per-layer diagnostics of a run's last recorded epoch ({} when it recorded none)."""
+    """The per-layer diagnostics of a run's last recorded epoch, in call order ({} when it recorded none)."""
     diagnostics = result.get("diagnostics") or []
     if not diagnostics:
         return {}
-    return max(diagnostics, key=lambda r: r["epoch"])["layers"]
+    return ordered_layers(max(diagnostics, key=lambda r: r["epoch"])["layers"])

@@ -134,7 +134,7 @@ def layer_series(result, epoch, key):
     """Per activation layer (call order), the diagnostic `key` at `epoch` (-1 = at initialization)."""
     for record in result.get("diagnostics") or []:
         if record["epoch"] == epoch:
-            return [entry.get(key) for entry in record["layers"].values() if key in entry]
+            return [entry.get(key) for entry in store.ordered_layers(record["layers"]).values() if key in entry]
     return []
 
 

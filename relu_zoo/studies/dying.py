@@ -25,12 +25,17 @@ def cells(quick):
     acts = ["relu", "leaky_relu"] if quick else ACTIVATIONS
     lrs = [1e-2, 1.0] if quick else LEARNING_RATES
     biases = [-3.0] if quick else BIASES[1:]
-    grid = [(f"lr{lr:g}__bias0", {"activations": acts, "learning_rate": lr,
-                                    "model_kwargs": {"depth": DEPTH, "width": WIDTH, "bias_init": 0.0}}) for lr in lrs]
-    grid += [(f"lr{BIAS_LR:g}__bias{b:g}", {"activations": acts, "learning_rate": BIAS_LR,
-                                           "model_kwargs": {"depth": DEPTH, "width": WIDTH, "bias_init": b}})
-             for b in biases]
-    return grid
+    grid = {f"lr{lr:g}__bias0": {"activations": acts, "learning_rate": lr,
+                                 "model_kwargs": {"depth": DEPTH, "width": WIDTH, "bias_init": 0.0}} for lr in lrs}
+    grid.update({f"lr{BIAS_LR:g}__bias{b:g}": {"activations": acts, "learning_rate": BIAS_LR,
+                                               "model_kwargs": {"depth": DEPTH, "width": WIDTH, "bias_init": b}}
+                 for b in biases})
+    # Training order: the reference setting, then the extremes, so that a study cut short (`--report-only`)
+    # already holds the settings the claim is about.
+    first = [f"lr{BIAS_LR:g}__bias0", f"lr{max(lrs):g}__bias0", f"lr{BIAS_LR:g}__bias{min(biases):g}",
+             f"lr{sorted(lrs)[-2]:g}__bias0", f"lr{BIAS_LR:g}__bias{max(biases):g}"]
+    order = list(dict.fromkeys([c for c in first if c in grid] + list(grid)))
+    return [(cell_id, grid[cell_id]) for cell_id in order]
 
 
 def setup(quick):

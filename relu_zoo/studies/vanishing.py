@@ -157,19 +157,20 @@ def findings(analysis):
     relus = [a for a in ("relu", "leaky_relu", "elu", "selu", "gelu") if mean(a, "log10_ratio_init") is not None]
     if sat and relus:
         worst_relu = min(relus, key=lambda a: mean(a, "log10_ratio_init"))
-        floor = mean(worst_relu, "log10_ratio_init")
-        relu_acc = analysis["by_depth"][deepest].get("relu", {}).get("test_accuracy")
+        base = "relu" if "relu" in relus else worst_relu
+        floor = mean(base, "log10_ratio_init")
+        relu_acc = analysis["by_depth"][deepest].get(base, {}).get("test_accuracy")
         lines.append(f"At depth {deepest}, at initialization, the first layer receives 10^{floor:.1f} of the last "
-                     f"layer's gradient norm for the most attenuated of relu and its relatives ({worst_relu}); "
-                     f"relu's test accuracy there is {common.fmt_ci(relu_acc)}%.")
+                     f"layer's gradient norm with {base} (test accuracy {common.fmt_ci(relu_acc)}%); the most "
+                     f"attenuated of relu's relatives here is {worst_relu}, 10^"
+                     f"{mean(worst_relu, 'log10_ratio_init'):.1f}.")
         lines.append("")
         for act in sat:
             ratio, after = mean(act, "log10_ratio_init"), mean(act, "log10_ratio_after")
             acc = analysis["by_depth"][deepest][act]["test_accuracy"]
-            verdict = ("**supported**: at least ten times more gradient lost than any of the ReLU family"
+            verdict = (f"**supported**: at least ten times more gradient lost than with {base}"
                        if ratio < floor - 1 else
-                       "**not supported here**: it loses less than ten times more gradient than the most attenuated "
-                       "of the ReLU family")
+                       f"**not supported here**: it loses less than ten times more gradient than {base}")
             lines.append(f"- {act}: 10^{ratio:.1f} at initialization"
                          + (f", 10^{after:.1f} after the epoch" if after is not None else "")
                          + f"; test accuracy {common.fmt_ci(acc)}%. Claim for {act}: {verdict}.")
