@@ -204,15 +204,17 @@ def precision(widths=(32, 128, 128), batch_size=512, steps=5, repeats=3):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size,) + spec.input_shape).astype("float32")
     y = rng.integers(0, spec.num_classes, size=batch_size)
-    built = {}
-    for policy in ("float32", "mixed_bfloat16"):
-        keras.config.set_dtype_policy(policy)
-        model = models.create_model("airbench", task=spec, activation="relu", widths=tuple(widths))
-        model.compile(keras.optimizers.SGD(0.1, momentum=0.85, nesterov=True),
-                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        model.train_on_batch(x, y)  # trace and compile outside the timing
-        built[policy] = model
-    keras.config.set_dtype_policy("float32")
+    built, previous = {}, keras.config.dtype_policy()
+    try:
+        for policy in ("float32", "mixed_bfloat16"):
+            keras.config.set_dtype_policy(policy)
+            model = models.create_model("airbench", task=spec, activation="relu", widths=tuple(widths))
+            model.compile(keras.optimizers.SGD(0.1, momentum=0.85, nesterov=True),
+                          keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            model.train_on_batch(x, y)  # trace and compile outside the timing
+            built[policy] = model
+    finally:
+        keras.config.set_dtype_policy(previous)
     times = {policy: [] for policy in built}
     for _ in range(repeats):
         for policy, model in built.items():

@@ -68,3 +68,12 @@ def test_accuracy_and_memory_run_train_py(real_tfds_dir, tmp_path):
 def test_bad_arguments_are_refused():
     with pytest.raises(SystemExit):
         training.main(["speed", "--no-such-flag"])
+
+
+def test_precision_times_both_policies_and_says_what_auto_picks():
+    report = training.precision(widths=(4, 8, 8), batch_size=8, steps=1, repeats=2)
+    assert set(report["step_s"]) == {"float32", "mixed_bfloat16"} and min(report["step_s"].values()) > 0
+    assert len(report["times"]["float32"]) == 2
+    assert report["auto"] in ("float32", "mixed_bfloat16", "mixed_float16")
+    assert report["bf16_over_f32"] == report["step_s"]["mixed_bfloat16"] / report["step_s"]["float32"]
+    assert "| mixed_bfloat16 |" in training.markdown("precision", report)
