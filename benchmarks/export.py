@@ -2,6 +2,7 @@
 
     python benchmarks/export.py                       # the README's table (needs TFDS_DATA_DIR, relu_zoo[export])
     python benchmarks/export.py --names cnn_prelu.mnist --formats tflite,onnx
+    python benchmarks/export.py --names rnn_prelu.imdb_reviews --update   # re-measure some rows of the JSON
 
 For each checkpoint and format: the exported file's size, top-1 agreement and max abs difference against the
 Keras model on the first 256 real test inputs (run with the format's own runtime), and the median latency of
@@ -71,6 +72,19 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def updated(report, rows, command):
+    """`report` with the rows of `rows`' checkpoints replaced in place (new checkpoints appended)."""
+    kept, done = [], set()
+    for r in report["rows"]:
+        if r["checkpoint"] not in {n["checkpoint"] for n in rows}:
+            kept.append(r)
+        elif r["checkpoint"] not in done:
+            kept += [n for n in rows if n["checkpoint"] == r["checkpoint"]]
+            done.add(r["checkpoint"])
+    kept += [n for n in rows if n["checkpoint"] not in done]
+    return {**report, "rows": kept, "updates": report.get("updates", []) + [command]}
+
+
 def main(argv=None):
     from relu_zoo import deploy
 
@@ -80,17 +94,24 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--examples", type=int, default=256)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--update", action="store_true",
+                        help="replace only the measured checkpoints' rows of an existing --out (the others stay)")
     args = parser.parse_args(argv)
     import keras
     import tensorflow as tf
 
+    machine = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+               "tensorflow": tf.__version__, "keras": keras.__version__}
+    previous = json.loads(Path(args.out).read_text()) if args.update and Path(args.out).is_file() else None
+    if previous and previous["machine"] != machine:  # checked before the minutes of measuring
+        raise SystemExit(f"--update on another machine than the report's: {machine} != {previous['machine']}")
     rows = []
     for name in args.names.split(","):
         rows += measure(name, args.formats.split(","), args.repeats, args.examples)
-    report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__},
-              "command": "python benchmarks/export.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "rows": rows}
+    command = "python benchmarks/export.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    report = {"machine": machine, "command": command, "rows": rows}
+    if previous:
+        report = updated(previous, rows, command)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
     return 0

@@ -18,6 +18,10 @@ them (preprocessed: `preprocessor.keras` stays in Python). It is traced inside
 `relu_zoo.activations.export_formulation()`, so PReLU becomes one builtin PRELU op in TFLite instead of
 GREATER + SELECT + MUL, with identical values (LeakyReLU and the inference form of RReLU already map to
 LEAKY_RELU). `pip install "relu_zoo[export]"` installs every runtime.
+
+Recurrent layers are unrolled for OpenVINO (`unroll_recurrent`, see `unrolled()`): its TensorFlow front end has
+no TensorList conversion for Keras' while loop. Unrolling needs a fixed sequence length (the `rnn` checkpoints
+take 256 steps). ONNX keeps the loop: tf2onnx converts it to an ONNX Loop that agrees with Keras.
 """
 
 import contextlib
@@ -58,7 +62,7 @@ def default_path(name, format):
     return Path(f"{name}{suffix}" if suffix else f"{name}_saved_model")
 
 
-def export_model(model, format, path, verbose=False):
+def export_model(model, format, path, verbose=False, unroll_recurrent=None):
     """Writes `model` in a deployment format and returns the written path.
 
     Args:
@@ -67,6 +71,10 @@ def export_model(model, format, path, verbose=False):
         path: Where to write: a folder for saved_model, else a file (`.tflite`, `.onnx`, `.xml`; a missing
             suffix is added). An existing export there is replaced.
         verbose: Let Keras and the converters print what they do (default: quiet).
+        unroll_recurrent: Export `unrolled(model)` (the same model with its recurrent loops written out step by
+            step) instead of `model`. Default: True for "openvino", whose converter cannot handle the loop,
+            False for the others (their converters take the loop, and the file stays small).
+            A model without recurrent layers is exported as it is either way.
     """
     import numpy as np
 
@@ -80,6 +88,10 @@ def export_model(model, format, path, verbose=False):
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "saved_model" and path.exists():
         shutil.rmtree(path)
+    if unroll_recurrent is None:
+        unroll_recurrent = format == "openvino"
+    if unroll_recurrent and _recurrent_layers(model):
+        model = unrolled(model)
     with activations.export_formulation(), _quiet(not verbose):
         # Keras' ONNX exporter refuses a model that was never called (a freshly loaded one): call it once.
         model([np.zeros((1, *x.shape[1:]), x.dtype) for x in model.inputs])
@@ -88,6 +100,52 @@ def export_model(model, format, path, verbose=False):
         else:
             model.export(os.fspath(path), format=keras_format, verbose=verbose)
     return path
+
+
+def _recurrent_layers(model):
+    """The `keras.layers.RNN` layers of `model`, inside `Bidirectional` wrappers and nested models too."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            found += [layer.forward_layer, layer.backward_layer]
+        elif isinstance(layer, keras.layers.RNN):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found += _recurrent_layers(layer)
+    return found
+
+
+def unrolled(model):
+    """A copy of `model` (Sequential or functional) whose recurrent layers run unrolled, with the same weights.
+
+    Rebuilt from the model's config with `unroll=True` in every recurrent layer's config (`Bidirectional` and
+    nested models included): the loop becomes one cell call per time step and the mask per-step selects, which
+    converters without loop support take. Needs a fixed number of time steps; `model` is not changed.
+
+    One difference, at masked steps only: Keras' unrolled loop zeroes the masked outputs of a `go_backwards`
+    layer (as `Bidirectional` asks) with the mask in forward order against outputs in reversed order (keras
+    3.15, `backend/tensorflow/rnn.py`), zeroing real steps. The copy's backward layers therefore skip that
+    zeroing (`zero_output_for_mask=False`): their outputs at unmasked steps equal the loop's, and at masked steps
+    they repeat the last unmasked output instead of 0, which mask-aware layers downstream (the `rnn` model's
+    poolings) never read.
+    """
+    import keras
+
+    def unroll(config):
+        if isinstance(config, dict):
+            return {k: (True if k == "unroll" else unroll(v)) for k, v in config.items()}
+        if isinstance(config, list):
+            return [unroll(v) for v in config]
+        return config
+
+    copy = keras.saving.deserialize_keras_object(unroll(keras.saving.serialize_keras_object(model)))
+    for layer in _recurrent_layers(copy):
+        if layer.go_backwards:
+            layer.zero_output_for_mask = False
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _export_tflite(model, path, verbose):

@@ -54,7 +54,7 @@ def test_tflite_uses_the_builtin_activation_op(name, builtin, tmp_path):
 
 
 CASES = [(name, fmt) for name in ("cnn_prelu.mnist", "cnn_relu.spoken_digit") for fmt in deploy.FORMATS]
-CASES += [("rnn_prelu.imdb_reviews", fmt) for fmt in ("saved_model", "tflite")]
+CASES += [("rnn_prelu.imdb_reviews", fmt) for fmt in deploy.FORMATS]
 
 
 @pytest.mark.slow
@@ -68,3 +68,30 @@ def test_export_agrees_with_keras_on_real_test_inputs(name, fmt, tmp_path):
     assert result["examples"] >= 200
     assert result["top1_agreement"] >= 0.995, result
     assert result["max_abs_diff"] < 1e-3, result
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_unrolled_copy_matches_the_loop_on_masked_sequences(padding):
+    import keras
+
+    from relu_zoo.models.common import MaskedGlobalMaxPooling1D
+
+    inputs = keras.Input((12,), dtype="int32")
+    x = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True))(x)
+    x = keras.layers.Concatenate()([MaskedGlobalMaxPooling1D()(x), keras.layers.GlobalAveragePooling1D()(x)])
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 20, size=(16, 12)).astype("int32")
+    for i, length in enumerate(rng.integers(1, 13, size=16)):  # 1..12 real tokens, the rest padding
+        if padding == "post":
+            tokens[i, length:] = 0
+        else:
+            tokens[i, :12 - length] = 0
+
+    copy = deploy.unrolled(model)
+    layers = deploy._recurrent_layers(copy)
+    assert len(layers) == 2 and all(layer.unroll for layer in layers)
+    assert not any(layer.unroll for layer in deploy._recurrent_layers(model))  # the original is not changed
+    np.testing.assert_allclose(np.asarray(copy.predict_on_batch(tokens)), np.asarray(model.predict_on_batch(tokens)),
+                               rtol=1e-5, atol=1e-5)
