@@ -72,6 +72,15 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def _cpu_model():
+    """The CPU's model name (Linux /proc/cpuinfo), so that latencies of different CPUs are never merged."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        return None
+
+
 def updated(report, rows, command):
     """`report` with the rows of `rows`' checkpoints replaced in place (new checkpoints appended)."""
     kept, done = [], set()
@@ -100,8 +109,8 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    machine = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-               "tensorflow": tf.__version__, "keras": keras.__version__}
+    machine = {"platform": platform.platform(), "processor": platform.processor(), "cpu_model": _cpu_model(),
+               "cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__}
     previous = json.loads(Path(args.out).read_text()) if args.update and Path(args.out).is_file() else None
     if previous and previous["machine"] != machine:  # checked before the minutes of measuring
         raise SystemExit(f"--update on another machine than the report's: {machine} != {previous['machine']}")

@@ -54,7 +54,9 @@ def test_tflite_uses_the_builtin_activation_op(name, builtin, tmp_path):
 
 
 CASES = [(name, fmt) for name in ("cnn_prelu.mnist", "cnn_relu.spoken_digit") for fmt in deploy.FORMATS]
-CASES += [("rnn_prelu.imdb_reviews", fmt) for fmt in deploy.FORMATS]
+# OpenVINO converts the unrolled 256-step GRU in about 8 minutes: left to the exhaustive run, out of CI.
+CASES += [("rnn_prelu.imdb_reviews", fmt) if fmt != "openvino" else
+          pytest.param("rnn_prelu.imdb_reviews", fmt, marks=pytest.mark.exhaustive) for fmt in deploy.FORMATS]
 
 
 @pytest.mark.slow
