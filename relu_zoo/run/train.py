@@ -184,7 +184,7 @@ def auto_precision(gpus=None, flags=None):
 
     On GPUs: `mixed_bfloat16` where every GPU has compute capability >= 8.0 (Ampere on), else `mixed_float16`.
     On a CPU: `mixed_bfloat16` only where it computes bfloat16 natively (AMX-BF16 or AVX-512 BF16: a conv net's
-    step ran 2.2x faster than float32 on such a CPU); elsewhere bfloat16 is emulated (7x slower than float32
+    step ran 2.2x faster than float32 on such a CPU); elsewhere bfloat16 is emulated (4.4x slower than float32
     on an AVX2-only AMD EPYC here), so `float32`.
     """
     if gpus is None:
