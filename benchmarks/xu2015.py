@@ -89,11 +89,7 @@ def compare(results):
             row["vs_relu"] = stats.paired_difference(test, {s: r["test_accuracy"] for s, r in by_act[RELU].items()}
                                                      if RELU in by_act else {})
         rows.append(row)
-    adjusted = stats.holm([r["vs_relu"]["p_value"] if "vs_relu" in r else None for r in rows])
-    for row, p in zip(rows, adjusted):
-        if "vs_relu" in row:
-            row["vs_relu"]["p_adjusted"] = p
-            row["vs_relu"]["verdict"] = stats.verdict(row["vs_relu"])
+    stats.adjust([r.get("vs_relu") for r in rows])
     get = {r["activation"]: r for r in rows}
     # "Fixed or learned slopes overfit where a random one doesn't": RReLU against the very leaky and PReLU
     # rows, in test accuracy and in the train-test gap (paired over seeds, Holm over the four tests).
@@ -103,9 +99,8 @@ def compare(results):
         for metric, key in (("test_accuracy", "_test"), ("generalization_gap", "_gap")):
             diff = stats.paired_difference(get[RRELU][key], get[other][key])
             tests.append(((other, metric), diff))
-    for ((other, metric), diff), p in zip(tests, stats.holm([d["p_value"] for _, d in tests])):
-        diff["p_adjusted"] = p
-        diff["verdict"] = stats.verdict(diff)
+    stats.adjust([diff for _, diff in tests])
+    for (other, metric), diff in tests:
         claims[f"rrelu_minus_{'very_leaky' if other == VERY_LEAKY else 'prelu'}_{metric}"] = diff
     for row in rows:
         row.pop("_test"), row.pop("_gap")
@@ -197,11 +192,9 @@ def markdown(comparison, results, command):
 
 
 def plot(comparison, slopes, dest):
-    import matplotlib
+    from relu_zoo.run.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = [r for r in comparison["rows"] if r["test_accuracy"]["n"]]
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, r in enumerate(rows):
@@ -214,9 +207,7 @@ def plot(comparison, slopes, dest):
     ax.set_ylabel("CIFAR-10 test accuracy %")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(dest / "accuracy.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, dest / "accuracy.png")
     if not slopes:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -231,9 +222,7 @@ def plot(comparison, slopes, dest):
     ax.set_title("PReLU's learned slopes per layer")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(dest / "prelu_slopes.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, dest / "prelu_slopes.png")
 
 
 def report(out, dest):

@@ -13,7 +13,8 @@ from relu_zoo.diagnostics import unit_fractions
 from relu_zoo.run.store import final_layers, ordered_layers
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (reports are written on machines without a screen)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -22,13 +23,18 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path):
+def save_figure(fig, path, dpi=110):
+    """Writes `fig` as a PNG via a temporary name and a rename, like every other result file, and closes it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
-    _pyplot().close(fig)
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        pyplot().close(fig)
+
 
 
 def _ordered_activations(summary):
@@ -41,7 +47,7 @@ def _ordered_activations(summary):
 
 
 def validation_curves(results, summary, path):
-    plt = _pyplot()
+    plt = pyplot()
     groups = [(g["task"], g["model"]) for g in summary]
     fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4), squeeze=False)
     for ax, (task, model) in zip(axes[0], groups):
@@ -66,13 +72,13 @@ def validation_curves(results, summary, path):
         ax.set_ylabel("accuracy %")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def functions_and_derivatives(labels, path):
     """f(x) and f'(x) of each activation at its initial/default parameters (RReLU: inference mode; gated
     units: the gate, f(x) = 1 * gate(x))."""
-    plt = _pyplot()
+    plt = pyplot()
     x = np.linspace(-4, 4, 801, dtype="float32").reshape(-1, 1)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(12, 4))
     for label in labels:
@@ -96,7 +102,7 @@ def functions_and_derivatives(labels, path):
         ax.grid(alpha=0.3)
         ax.set_xlabel("x")
     ax_f.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 UNIT_METRICS = (
@@ -110,7 +116,7 @@ def dead_units(results, summary, path):
 
     Runs recorded before the metrics were split hold only the never-active fraction (`unit_fractions`); their
     dead fraction is unknown and left out of the second panel, which says so when nothing is left."""
-    plt = _pyplot()
+    plt = pyplot()
     per_act = [defaultdict(lambda: defaultdict(list)) for _ in UNIT_METRICS]  # metric -> act -> layer -> values
     for r in results:
         if r["status"] != "ok":
@@ -138,12 +144,12 @@ def dead_units(results, summary, path):
         ax.grid(alpha=0.3, axis="y")
         ax.tick_params(labelleft=True)
     axes[0].legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     return True
 
 
 def learned_parameters(results, summary, path):
-    plt = _pyplot()
+    plt = pyplot()
     traj = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # act -> (layer, param) -> epoch -> means
     for r in results:
         for record in r.get("diagnostics") or []:
@@ -163,7 +169,7 @@ def learned_parameters(results, summary, path):
         ax.set_xlabel("epoch (0 = initial)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
     return True
 
 

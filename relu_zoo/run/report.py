@@ -111,11 +111,7 @@ def summarize(results, config=None):
                 row["vs_baseline"] = stats.paired_difference(
                     acc, {s: r["test_accuracy"] for s, r in base_ok.items()})
             rows.append(row)
-        adjusted = stats.holm([r["vs_baseline"]["p_value"] if "vs_baseline" in r else None for r in rows])
-        for row, p in zip(rows, adjusted):
-            if "vs_baseline" in row:
-                row["vs_baseline"]["p_adjusted"] = p
-                row["vs_baseline"]["verdict"] = stats.verdict(row["vs_baseline"])
+        stats.adjust([r.get("vs_baseline") for r in rows])
         summary.append({"task": task, "model": model, "baseline": baseline, "rows": rows})
     return summary
 

@@ -59,6 +59,16 @@ def holm(p_values):
     return adjusted
 
 
+def adjust(comparisons, alpha=ALPHA):
+    """Sets `p_adjusted` (Holm over the family) and `verdict` on each comparison dict; None entries are skipped."""
+    adjusted = holm([c["p_value"] if c is not None else None for c in comparisons])
+    for comparison, p in zip(comparisons, adjusted):
+        if comparison is not None:
+            comparison["p_adjusted"] = p
+            comparison["verdict"] = verdict(comparison, alpha)
+    return comparisons
+
+
 def verdict(comparison, alpha=ALPHA):
     """'better' / 'worse' / 'not significant' / 'too few seeds' from an adjusted p-value and the difference."""
     p = comparison.get("p_adjusted")

@@ -14,14 +14,14 @@ A study is a module with:
 """
 
 import contextlib
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from relu_zoo.registry import ACTIVATIONS
-from relu_zoo.run import spec, stats, store
+from relu_zoo.run import plots, spec, stats, store
+from relu_zoo.run.plots import pyplot  # noqa: F401  (the studies draw with it)
 from relu_zoo.run.sweep import same_data, sweep
 from relu_zoo.run.train import TaskCache
 
@@ -154,26 +154,9 @@ def by_activation(results):
     return grouped
 
 
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def save_figure(fig, path):
-    """PNG via a temporary name and a rename, like every other result file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    try:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-        pyplot().close(fig)
+    """`relu_zoo.run.plots.save_figure` at the studies' resolution (100 dpi)."""
+    plots.save_figure(fig, path, dpi=100)
 
 
 def errorbar(ax, xs, summaries, label, scale=100.0, **kwargs):
