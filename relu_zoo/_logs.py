@@ -6,7 +6,7 @@ Importing TensorFlow writes lines like `cudart_stub.cc:31] Could not find cuda d
 imports TensorFlow with descriptor 2 captured and writes back every line that is not one of those known
 start-up notices: anything else (a real error) still shows.
 
-For relu_zoo's own commands (`train.py`, `relu-zoo`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set,
+For relu_zoo's own commands (`train.py`, `relu-zoo`, `python -m relu_zoo.<module>`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set,
 which hides the runtime C++ lines, and looks for GPUs inside the capture (`cuda_platform.cc failed call to
 cuInit` on machines without a GPU is absl's and ignores the level); errors still reach Python as
 exceptions. A library import changes no environment variable.
@@ -48,10 +48,15 @@ def verbosity(argv=None, environ=None):
 
 
 def is_command(argv=None):
+    """True for relu_zoo's own commands: `train.py`, `relu-zoo`, and `python -m relu_zoo.<module>` (whose
+    `argv[0]` is a file of this package)."""
     argv = sys.argv if argv is None else argv
     if not argv or not argv[0]:
         return False
-    return os.path.basename(argv[0]) in COMMANDS or argv[0].replace(os.sep, "/").endswith("relu_zoo/console.py")
+    if os.path.basename(argv[0]) in COMMANDS:
+        return True
+    package = os.path.dirname(os.path.abspath(__file__))
+    return os.path.abspath(argv[0]).startswith(package + os.sep)
 
 
 def filter_noise(text):

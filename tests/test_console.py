@@ -137,6 +137,10 @@ def test_verbosity_and_noise_filter():
     assert _logs.verbosity(["relu-zoo", "train", "--verbose", "2"], environ={}) == 2
     assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 2
     assert _logs.verbosity(["pytest", "--verbose", "2"], environ={}) == 0  # not our command
+    package = os.path.dirname(_logs.__file__)
+    assert _logs.is_command([os.path.join(package, "pretrained.py")])  # python -m relu_zoo.pretrained
+    assert _logs.is_command([os.path.join(package, "studies", "__main__.py")])
+    assert not _logs.is_command([os.path.join(os.path.dirname(package), "my_script.py")])
     assert _logs.verbosity(["relu-zoo"], environ={"RELU_ZOO_VERBOSE": "2"}) == 2
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
             "I0000 00:00:1 1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
