@@ -55,7 +55,8 @@ def run(shape=(256, 32, 32, 64), repeats=15, names=None):
 def run_times(shape=(256, 32, 32, 64), repeats=15, names=None, unfused=()):
     """Seconds of every repetition of each candidate, timed round-robin.
 
-    `unfused`: activations also timed with `RELU_ZOO_XLA=0` (as "<name> unfused"), side by side.
+    `unfused`: activations also timed with `RELU_ZOO_XLA=0` (as "<name> unfused"; RReLU in training, as
+    "rrelu (training) unfused"), side by side.
     """
     import keras
     import tensorflow as tf
@@ -87,7 +88,8 @@ def run_times(shape=(256, 32, 32, 64), repeats=15, names=None, unfused=()):
         layer = relu_zoo.get(name)
         layer.build(shape)
         call = (lambda t, layer=layer: layer(t, training=True)) if name == "rrelu" else layer
-        candidates[f"{name} unfused"] = make_step(tf, _unfused(call), x, layer.trainable_weights, cotangent)
+        key = "rrelu (training) unfused" if name == "rrelu" else f"{name} unfused"
+        candidates[key] = make_step(tf, _unfused(call), x, layer.trainable_weights, cotangent)
     for step in candidates.values():  # trace and warm up
         for _ in range(2):
             _ = [t.numpy() for t in step() if t is not None]
