@@ -6,6 +6,7 @@
     python benchmarks/training.py memory     [-- extra train.py flags]
     python benchmarks/training.py precision  [--widths 32,128,128]
     python benchmarks/training.py targets    [--quick] [--seeds 3] [--torch-python PYTHON] [--before]
+    python benchmarks/training.py render     --json benchmarks/reports/training/targets.json
 
 - `speed`: the reference mnist `cnn` with each activation (and `keras.layers.PReLU()` for reference), trained side by side in one process on the same
   real batches. Every repetition trains one `steps`-batch epoch of every model, in rotating order, so load
@@ -519,6 +520,12 @@ def _targets_markdown(report):
                 secs = [s["train_s"] for s in row["seeds"]]
                 measured += (f" ({len(accs)} seeds: {100 * min(accs):.2f}–{100 * max(accs):.2f}%, "
                              f"{min(secs):.0f}–{max(secs):.0f} s)")
+        if row.get("times") and set(row["times"]) == {"tensorflow", "pytorch"}:
+            # Load from other processes drifts between repetitions: each repetition's own ratio is beside it.
+            per_rep = [t / p for t, p in zip(row["times"]["tensorflow"], row["times"]["pytorch"])]
+            measured += (f" (ratio of median steps {row['step_s']['tensorflow']:.2f} / {row['step_s']['pytorch']:.2f}"
+                         f" s; per repetition {min(per_rep):.2f}–{max(per_rep):.2f}×, median "
+                         f"{statistics.median(per_rep):.2f}×)")
         if row.get("spread"):
             measured += f" (repetitions {row['spread']['min']:.2f}–{row['spread']['max']:.2f}×)"
         if row.get("before"):
@@ -614,6 +621,7 @@ def main(argv=None):
     p.add_argument("--before", action="store_true", help="also run the presets used before issue 17")
     p.add_argument("--rows", default=",".join(SPEED_TARGETS), help="a comma-separated subset of the rows")
     p.add_argument("--data-dir", default=None)
+    sub.add_parser("render", help="rewrite the markdown beside a stored `targets` JSON (F.md) from F")
     for p in sub.choices.values():
         p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args, extra = parser.parse_known_args(argv)
@@ -621,6 +629,16 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     extra = [e for e in extra if e != "--"]
 
+    if args.command == "render":
+        if not args.json:
+            parser.error("render needs --json (a stored `targets` report)")
+        from relu_zoo.run.store import atomic_write_text
+
+        stored = json.loads(Path(args.json).read_text())
+        text = f"`{stored['command']}`" + (f" ({stored['machine']})" if "machine" in stored else "")
+        atomic_write_text(Path(args.json).with_suffix(".md"), f"{text}\n\n{_targets_markdown(stored)}\n")
+        print(_targets_markdown(stored))
+        return 0
     if args.command in ("speed", "profile"):
         activations = [a for a in args.activations.split(",") if a]
         kwargs = {"repeats": args.repeats, "batch_size": args.batch_size, "data_dir": args.data_dir}

@@ -123,3 +123,13 @@ def test_targets_quick_layer_rows_measure_fused_and_unfused(tmp_path):
     for row in report["rows"]:
         assert row["measured"] > 0 and row["before"]["median"] > 0 and row["target"] in (1.5, 2.0)
         assert row["spread"]["min"] <= row["spread"]["max"] and isinstance(row["met"], bool)
+
+
+def test_render_rewrites_the_markdown_of_a_stored_targets_report(tmp_path):
+    stored = tmp_path / "targets.json"
+    rows = [training._row("spoken_digit", 15.0, True, "python train.py --preset spoken_digit_fast",
+                          test_accuracy=0.975)]
+    stored.write_text(json.dumps({"rows": rows, "before": [], "complete": False, "command": "python x"}))
+    assert training.main(["render", "--json", str(stored)]) == 0
+    text = (tmp_path / "targets.md").read_text()
+    assert text.startswith("`python x`") and "Incomplete run" in text and "15.0 s at 97.50%" in text
