@@ -1,8 +1,9 @@
 """Forward + backward time of every relu_zoo layer, as ratios to tf.nn.relu and to the matching Keras layer.
 
-    python benchmarks/layers.py [--shape 256,32,32,64] [--repeats 15] [--layers prelu,rrelu]
+    python benchmarks/layers.py [--shape 256,32,32,64] [--repeats 15] [--layers prelu,rrelu] [--unfused prelu,rrelu]
 
-Each candidate is a `tf.function` (graph mode, no XLA) computing the gradient of `sum(f(x) * cotangent)`
+Each candidate is a `tf.function` (graph mode, no XLA around it; relu_zoo's PReLU and RReLU compile their own
+element-wise math as XLA clusters on TensorFlow, which `--unfused` compares with `RELU_ZOO_XLA=0`) computing the gradient of `sum(f(x) * cotangent)`
 with respect to the input and the layer's weights. Candidates are timed round-robin (every repetition runs
 each once, so load from other processes hits them alike) and the median is reported. The numbers are
 ratios measured in one run; absolute times on a shared machine mean little.
@@ -47,6 +48,16 @@ def make_step(tf, fn, x, weights, cotangent):
 
 
 def run(shape=(256, 32, 32, 64), repeats=15, names=None):
+    """The median seconds of each candidate (see `run_times`)."""
+    return {k: float(np.median(v)) for k, v in run_times(shape, repeats, names).items()}
+
+
+def run_times(shape=(256, 32, 32, 64), repeats=15, names=None, unfused=()):
+    """Seconds of every repetition of each candidate, timed round-robin.
+
+    `unfused`: activations also timed with `RELU_ZOO_XLA=0` (as "<name> unfused"; RReLU in training, as
+    "rrelu (training) unfused"), side by side.
+    """
     import keras
     import tensorflow as tf
 
@@ -73,6 +84,12 @@ def run(shape=(256, 32, 32, 64), repeats=15, names=None):
                 full = keras.layers.PReLU()  # Keras' default: one slope per input element
                 full.build(shape)
                 candidates["keras:prelu (default)"] = make_step(tf, full, x, full.trainable_weights, cotangent)
+    for name in unfused:
+        layer = relu_zoo.get(name)
+        layer.build(shape)
+        call = (lambda t, layer=layer: layer(t, training=True)) if name == "rrelu" else layer
+        key = "rrelu (training) unfused" if name == "rrelu" else f"{name} unfused"
+        candidates[key] = make_step(tf, _unfused(call), x, layer.trainable_weights, cotangent)
     for step in candidates.values():  # trace and warm up
         for _ in range(2):
             _ = [t.numpy() for t in step() if t is not None]
@@ -82,7 +99,24 @@ def run(shape=(256, 32, 32, 64), repeats=15, names=None):
             start = time.perf_counter()
             _ = [t.numpy() for t in step() if t is not None]
             times[key].append(time.perf_counter() - start)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return times
+
+
+def _unfused(call):
+    """`call` traced with `RELU_ZOO_XLA=0`: relu_zoo's element-wise math as separate TensorFlow ops."""
+
+    def traced(t):
+        previous = os.environ.get("RELU_ZOO_XLA")
+        os.environ["RELU_ZOO_XLA"] = "0"
+        try:
+            return call(t)
+        finally:
+            if previous is None:
+                del os.environ["RELU_ZOO_XLA"]
+            else:
+                os.environ["RELU_ZOO_XLA"] = previous
+
+    return traced
 
 
 def table(medians):
@@ -123,10 +157,14 @@ def main(argv=None):
     parser.add_argument("--shape", default="256,32,32,64", help="input shape, comma-separated")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--layers", default=None, help="comma-separated subset of activations")
+    parser.add_argument("--unfused", default="", help="comma-separated activations also timed with RELU_ZOO_XLA=0 "
+                                                       "(their element-wise math unfused), side by side")
     parser.add_argument("--markdown", default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     shape = tuple(int(s) for s in args.shape.split(","))
-    medians = run(shape, args.repeats, args.layers.split(",") if args.layers else None)
+    times = run_times(shape, args.repeats, args.layers.split(",") if args.layers else None,
+                      unfused=[u for u in args.unfused.split(",") if u])
+    medians = {k: float(np.median(v)) for k, v in times.items()}
     text = f"shape {shape}, {args.repeats} repetitions\n\n" + table(medians)
     print(text)
     if args.markdown:

@@ -5,6 +5,8 @@
     python benchmarks/training.py accuracy   [--presets mnist_60s,imdb,spoken_digit]
     python benchmarks/training.py memory     [-- extra train.py flags]
     python benchmarks/training.py precision  [--widths 32,128,128]
+    python benchmarks/training.py targets    [--quick] [--seeds 3] [--torch-python PYTHON] [--before]
+    python benchmarks/training.py render     --json benchmarks/reports/training/targets.json
 
 - `speed`: the reference mnist `cnn` with each activation (and `keras.layers.PReLU()` for reference), trained side by side in one process on the same
   real batches. Every repetition trains one `steps`-batch epoch of every model, in rotating order, so load
@@ -20,6 +22,15 @@
   per-epoch validation pass; the input pipeline's first pass is in epoch 1).
 - `precision`: the train-step time of the cifar10 `airbench` model in float32 and in mixed_bfloat16, and what
   `precision: auto` picks on this machine (bfloat16 only where the CPU computes it natively).
+- `targets`: every row of issue 17's speed table, measured in one run (see `targets` below): the PReLU and
+  RReLU layer ratios (with the unfused formulation beside them), time to accuracy of the speed presets
+  (one `train.py` process each, `--seeds` seeds: seed 0 is the row, the others its spread), the Keras
+  `mnist_convnet` example timed to 99% test accuracy in the same run, the default `python train.py` as a whole
+  process, and the cifar10 `airbench` train step against the same net in PyTorch (a child process of
+  `--torch-python`, steps interleaved with TensorFlow's). With `--json F` it writes F and a markdown table
+  beside it (F with `.md`) after every row, so a run cut short keeps what it measured. `--quick` caps every
+  row (a smoke test, ~2 min on an idle 2-core CPU; its numbers say nothing about the targets). `--before` adds the presets the rows were
+  measured with before issue 17.
 - `memory`: runs the default `python train.py` (the `quick` preset) in a child process and reports its
   peak resident memory (`ru_maxrss` of that child from `os.wait4`: the whole process, TensorFlow included).
 
@@ -230,11 +241,316 @@ def precision(widths=(32, 128, 128), batch_size=512, steps=5, repeats=3):
             "cpu_avx512f": "avx512f" in flags, "auto": auto_precision()}
 
 
+# Issue 17's speed table. Its targets were written for another (AMX) machine; each row is measured here and
+# reported against them as they are.
+SPEED_TARGETS = {
+    "prelu_layer": {"what": "PReLU fwd+bwd, graph mode, 256x32x32x64, ÷ tf.nn.relu", "at_most": 1.5, "unit": "×"},
+    "rrelu_layer": {"what": "RReLU training fwd+bwd ÷ tf.nn.relu (stable: every repetition)", "at_most": 2.0,
+                    "unit": "×"},
+    "mnist": {"what": "mnist ≥ 99.0% test: training s ÷ Keras `mnist_convnet` example's time to 99%",
+              "preset": "mnist_fast", "accuracy": 0.990, "at_most": 0.26, "unit": "×"},
+    "imdb_88": {"what": "imdb_reviews ≥ 88% test, training s", "preset": "imdb_fast", "accuracy": 0.88,
+                "at_most": 40.0, "unit": "s"},
+    "imdb_90": {"what": "imdb_reviews ≥ 90% test, training s", "preset": "imdb_90", "accuracy": 0.90,
+                "at_most": 300.0, "unit": "s"},
+    "spoken_digit": {"what": "spoken_digit ≥ 97% test, training s", "preset": "spoken_digit_fast",
+                     "accuracy": 0.97, "at_most": 20.0, "unit": "s"},
+    "default": {"what": "default `python train.py`, whole process (same report)", "at_most": 180.0, "unit": "s"},
+    "cifar10_torch": {"what": "cifar10 `airbench` train step ÷ the same net in PyTorch", "preset": "cifar10",
+                      "at_most": 1.1, "unit": "×"},
+}
+# The presets these rows were measured with before issue 17 (README "Time to accuracy"), for `--before`.
+BEFORE_PRESETS = {"mnist": "mnist_60s", "imdb_88": "imdb", "spoken_digit": "spoken_digit"}
+# `--quick`: every row capped, so that the whole command is a smoke test of a couple of minutes.
+QUICK_TRAIN = ["--epochs", "1", "--max-train-examples", "512", "--max-eval-examples", "256"]
+
+
+def _load_sibling(name):
+    """A module of benchmarks/ by file (this script runs both as `benchmarks.training` and as a script)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_relu_zoo_bench_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(key, measured, met, command, **details):
+    target = SPEED_TARGETS[key]
+    return {"key": key, "what": target["what"], "measured": measured, "unit": target["unit"],
+            "target": target["at_most"], "met": met, "command": command, **details}
+
+
+def layer_rows(shape=(256, 32, 32, 64), repeats=9):
+    """PReLU and RReLU (training) forward + backward ÷ tf.nn.relu, fused (the default) and unfused, one run."""
+    times = _load_sibling("layers").run_times(shape, repeats, ["prelu", "rrelu"], unfused=["prelu", "rrelu"])
+    base = times["tf.nn.relu"]
+
+    def ratios(key):
+        per_rep = [t / b for t, b in zip(times[key], base)]
+        return {"median": statistics.median(times[key]) / statistics.median(base),
+                "min": min(per_rep), "max": max(per_rep)}
+
+    command = (f"python benchmarks/layers.py --layers prelu,rrelu --unfused prelu,rrelu --repeats {repeats} "
+               f"--shape {','.join(map(str, shape))}")
+    detail = {"shape": list(shape), "repeats": repeats, "relu_ms": 1000 * statistics.median(base)}
+    prelu, rrelu = ratios("prelu"), ratios("rrelu (training)")
+    return [_row("prelu_layer", prelu["median"], prelu["median"] <= 1.5, command, spread=prelu,
+                 before=ratios("prelu unfused"), **detail),
+            # "Stable": the median meets it and so does the slowest repetition's ratio.
+            _row("rrelu_layer", rrelu["median"], rrelu["median"] <= 2.0 and rrelu["max"] <= 2.0, command,
+                 spread=rrelu, before=ratios("rrelu (training) unfused"), **detail)]
+
+
+def keras_mnist_convnet(epochs=15, max_train=None, data_dir=None, stop_at=0.99):
+    """The Keras example keras.io/examples/vision/mnist_convnet, timed to its first epoch with `stop_at` test
+    accuracy: its model, batch 128, Adam, `validation_split=0.1`; the test split evaluated after each epoch
+    outside the epoch's time (as ours: a Keras epoch with its validation pass, without the test evaluation)."""
+    import keras
+    import numpy as np
+    import tensorflow_datasets as tfds
+
+    from relu_zoo.run.callbacks import EpochTimer
+
+    def split(name, limit):
+        ds = tfds.load("mnist", split=name if limit is None else f"{name}[:{limit}]", batch_size=-1,
+                       as_supervised=True, data_dir=data_dir)
+        x, y = tfds.as_numpy(ds)
+        return np.expand_dims(x.astype("float32") / 255, -1), keras.utils.to_categorical(y, 10)
+
+    x_train, y_train = split("train", max_train)
+    x_test, y_test = split("test", None if max_train is None else max(1000, max_train // 6))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    epochs_log = []
+
+    class TestEachEpoch(keras.callbacks.Callback):  # after EpochTimer: its time is not in epoch_time
+        def on_epoch_end(self, epoch, logs=None):
+            accuracy = float(self.model.evaluate(x_test, y_test, verbose=0, batch_size=512)[1])
+            epochs_log.append({"epoch": epoch + 1, "epoch_s": logs["epoch_time"], "test_accuracy": accuracy})
+            if accuracy >= stop_at:
+                self.model.stop_training = True  # the time to 99% is known; later epochs cannot change it
+
+    model.fit(x_train, y_train, batch_size=128, epochs=epochs, validation_split=0.1, verbose=0,
+              callbacks=[EpochTimer(), TestEachEpoch()])
+    reached = next((e for e in epochs_log if e["test_accuracy"] >= stop_at), None)
+    return {"epochs": epochs_log, "train_examples": int(0.9 * len(x_train)), "test_examples": len(x_test),
+            "reached_epoch": reached and reached["epoch"],
+            "seconds_to_target": reached and sum(e["epoch_s"] for e in epochs_log[:reached["epoch"]])}
+
+
+def preset_run(preset, seeds=1, extra=()):
+    """`train.py --preset P` with ReLU, `seeds` seeds, in a child process: seed 0's row and the spread."""
+    with tempfile.TemporaryDirectory() as out:
+        run = _train_py(["--preset", preset, "--seeds", str(seeds), "--activations", "relu", "--no-diagnostics",
+                         "--verbose", "0", *extra], out)
+    runs = sorted(run["results"]["runs"], key=lambda r: r["seed"])
+    per_seed = [{"seed": r["seed"], "test_accuracy": r["test_accuracy"], "train_s": sum(r["epoch_times"])}
+                for r in runs]
+    return {"preset": preset, "command": run["command"], "process_s": run["wall_s"], "model": runs[0]["model"],
+            "epochs": runs[0]["epochs"], "params": runs[0]["params"], "seeds": per_seed,
+            "test_accuracy": per_seed[0]["test_accuracy"], "train_s": per_seed[0]["train_s"]}
+
+
+def preset_row(key, preset=None, seeds=1, extra=(), keras_seconds=None):
+    target = SPEED_TARGETS[key]
+    run = preset_run(preset or target["preset"], seeds, extra)
+    accurate = run["test_accuracy"] is not None and run["test_accuracy"] >= target["accuracy"]
+    if key == "mnist":
+        measured = None if not keras_seconds else run["train_s"] / keras_seconds
+        run["keras_seconds_to_99"] = keras_seconds
+    else:
+        measured = run["train_s"]
+    return _row(key, measured, bool(accurate and measured is not None and measured <= target["at_most"]),
+                run.pop("command"), **run)
+
+
+def default_row(extra=()):
+    """The default `python train.py` (15 runs, diagnostics, logs, report, plots) as a whole process."""
+    with tempfile.TemporaryDirectory() as out:
+        run = _train_py(list(extra), out)
+        report = sorted(str(p.relative_to(out)) for p in Path(out).glob("*") if p.is_file()) + sorted(
+            f"plots/{p.name}" for p in (Path(out) / "plots").glob("*.png"))
+    runs = run["results"]["runs"]
+    return _row("default", run["wall_s"], run["wall_s"] <= SPEED_TARGETS["default"]["at_most"], run["command"],
+                runs=len(runs), train_s=sum(sum(r["epoch_times"]) for r in runs),
+                diagnostics=all(r.get("diagnostics") for r in runs), report_files=report,
+                peak_rss_mb=run["peak_rss_mb"])
+
+
+def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=None, threads=2):
+    """The cifar10 preset's `airbench` train step in TensorFlow ÷ the same net's in PyTorch (a child process),
+    float32, `threads` threads each, repetitions of `steps` steps interleaved; medians of the repetitions."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from relu_zoo import models, tasks
+    from relu_zoo.run import spec as config_lib
+    from relu_zoo.run.train import dtype_policy, make_loss, make_optimizer
+
+    config = config_lib.resolve(preset="cifar10")
+    batch_size = batch_size or config.batch_size
+    widths = tuple(widths or config.model_kwargs["widths"])
+    command = (f"python benchmarks/training.py targets (cifar10_torch: --torch-python {torch_python}, "
+               f"batch {batch_size}, widths {','.join(map(str, widths))})")
+    torch_cmd = [torch_python, str(Path(__file__).with_name("airbench_torch.py")), "--widths",
+                 ",".join(map(str, widths)), "--batch-size", str(batch_size), "--threads", str(threads)]
+    probe = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return _row("cifar10_torch", None, None, command,
+                    skipped=f"PyTorch is not importable by {torch_python}: {probe.stderr.strip()[-300:]}")
+    # TensorFlow's threads as PyTorch's. Once TensorFlow has started (an earlier row) they can no longer be
+    # set; its default is one thread per core, which is `threads` on the 2-core machine this was written for.
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+    tf_threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    spec = tasks.get("cifar10").spec
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch_size,) + spec.input_shape).astype("float32")
+    y = rng.integers(0, spec.num_classes, size=batch_size)
+    policy = dtype_policy(config)
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        model = models.create_model("airbench", task=spec, activation="relu", widths=widths)
+        model.compile(make_optimizer(config, 98), make_loss(config), metrics=["accuracy"])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.train_on_batch(x, y)  # trace outside the timing
+    child = subprocess.Popen(torch_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(child.stdout.readline())
+        times = {"tensorflow": [], "pytorch": []}
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                model.train_on_batch(x, y)
+            times["tensorflow"].append((time.perf_counter() - start) / steps)
+            child.stdin.write(f"{steps}\n")
+            child.stdin.flush()
+            times["pytorch"].append(json.loads(child.stdout.readline())["step_s"])
+    finally:
+        child.stdin.close()
+        child.wait()
+    step = {k: statistics.median(v) for k, v in times.items()}
+    ratio = step["tensorflow"] / step["pytorch"]
+    return _row("cifar10_torch", ratio, ratio <= SPEED_TARGETS["cifar10_torch"]["at_most"], command,
+                step_s=step, times=times, batch_size=batch_size, widths=list(widths), dtype_policy=policy,
+                threads={"tensorflow": tf_threads, "pytorch": info["threads"]}, params={"tensorflow": int(model.count_params()), "pytorch": info["parameters"]},
+                torch=info["torch"])
+
+
+def targets(quick=False, seeds=3, torch_python=None, before=False, data_dir=None, rows=None, progress=None):
+    """Every row of SPEED_TARGETS in one run (`rows`: a subset), the cheap ratio rows first.
+
+    `progress(report)` is called after every row (the command writes the JSON so far: a run cut short keeps
+    the rows it finished). The load average before and after is recorded: other work on the machine slows
+    the absolute times (the ratio rows are measured side by side and suffer less).
+    """
+    rows = list(rows or SPEED_TARGETS)
+    seeds = 1 if quick else seeds
+    cap = QUICK_TRAIN if quick else []
+    report = {"quick": quick, "seeds": seeds, "rows": [], "before": [], "loadavg_start": list(os.getloadavg()),
+              "complete": False}
+    progress = progress or (lambda report: None)
+
+    def add(row, where="rows"):
+        report[where].append(row)
+        report["loadavg_now"] = list(os.getloadavg())
+        progress(report)
+
+    if {"prelu_layer", "rrelu_layer"} & set(rows):
+        for row in layer_rows(shape=(32, 32, 32, 64) if quick else (256, 32, 32, 64), repeats=3 if quick else 9):
+            if row["key"] in rows:
+                add(row)
+    if "cifar10_torch" in rows:
+        add(cifar10_torch_row(torch_python or sys.executable, steps=1 if quick else 3, repeats=2 if quick else 5,
+                              batch_size=64 if quick else None))
+    for key in ("spoken_digit", "imdb_88"):
+        if key in rows:
+            add(preset_row(key, seeds=seeds, extra=cap))
+    if "mnist" in rows:
+        keras_run = keras_mnist_convnet(epochs=1 if quick else 15, max_train=2000 if quick else None,
+                                        data_dir=data_dir)
+        report["keras_mnist_convnet"] = keras_run
+        add(preset_row("mnist", seeds=seeds, extra=cap, keras_seconds=keras_run["seconds_to_target"]))
+    if "default" in rows:
+        add(default_row(["--seeds", "1", "--activations", "relu,prelu", *QUICK_TRAIN] if quick else []))
+    if "imdb_90" in rows:
+        add(preset_row("imdb_90", seeds=seeds, extra=cap))
+    if before:
+        for key, preset in BEFORE_PRESETS.items():
+            if key in rows:
+                keras_seconds = report.get("keras_mnist_convnet", {}).get("seconds_to_target")
+                add(preset_row(key, preset=preset, extra=cap, keras_seconds=keras_seconds), "before")
+    report["complete"] = True
+    return report
+
+
+def _measured(row):
+    if row["measured"] is None:
+        return "–"
+    return f"{row['measured']:.2f}×" if row["unit"] == "×" else f"{row['measured']:.1f} s"
+
+
+def _targets_markdown(report):
+    lines = ["| what | measured | target | met | command |", "|---|---:|---|---|---|"]
+    if not report.get("complete", True):
+        lines.insert(0, "**Incomplete run: only the rows below were measured.**\n")
+    for row in report["rows"] + [{**r, "what": f"before: {r['what']} (`{r['preset']}`)"} for r in report["before"]]:
+        measured = _measured(row)
+        if "test_accuracy" in row and row["test_accuracy"] is not None:
+            measured += f" at {100 * row['test_accuracy']:.2f}%"
+            if len(row.get("seeds", [])) > 1:
+                accs = [s["test_accuracy"] for s in row["seeds"]]
+                secs = [s["train_s"] for s in row["seeds"]]
+                measured += (f" ({len(accs)} seeds: {100 * min(accs):.2f}–{100 * max(accs):.2f}%, "
+                             f"{min(secs):.0f}–{max(secs):.0f} s)")
+        if row.get("times") and set(row["times"]) == {"tensorflow", "pytorch"}:
+            # Load from other processes drifts between repetitions: each repetition's own ratio is beside it.
+            per_rep = [t / p for t, p in zip(row["times"]["tensorflow"], row["times"]["pytorch"])]
+            measured += (f" (ratio of median steps {row['step_s']['tensorflow']:.2f} / {row['step_s']['pytorch']:.2f}"
+                         f" s; per repetition {min(per_rep):.2f}–{max(per_rep):.2f}×, median "
+                         f"{statistics.median(per_rep):.2f}×)")
+        if row.get("spread"):
+            measured += f" (repetitions {row['spread']['min']:.2f}–{row['spread']['max']:.2f}×)"
+        if row.get("before"):
+            measured += f"; unfused {row['before']['median']:.2f}×"
+        if row.get("skipped"):
+            measured = f"skipped: {row['skipped']}"
+        target = f"≤ {row['target']}{'×' if row['unit'] == '×' else ' s'}"
+        met = "–" if row["met"] is None else _verdict(row["met"])
+        lines.append(f"| {row['what']} | {measured} | {target} | {met} | `{row['command']}` |")
+    keras_run = report.get("keras_mnist_convnet")
+    if keras_run:
+        reached = (f"{keras_run['seconds_to_target']:.0f} s to 99% (epoch {keras_run['reached_epoch']})"
+                   if keras_run["reached_epoch"] else f"99% not reached in {len(keras_run['epochs'])} epochs")
+        lines += ["", f"Keras `mnist_convnet` example in the same run: {reached}; test accuracy by epoch: "
+                  + ", ".join(f"{100 * e['test_accuracy']:.2f}% ({e['epoch_s']:.0f} s)" for e in keras_run["epochs"])]
+    return "\n".join(lines)
+
+
 def _verdict(ok):
     return "PASS" if ok else "MISS"
 
 
 def markdown(command, report):
+    if command == "targets":
+        return _targets_markdown(report)
     if command == "speed":
         lines = [f"mnist `cnn`, batch {report['batch_size']}, epochs of {report['steps']} steps, "
                  f"{report['repeats']} interleaved repetitions; ratio = median of per-repetition ratios to "
@@ -297,6 +613,15 @@ def main(argv=None):
     p = sub.add_parser("precision")
     p.add_argument("--widths", default="32,128,128", help="airbench widths")
     p.add_argument("--batch-size", type=int, default=512)
+    p = sub.add_parser("targets")
+    p.add_argument("--quick", action="store_true", help="cap every row: a smoke test, not a measurement")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per preset row (seed 0 is the row)")
+    p.add_argument("--torch-python", default=sys.executable,
+                   help="a Python with PyTorch for the cifar10 row (the row is skipped if it has none)")
+    p.add_argument("--before", action="store_true", help="also run the presets used before issue 17")
+    p.add_argument("--rows", default=",".join(SPEED_TARGETS), help="a comma-separated subset of the rows")
+    p.add_argument("--data-dir", default=None)
+    sub.add_parser("render", help="rewrite the markdown beside a stored `targets` JSON (F.md) from F")
     for p in sub.choices.values():
         p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args, extra = parser.parse_known_args(argv)
@@ -304,6 +629,16 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     extra = [e for e in extra if e != "--"]
 
+    if args.command == "render":
+        if not args.json:
+            parser.error("render needs --json (a stored `targets` report)")
+        from relu_zoo.run.store import atomic_write_text
+
+        stored = json.loads(Path(args.json).read_text())
+        text = f"`{stored['command']}`" + (f" ({stored['machine']})" if "machine" in stored else "")
+        atomic_write_text(Path(args.json).with_suffix(".md"), f"{text}\n\n{_targets_markdown(stored)}\n")
+        print(_targets_markdown(stored))
+        return 0
     if args.command in ("speed", "profile"):
         activations = [a for a in args.activations.split(",") if a]
         kwargs = {"repeats": args.repeats, "batch_size": args.batch_size, "data_dir": args.data_dir}
@@ -313,6 +648,21 @@ def main(argv=None):
             report = profile(activations, **kwargs)
     elif args.command == "accuracy":
         report = accuracy([p for p in args.presets.split(",") if p], extra)
+    elif args.command == "targets":
+        unknown = sorted(set(args.rows.split(",")) - set(SPEED_TARGETS))
+        if unknown:
+            parser.error(f"unknown rows: {', '.join(unknown)}; valid: {', '.join(SPEED_TARGETS)}")
+        def progress(partial):
+            if args.json:  # the rows so far, JSON and markdown side by side (`.md` beside the `.json`)
+                from relu_zoo.run.store import atomic_write_json, atomic_write_text
+
+                atomic_write_json(args.json, {**partial, "command": command_line})
+                atomic_write_text(Path(args.json).with_suffix(".md"), _targets_markdown(partial) + "\n")
+
+        command_line = "python benchmarks/training.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        report = targets(quick=args.quick, seeds=args.seeds, torch_python=args.torch_python, before=args.before,
+                         data_dir=args.data_dir, rows=args.rows.split(","), progress=progress)
+        report["command"] = command_line
     elif args.command == "precision":
         report = precision(tuple(int(w) for w in args.widths.split(",")), batch_size=args.batch_size)
     else:
@@ -324,9 +674,12 @@ def main(argv=None):
     print(report["machine"])
     print(markdown(args.command, report))
     if args.json:
-        from relu_zoo.run.store import atomic_write_json
+        from relu_zoo.run.store import atomic_write_json, atomic_write_text
 
         atomic_write_json(args.json, report)
+        if args.command == "targets":
+            atomic_write_text(Path(args.json).with_suffix(".md"),
+                              f"`{report['command']}` ({report['machine']})\n\n{markdown(args.command, report)}\n")
     return 0
 
 

@@ -77,3 +77,59 @@ def test_precision_times_both_policies_and_says_what_auto_picks():
     assert report["auto"] in ("float32", "mixed_bfloat16", "mixed_float16")
     assert report["bf16_over_f32"] == report["step_s"]["mixed_bfloat16"] / report["step_s"]["float32"]
     assert "| mixed_bfloat16 |" in training.markdown("precision", report)
+
+
+def test_speed_targets_name_shipped_presets():
+    presets = set(config_lib.list_presets())
+    assert {t["preset"] for t in training.SPEED_TARGETS.values() if "preset" in t} <= presets
+    assert set(training.BEFORE_PRESETS.values()) <= presets and set(training.BEFORE_PRESETS) <= set(
+        training.SPEED_TARGETS)
+
+
+def test_targets_refuses_unknown_rows():
+    with pytest.raises(SystemExit):
+        training.main(["targets", "--rows", "prelu_layer,no_such_row"])
+
+
+def test_targets_markdown_states_every_row_against_its_target():
+    rows = [training._row("prelu_layer", 1.3, True, "python benchmarks/layers.py",
+                          spread={"min": 1.1, "max": 1.6}, before={"median": 1.9}),
+            training._row("imdb_88", 55.0, False, "python train.py --preset imdb_fast", test_accuracy=0.885,
+                          seeds=[{"test_accuracy": 0.885, "train_s": 55.0}, {"test_accuracy": 0.89, "train_s": 50}]),
+            training._row("cifar10_torch", None, None, "python benchmarks/training.py targets", skipped="no torch")]
+    text = training.markdown("targets", {"rows": rows, "before": []})
+    lines = text.splitlines()
+    assert len(lines) == 2 + len(rows)
+    assert "1.30× (repetitions 1.10–1.60×); unfused 1.90×" in lines[2] and "≤ 1.5×" in lines[2] and "PASS" in lines[2]
+    assert "55.0 s at 88.50% (2 seeds: 88.50–89.00%, 50–55 s)" in lines[3] and "≤ 40.0 s" in lines[3]
+    assert "MISS" in lines[3] and "`python train.py --preset imdb_fast`" in lines[3]
+    assert "skipped: no torch" in lines[4]
+
+
+def test_cifar10_torch_row_is_skipped_without_pytorch(tmp_path):
+    no_torch = tmp_path / "python"
+    no_torch.write_text("#!/bin/sh\necho 'No module named torch' >&2\nexit 1\n")
+    no_torch.chmod(0o755)
+    row = training.cifar10_torch_row(str(no_torch))
+    assert row["measured"] is None and row["met"] is None and "not importable" in row["skipped"]
+
+
+@pytest.mark.slow
+def test_targets_quick_layer_rows_measure_fused_and_unfused(tmp_path):
+    out = tmp_path / "targets.json"
+    assert training.main(["targets", "--quick", "--rows", "prelu_layer,rrelu_layer", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["key"] for r in report["rows"]] == ["prelu_layer", "rrelu_layer"] and report["quick"]
+    for row in report["rows"]:
+        assert row["measured"] > 0 and row["before"]["median"] > 0 and row["target"] in (1.5, 2.0)
+        assert row["spread"]["min"] <= row["spread"]["max"] and isinstance(row["met"], bool)
+
+
+def test_render_rewrites_the_markdown_of_a_stored_targets_report(tmp_path):
+    stored = tmp_path / "targets.json"
+    rows = [training._row("spoken_digit", 15.0, True, "python train.py --preset spoken_digit_fast",
+                          test_accuracy=0.975)]
+    stored.write_text(json.dumps({"rows": rows, "before": [], "complete": False, "command": "python x"}))
+    assert training.main(["render", "--json", str(stored)]) == 0
+    text = (tmp_path / "targets.md").read_text()
+    assert text.startswith("`python x`") and "Incomplete run" in text and "15.0 s at 97.50%" in text

@@ -29,6 +29,7 @@ SMALL_KWARGS = {
     "relu_rnn": {"units": 8, "embedding_dim": 8},
     "transformer": {"dim": 8, "heads": 2, "ffn_dim": 12, "depth": 1},
     "wavecnn": {"filters": (4, 8)},
+    "fasttext": {"embedding_dim": 8, "buckets": 64, "units": 8},
 }
 COMBOS = [(m, mod) for m in models.list_models() for mod in models.model_modalities(m)]
 
@@ -113,7 +114,7 @@ def test_builds_trains_and_owns_its_activations(model_name, modality, activation
 
 
 # Fast subset: one image model and the custom ReLURNNCell; the full suite saves every model.
-FAST_SAVE_LOAD = (("mlp", "image"), ("relu_rnn", "text"))
+FAST_SAVE_LOAD = (("mlp", "image"), ("relu_rnn", "text"), ("fasttext", "text"))
 
 
 @pytest.mark.parametrize("model_name,modality", [
@@ -240,6 +241,36 @@ def test_a_few_steps_on_real_data_reduce_the_loss(real_batches, model_name, moda
     model.fit(x, y, epochs=8, batch_size=64, verbose=0)
     after = model.evaluate(x, y, verbose=0)[0]
     assert after < before, (before, after)
+
+
+def test_fasttext_bigram_ids_hash_pairs_and_mask_padding():
+    from relu_zoo.models.fasttext import BigramIds
+
+    layer = BigramIds(vocab_size=50, buckets=64)
+    ids = np.array([[5, 7, 5, 7, 0, 0], [7, 5, 3, 2, 9, 4]])
+    out = np.asarray(layer(ids))
+    assert out.shape == (2, 11) and layer.compute_output_shape((None, 6)) == (None, 11)
+    np.testing.assert_array_equal(out[:, :6], ids)  # the words themselves come first
+    bigrams = out[:, 6:]
+    assert bigrams[0, 0] == bigrams[0, 2] != bigrams[0, 1]  # the same pair, the same bucket; (5,7) != (7,5)
+    assert bigrams[0, 3] == bigrams[0, 4] == 0  # pairs ending in padding are padding
+    assert np.all((bigrams[1] >= 50) & (bigrams[1] < 50 + 64))  # after the vocabulary, inside the buckets
+    assert len(set(bigrams[1])) > 3  # distinct pairs spread over the buckets
+    # Padding (and pairs ending in it) is masked: the pooled vector is the mean of the 4 words and 3 bigrams.
+    spec = SMALL_SPECS["text"]
+    keras.utils.set_random_seed(0)
+    model = models.create_model("fasttext", task=spec, activation="prelu", **SMALL_KWARGS["fasttext"])
+    pool = next(layer for layer in model.layers if isinstance(layer, keras.layers.GlobalAveragePooling1D))
+    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+    review = np.zeros((1, 16), "int64")
+    review[0, :4] = [3, 4, 5, 6]
+    rows = np.asarray(model.get_layer(index=1)(review))[0]
+    rows = rows[rows > 0]
+    assert len(rows) == 7
+    pooled = keras.Model(model.inputs, pool.output).predict(review, verbose=0)[0]
+    np.testing.assert_allclose(pooled, np.asarray(embedding.embeddings)[rows].mean(axis=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="buckets=0"):
+        BigramIds(vocab_size=50, buckets=0)
 
 
 def test_masked_global_max_pooling_skips_padding():
