@@ -79,10 +79,17 @@ def _tiny_model(spec):
 
 def test_list_tasks_is_the_documented_registry():
     assert ALL_TASKS == ["ag_news_subset", "cifar10", "cifar100", "fashion_mnist", "glue/sst2", "imdb_reviews",
-                         "mnist", "speech_commands", "spoken_digit", "spoken_digit_waveform"]
+                         "imdb_reviews_512", "mnist", "speech_commands", "spoken_digit", "spoken_digit_waveform"]
     assert tasks.list_tasks("speech") == ["speech_commands", "spoken_digit", "spoken_digit_waveform"]
     with pytest.raises(ValueError, match="modality"):
         tasks.list_tasks("video")
+
+
+def test_imdb_reviews_512_is_imdb_reviews_with_longer_inputs():
+    base, long = tasks.get("imdb_reviews"), tasks.get("imdb_reviews_512")
+    assert long.spec.input_shape == (512,) and base.spec.input_shape == (256,)
+    assert long.get_config() == {**base.get_config(), "name": "imdb_reviews_512", "sequence_length": 512,
+                                 "description": "imdb_reviews, the last 512 words"}
 
 
 def test_unknown_task_names_closest_match_and_valid_names():
