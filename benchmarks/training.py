@@ -4,6 +4,7 @@
     python benchmarks/training.py profile    [--activations relu,prelu,rrelu]
     python benchmarks/training.py accuracy   [--presets mnist_60s,imdb,spoken_digit]
     python benchmarks/training.py memory     [-- extra train.py flags]
+    python benchmarks/training.py phases     [-- extra train.py flags]
     python benchmarks/training.py precision  [--widths 32,128,128]
     python benchmarks/training.py targets    [--quick] [--seeds 3] [--torch-python PYTHON] [--before]
     python benchmarks/training.py render     --json benchmarks/reports/training/targets.json
@@ -31,6 +32,10 @@
   beside it (F with `.md`) after every row, so a run cut short keeps what it measured. `--quick` caps every
   row (a smoke test, ~2 min on an idle 2-core CPU; its numbers say nothing about the targets). `--before` adds the presets the rows were
   measured with before issue 17.
+- `phases`: runs the default `python train.py` (or `train.py` with the flags after `--`) in this process and
+  splits its wall and CPU time into phases that add up to the whole (benchmarks/phases.py: import, data,
+  model build, first train/test step (tracing), train steps, validation, each callback, test evaluation,
+  report and plots), then times one run's training batches drawn from the input pipeline alone.
 - `memory`: runs the default `python train.py` (the `quick` preset) in a child process and reports its
   peak resident memory (`ru_maxrss` of that child from `os.wait4`: the whole process, TensorFlow included).
 
@@ -375,17 +380,42 @@ def preset_row(key, preset=None, seeds=1, extra=(), keras_seconds=None):
                 run.pop("command"), **run)
 
 
+def _report_files(out):
+    """The report files a sweep wrote into `out` (its top-level files and plots)."""
+    return sorted(str(p.relative_to(out)) for p in Path(out).glob("*") if p.is_file()) + sorted(
+        f"plots/{p.name}" for p in (Path(out) / "plots").glob("*.png"))
+
+
 def default_row(extra=()):
     """The default `python train.py` (15 runs, diagnostics, logs, report, plots) as a whole process."""
     with tempfile.TemporaryDirectory() as out:
         run = _train_py(list(extra), out)
-        report = sorted(str(p.relative_to(out)) for p in Path(out).glob("*") if p.is_file()) + sorted(
-            f"plots/{p.name}" for p in (Path(out) / "plots").glob("*.png"))
+        report = _report_files(out)
     runs = run["results"]["runs"]
     return _row("default", run["wall_s"], run["wall_s"] <= SPEED_TARGETS["default"]["at_most"], run["command"],
                 runs=len(runs), train_s=sum(sum(r["epoch_times"]) for r in runs),
                 diagnostics=all(r.get("diagnostics") for r in runs), report_files=report,
                 peak_rss_mb=run["peak_rss_mb"])
+
+
+def phases(extra=()):
+    """`python train.py [extra]` (no flags: the default sweep) run in this process with its time split into
+    phases (benchmarks/phases.py), then one run's training batches drawn from its input pipeline alone.
+    Call it before this process imports TensorFlow: the import is the first phase."""
+    module = _load_sibling("phases")
+    loadavg = list(os.getloadavg())
+    with tempfile.TemporaryDirectory() as out:
+        report = module.profile_train_py(list(extra), out)
+        report["report_files"] = _report_files(out)
+    report["process_s"] = module.process_age_s()  # interpreter start to here (what `time python ...` sees)
+    from relu_zoo import cli
+    from relu_zoo.run import spec as config_lib
+
+    args = cli.train_parser().parse_args(list(extra))
+    report["pipeline_alone"] = module.pipeline_pass(config_lib.resolve(args.preset, args.config,
+                                                                        cli._overrides(args)))
+    report["loadavg_start"] = loadavg
+    return report
 
 
 def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=None, threads=2):
@@ -578,6 +608,15 @@ def markdown(command, report):
                          f"{100 * r['test_accuracy']:.2f}% | {'–' if tta is None else f'{100 * tta:.2f}%'} | "
                          f"{r['train_s']:.0f} | {target} | {'' if r['met'] is None else _verdict(r['met'])} | "
                          f"{'' if r.get('met_with_tta') is None else _verdict(r['met_with_tta'])} |")
+    elif command == "phases":
+        total = report["total"]
+        lines = [f"`{report['command']}` in one process: {total['wall_s']:.1f} s wall, {total['cpu_s']:.1f} s CPU "
+                 f"(process {report['process_s'] or float('nan'):.1f} s); input pipeline alone: "
+                 f"{report['pipeline_alone']['batches']} batches in {report['pipeline_alone']['seconds']:.1f} s",
+                 "", "| phase | wall s | share | CPU s | calls |", "|---|---:|---:|---:|---:|"]
+        for r in report["phases"]:
+            lines.append(f"| {r['phase']} | {r['wall_s']:.1f} | {100 * r['share']:.1f}% | {r['cpu_s']:.1f} | "
+                         f"{r['calls']} |")
     elif command == "precision":
         lines = [f"cifar10 `airbench` widths {report['widths']}, batch {report['batch_size']}, train step seconds "
                  f"(median of {report['repeats']} interleaved repetitions of {report['steps']} steps); CPU bf16 "
@@ -610,6 +649,7 @@ def main(argv=None):
     p = sub.add_parser("accuracy")
     p.add_argument("--presets", default=",".join(ACCURACY_TARGETS))
     sub.add_parser("memory")
+    sub.add_parser("phases", help="time the phases of `python train.py [-- flags]` in this process")
     p = sub.add_parser("precision")
     p.add_argument("--widths", default="32,128,128", help="airbench widths")
     p.add_argument("--batch-size", type=int, default=512)
@@ -625,7 +665,7 @@ def main(argv=None):
     for p in sub.choices.values():
         p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("accuracy", "memory"):
+    if extra and args.command not in ("accuracy", "memory", "phases"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     extra = [e for e in extra if e != "--"]
 
@@ -663,6 +703,10 @@ def main(argv=None):
         report = targets(quick=args.quick, seeds=args.seeds, torch_python=args.torch_python, before=args.before,
                          data_dir=args.data_dir, rows=args.rows.split(","), progress=progress)
         report["command"] = command_line
+    elif args.command == "phases":
+        report = phases(extra)
+        report["benchmark_command"] = "python benchmarks/training.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])
     elif args.command == "precision":
         report = precision(tuple(int(w) for w in args.widths.split(",")), batch_size=args.batch_size)
     else:
