@@ -45,6 +45,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.75)
+    parser.add_argument("--profile", type=int, default=0,
+                        help="profile this many steps (torch.profiler) and add their ops to the first line")
     args = parser.parse_args(argv)
     import torch
 
@@ -66,8 +68,21 @@ def main(argv=None):
         return loss
 
     step()  # warm-up (oneDNN primitive creation)
+    step()
+    ops = None
+    if args.profile:
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        import ops as ops_lib  # benchmarks/ops.py: the same grouping of ops as TensorFlow's profile
+        start = time.perf_counter()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(args.profile):
+                step()
+        ops = {"step_ms": round(1000 * (time.perf_counter() - start) / args.profile, 2),
+               **ops_lib.summarize(ops_lib.torch_op_events(prof), args.profile)}
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "parameters": sum(p.numel() for p in model.parameters())}), flush=True)
+                      "parameters": sum(p.numel() for p in model.parameters()), "ops": ops}), flush=True)
     for line in sys.stdin:
         n = int(line)
         start = time.perf_counter()
