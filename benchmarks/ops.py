@@ -120,7 +120,7 @@ def torch_op_events(prof):
             if e.self_cpu_time_total > 0]
 
 
-def _model_and_batch(model, batch_size, widths, activation):
+def _model_and_batch(model, batch_size, widths, activation, jit_compile=False):
     """The compiled model of a sweep's run (`cnn` on mnist as `python train.py` trains it, or `airbench` on
     cifar10 as the `cifar10` preset does) and a fixed random batch for it."""
     import keras
@@ -135,7 +135,9 @@ def _model_and_batch(model, batch_size, widths, activation):
     kwargs = {"widths": tuple(widths)} if model == "airbench" and widths else dict(config.model_kwargs)
     keras.utils.set_random_seed(0)
     built = models.create_model(model, task=spec, activation=activation, **kwargs)
-    built.compile(make_optimizer(config, 100), make_loss(config), metrics=["accuracy"])
+    # Keras' "auto" leaves XLA off on CPUs; `jit_compile=True` compiles the whole step (an option to compare).
+    built.compile(make_optimizer(config, 100), make_loss(config), metrics=["accuracy"],
+                  jit_compile=True if jit_compile else "auto")
     rng = np.random.default_rng(0)
     batch_size = batch_size or config.batch_size
     x = rng.normal(size=(batch_size,) + spec.input_shape).astype("float32")
@@ -158,6 +160,7 @@ def main(argv=None):
     parser.add_argument("--intra", type=int, default=None, help="tf.config.threading intra-op threads")
     parser.add_argument("--inter", type=int, default=None, help="tf.config.threading inter-op threads")
     parser.add_argument("--profile-steps", type=int, default=2)
+    parser.add_argument("--jit-compile", action="store_true", help="compile the whole step with XLA")
     args = parser.parse_args(argv)
     import tensorflow as tf
 
@@ -166,7 +169,7 @@ def main(argv=None):
     if args.inter is not None:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter)
     widths = [int(w) for w in args.widths.split(",")] if args.widths else None
-    model, x, y = _model_and_batch(args.model, args.batch_size, widths, args.activation)
+    model, x, y = _model_and_batch(args.model, args.batch_size, widths, args.activation, args.jit_compile)
     iterator = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
     model.make_train_function()
 
