@@ -8,10 +8,12 @@ Used by `python benchmarks/training.py ops`, which starts this file as a child p
 
 builds the model and a fixed random batch, profiles `--profile-steps` train steps, prints one JSON line
 ({"ready": ..., "ops": ...}), then reads lines from stdin: for each number `n` it trains `n` steps and
-prints the seconds per step (the protocol of benchmarks/airbench_torch.py). An op's time is its own time on the thread that ran it
-(TensorFlow: the op's event on an executor thread, its kernel's parallel work included; PyTorch: the
-profiler's self CPU time); ops of one step can overlap on TensorFlow's two inter-op threads, so the sum of
-op times may exceed the step's wall time a little.
+prints the seconds per step (the protocol of benchmarks/airbench_torch.py).
+
+An op's time is its duration on the thread that ran it (TensorFlow: the op's event on an executor thread,
+its kernel's parallel work included; PyTorch: the profiler's self CPU time). TensorFlow runs independent ops
+of a step at once on its inter-op threads (a layer's filter and input gradients, say), so its ops' times add
+up to more than the step's wall time: compare kinds by their share of the sum. PyTorch runs one op at a time.
 """
 
 import collections
@@ -28,7 +30,8 @@ KINDS = (
     ("conv forward", r"^(Conv2D|_FusedConv2D|_MklFusedConv2D|aten::(mkldnn_)?convolution|aten::_convolution)\b"),
     ("batch norm", r"(^FusedBatchNorm|batch_?norm|^aten::native_batch_norm)"),
     ("pooling", r"(^MaxPool|^AvgPool|max_pool|adaptive_max_pool|^Max\b.*global_max)"),
-    ("optimizer", r"(^Resource\w*Apply|^AssignVariableOp|^AssignAddVariableOp|^aten::_foreach|Optimizer\.step| (adam|sgd|SGD|Adam|nadam)\b)"),
+    ("optimizer", r"(^Resource\w*Apply|^AssignVariableOp|^AssignAddVariableOp|^aten::_foreach|Optimizer\.step"
+                  r"|[ /](adam|adamw|nadam|sgd|SGD|rmsprop)(_\d+)?/)"),
     ("dense / matmul", r"^(MatMul|_FusedMatMul|aten::(mm|addmm|linear|matmul))\b"),
     ("loss", r"(cross_?entropy|Softmax|LogSoftmax|aten::(log_softmax|nll_loss)|_log_softmax)"),
     ("activation", r"(^(Relu|ReluGrad|Elu|EluGrad|LeakyRelu\w*|Select\w*|Greater\w*|LessEqual|XLA cluster"

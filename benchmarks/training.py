@@ -40,9 +40,9 @@
 - `ops`: a train step's time by kind of op (conv forward, conv backward by filter and input, batch norm,
   pooling, activation, optimizer, ...; benchmarks/ops.py, from TensorFlow's profiler) for the cifar10
   `airbench` net or the default run's mnist `cnn`, once per TensorFlow setting (`--variants`: oneDNN off,
-  thread counts, the whole step compiled by XLA, relu_zoo's XLA fusion off; a child process each) and, for `airbench` with `--torch-python`,
-  the same net in PyTorch (torch.profiler); then repetitions of every process's step interleaved, so each
-  setting's step time is compared with the first's under the same load.
+  thread counts, the whole step compiled by XLA, relu_zoo's XLA fusion off; a child process each) and, for
+  `airbench` with `--torch-python`, the same net in PyTorch (torch.profiler); then repetitions of every
+  process's step interleaved, so each setting's step time is compared with the first's under the same load.
 - `memory`: runs the default `python train.py` (the `quick` preset) in a child process and reports its
   peak resident memory (`ru_maxrss` of that child from `os.wait4`: the whole process, TensorFlow included).
 
@@ -503,7 +503,8 @@ def _parse_variant(text):
     return env, flags
 
 
-OPS_VARIANTS = ("default", "TF_ENABLE_ONEDNN_OPTS=0", "--inter 1", "--intra 1 --inter 2", "--jit-compile", "RELU_ZOO_XLA=0")
+OPS_VARIANTS = ("default", "TF_ENABLE_ONEDNN_OPTS=0", "--inter 1", "--intra 1 --inter 2", "--jit-compile",
+                "RELU_ZOO_XLA=0")
 
 
 def ops(model="airbench", variants=OPS_VARIANTS, torch_python=None, steps=3, repeats=5, profile_steps=2,
