@@ -13,9 +13,12 @@ RGB) -> ReLU -> 3 x [conv3x3 -> maxpool2 -> batch norm (shift only) -> ReLU -> c
 """
 
 import argparse
-import json
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import ops as ops_lib  # noqa: E402  (benchmarks/ops.py: the step protocol and the grouping of ops)
 
 
 def build(torch, widths, channels=3, classes=10):
@@ -71,25 +74,14 @@ def main(argv=None):
     step()
     ops = None
     if args.profile:
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        import ops as ops_lib  # benchmarks/ops.py: the same grouping of ops as TensorFlow's profile
         start = time.perf_counter()
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             for _ in range(args.profile):
                 step()
         ops = {"step_ms": round(1000 * (time.perf_counter() - start) / args.profile, 2),
                **ops_lib.summarize(ops_lib.torch_op_events(prof), args.profile)}
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "parameters": sum(p.numel() for p in model.parameters()), "ops": ops}), flush=True)
-    for line in sys.stdin:
-        n = int(line)
-        start = time.perf_counter()
-        for _ in range(n):
-            step()
-        print(json.dumps({"step_s": (time.perf_counter() - start) / n}), flush=True)
-    return 0
+    return ops_lib.serve_steps(step, {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                      "parameters": sum(p.numel() for p in model.parameters()), "ops": ops})
 
 
 if __name__ == "__main__":

@@ -150,10 +150,7 @@ def _model_and_batch(model, batch_size, widths, activation, jit_compile=False):
 
 def main(argv=None):
     import argparse
-    import json
-    import sys
     import tempfile
-    import time
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("cnn", "airbench"), default="airbench")
@@ -183,10 +180,20 @@ def main(argv=None):
     step()
     with tempfile.TemporaryDirectory() as logdir:
         profile = profile_tf(step, args.profile_steps, logdir) if args.profile_steps else None
-    print(json.dumps({"ready": True, "tensorflow": tf.__version__, "parameters": int(model.count_params()),
-                      "threads": {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
-                                  "inter": tf.config.threading.get_inter_op_parallelism_threads()},
-                      "ops": profile}), flush=True)
+    return serve_steps(step, {"tensorflow": tf.__version__, "parameters": int(model.count_params()),
+                              "threads": {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
+                                          "inter": tf.config.threading.get_inter_op_parallelism_threads()},
+                              "ops": profile})
+
+
+def serve_steps(step, ready):
+    """Prints `ready` as one JSON line, then for each number `n` read from stdin runs `step()` `n` times and
+    prints the seconds per step (how `benchmarks/training.py` interleaves processes' steps)."""
+    import json
+    import sys
+    import time
+
+    print(json.dumps({"ready": True, **ready}), flush=True)
     for line in sys.stdin:
         n = int(line)
         start = time.perf_counter()
