@@ -1,6 +1,6 @@
 """Training speed on this machine: epoch-time ratios, where a step's time goes, time to accuracy, peak memory.
 
-    python benchmarks/training.py speed      [--activations relu,prelu,rrelu] [--steps 60] [--repeats 5]
+    python benchmarks/training.py speed      [--activations relu,prelu,rrelu] [--steps 60] [--repeats 5] [--unfused relu]
     python benchmarks/training.py profile    [--activations relu,prelu,rrelu]
     python benchmarks/training.py accuracy   [--presets mnist_60s,imdb,spoken_digit]
     python benchmarks/training.py memory     [-- extra train.py flags]
@@ -86,7 +86,9 @@ def _compiled_models(activations, spec, seed=0, model_kwargs=None):
     for activation in activations:
         keras.utils.set_random_seed(seed)
         # "keras.PReLU": a Keras layer with its defaults, as a reference (every use site gets a fresh copy).
-        spec_or_layer = getattr(keras.layers, activation[6:])() if activation.startswith("keras.") else activation
+        # "<name> unfused": the same spec, for a model traced with RELU_ZOO_XLA=0 (see `speed`).
+        name = activation.removesuffix(UNFUSED)
+        spec_or_layer = getattr(keras.layers, name[6:])() if name.startswith("keras.") else name
         model = models.create_model("cnn", task=spec, activation=spec_or_layer, **(model_kwargs or {}))
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
@@ -105,14 +107,25 @@ def _mnist_batches(steps, batch_size, data_dir=None):
     return data, data.train.take(steps).cache().apply(tf.data.experimental.assert_cardinality(steps))
 
 
-def speed(activations, steps=60, repeats=5, batch_size=128, data_dir=None):
-    """Median epoch time of each activation's mnist `cnn` and its median ratio to the first activation's."""
+UNFUSED = " unfused"
+
+
+def speed(activations, steps=60, repeats=5, batch_size=128, data_dir=None, unfused=()):
+    """Median epoch time of each activation's mnist `cnn` and its median ratio to the first activation's.
+
+    `unfused`: activations also trained as "<name> unfused", their train step traced with `RELU_ZOO_XLA=0`
+    (relu_zoo's element-wise math as separate TensorFlow ops), in the same rotation."""
     from relu_zoo.run.callbacks import EpochTimer  # train.py's: adds `epoch_time` to the epoch logs
 
+    activations = list(activations) + [f"{name}{UNFUSED}" for name in unfused]
     data, batches = _mnist_batches(steps, batch_size, data_dir)
     built = _compiled_models(activations, data.spec)
-    for model in built.values():  # trace and warm up every model before timing any
-        model.fit(batches, epochs=1, verbose=0, shuffle=False)
+    without_fusion = _load_sibling("layers")._unfused
+    for activation, model in built.items():  # trace and warm up every model before timing any
+        def warm_up(_, model=model):
+            model.fit(batches, epochs=1, verbose=0, shuffle=False)
+
+        (without_fusion(warm_up) if activation.endswith(UNFUSED) else warm_up)(None)
     times = {a: [] for a in activations}
     for rep in range(repeats):
         order = activations[rep % len(activations):] + activations[:rep % len(activations)]
@@ -733,6 +746,8 @@ def main(argv=None):
         p.add_argument("--data-dir", default=None)
         if name == "speed":
             p.add_argument("--steps", type=int, default=60, help="batches per timed epoch")
+            p.add_argument("--unfused", default="", help="comma-separated activations also trained with their "
+                           "step traced with RELU_ZOO_XLA=0 (as '<name> unfused')")
     p = sub.add_parser("accuracy")
     p.add_argument("--presets", default=",".join(ACCURACY_TARGETS))
     sub.add_parser("memory")
@@ -783,7 +798,8 @@ def main(argv=None):
         activations = [a for a in args.activations.split(",") if a]
         kwargs = {"repeats": args.repeats, "batch_size": args.batch_size, "data_dir": args.data_dir}
         if args.command == "speed":
-            report = speed(activations, steps=args.steps, **kwargs)
+            report = speed(activations, steps=args.steps, unfused=[a for a in args.unfused.split(",") if a],
+                           **kwargs)
         else:
             report = profile(activations, **kwargs)
     elif args.command == "accuracy":

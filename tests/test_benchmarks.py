@@ -26,8 +26,9 @@ def test_accuracy_targets_name_shipped_presets():
 @pytest.mark.slow
 def test_speed_times_every_activation_in_every_repetition(real_tfds_dir):
     real_tfds_dir("mnist/3.0.1")
-    report = training.speed(["relu", "prelu", "keras.PReLU"], steps=2, repeats=3, batch_size=16)
-    relu, prelu, keras_prelu = report["rows"]
+    report = training.speed(["relu", "prelu", "keras.PReLU"], steps=2, repeats=3, batch_size=16, unfused=["relu"])
+    relu, prelu, keras_prelu, relu_unfused = report["rows"]
+    assert relu_unfused["activation"] == "relu unfused" and len(relu_unfused["times"]) == 3
     assert relu["activation"] == "relu" and relu["ratio"] == 1.0  # the baseline against itself
     assert len(relu["times"]) == len(prelu["times"]) == 3 and min(relu["times"] + prelu["times"]) > 0
     assert prelu["ratio_min"] <= prelu["ratio"] <= prelu["ratio_max"] and prelu["target"] == 1.15
