@@ -75,33 +75,19 @@ def _select(x, threshold, below, above):
     return ops.where(x > threshold, above, ops.where(x <= threshold, below, x))
 
 
-def _relu_slope(x, negative_slope, max_value, threshold):
-    """d relu(x, negative_slope, max_value, threshold) / dx: NaN at NaN (`_select`)."""
-    above = ops.ones_like(x) if max_value is None else ops.where(x >= max_value, ops.zeros_like(x), 1.0)
-    return _select(x, threshold, ops.full_like(x, negative_slope), above)
+def _with_slope(forward, slope, x):
+    """`forward(x)`, differentiated as `upstream * slope(x)`: the backward pass of every ReLU variant.
 
-
-def _relu_backward(x, dy, negative_slope, max_value, threshold):
-    return dy * _relu_slope(x, negative_slope, max_value, threshold)
-
-
-def _with_slope(forward, x, negative_slope=0.0, max_value=None, threshold=0.0):
-    """`forward(x)`, differentiated as `upstream * _relu_slope(x, ...)`: the backward pass of every ReLU variant.
-
-    The slope is built with `_select`, so the gradient at a NaN input is NaN for all of them (one rule; issue
+    `slope` is built with `_select`, so the gradient at a NaN input is NaN for all of them (one rule; issue
     20 found `relu` giving 0, `relu(max_value=1)` 1). It also keeps TensorFlow's fused forward kernels
-    (relu, relu6, leaky_relu) while fixing their float32-rounded slope in float64. On TensorFlow the
-    backward pass is one XLA loop (`_fused`; the slope's compares, selects and fills were five passes over
-    the tensor besides the multiply: 30% of the mnist `cnn`'s op time, issue 17); the slope takes only the
-    values 0, 1 and `negative_slope`, so the product is the same bit for bit either way.
+    (relu, relu6, leaky_relu) while fixing their float32-rounded slope in float64.
     """
-    backward = _fused(_relu_backward)
 
     @ops.custom_gradient
     def f(x):
         def grad(*args, upstream=None):
             dy = args[0] if upstream is None else upstream
-            return backward(x, dy, negative_slope, max_value, threshold)
+            return dy * slope(x)
 
         return forward(x), grad
 
@@ -140,7 +126,11 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
             y = ops.where(x >= max_value, ops.full_like(y, max_value), y)
         return y
 
-    return _with_slope(forward, x, negative_slope, max_value, threshold)
+    def slope(x):
+        above = ops.ones_like(x) if max_value is None else ops.where(x >= max_value, ops.zeros_like(x), 1.0)
+        return _select(x, threshold, ops.full_like(x, negative_slope), above)
+
+    return _with_slope(forward, slope, x)
 
 
 @_register
@@ -170,7 +160,7 @@ def leaky_relu(x, negative_slope=0.01):
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
         return ops.where(x > 0, x, negative_slope * x)
 
-    return _with_slope(forward, x, negative_slope)
+    return _with_slope(forward, lambda x: _select(x, 0, ops.full_like(x, negative_slope), ops.ones_like(x)), x)
 
 
 def prelu(x, alpha):
@@ -249,8 +239,7 @@ _FUSED = {}
 
 
 def fusion_enabled():
-    """Whether the ReLU family runs its element-wise math as XLA clusters (TensorFlow only): the backward
-    pass of relu and leaky_relu, both passes of PReLU and of RReLU in training.
+    """Whether the learnable and random ReLUs run their element-wise math as XLA clusters (TensorFlow only).
 
     On by default; `RELU_ZOO_XLA=0` turns it off (for a TensorFlow build without XLA, or to compare).
     """
