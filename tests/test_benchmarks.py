@@ -197,3 +197,14 @@ def test_phases_split_a_tiny_train_py_run(real_tfds_dir, tmp_path):
     assert abs(sum(r["wall_s"] for r in report["phases"]) - report["total"]["wall_s"]) < 0.01
     assert report["pipeline_alone"]["batches"] > 0 and "plots/val_accuracy.png" in report["report_files"]
     assert "| data loading |" in training.markdown("phases", report)
+
+
+@pytest.mark.slow
+def test_ops_profiles_and_interleaves_every_setting():
+    report = training.ops("airbench", ["default", "RELU_ZOO_XLA=0 --inter 1"], steps=1, repeats=2, profile_steps=1,
+                          batch_size=8, widths=[4, 8, 8])
+    default, variant = report["rows"]
+    assert default["ratio"] == 1.0 and len(variant["times"]) == 2 and variant["threads"]["inter"] == 1
+    assert default["ops"]["by_kind"]["conv forward"] > 0 and "conv backward: filter" in default["ops"]["by_kind"]
+    text = training.markdown("ops", report)
+    assert "| RELU_ZOO_XLA=0 --inter 1 |" in text and "| conv forward |" in text
