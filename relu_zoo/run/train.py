@@ -243,7 +243,10 @@ def build_training_state(model, data):
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    x, y = next(iter(data.validation.take(1)))
+    batch = next(iter(data.validation.take(1)), None)
+    if batch is None:  # no validation data: Keras creates the metrics' variables while tracing, as before
+        return
+    x, y = batch[:2]
     y_pred = model(x, training=False)
     model.compute_loss(x, y, y_pred, training=False)
     model.compute_metrics(x, y, y_pred)
