@@ -13,9 +13,12 @@ RGB) -> ReLU -> 3 x [conv3x3 -> maxpool2 -> batch norm (shift only) -> ReLU -> c
 """
 
 import argparse
-import json
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import ops as ops_lib  # noqa: E402  (benchmarks/ops.py: the step protocol and the grouping of ops)
 
 
 def build(torch, widths, channels=3, classes=10):
@@ -45,6 +48,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.75)
+    parser.add_argument("--profile", type=int, default=0,
+                        help="profile this many steps (torch.profiler) and add their ops to the first line")
     args = parser.parse_args(argv)
     import torch
 
@@ -66,15 +71,17 @@ def main(argv=None):
         return loss
 
     step()  # warm-up (oneDNN primitive creation)
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "parameters": sum(p.numel() for p in model.parameters())}), flush=True)
-    for line in sys.stdin:
-        n = int(line)
+    step()
+    ops = None
+    if args.profile:
         start = time.perf_counter()
-        for _ in range(n):
-            step()
-        print(json.dumps({"step_s": (time.perf_counter() - start) / n}), flush=True)
-    return 0
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(args.profile):
+                step()
+        ops = {"step_ms": round(1000 * (time.perf_counter() - start) / args.profile, 2),
+               **ops_lib.summarize(ops_lib.torch_op_events(prof), args.profile)}
+    return ops_lib.serve_steps(step, {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                      "parameters": sum(p.numel() for p in model.parameters()), "ops": ops})
 
 
 if __name__ == "__main__":

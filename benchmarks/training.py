@@ -1,9 +1,11 @@
 """Training speed on this machine: epoch-time ratios, where a step's time goes, time to accuracy, peak memory.
 
-    python benchmarks/training.py speed      [--activations relu,prelu,rrelu] [--steps 60] [--repeats 5]
+    python benchmarks/training.py speed      [--activations relu,prelu,rrelu] [--steps 60] [--repeats 5] [--unfused relu]
     python benchmarks/training.py profile    [--activations relu,prelu,rrelu]
     python benchmarks/training.py accuracy   [--presets mnist_60s,imdb,spoken_digit]
     python benchmarks/training.py memory     [-- extra train.py flags]
+    python benchmarks/training.py phases     [-- extra train.py flags]
+    python benchmarks/training.py ops        [--model airbench|cnn] [--torch-python PYTHON] [--variants ...]
     python benchmarks/training.py precision  [--widths 32,128,128]
     python benchmarks/training.py targets    [--quick] [--seeds 3] [--torch-python PYTHON] [--before]
     python benchmarks/training.py render     --json benchmarks/reports/training/targets.json
@@ -31,6 +33,16 @@
   beside it (F with `.md`) after every row, so a run cut short keeps what it measured. `--quick` caps every
   row (a smoke test, ~2 min on an idle 2-core CPU; its numbers say nothing about the targets). `--before` adds the presets the rows were
   measured with before issue 17.
+- `phases`: runs the default `python train.py` (or `train.py` with the flags after `--`) in this process and
+  splits its wall and CPU time into phases that add up to the whole (benchmarks/phases.py: import, data,
+  model build, first train/test step (tracing), train steps, validation, each callback, test evaluation,
+  report and plots), then times one run's training batches drawn from the input pipeline alone.
+- `ops`: a train step's time by kind of op (conv forward, conv backward by filter and input, batch norm,
+  pooling, activation, optimizer, ...; benchmarks/ops.py, from TensorFlow's profiler) for the cifar10
+  `airbench` net or the default run's mnist `cnn`, once per TensorFlow setting (`--variants`: oneDNN off,
+  thread counts, the whole step compiled by XLA, relu_zoo's XLA fusion off; a child process each) and, for
+  `airbench` with `--torch-python`, the same net in PyTorch (torch.profiler); then repetitions of every
+  process's step interleaved, so each setting's step time is compared with the first's under the same load.
 - `memory`: runs the default `python train.py` (the `quick` preset) in a child process and reports its
   peak resident memory (`ru_maxrss` of that child from `os.wait4`: the whole process, TensorFlow included).
 
@@ -74,7 +86,9 @@ def _compiled_models(activations, spec, seed=0, model_kwargs=None):
     for activation in activations:
         keras.utils.set_random_seed(seed)
         # "keras.PReLU": a Keras layer with its defaults, as a reference (every use site gets a fresh copy).
-        spec_or_layer = getattr(keras.layers, activation[6:])() if activation.startswith("keras.") else activation
+        # "<name> unfused": the same spec, for a model traced with RELU_ZOO_XLA=0 (see `speed`).
+        name = activation.removesuffix(UNFUSED)
+        spec_or_layer = getattr(keras.layers, name[6:])() if name.startswith("keras.") else name
         model = models.create_model("cnn", task=spec, activation=spec_or_layer, **(model_kwargs or {}))
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
@@ -93,14 +107,25 @@ def _mnist_batches(steps, batch_size, data_dir=None):
     return data, data.train.take(steps).cache().apply(tf.data.experimental.assert_cardinality(steps))
 
 
-def speed(activations, steps=60, repeats=5, batch_size=128, data_dir=None):
-    """Median epoch time of each activation's mnist `cnn` and its median ratio to the first activation's."""
+UNFUSED = " unfused"
+
+
+def speed(activations, steps=60, repeats=5, batch_size=128, data_dir=None, unfused=()):
+    """Median epoch time of each activation's mnist `cnn` and its median ratio to the first activation's.
+
+    `unfused`: activations also trained as "<name> unfused", their train step traced with `RELU_ZOO_XLA=0`
+    (relu_zoo's element-wise math as separate TensorFlow ops), in the same rotation."""
     from relu_zoo.run.callbacks import EpochTimer  # train.py's: adds `epoch_time` to the epoch logs
 
+    activations = list(activations) + [f"{name}{UNFUSED}" for name in unfused]
     data, batches = _mnist_batches(steps, batch_size, data_dir)
     built = _compiled_models(activations, data.spec)
-    for model in built.values():  # trace and warm up every model before timing any
-        model.fit(batches, epochs=1, verbose=0, shuffle=False)
+    without_fusion = _load_sibling("layers")._unfused
+    for activation, model in built.items():  # trace and warm up every model before timing any
+        def warm_up(_, model=model):
+            model.fit(batches, epochs=1, verbose=0, shuffle=False)
+
+        (without_fusion(warm_up) if activation.endswith(UNFUSED) else warm_up)(None)
     times = {a: [] for a in activations}
     for rep in range(repeats):
         order = activations[rep % len(activations):] + activations[:rep % len(activations)]
@@ -375,17 +400,42 @@ def preset_row(key, preset=None, seeds=1, extra=(), keras_seconds=None):
                 run.pop("command"), **run)
 
 
+def _report_files(out):
+    """The report files a sweep wrote into `out` (its top-level files and plots)."""
+    return sorted(str(p.relative_to(out)) for p in Path(out).glob("*") if p.is_file()) + sorted(
+        f"plots/{p.name}" for p in (Path(out) / "plots").glob("*.png"))
+
+
 def default_row(extra=()):
     """The default `python train.py` (15 runs, diagnostics, logs, report, plots) as a whole process."""
     with tempfile.TemporaryDirectory() as out:
         run = _train_py(list(extra), out)
-        report = sorted(str(p.relative_to(out)) for p in Path(out).glob("*") if p.is_file()) + sorted(
-            f"plots/{p.name}" for p in (Path(out) / "plots").glob("*.png"))
+        report = _report_files(out)
     runs = run["results"]["runs"]
     return _row("default", run["wall_s"], run["wall_s"] <= SPEED_TARGETS["default"]["at_most"], run["command"],
                 runs=len(runs), train_s=sum(sum(r["epoch_times"]) for r in runs),
                 diagnostics=all(r.get("diagnostics") for r in runs), report_files=report,
                 peak_rss_mb=run["peak_rss_mb"])
+
+
+def phases(extra=()):
+    """`python train.py [extra]` (no flags: the default sweep) run in this process with its time split into
+    phases (benchmarks/phases.py), then one run's training batches drawn from its input pipeline alone.
+    Call it before this process imports TensorFlow: the import is the first phase."""
+    module = _load_sibling("phases")
+    loadavg = list(os.getloadavg())
+    with tempfile.TemporaryDirectory() as out:
+        report = module.profile_train_py(list(extra), out)
+        report["report_files"] = _report_files(out)
+    report["process_s"] = module.process_age_s()  # interpreter start to here (what `time python ...` sees)
+    from relu_zoo import cli
+    from relu_zoo.run import spec as config_lib
+
+    args = cli.train_parser().parse_args(list(extra))
+    report["pipeline_alone"] = module.pipeline_pass(config_lib.resolve(args.preset, args.config,
+                                                                        cli._overrides(args)))
+    report["loadavg_start"] = loadavg
+    return report
 
 
 def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=None, threads=2):
@@ -452,6 +502,70 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
                 step_s=step, times=times, batch_size=batch_size, widths=list(widths), dtype_policy=policy,
                 threads={"tensorflow": tf_threads, "pytorch": info["threads"]}, params={"tensorflow": int(model.count_params()), "pytorch": info["parameters"]},
                 torch=info["torch"])
+
+
+def _parse_variant(text):
+    """"NAME=VALUE ... --flag value ...": environment variables and benchmarks/ops.py flags of one setting."""
+    env, flags = {}, []
+    for token in text.split():
+        if "=" in token and not token.startswith("-"):
+            key, value = token.split("=", 1)
+            env[key] = value
+        else:
+            flags.append(token)
+    return env, flags
+
+
+OPS_VARIANTS = ("default", "TF_ENABLE_ONEDNN_OPTS=0", "--inter 1", "--intra 1 --inter 2", "--jit-compile",
+                "RELU_ZOO_XLA=0")
+
+
+def ops(model="airbench", variants=OPS_VARIANTS, torch_python=None, steps=3, repeats=5, profile_steps=2,
+        batch_size=None, widths=None, activation="relu"):
+    """A train step by op kind (benchmarks/ops.py) for each TensorFlow setting in `variants` (a child process
+    each) and, for `airbench`, the same net in PyTorch; then `repeats` interleaved repetitions of `steps`
+    steps of every process, so that each setting's step is compared with the first's under the same load."""
+    ops_py, torch_py = Path(__file__).with_name("ops.py"), Path(__file__).with_name("airbench_torch.py")
+    shape = (["--batch-size", str(batch_size)] if batch_size else []) + (
+        ["--widths", ",".join(map(str, widths))] if widths else [])
+    commands = {}
+    for variant in variants:
+        env, flags = _parse_variant("" if variant == "default" else variant)
+        commands[variant] = ([sys.executable, str(ops_py), "--model", model, "--activation", activation,
+                              "--profile-steps", str(profile_steps), *shape, *flags], {**os.environ, **env})
+    if torch_python and model == "airbench":
+        commands["pytorch"] = ([torch_python, str(torch_py), "--profile", str(profile_steps), "--threads", "2",
+                                *shape], dict(os.environ))
+    children, ready = {}, {}
+    try:
+        for name, (command, env) in commands.items():  # one at a time: each profile runs alone
+            children[name] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                              env=env)
+            line = children[name].stdout.readline()
+            if not line:
+                raise RuntimeError(f"{' '.join(command)} ({name}) exited before its first step")
+            ready[name] = json.loads(line)
+        times = {name: [] for name in children}
+        for rep in range(repeats):
+            names = list(children)
+            for name in names[rep % len(names):] + names[:rep % len(names)]:
+                children[name].stdin.write(f"{steps}\n")
+                children[name].stdin.flush()
+                times[name].append(json.loads(children[name].stdout.readline())["step_s"])
+    finally:
+        for child in children.values():
+            child.stdin.close()
+            child.wait()
+    base = next(iter(times))
+    rows = []
+    for name, seconds in times.items():
+        ratios = [t / b for t, b in zip(seconds, times[base])]
+        rows.append({"setting": name, "step_s": statistics.median(seconds), "times": seconds,
+                     "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                     "ops": ready[name].get("ops"), "threads": ready[name].get("threads"),
+                     "parameters": ready[name].get("parameters")})
+    return {"model": model, "activation": activation, "batch_size": batch_size, "widths": widths,
+            "steps": steps, "repeats": repeats, "profile_steps": profile_steps, "baseline": base, "rows": rows}
 
 
 def targets(quick=False, seeds=3, torch_python=None, before=False, data_dir=None, rows=None, progress=None):
@@ -578,6 +692,31 @@ def markdown(command, report):
                          f"{100 * r['test_accuracy']:.2f}% | {'–' if tta is None else f'{100 * tta:.2f}%'} | "
                          f"{r['train_s']:.0f} | {target} | {'' if r['met'] is None else _verdict(r['met'])} | "
                          f"{'' if r.get('met_with_tta') is None else _verdict(r['met_with_tta'])} |")
+    elif command == "ops":
+        base = report["baseline"]
+        lines = [f"`{report['model']}` ({report['activation']}) train step: median of {report['repeats']} interleaved "
+                 f"repetitions of {report['steps']} steps; ratio = median of per-repetition ratios to {base}", "",
+                 f"| setting | step s | × {base} (min–max) |", "|---|---:|---:|"]
+        for r in report["rows"]:
+            lines.append(f"| {r['setting']} | {r['step_s']:.3f} | {r['ratio']:.2f} ({r['ratio_min']:.2f}–"
+                         f"{r['ratio_max']:.2f}) |")
+        profiled = [r for r in report["rows"] if r["ops"]]
+        kinds = list(dict.fromkeys(k for r in profiled for k in r["ops"]["by_kind"]))
+        lines += ["", f"ms per step by kind of op ({report['profile_steps']} profiled steps, each setting alone)", "",
+                  "| kind | " + " | ".join(r["setting"] for r in profiled) + " |", "|---|" + "---:|" * len(profiled)]
+        for kind in kinds + ["all ops", "step (wall)"]:
+            cells = [r["ops"]["by_kind"].get(kind, 0.0) if kind not in ("all ops", "step (wall)") else
+                     r["ops"]["ops_ms" if kind == "all ops" else "step_ms"] for r in profiled]
+            lines.append(f"| {kind} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
+    elif command == "phases":
+        total = report["total"]
+        lines = [f"`{report['command']}` in one process: {total['wall_s']:.1f} s wall, {total['cpu_s']:.1f} s CPU "
+                 f"(process {report['process_s'] or float('nan'):.1f} s); input pipeline alone: "
+                 f"{report['pipeline_alone']['batches']} batches in {report['pipeline_alone']['seconds']:.1f} s",
+                 "", "| phase | wall s | share | CPU s | calls |", "|---|---:|---:|---:|---:|"]
+        for r in report["phases"]:
+            lines.append(f"| {r['phase']} | {r['wall_s']:.1f} | {100 * r['share']:.1f}% | {r['cpu_s']:.1f} | "
+                         f"{r['calls']} |")
     elif command == "precision":
         lines = [f"cifar10 `airbench` widths {report['widths']}, batch {report['batch_size']}, train step seconds "
                  f"(median of {report['repeats']} interleaved repetitions of {report['steps']} steps); CPU bf16 "
@@ -607,9 +746,25 @@ def main(argv=None):
         p.add_argument("--data-dir", default=None)
         if name == "speed":
             p.add_argument("--steps", type=int, default=60, help="batches per timed epoch")
+            p.add_argument("--unfused", default="", help="comma-separated activations also trained with their "
+                           "step traced with RELU_ZOO_XLA=0 (as '<name> unfused')")
     p = sub.add_parser("accuracy")
     p.add_argument("--presets", default=",".join(ACCURACY_TARGETS))
     sub.add_parser("memory")
+    sub.add_parser("phases", help="time the phases of `python train.py [-- flags]` in this process")
+    p = sub.add_parser("ops", help="a train step by op kind, per TensorFlow setting, and PyTorch's")
+    p.add_argument("--model", choices=("airbench", "cnn"), default="airbench",
+                   help="airbench: the cifar10 preset's net (with PyTorch's beside it); cnn: the default run's")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--variants", default=";".join(OPS_VARIANTS),
+                   help="';'-separated settings, each 'default' or environment variables (NAME=VALUE) and "
+                        "benchmarks/ops.py flags (--intra N, --inter N); the first is the baseline")
+    p.add_argument("--torch-python", default=None, help="a Python with PyTorch (airbench only)")
+    p.add_argument("--steps", type=int, default=3, help="steps per timed repetition")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--profile-steps", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the run's (cnn 128, airbench 512)")
+    p.add_argument("--widths", default=None, help="airbench widths (default: the cifar10 preset's)")
     p = sub.add_parser("precision")
     p.add_argument("--widths", default="32,128,128", help="airbench widths")
     p.add_argument("--batch-size", type=int, default=512)
@@ -625,7 +780,7 @@ def main(argv=None):
     for p in sub.choices.values():
         p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("accuracy", "memory"):
+    if extra and args.command not in ("accuracy", "memory", "phases"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     extra = [e for e in extra if e != "--"]
 
@@ -643,7 +798,8 @@ def main(argv=None):
         activations = [a for a in args.activations.split(",") if a]
         kwargs = {"repeats": args.repeats, "batch_size": args.batch_size, "data_dir": args.data_dir}
         if args.command == "speed":
-            report = speed(activations, steps=args.steps, **kwargs)
+            report = speed(activations, steps=args.steps, unfused=[a for a in args.unfused.split(",") if a],
+                           **kwargs)
         else:
             report = profile(activations, **kwargs)
     elif args.command == "accuracy":
@@ -663,6 +819,17 @@ def main(argv=None):
         report = targets(quick=args.quick, seeds=args.seeds, torch_python=args.torch_python, before=args.before,
                          data_dir=args.data_dir, rows=args.rows.split(","), progress=progress)
         report["command"] = command_line
+    elif args.command == "ops":
+        report = ops(args.model, [v.strip() for v in args.variants.split(";") if v.strip()], args.torch_python,
+                     steps=args.steps, repeats=args.repeats, profile_steps=args.profile_steps,
+                     batch_size=args.batch_size, activation=args.activation,
+                     widths=[int(w) for w in args.widths.split(",")] if args.widths else None)
+        report["benchmark_command"] = "python benchmarks/training.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])
+    elif args.command == "phases":
+        report = phases(extra)
+        report["benchmark_command"] = "python benchmarks/training.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])
     elif args.command == "precision":
         report = precision(tuple(int(w) for w in args.widths.split(",")), batch_size=args.batch_size)
     else:

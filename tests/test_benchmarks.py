@@ -26,8 +26,9 @@ def test_accuracy_targets_name_shipped_presets():
 @pytest.mark.slow
 def test_speed_times_every_activation_in_every_repetition(real_tfds_dir):
     real_tfds_dir("mnist/3.0.1")
-    report = training.speed(["relu", "prelu", "keras.PReLU"], steps=2, repeats=3, batch_size=16)
-    relu, prelu, keras_prelu = report["rows"]
+    report = training.speed(["relu", "prelu", "keras.PReLU"], steps=2, repeats=3, batch_size=16, unfused=["relu"])
+    relu, prelu, keras_prelu, relu_unfused = report["rows"]
+    assert relu_unfused["activation"] == "relu unfused" and len(relu_unfused["times"]) == 3
     assert relu["activation"] == "relu" and relu["ratio"] == 1.0  # the baseline against itself
     assert len(relu["times"]) == len(prelu["times"]) == 3 and min(relu["times"] + prelu["times"]) > 0
     assert prelu["ratio_min"] <= prelu["ratio"] <= prelu["ratio_max"] and prelu["target"] == 1.15
@@ -133,3 +134,77 @@ def test_render_rewrites_the_markdown_of_a_stored_targets_report(tmp_path):
     assert training.main(["render", "--json", str(stored)]) == 0
     text = (tmp_path / "targets.md").read_text()
     assert text.startswith("`python x`") and "Incomplete run" in text and "15.0 s at 97.50%" in text
+
+
+def test_phase_clock_charges_nested_time_to_the_inner_phase_only():
+    from benchmarks import phases
+
+    now = [0.0]
+    clock = phases.PhaseClock({"wall_s": lambda: now[0]})
+    with clock.phase("outer"):
+        now[0] += 1
+        with clock.phase("inner"):
+            now[0] += 5
+        now[0] += 2
+    first = clock.first_call_apart(lambda: now.__setitem__(0, now[0] + 3), "first call", "later calls")
+    for _ in range(3):
+        first()
+    report = clock.report()
+    seconds = {r["phase"]: r["wall_s"] for r in report["phases"]}
+    assert seconds == {"outer": 3.0, "inner": 5.0, "first call": 3.0, "later calls": 6.0}
+    assert report["total"]["wall_s"] == 17.0 and clock.calls["later calls"] == 2
+    assert abs(sum(r["share"] for r in report["phases"]) - 1) < 1e-9
+
+
+def test_ops_classifies_both_frameworks_ops_into_the_same_kinds():
+    from benchmarks import ops
+
+    assert ops.classify("Conv2DBackpropFilter", "gradient_tape/cnn/conv2d/Conv2D") == "conv backward: filter"
+    assert ops.classify("Conv2D", "cnn/conv2d/convolution") == "conv forward"
+    assert ops.classify("aten::mkldnn_convolution") == "conv forward"
+    assert ops.classify("aten::convolution_backward") == "conv backward: input + filter"
+    assert ops.classify("Mean", "cnn/batch_normalization/moments/mean") == "batch norm"
+    assert ops.classify("aten::native_batch_norm_backward") == "batch norm"
+    assert ops.classify("MaxPoolGrad", "gradient_tape/cnn/max_pooling2d/MaxPool") == "pooling"
+    assert ops.classify("XLA cluster", "xla") == "activation"
+    assert ops.classify("Mul", "cnn/leaky_re_lu/mul") == "activation"
+    assert ops.classify("NoSuchOp", "cnn/flatten/Reshape") == "other"
+    summary = ops.summarize([("StatefulPartitionedCall/cnn/conv2d/convolution", "Conv2D", 0.4),
+                             ("StatefulPartitionedCall/gradient_tape/cnn/conv2d/Conv2D", "Conv2DBackpropInput", 0.2)],
+                            steps=2)
+    assert summary["by_kind"] == {"conv forward": 200.0, "conv backward: input": 100.0}
+    assert summary["ops_ms"] == 300.0 and set(summary["by_layer"]) == {"conv2d", "conv2d (backward)"}
+
+
+def test_ops_variants_split_environment_from_flags():
+    assert training._parse_variant("TF_ENABLE_ONEDNN_OPTS=0 --inter 1") == ({"TF_ENABLE_ONEDNN_OPTS": "0"},
+                                                                           ["--inter", "1"])
+    assert training._parse_variant("") == ({}, [])
+
+
+@pytest.mark.slow
+def test_phases_split_a_tiny_train_py_run(real_tfds_dir, tmp_path):
+    real_tfds_dir("spoken_digit/1.0.9")
+    out = tmp_path / "phases.json"
+    # In a child: the phases start with importing TensorFlow, which this test process has done already.
+    subprocess.run([sys.executable, "benchmarks/training.py", "phases", "--json", str(out), "--", "--preset",
+                    "spoken_digit", "--seeds", "1", "--activations", "relu", *TINY], check=True,
+                   cwd=str(__import__("pathlib").Path(training.__file__).parents[1]))
+    report = json.loads(out.read_text())
+    names = {r["phase"] for r in report["phases"]}
+    assert {"import TensorFlow, Keras, relu_zoo", "data loading", "model build + compile", "test evaluation",
+            "first train step (tracing)", "validation batches", "report + plots"} <= names
+    assert abs(sum(r["wall_s"] for r in report["phases"]) - report["total"]["wall_s"]) < 0.01
+    assert report["pipeline_alone"]["batches"] > 0 and "plots/val_accuracy.png" in report["report_files"]
+    assert "| data loading |" in training.markdown("phases", report)
+
+
+@pytest.mark.slow
+def test_ops_profiles_and_interleaves_every_setting():
+    report = training.ops("airbench", ["default", "RELU_ZOO_XLA=0 --inter 1"], steps=1, repeats=2, profile_steps=1,
+                          batch_size=8, widths=[4, 8, 8])
+    default, variant = report["rows"]
+    assert default["ratio"] == 1.0 and len(variant["times"]) == 2 and variant["threads"]["inter"] == 1
+    assert default["ops"]["by_kind"]["conv forward"] > 0 and "conv backward: filter" in default["ops"]["by_kind"]
+    text = training.markdown("ops", report)
+    assert "| RELU_ZOO_XLA=0 --inter 1 |" in text and "| conv forward |" in text

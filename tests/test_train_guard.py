@@ -25,7 +25,7 @@ from relu_zoo.run import spec as spec_lib
 from relu_zoo.run import store
 from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, SaveJSON
 from relu_zoo.run.sweep import sweep
-from relu_zoo.run.train import make_optimizer
+from relu_zoo.run.train import build_training_state, make_optimizer
 
 GUARD = {"tasks": ["cifar10"], "models": ["cnn"], "activations": ["relu"], "epochs": 2, "batch_size": 64,
          "max_train_examples": 512, "max_eval_examples": 256, "verbose": 0}
@@ -135,3 +135,22 @@ def test_a_backup_of_another_model_is_refused(tmp_path):
     other.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.raises((RuntimeError, ValueError)):
         other.fit(x, y, epochs=2, initial_epoch=1, verbose=0, callbacks=[EpochBackup(tmp_path, initial_epoch=1)])
+
+
+def test_building_the_training_state_first_traces_the_step_once_and_trains_the_same():
+    import types
+
+    x, y = _xy()
+    weights = []
+    for prebuild in (False, True):
+        model = _dropout_rrelu_model(0)
+        if prebuild:
+            build_training_state(model, types.SimpleNamespace(
+                validation=tf.data.Dataset.from_tensor_slices((x, y)).batch(16)))
+        traces, step = [], model.train_step
+        model.train_step = lambda data, step=step, traces=traces: (traces.append(1), step(data))[1]
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        weights.append([keras.ops.convert_to_numpy(w) for w in model.weights])
+    assert len(traces) == 1  # with the state built first; Keras' own first trace creates it (then traces again)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
