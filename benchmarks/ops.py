@@ -203,6 +203,16 @@ def serve_steps(step, ready):
     return 0
 
 
+def request_steps(child, n):
+    """The parent's half of `serve_steps`: asks `child` (a `subprocess.Popen` with text pipes) to run `n`
+    steps and returns its seconds per step."""
+    import json
+
+    child.stdin.write(f"{n}\n")
+    child.stdin.flush()
+    return json.loads(child.stdout.readline())["step_s"]
+
+
 if __name__ == "__main__":
     import sys
 

@@ -484,15 +484,13 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     child = subprocess.Popen(torch_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         info = json.loads(child.stdout.readline())
-        times = {"tensorflow": [], "pytorch": []}
+        times, protocol = {"tensorflow": [], "pytorch": []}, _load_sibling("ops")
         for _ in range(repeats):
             start = time.perf_counter()
             for _ in range(steps):
                 model.train_on_batch(x, y)
             times["tensorflow"].append((time.perf_counter() - start) / steps)
-            child.stdin.write(f"{steps}\n")
-            child.stdin.flush()
-            times["pytorch"].append(json.loads(child.stdout.readline())["step_s"])
+            times["pytorch"].append(protocol.request_steps(child, steps))
     finally:
         child.stdin.close()
         child.wait()
@@ -545,13 +543,11 @@ def ops(model="airbench", variants=OPS_VARIANTS, torch_python=None, steps=3, rep
             if not line:
                 raise RuntimeError(f"{' '.join(command)} ({name}) exited before its first step")
             ready[name] = json.loads(line)
-        times = {name: [] for name in children}
+        times, protocol = {name: [] for name in children}, _load_sibling("ops")
         for rep in range(repeats):
             names = list(children)
             for name in names[rep % len(names):] + names[:rep % len(names)]:
-                children[name].stdin.write(f"{steps}\n")
-                children[name].stdin.flush()
-                times[name].append(json.loads(children[name].stdout.readline())["step_s"])
+                times[name].append(protocol.request_steps(children[name], steps))
     finally:
         for child in children.values():
             child.stdin.close()

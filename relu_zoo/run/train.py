@@ -239,7 +239,7 @@ def build_training_state(model, data):
     twice (issue 17: 6.3 instead of 9.6 CPU seconds for a 4-step fit of the mnist `cnn`). Here they are
     created up front, the way Keras does itself under a strategy: the optimizer's from the model's weights,
     the others by one inference-mode pass over a validation batch (no dropout, no random draw, no batch-norm
-    update) whose metric values are reset. Training is unchanged (tests/test_train.py).
+    update) whose metric values are reset. Training is unchanged (tests/test_train_guard.py).
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
