@@ -234,7 +234,7 @@ def precision(widths=(32, 128, 128), batch_size=512, steps=5, repeats=3):
     import numpy as np
 
     from relu_zoo import models, tasks
-    from relu_zoo.run.train import auto_precision, cpu_flags
+    from relu_zoo.run.precision import auto_precision, cpu_flags
 
     spec = tasks.get("cifar10").spec
     rng = np.random.default_rng(0)
@@ -447,7 +447,8 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
 
     from relu_zoo import models, tasks
     from relu_zoo.run import spec as config_lib
-    from relu_zoo.run.train import dtype_policy, make_loss, make_optimizer
+    from relu_zoo.run.precision import dtype_policy
+    from relu_zoo.run.train import make_loss, make_optimizer
 
     config = config_lib.resolve(preset="cifar10")
     batch_size = batch_size or config.batch_size

@@ -96,7 +96,7 @@ def test_build_model_applies_precision_weight_decay_exclusions_and_prepare(mock_
 
 
 def test_auto_precision_picks_bfloat16_only_where_the_hardware_computes_it(tmp_path):
-    from relu_zoo.run.train import auto_precision, cpu_flags, dtype_policy
+    from relu_zoo.run.precision import auto_precision, cpu_flags, dtype_policy
 
     # CPUs: native bfloat16 (AMX or AVX-512 BF16) or float32 (bfloat16 would be emulated, several times slower).
     assert auto_precision(gpus=[], flags={"avx2", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"

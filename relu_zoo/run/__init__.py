@@ -7,6 +7,7 @@
     claims      per-run claims, so several processes on one output folder train each run once
     callbacks   the Keras callbacks of a run (timing, divergence, atomic backups) and PeakMemory
     distribute  one device, all local devices, or synchronous multi-worker training
+    precision   the dtype policy of `precision: auto` on this machine (GPU capability, CPU bfloat16 flags)
     train       one run: model, data, fit, evaluate, record
     stats       statistics across seeds; plots: the report's figures
     report      results.json / results.csv / summary.md / plots from finished runs

@@ -7,7 +7,7 @@ import json
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 SCHEDULES = ("constant", "cosine", "one_cycle", "linear")
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # auto: relu_zoo.run.train.auto_precision
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # auto: relu_zoo.run.precision.auto_precision
 DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.run.distribute.Distribution
 # Keys in [0, 1): SGD momentum, the fraction of steps that warm the learning rate up, label smoothing.
 FRACTION_KEYS = ("momentum", "warmup", "label_smoothing")
