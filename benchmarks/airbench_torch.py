@@ -8,8 +8,10 @@ It builds the net, prints one JSON line ({"ready": ...}), then reads lines from 
 trains `n` steps on a fixed random batch and prints the seconds per step, so that the caller can interleave
 repetitions with TensorFlow's. Layer by layer as the Keras model: a frozen 2x2 whitening conv (24 filters for
 RGB) -> ReLU -> 3 x [conv3x3 -> maxpool2 -> batch norm (shift only) -> ReLU -> conv3x3 -> batch norm -> ReLU]
--> global max pool -> linear (no bias) -> x 1/9; float32, NCHW (PyTorch's default layout); Nesterov SGD
-(momentum 0.85, weight decay), cross-entropy with label smoothing 0.2: the `cifar10` preset's step.
+-> global max pool -> linear (no bias) -> x 1/9; NCHW (PyTorch's default layout); Nesterov SGD (momentum 0.85,
+weight decay), cross-entropy with label smoothing 0.2: the `cifar10` preset's step. `--precision bfloat16` runs
+the forward pass and the loss under `torch.autocast("cpu", dtype=torch.bfloat16)` with float32 weights, as Keras'
+`mixed_bfloat16` policy does; the default is float32.
 """
 
 import argparse
@@ -48,6 +50,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.75)
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--profile", type=int, default=0,
                         help="profile this many steps (torch.profiler) and add their ops to the first line")
     args = parser.parse_args(argv)
@@ -65,7 +68,8 @@ def main(argv=None):
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x) / 9.0, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bfloat16"):
+            loss = loss_fn(model(x) / 9.0, y)
         loss.backward()
         optimizer.step()
         return loss
@@ -81,6 +85,7 @@ def main(argv=None):
         ops = {"step_ms": round(1000 * (time.perf_counter() - start) / args.profile, 2),
                **ops_lib.summarize(ops_lib.torch_op_events(prof), args.profile)}
     return ops_lib.serve_steps(step, {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                      "precision": args.precision,
                                       "parameters": sum(p.numel() for p in model.parameters()), "ops": ops})
 
 

@@ -440,7 +440,9 @@ def phases(extra=()):
 
 def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=None, threads=2):
     """The cifar10 preset's `airbench` train step in TensorFlow ÷ the same net's in PyTorch (a child process),
-    float32, `threads` threads each, repetitions of `steps` steps interleaved; medians of the repetitions."""
+    `threads` threads each, repetitions of `steps` steps interleaved; medians of the repetitions. Both sides
+    train in the preset's precision on this machine (`precision: auto`): mixed_bfloat16 in Keras and
+    `torch.autocast` bfloat16 in PyTorch where the CPU computes bfloat16 natively, float32 elsewhere."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -453,10 +455,12 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     config = config_lib.resolve(preset="cifar10")
     batch_size = batch_size or config.batch_size
     widths = tuple(widths or config.model_kwargs["widths"])
+    policy = dtype_policy(config)
     command = (f"python benchmarks/training.py targets (cifar10_torch: --torch-python {torch_python}, "
-               f"batch {batch_size}, widths {','.join(map(str, widths))})")
+               f"batch {batch_size}, widths {','.join(map(str, widths))}, {policy})")
     torch_cmd = [torch_python, str(Path(__file__).with_name("airbench_torch.py")), "--widths",
-                 ",".join(map(str, widths)), "--batch-size", str(batch_size), "--threads", str(threads)]
+                 ",".join(map(str, widths)), "--batch-size", str(batch_size), "--threads", str(threads),
+                 "--precision", "bfloat16" if policy == "mixed_bfloat16" else "float32"]
     probe = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, text=True)
     if probe.returncode != 0:
         return _row("cifar10_torch", None, None, command,
@@ -473,7 +477,6 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size,) + spec.input_shape).astype("float32")
     y = rng.integers(0, spec.num_classes, size=batch_size)
-    policy = dtype_policy(config)
     keras.config.set_dtype_policy(policy)
     try:
         keras.utils.set_random_seed(0)
@@ -499,6 +502,7 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     ratio = step["tensorflow"] / step["pytorch"]
     return _row("cifar10_torch", ratio, ratio <= SPEED_TARGETS["cifar10_torch"]["at_most"], command,
                 step_s=step, times=times, batch_size=batch_size, widths=list(widths), dtype_policy=policy,
+                torch_precision=info["precision"],
                 threads={"tensorflow": tf_threads, "pytorch": info["threads"]}, params={"tensorflow": int(model.count_params()), "pytorch": info["parameters"]},
                 torch=info["torch"])
 
