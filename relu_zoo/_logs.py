@@ -27,7 +27,9 @@ COMMANDS = ("train.py", "relu-zoo")
 NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc|cpu_feature_guard\.cc|"
                    r"To enable the following instructions: |cuda_(platform|executor|dnn|fft|blas)\.cc|"
                    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
-                   r"Created TensorFlow Lite XNNPACK delegate")
+                   r"Created TensorFlow Lite XNNPACK delegate|"
+                   # On CPUs where oneDNN's optimizations are on by default (AVX-512 and newer), every import:
+                   r"oneDNN custom operations are on")
 
 
 def verbosity(argv=None, environ=None):

@@ -144,6 +144,8 @@ def test_verbosity_and_noise_filter():
     assert _logs.verbosity(["relu-zoo"], environ={"RELU_ZOO_VERBOSE": "2"}) == 2
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
             "I0000 00:00:1 1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
+            "I0000 00:00:1 1 port.cc:153] oneDNN custom operations are on. You may see slightly different "
+            "numerical results due to floating-point round-off errors from different computation orders.\n"
             "E0000 something real.cc:1] a real error\n")
     assert _logs.filter_noise(text) == "E0000 something real.cc:1] a real error\n"
 

@@ -96,3 +96,63 @@ def test_old_records_read_as_never_active_with_dead_unknown():
     assert unit_fractions({"dead_fraction": 0.5, "sparsity": 0.5}) == (0.5, None)
     assert unit_fractions({"never_active_fraction": 0.5, "dead_fraction": 0.0}) == (0.5, 0.0)
     assert unit_fractions({"params": {}}) == (None, None)
+
+
+def _eager_reference(model, layers, x, y):
+    """Each probed layer's statistics computed eagerly with NumPy from their definitions (module docstring)."""
+    import tensorflow as tf
+
+    probe = keras.Model(model.inputs[0], [layer.output for layer in layers] + [model.outputs[0]]
+                        + [layer.input for layer in layers])
+    with tf.GradientTape() as tape:
+        outputs = probe(x, training=False)
+        n = len(layers)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, outputs[n])
+    grads = tape.gradient(loss, outputs[:n])
+    reference = {}
+    for layer, out, grad, layer_input in zip(layers, outputs[:n], grads, outputs[n + 1:]):
+        out = np.asarray(out, dtype="float32")
+        g = np.asarray(grad, dtype="float64").reshape(out.shape[0], -1) * out.shape[0]
+        reference[layer.name] = {
+            "never_active_fraction": float(np.mean(out.reshape(-1, out.shape[-1]).max(axis=0) <= 0)),
+            "dead_fraction": float(np.mean(unit_derivative_zero(layer, layer_input))),
+            "sparsity": float(np.mean(out == 0)),
+            "variance": float(np.var(out.astype("float64"))),
+            "grad_norm": float(np.mean(np.linalg.norm(g, axis=1))),
+        }
+    return reference
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_compiled_measurement_equals_the_eager_definitions(policy):
+    # measure() runs its probe pass, gradients and statistics as one tf.function (issue 17); every metric
+    # must equal the eager NumPy computation of its definition, for elementwise layers (derivative test in the
+    # graph) and per-output-unit ones (CReLU, ReGLU: tested eagerly on the input the graph returns), after
+    # the weights change (the graph reads the variables, it does not freeze them), in mixed precision too
+    # (there graph and eager kernels round bfloat16 differently: an output at the rounding edge may be 0 in
+    # one and not the other, so there every value agrees to 1%, or 0.01 for the fractions).
+    keras.utils.set_random_seed(0)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        inputs = keras.Input((6,))
+        layers = [relu_zoo.get(name) for name in ("relu", "prelu", "elu", "crelu", "reglu")]
+        x = inputs
+        for layer in layers:
+            x = layer(keras.layers.Dense(8, bias_initializer=keras.initializers.RandomNormal(stddev=2.0))(x))
+        model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    y = rng.integers(0, 3, size=64)
+    diagnostics = ActivationDiagnostics(x, y)
+    diagnostics.set_model(model)
+    tolerance = {"rel": 1e-5, "abs": 1e-9} if policy == "float32" else {"rel": 1e-2, "abs": 1e-2}
+    for _ in range(2):
+        record = diagnostics.measure()
+        for name, expected in _eager_reference(model, layers, x, y).items():
+            for key, value in expected.items():
+                assert record[name][key] == pytest.approx(value, **tolerance), (name, key)
+        for weight in model.trainable_weights:
+            weight.assign(weight * -1.5)
