@@ -109,18 +109,6 @@ def is_elementwise(layer, input_shape):
     return tuple(layer.compute_output_shape(tuple(input_shape))) == tuple(input_shape)
 
 
-def _elementwise_derivative_zero(layer, x):
-    """Per unit (last axis): whether d out_j / d in_j of the elementwise `layer` is 0 at every entry of `x`
-    (one backward pass of sum(out); runs eagerly or inside a `tf.function`). Returns a boolean tensor."""
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = layer(x, training=False)
-    grad = tape.gradient(out, x)
-    return tf.reduce_all(tf.equal(tf.reshape(grad, (-1, grad.shape[-1])), 0), axis=0)
-
-
 def unit_derivative_zero(layer, inputs):
     """Per output unit (last axis) of `layer`: True where d out / d in is exactly 0 at every one of `inputs`.
 
@@ -135,13 +123,15 @@ def unit_derivative_zero(layer, inputs):
     x = tf.convert_to_tensor(inputs)
     if not x.dtype.is_floating:
         x = tf.cast(x, "float32")
-    if is_elementwise(layer, x.shape):
-        return np.asarray(_elementwise_derivative_zero(layer, x))
-    with tf.GradientTape(persistent=True) as tape:
+    elementwise = is_elementwise(layer, x.shape)
+    with tf.GradientTape(persistent=not elementwise) as tape:
         tape.watch(x)
         out = layer(x, training=False)
         # The slices are taken under the tape, or their gradients would be None.
-        units = [out[..., j] for j in range(out.shape[-1])]
+        units = [out] if elementwise else [out[..., j] for j in range(out.shape[-1])]
+    if elementwise:
+        grad = tape.gradient(out, x)
+        return np.asarray(tf.reduce_all(tf.equal(tf.reshape(grad, (-1, grad.shape[-1])), 0), axis=0))
     zero = []
     for unit in units:
         grad = tape.gradient(unit, x)
@@ -195,8 +185,6 @@ class ActivationDiagnostics(keras.callbacks.Callback):
         self._probed = []
 
     def _build_probe(self):
-        import tensorflow as tf
-
         acts = activation_layers(self.model)
         self._all = acts
         self._probed = []
@@ -210,65 +198,38 @@ class ActivationDiagnostics(keras.callbacks.Callback):
                    + [layer.input for layer in self._probed])
         inputs = self.model.inputs
         self._probe_model = keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
-        # Elementwise layers' derivative test runs inside the compiled function; the others' (one backward
-        # pass per output unit) eagerly on the input the function returns for them.
-        self._elementwise = [is_elementwise(layer, (1,) + tuple(layer.input.shape)[1:])
-                             for layer in self._probed]
-        # One trace per model; each later measurement runs as one graph (issue 17: a third of the eager time).
-        self._statistics = tf.function(self._layer_statistics)
-
-    def _layer_statistics(self, inputs, labels):
-        """The probe pass, the gradients and each probed layer's statistics, as small tensors."""
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            outputs = self._probe_model(inputs, training=False)
-            n = len(self._probed)
-            hidden, logits, layer_inputs = outputs[:n], outputs[n], outputs[n + 1:]
-            if labels is not None:
-                loss = self.loss(labels, logits)
-            else:
-                loss = tf.reduce_mean(tf.reduce_sum(logits, axis=-1))
-        grads = tape.gradient(loss, hidden) if hidden else []
-        stats = []
-        for layer, out, grad, layer_input, elementwise in zip(self._probed, hidden, grads, layer_inputs,
-                                                              self._elementwise):
-            out = tf.cast(out, "float32")
-            out64 = tf.cast(out, "float64")
-            entry = {
-                "per_unit_max": tf.reduce_max(tf.reshape(out, (-1, out.shape[-1])), axis=0),
-                "sparsity": tf.reduce_mean(tf.cast(tf.equal(out, 0), "float64")),
-                "variance": tf.math.reduce_variance(out64),
-            }
-            if elementwise:
-                x = layer_input if layer_input.dtype.is_floating else tf.cast(layer_input, "float32")
-                entry["derivative_zero"] = _elementwise_derivative_zero(layer, x)
-            else:
-                entry["layer_input"] = layer_input
-            if grad is not None:
-                examples = tf.shape(out)[0]
-                # Loss is a batch mean: scale back to per-example gradients before the norm.
-                g = tf.reshape(tf.cast(grad, "float64"), (examples, -1)) * tf.cast(examples, "float64")
-                entry["grad_norm"] = tf.reduce_mean(tf.norm(g, axis=1))
-            stats.append(entry)
-        return stats
 
     def measure(self):
         """One record of the current state (also usable outside `fit`)."""
+        import tensorflow as tf
+
         if self._probe_model is None:
             self._build_probe()
-        stats = self._statistics(self.probe_inputs, self.probe_labels)
+        with tf.GradientTape() as tape:
+            outputs = self._probe_model(self.probe_inputs, training=False)
+            n = len(self._probed)
+            hidden, logits, layer_inputs = outputs[:n], outputs[n], outputs[n + 1:]
+            if self.probe_labels is not None:
+                loss = self.loss(self.probe_labels, logits)
+            else:
+                loss = tf.reduce_mean(tf.reduce_sum(logits, axis=-1))
+        grads = tape.gradient(loss, hidden) if hidden else []
         record = {}
-        for layer, entry in zip(self._probed, stats):
-            derivative_zero = (np.asarray(entry["derivative_zero"]) if "derivative_zero" in entry
-                               else unit_derivative_zero(layer, entry["layer_input"]))
-            record[layer.name] = {
-                "never_active_fraction": float(np.mean(np.asarray(entry["per_unit_max"]) <= 0)),
-                "dead_fraction": float(np.mean(derivative_zero)),
-                "sparsity": float(entry["sparsity"]),
-                "variance": float(entry["variance"]),
-                "grad_norm": float(entry["grad_norm"]) if "grad_norm" in entry else None,
+        for layer, out, grad, layer_input in zip(self._probed, hidden, grads, layer_inputs):
+            out = np.asarray(out, dtype="float32")
+            per_unit_max = out.reshape(-1, out.shape[-1]).max(axis=0)
+            entry = {
+                "never_active_fraction": float(np.mean(per_unit_max <= 0)),
+                "dead_fraction": float(np.mean(unit_derivative_zero(layer, layer_input))),
+                "sparsity": float(np.mean(out == 0)),
+                "variance": float(np.var(out.astype("float64"))),
+                "grad_norm": None,
             }
+            if grad is not None:
+                g = np.asarray(grad, dtype="float64").reshape(out.shape[0], -1)
+                # Loss is a batch mean: scale back to per-example gradients before the norm.
+                entry["grad_norm"] = float(np.mean(np.linalg.norm(g * out.shape[0], axis=1)))
+            record[layer.name] = entry
         for index, layer in enumerate(self._all):
             stats = parameter_stats(layer)
             if stats:
