@@ -22,17 +22,20 @@ import re
 
 # Kinds of work, matched in this order against "<framework op type> <scope>" (TensorFlow: the op's type and
 # its name scope; PyTorch: the aten op's name and the enclosing record_function label).
+# TensorFlow's oneDNN builds name their kernels `_Mkl<Op>` or `_MklNative<Op>` where oneDNN's optimizations are on
+# (by default on CPUs with AVX-512 and newer): `_MKL` below matches either prefix or none.
+_MKL = r"(_Mkl(Native)?)?"
 KINDS = (
     ("input pipeline", r"^(IteratorGetNext|OptionalGetValue)\b"),
-    ("conv backward: filter", r"^(Conv2DBackpropFilter)\b"),
-    ("conv backward: input", r"^(Conv2DBackpropInput)\b"),
+    ("conv backward: filter", rf"^{_MKL}(Conv2DBackpropFilter)\b"),
+    ("conv backward: input", rf"^{_MKL}(Conv2DBackpropInput)\b"),
     ("conv backward: input + filter", r"^aten::(convolution_backward|mkldnn_convolution_backward)"),
-    ("conv forward", r"^(Conv2D|_FusedConv2D|_MklFusedConv2D|aten::(mkldnn_)?convolution|aten::_convolution)\b"),
-    ("batch norm", r"(^FusedBatchNorm|batch_?norm|^aten::native_batch_norm)"),
-    ("pooling", r"(^MaxPool|^AvgPool|max_pool|adaptive_max_pool|^Max\b.*global_max)"),
+    ("conv forward", rf"^({_MKL}(Conv2D|FusedConv2D)|_FusedConv2D|aten::(mkldnn_)?convolution|aten::_convolution)\b"),
+    ("batch norm", rf"(^{_MKL}FusedBatchNorm|batch_?norm|^aten::native_batch_norm)"),
+    ("pooling", rf"(^{_MKL}MaxPool|^{_MKL}AvgPool|max_pool|adaptive_max_pool|^Max\b.*global_max)"),
     ("optimizer", r"(^Resource\w*Apply|^AssignVariableOp|^AssignAddVariableOp|^aten::_foreach|Optimizer\.step"
                   r"|[ /](adam|adamw|nadam|sgd|SGD|rmsprop)(_\d+)?/)"),
-    ("dense / matmul", r"^(MatMul|_FusedMatMul|aten::(mm|addmm|linear|matmul))\b"),
+    ("dense / matmul", rf"^({_MKL}MatMul|_FusedMatMul|{_MKL}FusedMatMul|aten::(mm|addmm|linear|matmul))\b"),
     ("loss", r"(cross_?entropy|Softmax|LogSoftmax|aten::(log_softmax|nll_loss)|_log_softmax)"),
     ("activation", r"(^(Relu|ReluGrad|Elu|EluGrad|LeakyRelu\w*|Select\w*|Greater\w*|LessEqual|XLA cluster"
                    r"|StatelessRandom\w*)\b|re_lu|relu|(^|/)elu|aten::(relu|clamp_min|threshold_backward))"),

@@ -169,6 +169,14 @@ def test_ops_classifies_both_frameworks_ops_into_the_same_kinds():
     assert ops.classify("XLA cluster", "xla") == "activation"
     assert ops.classify("Mul", "cnn/leaky_re_lu/mul") == "activation"
     assert ops.classify("NoSuchOp", "cnn/flatten/Reshape") == "other"
+    # oneDNN's kernels (TensorFlow on AVX-512 CPUs): the same kinds under their _Mkl / _MklNative names.
+    assert ops.classify("_MklNativeConv2D", "cnn/conv2d/convolution") == "conv forward"
+    assert ops.classify("_MklNativeConv2DBackpropFilter", "gradient_tape/cnn/conv2d") == "conv backward: filter"
+    assert ops.classify("_MklNativeConv2DBackpropInput", "gradient_tape/cnn/conv2d") == "conv backward: input"
+    assert ops.classify("_MklNativeFusedConv2D", "cnn/conv2d") == "conv forward"
+    assert ops.classify("_MklNativeMaxPoolGrad", "gradient_tape/cnn/p") == "pooling"
+    assert ops.classify("_MklNativeFusedBatchNormV3", "cnn/bn") == "batch norm"
+    assert ops.classify("_MklMatMul", "cnn/dense/MatMul") == "dense / matmul"
     summary = ops.summarize([("StatefulPartitionedCall/cnn/conv2d/convolution", "Conv2D", 0.4),
                              ("StatefulPartitionedCall/gradient_tape/cnn/conv2d/Conv2D", "Conv2DBackpropInput", 0.2)],
                             steps=2)

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import wave
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -141,6 +142,13 @@ def test_verbosity_and_noise_filter():
     assert _logs.is_command([os.path.join(package, "pretrained.py")])  # python -m relu_zoo.pretrained
     assert _logs.is_command([os.path.join(package, "studies", "__main__.py")])
     assert not _logs.is_command([os.path.join(os.path.dirname(package), "my_script.py")])
+    # `python -m relu_zoo.console`: while the package is imported, sys.argv[0] is "-m" (the module runs later).
+    with mock.patch.object(sys, "orig_argv", ["python", "-m", "relu_zoo.console", "export"]), \
+            mock.patch.object(sys, "argv", ["-m", "export"]):
+        assert _logs.is_command()
+    with mock.patch.object(sys, "orig_argv", ["python", "-m", "pytest", "-q"]), \
+            mock.patch.object(sys, "argv", [os.path.join(package, "console.py")]):
+        assert not _logs.is_command()
     assert _logs.verbosity(["relu-zoo"], environ={"RELU_ZOO_VERBOSE": "2"}) == 2
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
             "I0000 00:00:1 1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
