@@ -52,16 +52,15 @@ def verbosity(argv=None, environ=None):
 def is_command(argv=None):
     """True for relu_zoo's own commands: `train.py`, `relu-zoo`, and `python -m relu_zoo.<module>` (whose
     `argv[0]` is a file of this package)."""
-    if argv is None:
-        # While `python -m relu_zoo.x` imports the package, before it runs the module, sys.argv[0] is "-m":
-        # the interpreter's own command line still names the module.
-        orig = getattr(sys, "orig_argv", [])
-        for i, arg in enumerate(orig[:-1]):
-            if arg == "-m":
-                return orig[i + 1] == "relu_zoo" or orig[i + 1].startswith("relu_zoo.")
-        argv = sys.argv
+    argv = sys.argv if argv is None else argv
     if not argv or not argv[0]:
         return False
+    if argv[0] == "-m":
+        # `python -m relu_zoo.x` while the package is imported, before the module runs: the interpreter's own
+        # command line has the module name where sys.argv has "-m" (sys.argv = [*interpreter's, module][-len:]).
+        orig = getattr(sys, "orig_argv", [])
+        module = orig[len(orig) - len(argv)] if len(orig) > len(argv) else ""
+        return module == "relu_zoo" or module.startswith("relu_zoo.")
     if os.path.basename(argv[0]) in COMMANDS:
         return True
     package = os.path.dirname(os.path.abspath(__file__))

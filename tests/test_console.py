@@ -147,8 +147,12 @@ def test_verbosity_and_noise_filter():
             mock.patch.object(sys, "argv", ["-m", "export"]):
         assert _logs.is_command()
     with mock.patch.object(sys, "orig_argv", ["python", "-m", "pytest", "-q"]), \
-            mock.patch.object(sys, "argv", [os.path.join(package, "console.py")]):
+            mock.patch.object(sys, "argv", ["-m", "-q"]):
         assert not _logs.is_command()
+    # A script's own "-m" argument is not the interpreter's.
+    with mock.patch.object(sys, "orig_argv", ["python", "train.py", "-m", "x"]), \
+            mock.patch.object(sys, "argv", ["train.py", "-m", "x"]):
+        assert _logs.is_command()
     assert _logs.verbosity(["relu-zoo"], environ={"RELU_ZOO_VERBOSE": "2"}) == 2
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
             "I0000 00:00:1 1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
