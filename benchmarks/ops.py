@@ -134,7 +134,7 @@ def _model_and_batch(model, batch_size, widths, activation, jit_compile=False):
 
     from relu_zoo import models, tasks
     from relu_zoo.run import spec as config_lib
-    from relu_zoo.run.train import make_loss, make_optimizer
+    from relu_zoo.run.optim import make_loss, make_optimizer
 
     config = config_lib.resolve(preset="cifar10") if model == "airbench" else config_lib.resolve()
     spec = tasks.get("cifar10" if model == "airbench" else "mnist").spec

@@ -450,7 +450,7 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     from relu_zoo import models, tasks
     from relu_zoo.run import spec as config_lib
     from relu_zoo.run.precision import dtype_policy
-    from relu_zoo.run.train import make_loss, make_optimizer
+    from relu_zoo.run.optim import make_loss, make_optimizer
 
     config = config_lib.resolve(preset="cifar10")
     batch_size = batch_size or config.batch_size
@@ -459,7 +459,7 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     command = (f"python benchmarks/training.py targets (cifar10_torch: --torch-python {torch_python}, "
                f"batch {batch_size}, widths {','.join(map(str, widths))}, {policy})")
     torch_cmd = [torch_python, str(Path(__file__).with_name("airbench_torch.py")), "--widths",
-                 ",".join(map(str, widths)), "--batch-size", str(batch_size), "--threads", str(threads),
+                 ",".join(map(str, widths)), "--batch-size", str(batch_size), "--threads", str(threads), "--activation", "relu",
                  "--precision", "bfloat16" if policy == "mixed_bfloat16" else "float32"]
     probe = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, text=True)
     if probe.returncode != 0:

@@ -37,12 +37,16 @@ FLAGS = {
     "--precision": f"Keras dtype policy: {', '.join(spec.PRECISIONS)} (auto: mixed_bfloat16 on a CPU with "
                    "AMX/AVX-512 BF16 or a GPU of compute capability >= 8, mixed_float16 on older GPUs, float32 "
                    "elsewhere; learned activation parameters stay float32)",
-    "--tta": "also report test accuracy averaged over each image and its mirror image (image tasks): "
-             "true/false",
+    "--tta": "also report test accuracy with test-time augmentation (image tasks): false, true or flip (the "
+             "mirror image), flip_translate (airbench's mirror x {0, +-1 px} translates)",
+    "--lookahead": "airbench's lookahead: every 5 steps the weights (and batch-norm statistics) become an "
+                   "average of themselves and their last such average, weighted more towards the average "
+                   "as training ends: true/false",
     "--clipnorm": "gradient clipping by norm (relu_rnn defaults to 1.0)",
     "--max-train-examples": "cap on training examples per run ('all' for no cap)",
     "--max-eval-examples": "cap on validation and test examples ('all' for no cap)",
     "--model-kwargs": "JSON object of model options, e.g. '{\"width\": 128}'",
+    "--task-kwargs": "JSON object of task options, e.g. '{\"flip\": \"alternating\", \"validation_every\": null}'",
     "--probe-examples": "examples in the diagnostics probe batch",
     "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     "--out": "output folder; re-running with the same folder resumes the sweep",

@@ -25,7 +25,8 @@ from relu_zoo.run import spec as spec_lib
 from relu_zoo.run import store
 from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, SaveJSON
 from relu_zoo.run.sweep import sweep
-from relu_zoo.run.train import build_training_state, make_optimizer
+from relu_zoo.run.optim import make_optimizer
+from relu_zoo.run.train import build_training_state
 
 GUARD = {"tasks": ["cifar10"], "models": ["cnn"], "activations": ["relu"], "epochs": 2, "batch_size": 64,
          "max_train_examples": 512, "max_eval_examples": 256, "verbose": 0}

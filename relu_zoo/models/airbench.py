@@ -1,13 +1,15 @@
 """`airbench`: a fast CIFAR-style conv net (after Keller Jordan's airbench94 layout), activation as a parameter.
 
-    frozen 2x2 whitening conv (2·C·4 filters) -> act
+    frozen 2x2 whitening conv (2·C·4 filters) [+ a bias that learns for the first epochs] -> act
     -> 3 x [Conv3x3 -> MaxPool2 -> BN -> act -> Conv3x3 -> BN -> act]   (widths 64, 256, 256)
     -> global max pool (airbench's MaxPool3 of the 3x3 map at 32 px) -> Dense(classes, no bias) -> x 1/9
 
 The whitening conv is fixed: `whiten(model, images)` sets it to the ±eigenvectors of the 2x2 patch
 covariance of training images (scaled by 1/sqrt(eigenvalue + eps)), so the first learned layer sees
 decorrelated patches; without that call it keeps its random (He) initialization and stays frozen all the
-same. Batch norm has no learned scale (only a shift, learning 64x faster under SGD: `ScaledShift`) and a
+same. airbench also learns a bias after the whitening conv for its first 3 epochs and then fixes it
+(`whiten_bias_epochs`, a `WhitenBias` layer; the runner's `prepare` turns the epochs into steps). Batch norm has
+no learned scale (only a shift, learning 64x faster under SGD: `ScaledShift`) and a
 fast momentum (0.6), as in airbench.
 """
 
@@ -82,17 +84,75 @@ class ScaledShift(keras.layers.Layer):
         return {**super().get_config(), "multiplier": self.multiplier}
 
 
-def _bn(x, momentum, bias_lr_scale):
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class WhitenBias(keras.layers.Layer):
+    """A per-channel bias that learns during its first `train_steps` training calls and is fixed after them.
+
+    airbench trains the whitening conv's bias for 3 epochs, then stops its updates (its optimizer skips the
+    parameter, momentum and weight decay included). Here the layer counts its training calls and, from step
+    `train_steps` on, adds a copy of the bias taken at that step instead of the bias itself: whatever the
+    optimizer still does to the variable (momentum, decoupled weight decay) no longer reaches the output.
+    Counter, copy and `train_steps` are non-trainable variables, so backups and checkpoints carry them.
+    `epochs` is what the model asks for; `set_whiten_bias_steps` turns it into `train_steps` once the steps
+    per epoch are known. Until then `train_steps` is 0: a fixed zero bias.
+    """
+
+    def __init__(self, epochs=3, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(epochs, bool) or not (isinstance(epochs, int) and epochs >= 1):
+            raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
+        self.epochs = epochs
+
+    def build(self, input_shape):
+        channels = (input_shape[-1],)
+        self.bias = self.add_weight(shape=channels, initializer="zeros", name="bias")
+        self.fixed = self.add_weight(shape=channels, initializer="zeros", trainable=False, name="fixed",
+                                     aggregation="only_first_replica")
+        self.train_steps = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False,
+                                           name="train_steps", aggregation="only_first_replica")
+        self.steps = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name="steps",
+                                     aggregation="only_first_replica")
+
+    def call(self, inputs, training=None):
+        learning = ops.less(self.steps, self.train_steps)
+        if training:
+            # The copy follows the bias while it learns, so it holds the bias's value of the last such step.
+            self.fixed.assign(ops.where(learning, self.bias, self.fixed))
+            self.steps.assign_add(ops.cast(1, "int64"))
+        bias = ops.where(learning, self.bias, ops.stop_gradient(self.fixed))
+        return inputs + ops.cast(bias, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epochs": self.epochs}
+
+
+def set_whiten_bias_steps(model, steps_per_epoch):
+    """Lets `model`'s whitening bias (if it has one) learn for its `epochs` x `steps_per_epoch` first steps."""
+    for layer in model.layers:
+        if isinstance(layer, WhitenBias):
+            layer.train_steps.assign(layer.epochs * int(steps_per_epoch))
+
+
+def _bn(x, momentum, bias_lr_scale, epsilon):
     # scale=False: airbench keeps the BN weight at 1 (it is redundant before a rectifier-like unit).
     if bias_lr_scale == 1:
-        return keras.layers.BatchNormalization(momentum=momentum, epsilon=1e-5, scale=False)(x)
-    x = keras.layers.BatchNormalization(momentum=momentum, epsilon=1e-5, center=False, scale=False)(x)
+        return keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, scale=False)(x)
+    x = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, center=False, scale=False)(x)
     return ScaledShift(bias_lr_scale ** 0.5)(x)
 
 
-@register_model("airbench", modalities=("image",), prepare=lambda model, data: whiten_from(model, data))
+def prepare(model, data):
+    """The runner's hook: the whitening conv from the training images, the bias's epochs in steps."""
+    whiten_from(model, data)
+    set_whiten_bias_steps(model, -(-data.num_examples["train"] // data.batch_size))
+
+
+@register_model("airbench", modalities=("image",), prepare=prepare)
 def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=0.6, scaling_factor=1 / 9,
-             bias_lr_scale=64.0, kernel_initializer="activation"):
+             bias_lr_scale=64.0, kernel_initializer="activation", whiten_bias_epochs=0, batchnorm_epsilon=1e-5):
     """airbench94-style conv net for 32x32 colour images; see the module docstring.
 
     Args:
@@ -109,7 +169,12 @@ def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=
             against 63.2% (benchmarks/reports/cifar10_recipe), so the default stays.
         bias_lr_scale: Learning-rate multiplier of the batch-norm shifts under SGD (airbench's 64; see
             `ScaledShift`); 1 gives plain `BatchNormalization` shifts.
+        whiten_bias_epochs: Epochs during which a bias after the whitening conv learns (airbench's 3; see
+            `WhitenBias`); 0: no bias.
+        batchnorm_epsilon: Batch norm's epsilon (airbench's 1e-12; Keras' and PyTorch's default 1e-5).
     """
+    if isinstance(whiten_bias_epochs, bool) or not (isinstance(whiten_bias_epochs, int) and whiten_bias_epochs >= 0):
+        raise ValueError(f"`whiten_bias_epochs` must be an integer >= 0. Received: whiten_bias_epochs={whiten_bias_epochs!r}")
     if not bias_lr_scale > 0:
         raise ValueError(f"`bias_lr_scale` must be > 0. Received: bias_lr_scale={bias_lr_scale}")
     if len(widths) != 3 or any(int(w) < 1 for w in widths):
@@ -129,15 +194,18 @@ def airbench(spec, activation="relu", widths=(64, 256, 256), batchnorm_momentum=
     whiten_layer = keras.layers.Conv2D(
         2 * channels * WHITEN_KERNEL**2, WHITEN_KERNEL, padding="valid", use_bias=False,
         kernel_initializer=init, trainable=False, name="whiten")
-    x = act(activation)(whiten_layer(inputs))
+    x = whiten_layer(inputs)
+    if whiten_bias_epochs:
+        x = WhitenBias(whiten_bias_epochs, name="whiten_bias")(x)
+    x = act(activation)(x)
     for width in widths:
         # Gated units (GLU family) halve the channels: the conv before them is built twice as wide.
         x = _conv(pre_activation_units(activation, int(width)), init)(x)
         x = keras.layers.MaxPooling2D(2)(x)
-        x = _bn(x, batchnorm_momentum, bias_lr_scale)
+        x = _bn(x, batchnorm_momentum, bias_lr_scale, batchnorm_epsilon)
         x = act(activation)(x)
         x = _conv(pre_activation_units(activation, int(width)), init)(x)
-        x = _bn(x, batchnorm_momentum, bias_lr_scale)
+        x = _bn(x, batchnorm_momentum, bias_lr_scale, batchnorm_epsilon)
         x = act(activation)(x)
     x = keras.layers.GlobalMaxPooling2D()(x)
     x = keras.layers.Dense(spec.num_classes, use_bias=False, kernel_initializer=init, dtype="float32",

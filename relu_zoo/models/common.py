@@ -100,12 +100,54 @@ class Mirror(keras.layers.Layer):
         return input_shape
 
 
-def flip_tta(model, name=None):
-    """A model averaging `model`'s outputs over each image and its mirror image (flip test-time augmentation).
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class Translate(keras.layers.Layer):
+    """Shifts images (NHWC) by `(dy, dx)` pixels, filling the border by reflection (airbench's TTA translate).
 
-    Saves and loads with `safe_mode=True`; wrap the trained model (or `TaskData.with_preprocessing` of it)
-    for evaluation, not for training.
+    The output pixel (i, j) is the input's (i - dy, j - dx), mirrored at the edge without repeating it.
     """
+
+    def __init__(self, dy, dx, **kwargs):
+        super().__init__(**kwargs)
+        self.dy, self.dx = int(dy), int(dx)
+
+    def call(self, inputs):
+        p = max(abs(self.dy), abs(self.dx))
+        if p == 0:
+            return inputs
+        height, width = inputs.shape[1], inputs.shape[2]
+        padded = ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        return padded[:, p - self.dy:p - self.dy + height, p - self.dx:p - self.dx + width, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "dy": self.dy, "dx": self.dx}
+
+
+TTA_MODES = ("flip", "flip_translate")
+
+
+def flip_tta(model, name=None, mode="flip"):
+    """A model averaging `model`'s outputs over views of each image (test-time augmentation).
+
+    mode "flip": the image and its mirror image. "flip_translate" (airbench94's level 2): half the weight on
+    that average, a quarter each on the same average of the image shifted by one pixel down-right and
+    up-left (reflected border). Saves and loads with `safe_mode=True`; wrap the trained model (or
+    `TaskData.with_preprocessing` of it) for evaluation, not for training.
+    """
+    if mode not in TTA_MODES:
+        raise ValueError(f"`mode` must be one of {TTA_MODES}. Received: mode={mode!r}")
     inputs = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype, name="inputs")
-    outputs = keras.layers.Average(name="tta_mean")([model(inputs), model(Mirror(name="mirror")(inputs))])
+
+    def mirrored_mean(x, tag):
+        return keras.layers.Average(name=f"tta_mean{tag}")([model(x), model(Mirror(name=f"mirror{tag}")(x))])
+
+    outputs = mirrored_mean(inputs, "")
+    if mode == "flip_translate":
+        shifted = [mirrored_mean(Translate(d, d, name=f"translate_{i}")(inputs), f"_{i}")
+                   for i, d in enumerate((1, -1))]
+        outputs = keras.layers.Average(name="tta_views")(
+            [outputs, keras.layers.Average(name="tta_translates")(shifted)])
     return keras.Model(inputs, outputs, name=name or f"{model.name}_tta")

@@ -5,9 +5,10 @@
     plan        the grid of runs (task x model x activation x seed) and its shards
     store       the output folder: atomic writes, run records, resume state, quarantine, loading results
     claims      per-run claims, so several processes on one output folder train each run once
-    callbacks   the Keras callbacks of a run (timing, divergence, atomic backups) and PeakMemory
+    callbacks   the Keras callbacks of a run (timing, divergence, lookahead, atomic backups) and PeakMemory
     distribute  one device, all local devices, or synchronous multi-worker training
     precision   the dtype policy of `precision: auto` on this machine (GPU capability, CPU bfloat16 flags)
+    optim       the optimizer, its learning-rate schedule and the loss
     train       one run: model, data, fit, evaluate, record
     stats       statistics across seeds; plots: the report's figures
     report      results.json / results.csv / summary.md / plots from finished runs

@@ -60,6 +60,43 @@ class SaveJSON(keras.callbacks.Callback):
         atomic_write_json(self.path, self.getter())
 
 
+class Lookahead(keras.callbacks.Callback):
+    """airbench's lookahead (Jordan 2024, after Zhang et al. 2019): every `every` steps, each weight and
+    batch-norm statistic becomes `decay * average + (1 - decay) * itself`, and the average the new value.
+
+    `decay` rises with training, `base * (step / total_steps) ** power` (airbench: 0.95**5, cubic): early
+    steps keep their own weights, the last ones are averaged over many. After the last step the weights are
+    the average. Floating-point variables only (not counters or random-generator states). `variables`
+    holds the averages, which `EpochBackup` saves, so a resumed run continues them exactly.
+
+    Unlike Keras' own `use_ema` (a fixed momentum on trainable weights, updated every step), this follows
+    airbench's rule, so that the Keras recipe and the PyTorch reference train alike.
+    """
+
+    def __init__(self, total_steps, every=5, base=0.95**5, power=3):
+        super().__init__()
+        self.total_steps, self.every, self.base, self.power = int(total_steps), int(every), base, power
+        self.variables = []
+
+    def on_train_begin(self, logs=None):
+        self._tracked = [v for v in self.model.variables if "float" in str(v.dtype)]
+        # From a NumPy copy: a Keras variable made from another's value would share its storage.
+        self.variables = [keras.Variable(keras.ops.convert_to_numpy(v), trainable=False, name=f"lookahead_{i}")
+                          for i, v in enumerate(self._tracked)]
+
+    def _update(self, decay):
+        for average, variable in zip(self.variables, self._tracked):
+            average.assign(average + (1.0 - decay) * (variable - average))
+            variable.assign(average)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations)
+        if step % self.every == 0:
+            self._update(self.base * (step / self.total_steps) ** self.power)
+        if step == self.total_steps:
+            self._update(1.0)
+
+
 class EpochBackup(keras.callbacks.Callback):
     """An all-or-nothing backup after every epoch, restored when training starts (public Keras API only).
 
@@ -83,13 +120,19 @@ class EpochBackup(keras.callbacks.Callback):
             from the chief's backups and writes its own into a temporary folder: saving runs the same ops on
             every worker.
         initial_epoch: The epoch `fit` starts at; must be the restored backup's epoch (0: nothing to restore).
+        extra: Callbacks whose `variables` (created in their `on_train_begin`, which runs before this one's)
+            are backed up and restored with the model's, e.g. `Lookahead`'s averages.
     """
 
-    def __init__(self, backup_root, restore_root=None, initial_epoch=0):
+    def __init__(self, backup_root, restore_root=None, initial_epoch=0, extra=()):
         super().__init__()
         self.backup_root = Path(backup_root)
         self.restore_root = Path(restore_root or backup_root)
         self.initial_epoch = initial_epoch
+        self.extra = list(extra)
+
+    def _state_variables(self):
+        return list(self.model.non_trainable_variables) + [v for c in self.extra for v in c.variables]
 
     def on_train_begin(self, logs=None):
         current = self.restore_root / "current"
@@ -105,7 +148,7 @@ class EpochBackup(keras.callbacks.Callback):
         self.model.load_weights(str(current / BACKUP_WEIGHTS))
         with np.load(current / BACKUP_STATE) as saved:
             values = [saved[f"v{i}"] for i in range(len(saved.files))]
-        variables = self.model.non_trainable_variables
+        variables = self._state_variables()
         shapes = [tuple(v.shape) for v in variables]
         if [tuple(v.shape) for v in values] != shapes:
             raise RuntimeError(f"The backup in {current} holds {len(values)} non-trainable values that do not fit "
@@ -120,7 +163,7 @@ class EpochBackup(keras.callbacks.Callback):
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
         self.model.save_weights(str(stage / BACKUP_WEIGHTS), overwrite=True)
-        state = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self.model.non_trainable_variables)}
+        state = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._state_variables())}
         np.savez(stage / BACKUP_STATE, **state)
         (stage / BACKUP_METADATA).write_text(json.dumps({"epoch": finished}))
         switch_current(self.backup_root, stage)

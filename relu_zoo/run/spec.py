@@ -41,10 +41,12 @@ class SweepConfig:
     warmup: float = 0.0
     label_smoothing: float = 0.0
     precision: str = "float32"
-    tta: bool = False
+    tta: bool | str = False
+    lookahead: bool = False
     max_train_examples: int = 6000
     max_eval_examples: int = 2000
     model_kwargs: dict = dataclasses.field(default_factory=dict)
+    task_kwargs: dict = dataclasses.field(default_factory=dict)
     diagnostics: bool = True
     probe_examples: int = 256
     save_checkpoint: bool = False
@@ -61,7 +63,7 @@ class SweepConfig:
 # Keys that may change between a sweep and its resumption (or between its shards) without changing results.
 NON_IDENTITY_KEYS = ("out", "data_dir", "download", "verbose", "save_checkpoint", "shard")
 # Keys added after sweeps were already stored: left out of the identity at their defaults, so those resume.
-LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta")
+LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta", "lookahead", "task_kwargs")
 # Accepted spellings of keys in files and on the command line.
 KEY_ALIASES = {"task": "tasks", "model": "models", "activation": "activations", "seed": "seeds", "lr": "learning_rate"}
 
@@ -148,9 +150,9 @@ def validate(config):
 
     for task in config.tasks:
         try:
-            spec = tasks.get(task).spec
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+            spec = tasks.get(task).replace(**config.task_kwargs).spec
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"Task {task!r} with task_kwargs={config.task_kwargs}: {e}") from None
         for model in config.models:
             try:
                 modalities = models.model_modalities(model)
@@ -162,7 +164,10 @@ def validate(config):
                                   f"{spec.modality}: {', '.join(models.list_models(spec.modality))}.")
     if config.tta and any(tasks.get(task).spec.modality != "image" for task in config.tasks):
         raise ConfigError("`tta` (mirror-image test-time averaging) applies to image tasks only. "
-                          f"Received: tasks={config.tasks}, tta=True.")
+                          f"Received: tasks={config.tasks}, tta={config.tta}.")
+    if config.diagnostics and config.task_kwargs.get("validation_every", 0) is None:
+        raise ConfigError("`diagnostics` probe the validation split, and task_kwargs validation_every=None trains "
+                          "without one. Set diagnostics: false, or keep a validation split.")
     labels = []
     for spec in config.activations:
         try:

@@ -28,100 +28,11 @@ from relu_zoo import models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
 from relu_zoo.models.common import flip_tta
-from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, PeakMemory, SaveJSON
+from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, Lookahead, PeakMemory, SaveJSON
 from relu_zoo.run.distribute import Distribution
+from relu_zoo.run.optim import make_loss, make_optimizer
 from relu_zoo.run.precision import dtype_policy
 from relu_zoo.run.spec import identity
-
-
-@keras.saving.register_keras_serializable(package="relu_zoo")
-class Warmup(keras.optimizers.schedules.LearningRateSchedule):
-    """A linear rise from 0 over `warmup_steps` steps, then `after` (a schedule, started at 0, or a number)."""
-
-    def __init__(self, after, warmup_steps):
-        self.after = after
-        self.warmup_steps = int(warmup_steps)
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        ramp = keras.ops.minimum(1.0, (step + 1.0) / max(self.warmup_steps, 1))
-        if isinstance(self.after, keras.optimizers.schedules.LearningRateSchedule):
-            return ramp * self.after(keras.ops.maximum(step - self.warmup_steps, 0.0))
-        return ramp * self.after
-
-    def get_config(self):
-        after = self.after
-        if isinstance(after, keras.optimizers.schedules.LearningRateSchedule):
-            after = keras.optimizers.schedules.serialize(after)
-        return {"after": after, "warmup_steps": self.warmup_steps}
-
-    @classmethod
-    def from_config(cls, config):
-        after = config["after"]
-        if isinstance(after, dict):
-            after = keras.optimizers.schedules.deserialize(after)
-        return cls(after, config["warmup_steps"])
-
-
-@keras.saving.register_keras_serializable(package="relu_zoo")
-class SparseSmoothedCrossentropy(keras.losses.Loss):
-    """Cross-entropy of logits against integer labels with label smoothing, which Keras' sparse loss lacks.
-
-    Equals `keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=...)` on one-hot labels.
-    """
-
-    def __init__(self, label_smoothing=0.0, name="sparse_smoothed_crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = float(label_smoothing)
-
-    def call(self, y_true, y_pred):
-        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
-        one_hot = keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1], dtype=y_pred.dtype)
-        return keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=True,
-                                                     label_smoothing=self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
-
-
-def make_optimizer(config, steps_per_epoch, clipnorm=None):
-    total_steps = max(1, config.epochs * steps_per_epoch)
-    warmup = int(config.warmup * total_steps)
-    lr = config.learning_rate
-    if config.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps - warmup)
-    elif config.schedule == "linear":
-        lr = keras.optimizers.schedules.PolynomialDecay(config.learning_rate, total_steps - warmup,
-                                                        end_learning_rate=0.0, power=1.0)
-    elif config.schedule == "one_cycle":
-        # Smith & Topin 2017: warm up over the first 30%, then cosine down (Keras' warmup form).
-        cycle_warmup = max(1, int(0.3 * total_steps))
-        lr = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate / 25.0, decay_steps=total_steps - cycle_warmup,
-            warmup_target=config.learning_rate, warmup_steps=cycle_warmup)
-    if warmup:
-        # Adam's first steps move every weight by about the learning rate whatever its gradient: a warm-up
-        # keeps them from pushing whole layers of ReLU units negative at once (see tests/test_train_guard.py).
-        lr = Warmup(lr, warmup)
-    kwargs = {"learning_rate": lr}
-    if clipnorm:
-        kwargs["clipnorm"] = clipnorm
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(**kwargs)
-    if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(weight_decay=config.weight_decay or 1e-4, **kwargs)
-    if config.optimizer == "nadam":
-        return keras.optimizers.Nadam(**kwargs)
-    if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(**kwargs)
-    return keras.optimizers.SGD(momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay or None,
-                                **kwargs)
-
-
-def make_loss(config):
-    if config.label_smoothing:
-        return SparseSmoothedCrossentropy(config.label_smoothing)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def download_mode(config):
@@ -141,7 +52,7 @@ class TaskCache:
         if task not in self._data:
             caps = {"train": self.config.max_train_examples, "validation": self.config.max_eval_examples,
                     "test": self.config.max_eval_examples}
-            self._data[task] = tasks.get(task).load(
+            self._data[task] = tasks.get(task).replace(**self.config.task_kwargs).load(
                 data_dir=self.config.data_dir, download=download_mode(self.config), batch_size=self.config.batch_size,
                 seed=0,
                 max_examples={k: v for k, v in caps.items() if v is not None})
@@ -240,16 +151,19 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
 
     # Epoch e is shuffled/augmented from (seed, e) alone: a resumed run sees the batches it would have seen.
     train = distribution.prepare(data.train_epochs(start_epoch, config.epochs, seed=run.seed))
-    validation, test_data = distribution.prepare(data.validation), distribution.prepare(data.test)
+    # A task may train on its whole train split (validation_every=None): then there is nothing to validate on.
+    validation = distribution.prepare(data.validation) if data.num_examples["validation"] else None
+    test_data = distribution.prepare(data.test)
     monitor = DivergenceMonitor()
+    lookahead = [Lookahead(config.epochs * steps_per_epoch)] if config.lookahead else []
     diagnostics, diagnostic_callbacks = _diagnostics(config, data, run_dir, start_epoch)
     callbacks = [
-        EpochTimer(), monitor, *diagnostic_callbacks,
+        EpochTimer(), monitor, *lookahead, *diagnostic_callbacks,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
         EpochBackup(run_dir / store.BACKUP_DIR, restore_root=restore_dir / store.BACKUP_DIR,
-                    initial_epoch=start_epoch),
+                    initial_epoch=start_epoch, extra=lookahead),
     ]
     with PeakMemory() as memory:
         model.fit(train, validation_data=validation, epochs=config.epochs, initial_epoch=start_epoch,
@@ -260,7 +174,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         diverged = bool(distribution.agree(f"whether {run.run_id} diverged", int(diverged)))
         test = {} if diverged else model.evaluate(test_data, return_dict=True, verbose=0)
         if config.tta and not diverged:
-            tta_model = flip_tta(model)
+            tta_model = flip_tta(model, mode="flip" if config.tta is True else config.tta)
             tta_model.compile(loss=make_loss(config), metrics=["accuracy"])
             test["accuracy_tta"] = tta_model.evaluate(test_data, return_dict=True, verbose=0)["accuracy"]
     if config.save_checkpoint and not diverged:

@@ -6,7 +6,9 @@
 import json
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
-SCHEDULES = ("constant", "cosine", "one_cycle", "linear")
+SCHEDULES = ("constant", "cosine", "one_cycle", "linear", "airbench")
+# Test-time augmentation of image tasks: the mirror image, or airbench's mirror x {0, +-1 px} translates.
+TTA_MODES = ("flip", "flip_translate")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # auto: relu_zoo.run.precision.auto_precision
 DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.run.distribute.Distribution
 # Keys in [0, 1): SGD momentum, the fraction of steps that warm the learning rate up, label smoothing.
@@ -51,16 +53,23 @@ def coerce(key, value, default):
         if not items:
             raise ConfigError(f"`{key}` must not be empty. Received: {key}={value!r}")
         return items
-    if key == "model_kwargs":
+    if key in ("model_kwargs", "task_kwargs"):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as e:
-                raise ConfigError(f"`model_kwargs` must be a JSON object, e.g. '{{\"width\": 128}}'. "
+                raise ConfigError(f"`{key}` must be a JSON object, e.g. '{{\"width\": 128}}'. "
                                   f"Received: {value!r} ({e})") from None
         if not isinstance(value, dict):
-            raise ConfigError(f"`model_kwargs` must be a mapping. Received: model_kwargs={value!r}")
+            raise ConfigError(f"`{key}` must be a mapping. Received: {key}={value!r}")
         return dict(value)
+    if key == "tta":
+        # "flip" is stored as true, its spelling before the other mode existed, so stored sweeps resume.
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no", "none"):
+            value = value.lower() in ("1", "true", "yes")
+        if isinstance(value, bool):
+            return value
+        return True if _choice(key, value, TTA_MODES) == "flip" else value
     if isinstance(default, bool):
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
             return value.lower() in ("1", "true", "yes")

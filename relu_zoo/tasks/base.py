@@ -208,9 +208,9 @@ class Task(abc.ABC):
         if set(self.tfds_splits) != set(SPLITS) or self.tfds_splits["train"] is None:
             raise ValueError(f"`tfds_splits` must map each of {SPLITS} to a TFDS split (validation may be None). "
                              f"Received: tfds_splits={self.tfds_splits}")
-        if not (isinstance(validation_every, int) and validation_every >= 2):
-            raise ValueError(f"`validation_every` must be an integer >= 2. "
-                             f"Received: validation_every={validation_every!r}")
+        if validation_every is not None and not (isinstance(validation_every, int) and validation_every >= 2):
+            raise ValueError(f"`validation_every` must be an integer >= 2, or None to train on the whole TFDS "
+                             f"train split without validation. Received: validation_every={validation_every!r}")
         self.validation_every = validation_every
         self.description = description
 
@@ -268,10 +268,12 @@ class Task(abc.ABC):
         """Whether `load(augment=None)` augments the training split."""
         return False
 
-    def augment_batch(self, x, seed):
+    def augment_batch(self, x, seed, epoch=None, index=None):
         """Train-time augmentation of a batch of cached inputs; `seed` is a `(2,)` int64 stateless seed.
 
-        Only called for tasks whose `default_augment()` is True.
+        `epoch` (an int64 scalar tensor, or None where the pipeline does not know it) and `index` (each
+        example's position in the unshuffled training split, `(batch,)` int64) let an augmentation depend on
+        the epoch and on the example itself. Only called for tasks whose `default_augment()` is True.
         """
         raise NotImplementedError(f"Task {self.name!r} defines no augmentation.")
 
@@ -305,7 +307,9 @@ class Task(abc.ABC):
             raise NotImplementedError(f"{type(self).__name__} must override _split(): task {self.name!r} has "
                                       f"no TFDS test split.")
         train = self._read(builder, self.tfds_splits["train"])
-        if self.tfds_splits["validation"] is None:
+        if self.tfds_splits["validation"] is None and self.validation_every is None:
+            validation = train.take(0)
+        elif self.tfds_splits["validation"] is None:
             train, validation = carve(train, self.validation_every)
         else:
             validation = self._read(builder, self.tfds_splits["validation"])
@@ -359,24 +363,29 @@ class Task(abc.ABC):
         def finish(ds):
             return self.finalize(ds, preprocessor).prefetch(AUTOTUNE)
 
-        def augmented(batches, seeds):
+        def augmented(batches, seeds, epoch=None):
+            # Batches of (position in the unshuffled split, (x, y)).
             if not augment:
-                return batches
+                return batches.map(lambda i, example: example)
             return tf.data.Dataset.zip((batches, seeds)).map(
-                lambda batch, s: (self.augment_batch(batch[0], s), batch[1]), num_parallel_calls=AUTOTUNE)
+                lambda batch, s: (self.augment_batch(batch[1][0], s, epoch, batch[0]), batch[1][1]),
+                num_parallel_calls=AUTOTUNE)
 
+        # The position travels with each example through the shuffle (which orders by seed alone, whatever
+        # the elements), for augmentations that treat each example in its own way.
+        indexed = cached["train"].enumerate()
         # `train`: one pipeline re-iterated every epoch; a seeded order and seeded random stream that
         # restart with new numbers on every iteration, identical across runs with the same seed.
-        train = cached["train"].shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        train = indexed.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         train = augmented(train.batch(batch_size, num_parallel_calls=AUTOTUNE),
                           tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2))
 
         def train_epoch(epoch, run_seed):
             epoch_seed = (run_seed * 1_000_003 + epoch) % (2**63 - 1)
-            batches = (cached["train"].shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
+            batches = (indexed.shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
                        .batch(batch_size, num_parallel_calls=AUTOTUNE))
             seeds = tf.data.Dataset.range(tf.int64.max).map(lambda i: tf.stack([tf.constant(epoch_seed, tf.int64), i]))
-            return self.finalize(augmented(batches, seeds), preprocessor)
+            return self.finalize(augmented(batches, seeds, tf.constant(epoch, tf.int64)), preprocessor)
 
         examples = {split: self.finalize(ds.batch(batch_size), preprocessor).unbatch() for split, ds in cached.items()}
         return TaskData(

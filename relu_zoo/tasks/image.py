@@ -4,14 +4,20 @@
 |---|---|---|---|---|---|---|
 | `mnist` | `mnist` 3.0.1 | 54,000 / 6,000 (every 10th of train) / 10,000 | (28, 28, 1) | 0.1307 | 0.3081 | none |
 | `fashion_mnist` | `fashion_mnist` 3.0.1 | 54,000 / 6,000 / 10,000 | (28, 28, 1) | 0.2860 | 0.3530 | none |
-| `cifar10` | `cifar10` 3.0.2 | 45,000 / 5,000 / 10,000 | (32, 32, 3) | 0.4914, 0.4822, 0.4465 | 0.2470, 0.2435, 0.2616 | 4-px pad + 32×32 crop, flip |
-| `cifar100` | `cifar100` 3.0.2 (fine labels) | 45,000 / 5,000 / 10,000 | (32, 32, 3) | 0.5071, 0.4865, 0.4409 | 0.2673, 0.2564, 0.2762 | 4-px pad + 32×32 crop, flip |
+| `cifar10` | `cifar10` 3.0.2 | 45,000 / 5,000 / 10,000 | (32, 32, 3) | 0.4914, 0.4822, 0.4465 | 0.2470, 0.2435, 0.2616 | 4-px zero pad + 32×32 crop, random flip |
+| `cifar100` | `cifar100` 3.0.2 (fine labels) | 45,000 / 5,000 / 10,000 | (32, 32, 3) | 0.5071, 0.4865, 0.4409 | 0.2673, 0.2564, 0.2762 | 4-px zero pad + 32×32 crop, random flip |
 
 Mean and std are per-channel statistics of the full TFDS train split scaled to `[0, 1]`, the values
 torchvision examples and timm use. For CIFAR they are the true pixel std; the often copied
 `(0.2023, 0.1994, 0.2010)` is a mean of per-image stds and smaller. Digits are not augmented: a flipped
 digit is a different symbol. The CIFAR recipe (zero padding of 4 pixels, random 32×32 crop, horizontal flip
 with p=0.5) is the one of He et al. 2016, §4.2.
+
+The augmentation is a set of options (`Task.replace(...)`, or a sweep's `task_kwargs`): `crop_padding`,
+`pad_mode` ("constant": black, He et al.; "reflect": airbench's mirrored border) and `flip` ("random": each
+image with p=0.5 every epoch; "alternating": airbench's scheme, a fixed random half of the images flipped in
+even epochs and the other half in odd ones, so every image is seen both ways in any two consecutive epochs).
+`validation_every=None` trains on the whole TFDS train split (no validation), for final checkpoints.
 
 Pipeline: decoded uint8 images are cached (4× smaller than float32), shuffled, batched, augmented on the
 uint8 batch (padding is black, as in the torchvision recipe) and normalized per batch by the task's
@@ -24,6 +30,8 @@ from relu_zoo.tasks.base import AUTOTUNE, Task, TaskSpec, register_task
 from relu_zoo.tasks.preprocessing import ImageNormalization
 
 AUGMENTATIONS = (None, "crop_flip")
+PAD_MODES = ("constant", "reflect")
+FLIPS = ("random", "alternating")
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -42,20 +50,25 @@ CIFAR100_CLASSES = (
 )
 
 
-def random_crop_flip(images, seed, padding=4):
-    """Per-image random crop of the zero-padded batch and random horizontal flip, stateless.
+def random_crop_flip(images, seed, padding=4, pad_mode="constant", flip="random", epoch=None, index=None):
+    """Per-image random crop of the padded batch and horizontal flip, stateless.
 
     Args:
         images: `(batch, height, width, channels)` tensor.
         seed: Shape `(2,)` integer seed; the same seed gives the same crops and flips.
-        padding: Pixels of zero padding on every side; offsets are uniform in `[0, 2 * padding]`.
+        padding: Pixels of padding on every side; offsets are uniform in `[0, 2 * padding]`.
+        pad_mode: "constant" (zeros) or "reflect" (the border mirrored, without repeating the edge pixel).
+        flip: "random" (each image with p=0.5, from `seed`) or "alternating": image `index` is flipped iff
+            its fixed coin (from `index` alone) differs from the parity of `epoch`.
+        epoch, index: For "alternating": the epoch (int tensor) and each image's position in the
+            unshuffled training set (`(batch,)` int64).
 
     Returns:
         Tensor of the shape and dtype of `images`.
     """
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
-    padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode=pad_mode.upper())
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=3)
     dy = tf.random.stateless_uniform([batch], seeds[0], 0, 2 * padding + 1, dtype=tf.int32)
     dx = tf.random.stateless_uniform([batch], seeds[1], 0, 2 * padding + 1, dtype=tf.int32)
@@ -63,8 +76,21 @@ def random_crop_flip(images, seed, padding=4):
     rows = dy[:, None] + tf.range(height)[None, :]
     cols = dx[:, None] + tf.range(width)[None, :]
     crops = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
-    flip = tf.random.stateless_uniform([batch], seeds[2]) < 0.5
-    return tf.where(flip[:, None, None, None], tf.reverse(crops, axis=[2]), crops)
+    if flip == "alternating":
+        mirrored = tf.not_equal(alternating_coin(index), tf.cast(epoch % 2, tf.int64))
+    else:
+        mirrored = tf.random.stateless_uniform([batch], seeds[2]) < 0.5
+    return tf.where(mirrored[:, None, None, None], tf.reverse(crops, axis=[2]), crops)
+
+
+def alternating_coin(index):
+    """A fixed 0/1 coin per training-set position: the parity of a seeded permutation of the positions.
+
+    The same for every run and epoch, so that "alternating" flips each image in every other epoch.
+    """
+    shuffled = tf.random.experimental.index_shuffle(
+        tf.cast(index, tf.int64), tf.constant([7, 2015], tf.int64), tf.constant(2**40 - 1, tf.int64))
+    return shuffled % 2
 
 
 class ImageTask(Task):
@@ -78,12 +104,14 @@ class ImageTask(Task):
         augmentation: `None`, or `"crop_flip"` (pad, random crop, horizontal flip); it is on by default
             for tasks that define one.
         crop_padding: Padding in pixels for `"crop_flip"`.
+        pad_mode: "constant" (black border) or "reflect" (mirrored border) for `"crop_flip"`.
+        flip: "random" or "alternating" (see the module docstring) for `"crop_flip"`.
     """
 
     modality = "image"
 
     def __init__(self, name, tfds_name, class_names, *, image_shape, mean, std, augmentation=None,
-                 crop_padding=4, **kwargs):
+                 crop_padding=4, pad_mode="constant", flip="random", **kwargs):
         super().__init__(name, tfds_name, class_names, **kwargs)
         if augmentation not in AUGMENTATIONS:
             raise ValueError(f"`augmentation` must be one of {AUGMENTATIONS}. Received: augmentation={augmentation!r}")
@@ -94,6 +122,12 @@ class ImageTask(Task):
         self.std = tuple(std)
         self.augmentation = augmentation
         self.crop_padding = crop_padding
+        if pad_mode not in PAD_MODES:
+            raise ValueError(f"`pad_mode` must be one of {PAD_MODES}. Received: pad_mode={pad_mode!r}")
+        if flip not in FLIPS:
+            raise ValueError(f"`flip` must be one of {FLIPS}. Received: flip={flip!r}")
+        self.pad_mode = pad_mode
+        self.flip = flip
         channels = self.image_shape[-1]
         if not len(self.mean) == len(self.std) == channels or not all(s > 0 for s in self.std):
             raise ValueError(f"`mean` and `std` need one value per channel ({channels}) and std > 0. "
@@ -103,7 +137,8 @@ class ImageTask(Task):
 
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape, "mean": self.mean, "std": self.std,
-                "augmentation": self.augmentation, "crop_padding": self.crop_padding}
+                "augmentation": self.augmentation, "crop_padding": self.crop_padding, "pad_mode": self.pad_mode,
+                "flip": self.flip}
 
     @property
     def spec(self):
@@ -126,10 +161,12 @@ class ImageTask(Task):
     def default_augment(self):
         return self.augmentation is not None
 
-    def augment_batch(self, x, seed):
+    def augment_batch(self, x, seed, epoch=None, index=None):
         if self.augmentation is None:
-            return super().augment_batch(x, seed)
-        return random_crop_flip(x, seed, self.crop_padding)
+            return super().augment_batch(x, seed, epoch, index)
+        # Without an epoch (TaskData.train, re-iterated by fit) alternation has no parity to follow.
+        flip = self.flip if epoch is not None else "random"
+        return random_crop_flip(x, seed, self.crop_padding, self.pad_mode, flip, epoch, index)
 
 
 register_task(ImageTask(
