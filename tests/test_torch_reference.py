@@ -6,7 +6,8 @@ regenerate the fixture). Inputs: 0, ±1e-8, ±1, ±1e4, ±65504, ±inf, NaN, eac
 Checked: outputs, input gradients, and the gradients of learnable parameters.
 
 Where relu_zoo differs from PyTorch on purpose, `DIFFERENCES` says how; each entry must change at least one
-reference number (so the list cannot go stale) and is named in the list of differences on the docs page docs/howto/layers.md.
+reference number (so the list cannot go stale) and is named in the list of differences in
+`docs/howto/layers.md`.
 """
 
 import json
