@@ -110,19 +110,30 @@ def training_markdown():
                           ("accuracy", "training/accuracy.json"), ("memory", "training/memory.json"),
                           ("precision", "precision.json"), ("precision", "precision_avx512bf16.json")]:
         report = json.loads((REPORTS / path).read_text())
-        parts.append(f"#### `{command}`: `benchmarks/reports/{path}`\n\nMachine: {report['machine']}\n\n"
+        parts.append(f"#### `{command}`: `benchmarks/reports/{path}`\n\nMachine: {_machine(report['machine'])}\n\n"
                      + training.markdown(command, report))
     return "\n\n".join(parts)
 
 
+def _machine(machine):
+    """A stored report's machine: a sentence already, or the export benchmark's dict."""
+    if isinstance(machine, str):
+        return machine
+    cpu = machine.get("cpu_model") or machine.get("processor") or "CPU"
+    return f"{machine['cpus']} cores ({cpu}), TensorFlow {machine['tensorflow']}, Keras {machine['keras']}"
+
+
 def export_markdown():
-    """The stored export benchmarks (`benchmarks/export.py`), each under its command and machine."""
+    """The stored export benchmarks (`benchmarks/export.py`): each checkpoint's rows from the newest file that
+    measured it (`export_rnn.json` re-measured the `rnn` after its export fixes)."""
     export = _load_benchmark("export")
+    reports = [(path, json.loads((REPORTS / path).read_text())) for path in ("export.json", "export_rnn.json")]
     parts = []
-    for path in ("export.json", "export_rnn.json"):
-        report = json.loads((REPORTS / path).read_text())
-        parts.append(f"#### `benchmarks/reports/{path}`\n\n`{report['command']}`; machine: {report['machine']}\n\n"
-                     + export.markdown(report))
+    for i, (path, report) in enumerate(reports):
+        newer = {row["checkpoint"] for _, later in reports[i + 1:] for row in later["rows"]}
+        shown = {**report, "rows": [row for row in report["rows"] if row["checkpoint"] not in newer]}
+        parts.append(f"#### `benchmarks/reports/{path}`\n\n`{report['command'].strip()}` on "
+                     f"{_machine(report['machine'])}\n\n" + export.markdown(shown))
     return "\n\n".join(parts)
 
 
