@@ -2,7 +2,8 @@
 
 relu_zoo's docstrings follow Keras: `Example:` followed by a blank line and `>>>` lines at the heading's own
 indentation. Google style, which mkdocstrings parses, wants `Examples:` with an indented body. Rewritten so
-here (the source is unchanged and stays a doctest), the examples render as code, not as Markdown block quotes.
+here (the source is unchanged and stays a doctest), the examples render as code, not as Markdown block quotes;
+so do `>>>` lines elsewhere in a docstring's text, fenced as code.
 """
 
 import re
@@ -32,7 +33,35 @@ def google_examples(text):
     return "\n".join(out)
 
 
+def fenced_prompts(text):
+    """`text` with each run of `>>>` / `...` lines outside an `Examples:` section fenced as a code block."""
+    lines, out, section = text.split("\n"), [], None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        match = HEADING.match(line)
+        if match:
+            section = (match.group(1), line.strip() == "Examples:")
+        elif section and section[1] and line.strip() and not line.startswith(section[0] + " "):
+            section = None
+        if line.lstrip().startswith(">>>") and not (section and section[1]):
+            indent = line[:len(line) - len(line.lstrip())]
+            out.append(f"{indent}```python")
+            while i < len(lines) and lines[i].lstrip().startswith((">>>", "...")):
+                out.append(lines[i])
+                i += 1
+            out.append(f"{indent}```")
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
 class KerasDocstrings(griffe.Extension):
     def on_object(self, *, obj, **kwargs):
-        if obj.docstring is not None and "Example:" in obj.docstring.value:
+        if obj.docstring is None:
+            return
+        if "Example:" in obj.docstring.value:
             obj.docstring.value = google_examples(obj.docstring.value)
+        if ">>>" in obj.docstring.value:
+            obj.docstring.value = fenced_prompts(obj.docstring.value)
