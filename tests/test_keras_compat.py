@@ -1,4 +1,4 @@
-"""relu_zoo as a drop-in for Keras' own layers and activations (issue 20).
+"""relu_zoo as a drop-in for Keras' own layers and activations.
 
 Written from keras.layers.ReLU / LeakyReLU / PReLU / ELU's documented contracts: constructor arguments,
 validation, `get_config()`, weights. Numbers at edge inputs against PyTorch: tests/test_torch_reference.py.
