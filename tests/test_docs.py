@@ -61,3 +61,11 @@ def test_code_comments_carry_no_issue_numbers():
     found = [f"{path.relative_to(ROOT)}:{n}" for path in CODE
              for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert not found, f"issue numbers in code (say why instead; history goes to CHANGELOG.md): {found}"
+
+
+@pytest.mark.parametrize("section", ["## Use the layers", "## Pretrained checkpoints"])
+def test_readme_examples_run_as_written(section, tmp_path, monkeypatch):
+    # "## Use with your own model" runs in tests/test_swap.py, where its printed output is checked too.
+    code = re.search(r"```python\n(.*?)```", README.read_text().split(section, 1)[1], re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # the layers example saves m.keras
+    exec(compile(code, "README.md", "exec"), {})
