@@ -1,12 +1,13 @@
 """CIFAR-10 (JPEG copy): one epoch of the reference `cnn` (relu, Adam 2e-3, batch 128), train.py's path against a
-plain `model.fit`, per seed (issue 12, part 1).
+plain `model.fit`, per seed: the
+evidence behind the `cnn`'s `head_norm` (benchmarks/reports/cifar10_collapse/).
 
     python benchmarks/cifar10_collapse.py --arms plain,runner,plain_no_head_norm,runner_no_head_norm --seeds 0-5
 
 Arms: `plain` is `create_model` + `tasks.get("cifar10").load()` + `compile(Adam(2e-3))` + `model.fit(data.train)`;
 `runner` is `train.py --task cifar10 --model cnn --activations relu --epochs 1 --max-train-examples all
---max-eval-examples all --no-diagnostics` for one seed; `*_no_head_norm` build the cnn as it was before issue 12
-(no batch norm before the head's activation). Each finished (arm, seed) is appended to --out as one JSON line
+--max-eval-examples all --no-diagnostics` for one seed; `*_no_head_norm` build the cnn without
+`head_norm` (no batch norm before the head's activation). Each finished (arm, seed) is appended to --out as one JSON line
 (validation accuracy after the epoch, training accuracy over it); re-running skips those, so the script resumes.
 Also records, for the dense head, the fraction of units never positive on 512 validation images.
 """

@@ -1,6 +1,6 @@
-"""Export parity and latency: checkpoint x format (issue 15) -> benchmarks/reports/export.json.
+"""Export parity and latency: checkpoint x format -> benchmarks/reports/export.json.
 
-    python benchmarks/export.py                       # the README's table (needs TFDS_DATA_DIR, relu_zoo[export])
+    python benchmarks/export.py                       # the docs' export table (needs TFDS_DATA_DIR, relu_zoo[export])
     python benchmarks/export.py --names cnn_prelu.mnist --formats tflite,onnx
     python benchmarks/export.py --names rnn_prelu.imdb_reviews --update   # re-measure some rows of the JSON
 

@@ -24,7 +24,7 @@
   per-epoch validation pass; the input pipeline's first pass is in epoch 1).
 - `precision`: the train-step time of the cifar10 `airbench` model in float32 and in mixed_bfloat16, and what
   `precision: auto` picks on this machine (bfloat16 only where the CPU computes it natively).
-- `targets`: every row of issue 17's speed table, measured in one run (see `targets` below): the PReLU and
+- `targets`: every row of the speed-target table (`SPEED_TARGETS`), measured in one run (see `targets` below): the PReLU and
   RReLU layer ratios (with the unfused formulation beside them), time to accuracy of the speed presets
   (one `train.py` process each, `--seeds` seeds: seed 0 is the row, the others its spread), the Keras
   `mnist_convnet` example timed to 99% test accuracy in the same run, the default `python train.py` as a whole
@@ -32,7 +32,7 @@
   `--torch-python`, steps interleaved with TensorFlow's). With `--json F` it writes F and a markdown table
   beside it (F with `.md`) after every row, so a run cut short keeps what it measured. `--quick` caps every
   row (a smoke test, ~2 min on an idle 2-core CPU; its numbers say nothing about the targets). `--before` adds the presets the rows were
-  measured with before issue 17.
+  measured with before the speed presets existed.
 - `phases`: runs the default `python train.py` (or `train.py` with the flags after `--`) in this process and
   splits its wall and CPU time into phases that add up to the whole (benchmarks/phases.py: import, data,
   model build, first train/test step (tracing), train steps, validation, each callback, test evaluation,
@@ -266,7 +266,7 @@ def precision(widths=(32, 128, 128), batch_size=512, steps=5, repeats=3):
             "cpu_avx512f": "avx512f" in flags, "auto": auto_precision()}
 
 
-# Issue 17's speed table. Its targets were written for another (AMX) machine; each row is measured here and
+# The speed targets. They were written for another (AMX) machine; each row is measured here and
 # reported against them as they are.
 SPEED_TARGETS = {
     "prelu_layer": {"what": "PReLU fwd+bwd, graph mode, 256x32x32x64, ÷ tf.nn.relu", "at_most": 1.5, "unit": "×"},
@@ -284,7 +284,7 @@ SPEED_TARGETS = {
     "cifar10_torch": {"what": "cifar10 `airbench` train step ÷ the same net in PyTorch", "preset": "cifar10",
                       "at_most": 1.1, "unit": "×"},
 }
-# The presets these rows were measured with before issue 17 (README "Time to accuracy"), for `--before`.
+# The presets these rows were measured with before the speed presets (`accuracy`), for `--before`.
 BEFORE_PRESETS = {"mnist": "mnist_60s", "imdb_88": "imdb", "spoken_digit": "spoken_digit"}
 # `--quick`: every row capped, so that the whole command is a smoke test of a couple of minutes.
 QUICK_TRAIN = ["--epochs", "1", "--max-train-examples", "512", "--max-eval-examples", "256"]
@@ -774,7 +774,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=3, help="seeds per preset row (seed 0 is the row)")
     p.add_argument("--torch-python", default=sys.executable,
                    help="a Python with PyTorch for the cifar10 row (the row is skipped if it has none)")
-    p.add_argument("--before", action="store_true", help="also run the presets used before issue 17")
+    p.add_argument("--before", action="store_true", help="also run the presets used before the speed presets")
     p.add_argument("--rows", default=",".join(SPEED_TARGETS), help="a comma-separated subset of the rows")
     p.add_argument("--data-dir", default=None)
     sub.add_parser("render", help="rewrite the markdown beside a stored `targets` JSON (F.md) from F")

@@ -1,4 +1,4 @@
-"""Quiet by default: TensorFlow's C++ start-up lines are not output of relu_zoo's commands (issue 15).
+"""Quiet by default: TensorFlow's C++ start-up lines are not output of relu_zoo's commands.
 
 Importing TensorFlow writes lines like `cudart_stub.cc:31] Could not find cuda drivers` and
 `cpu_feature_guard.cc ... rebuild TensorFlow` straight to file descriptor 2 from C++, before its own

@@ -10,7 +10,7 @@ Conventions shared by every function:
   differentiates through `_with_slope`, whose slopes are NaN at NaN inputs.
   PyTorch's piecewise-linear kernels instead return the slope of the branch a
   comparison with NaN falls into (relu: 1, leaky_relu: negative_slope, ...);
-  a NaN that vanishes in the backward pass hides the bad input (issue 20).
+  a NaN that vanishes in the backward pass hides the bad input.
 - ±inf give the mathematical limit, e.g. `silu(-inf) == 0` (a plain
   `x * sigmoid(x)` would give `-inf * 0 = NaN`), and so do their gradients
   (`silu'(inf) == 1`; PyTorch gives NaN for both).
@@ -54,7 +54,7 @@ def _with_asymptotes(fn, x, asymptote=None, beyond=None):
     The asymptote defaults to `x` for `x > 0` and `0` for `x < 0` (silu, gelu, mish). `fn` never sees those
     inputs (it gets 0 instead), so neither its value nor its gradient can become `-inf * 0` or `0 * inf`
     there: values and gradients at ±inf are the limits (PyTorch: NaN), and GELU's `x**3` no longer
-    overflows float16 for |x| >= 40 (issue 20). NaN is not beyond anything, so it still reaches `fn`.
+    overflows float16 for |x| >= 40. NaN is not beyond anything, so it still reaches `fn`.
 
     16-bit inputs are computed in float32 and rounded once, as PyTorch does: TensorFlow's 16-bit kernels
     round every intermediate, which put GELU's and Mish's gradients 2-4 units in the last place (float16)
@@ -154,7 +154,7 @@ def leaky_relu(x, negative_slope=0.01):
 
     def forward(x):
         # TensorFlow's fused kernel (one pass) is as fast as ReLU, but its slope is a float32 attribute:
-        # float64 inputs take the exact slope through `where` (issue 20).
+        # float64 inputs take the exact slope through `where`.
         if keras.backend.backend() == "tensorflow" and x.dtype != "float64":
             return ops.leaky_relu(x, negative_slope=negative_slope)
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
@@ -219,7 +219,7 @@ def _prelu(x, alpha):
     # `f(x) = x * s` with the slope `s = 1 if x > 0 else alpha` (NaN at NaN): the backward pass is one multiply
     # for x (`dy * s`) and one multiply-and-sum for alpha, where differentiating `where(x > 0, x, alpha * x)`
     # costs two selects over zero tensors and more multiplies; on the mnist `cnn` training step that made
-    # PReLU 2.0x slower than ReLU instead of ~1.1x (README "Training speed and time to accuracy").
+    # PReLU 2.0x slower than ReLU instead of ~1.1x (`python benchmarks/training.py speed`).
     if fusion_enabled():
         # One XLA loop each way; the backward pass recomputes the slope from x instead of keeping it.
         forward, backward = _fused(_prelu_forward), _fused(_prelu_backward)
@@ -252,8 +252,8 @@ def _fused(fn):
     In TensorFlow's graph mode every element-wise op is its own pass over memory: PReLU's forward pass was a
     compare, two selects and a multiply over a (256, 32, 32, 64) tensor, its backward pass five more, where
     ReLU is one kernel each way. Compiled with XLA, the forward pass is one loop and the backward pass one
-    loop plus the slope's reduction (issue 17: PReLU 1.98x -> 1.25x `tf.nn.relu` forward + backward,
-    benchmarks/layers.py). The model around it stays in TensorFlow's graph mode (Keras turns XLA off on CPUs
+    loop plus the slope's reduction (`python benchmarks/layers.py --unfused prelu,rrelu` measures both
+    formulations). The model around it stays in TensorFlow's graph mode (Keras turns XLA off on CPUs
     for the whole model), and the clusters nest inside a model compiled with `jit_compile=True` too. Same
     math as `fn` (the slope's sum may be added in another order).
     """
@@ -482,7 +482,7 @@ def gelu(x, approximate=False):
     """
     # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
     # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
-    # the gradient `0 * inf = NaN` (issue 20: mixed_float16, |x| >= 256).
+    # the gradient `0 * inf = NaN` (in mixed_float16, for |x| >= 256).
     return _with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
 
 

@@ -1,4 +1,4 @@
-"""The `relu-zoo` command (issue 15), run as a user runs it: a subprocess on the real checkpoints."""
+"""The `relu-zoo` command, run as a user runs it: a subprocess on the real checkpoints."""
 
 import os
 import shutil
@@ -212,7 +212,7 @@ def test_predict_without_reachable_weights_exits_2_naming_the_variables(tmp_path
 
 @pytest.mark.slow
 def test_default_train_run_is_quiet(tmp_path, real_tfds_dir):
-    """A default `train.py` run prints no TensorFlow C++ log lines and no Python warnings on stderr (issue 15);
+    """A default `train.py` run prints no TensorFlow C++ log lines and no Python warnings on stderr;
     RELU_ZOO_VERBOSE=2 shows TensorFlow's lines again."""
     import re
 

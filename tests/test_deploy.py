@@ -1,4 +1,4 @@
-"""Export to deployment formats (issue 15): each format run by its own runtime against the Keras model."""
+"""Export to deployment formats: each format run by its own runtime against the Keras model."""
 
 import os
 

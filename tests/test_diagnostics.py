@@ -127,8 +127,8 @@ def _eager_reference(model, layers, x, y):
 def test_measurement_equals_the_definitions(policy):
     # Every metric of measure() equals a direct NumPy computation of its definition (module docstring), for
     # elementwise layers and per-output-unit ones (CReLU, ReGLU), after the weights change, in mixed precision
-    # too. A faster measure() must still meet this (a tf.function version, tried for issue 17, rounded
-    # bfloat16 differently from eager kernels: it was reverted, and so was the looser tolerance it needed).
+    # too. A faster measure() must still meet this (a tf.function version rounded bfloat16
+    # differently from eager kernels and would have needed a looser tolerance).
     keras.utils.set_random_seed(0)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)

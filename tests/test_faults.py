@@ -1,4 +1,4 @@
-"""Fault injection (issue 18): concurrent sweeps on one --out with a SIGKILL, corrupt records and resume state,
+"""Fault injection: concurrent sweeps on one --out with a SIGKILL, corrupt records and resume state,
 a full disk, bad paths, SIGINT/SIGTERM. Tiny mnist `mlp` sweeps; each run's training is counted from the log
 lines `[i/n] <run_id>` (started) and `[<run_id>] test accuracy` (recorded)."""
 

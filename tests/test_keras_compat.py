@@ -1,4 +1,4 @@
-"""relu_zoo as a drop-in for Keras' own layers and activations (issue 20).
+"""relu_zoo as a drop-in for Keras' own layers and activations.
 
 Written from keras.layers.ReLU / LeakyReLU / PReLU / ELU's documented contracts: constructor arguments,
 validation, `get_config()`, weights. Numbers at edge inputs against PyTorch: tests/test_torch_reference.py.
@@ -243,12 +243,12 @@ def test_softplus_beta_threshold_like_torch_docs():
         relu_zoo.Softplus(beta=0)
 
 
-def test_keras_default_column_of_the_readme_matches_the_layers():
+def test_keras_default_column_of_the_layer_table_matches_the_layers():
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    table = re.search(r"<!-- activations:start -->\n(.*?)\n<!-- activations:end -->", readme, re.S).group(1)
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "howto" / "layers.md").read_text()
+    table = re.search(r"<!-- activations:start -->\n(.*?)\n<!-- activations:end -->", page, re.S).group(1)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
     header = rows[0]
     column = header.index("Keras default (where it differs)")

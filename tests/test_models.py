@@ -1,6 +1,5 @@
 """Model zoo: every (model, modality, activation) builds and trains a step; saving, weight sharing, counts."""
 
-import re
 from pathlib import Path
 
 import keras
@@ -10,7 +9,7 @@ import pytest
 import relu_zoo
 from relu_zoo import models, tasks
 from relu_zoo.diagnostics import activation_layers, all_layers
-from tools import readme_tables
+from tools import docs_tables
 
 # Small specs keep the full grid fast; the real task specs are covered by the parameter-count test.
 SMALL_SPECS = {
@@ -198,11 +197,9 @@ def test_create_model_from_input_spec():
 
 
 def test_documented_parameter_counts_match():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = re.search(r"<!-- params:start -->\n(.*?)\n<!-- params:end -->", readme, re.S)
-    assert block, "README must hold the generated model table between params markers"
-    assert block.group(1).strip() == readme_tables.params_markdown().strip(), (
-        "README model table is stale: regenerate with `python tools/readme_tables.py`")
+    path = docs_tables.GENERATED / "params.md"
+    assert path.read_text() == docs_tables.page_text("params.md"), (
+        f"{path} is stale: regenerate with `python tools/docs_tables.py`")
 
 
 REAL_TASKS = {"image": "mnist", "text": "imdb_reviews", "speech": "spoken_digit"}

@@ -104,7 +104,7 @@ def test_ray_sweep_equals_single_process_sweep(tmp_path, ray_cluster, real_tfds_
 
     real_tfds_dir("mnist/3.0.1")
     # Each Ray task runs TensorFlow on the CPUs it asked for (1 here); the thread count changes how reductions
-    # are split, so the single-process reference runs with one thread too (the README explains this).
+    # are split, so the single-process reference runs with one thread too (docs/howto/sweeps.md explains this).
     single = run_cli(SWEEP + ["--out", str(tmp_path / "single")], env={"TF_NUM_INTRAOP_THREADS": "1"})
     assert single.returncode == 0, single.stderr[-3000:]
 

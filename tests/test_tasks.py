@@ -537,7 +537,7 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir, tmp_path):
     np.testing.assert_array_equal(np.asarray(restored(texts)), np.asarray(data.preprocessor(texts)))
 
 
-# -- quiet pipelines (issue 15) ----------------------------------------------------------------------------
+# -- quiet pipelines ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ALL_TASKS)

@@ -6,7 +6,8 @@ regenerate the fixture). Inputs: 0, ±1e-8, ±1, ±1e4, ±65504, ±inf, NaN, eac
 Checked: outputs, input gradients, and the gradients of learnable parameters.
 
 Where relu_zoo differs from PyTorch on purpose, `DIFFERENCES` says how; each entry must change at least one
-reference number (so the list cannot go stale) and is named in the README's list of differences.
+reference number (so the list cannot go stale) and is named in the list of differences in
+`docs/howto/layers.md`.
 """
 
 import json
@@ -24,7 +25,7 @@ import relu_zoo
 FIXTURE = pathlib.Path(__file__).parent / "reference" / "torch_edge_cases.json"
 REFERENCE = json.loads(FIXTURE.read_text())
 CASES = {case["id"]: case for case in REFERENCE["cases"]}
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+LAYERS_PAGE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "howto" / "layers.md"
 
 NUMPY_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
                 "float64": np.float64}
@@ -56,7 +57,7 @@ def _limits_at_infinity(case, quantity, x, value):
     return (1.0 if x > 0 else 0.0) if quantity == "dx" else 0.0
 
 
-# README phrase -> rule(case id, quantity ("y", "dx" or a parameter name), input, PyTorch value) -> ours.
+# Phrase of the docs page -> rule(case id, quantity ("y", "dx" or a parameter name), input, PyTorch value) -> ours.
 DIFFERENCES = {
     "NaN input gives a NaN gradient": _nan_gradient,
     "limits at ±inf": _limits_at_infinity,
@@ -146,12 +147,11 @@ def test_matches_pytorch(case_id, setting, reference):
         assert_matches(got[name], expected.reshape(values.shape), rtol, f"{case_id} {setting} d/d{name}")
 
 
-def test_every_listed_difference_changes_a_pytorch_number_and_is_in_the_readme():
-    readme = README.read_text()
-    section = readme.split("### Deliberate differences from PyTorch", 1)
-    assert len(section) == 2, "README needs a 'Deliberate differences from PyTorch' section"
+def test_every_listed_difference_changes_a_pytorch_number_and_is_documented():
+    section = LAYERS_PAGE.read_text().split("### Deliberate differences from PyTorch", 1)
+    assert len(section) == 2, f"{LAYERS_PAGE} needs a 'Deliberate differences from PyTorch' section"
     for phrase, rule in DIFFERENCES.items():
-        assert phrase in section[1].split("\n## ", 1)[0], f"README does not list {phrase!r}"
+        assert phrase in section[1].split("\n## ", 1)[0], f"{LAYERS_PAGE} does not list {phrase!r}"
         changed = 0
         for case_id, case in CASES.items():
             for result in case["results"].values():

@@ -1,4 +1,4 @@
-"""train.py's training path against the plainest Keras baseline (issue 12, part 1).
+"""train.py's training path against the plainest Keras baseline.
 
 A CIFAR-10 comparison once showed train.py's path training worse than a plain `model.fit` of the same model.
 The collapses themselves came from the recipe (dead ReLU units in the cnn's dense head after Adam's first

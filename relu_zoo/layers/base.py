@@ -32,13 +32,13 @@ class KerasCompatible:
 
     Such a layer accepts the Keras layer's constructor arguments with the same meaning, and `from_config`
     loads the Keras layer's `get_config()`. Where relu_zoo's defaults differ on purpose (LeakyReLU 0.01,
-    PReLU 0.25 per channel), `keras_default` says what Keras' default is (the README's layer table shows
-    it), and `from_keras(layer)` gives a layer with Keras' exact behaviour: its configuration, defaults
+    PReLU 0.25 per channel), `keras_default` says what Keras' default is (the layer table of docs/howto/layers.md
+    shows it), and `from_keras(layer)` gives a layer with Keras' exact behaviour: its configuration, defaults
     included, and its weights.
     """
 
     keras_class = None  # the name in keras.layers
-    keras_default = None  # Keras' default where relu_zoo's differs, as shown in the README; None if the same
+    keras_default = None  # Keras' default where relu_zoo's differs, as shown in the docs' layer table; None if the same
 
     @classmethod
     def from_keras(cls, layer):

@@ -24,8 +24,8 @@ class SReLU(ParametricActivation):
     initialization of `t_right` is not implemented.
 
     Args:
-        t_left_initializer, a_left_initializer, t_right_initializer,
-        a_right_initializer: Initializers of the four parameters.
+        t_left_initializer, a_left_initializer, t_right_initializer, a_right_initializer:
+            Initializers of the four parameters.
         *_regularizer, *_constraint: Per-parameter regularizers/constraints
             (same prefixes).
         channelwise, shared_axes, data_format: Where parameters live; see `PReLU`.

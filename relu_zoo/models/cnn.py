@@ -43,7 +43,7 @@ def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_
             # Without it, Adam's first steps (each weight moves by about the learning rate, and a unit's
             # inputs are all >= 0 after ReLU) shift whole units of this wide-fan-in layer negative at once:
             # on CIFAR-10, 98% of the 128 ReLU units never fired again after 40 steps in one seed out of
-            # three, and the epoch ended at 24% instead of ~48% (issue 12). Batch norm re-centres them.
+            # three, and the epoch ended at 24% instead of ~48%. Batch norm re-centres them.
             x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = act(activation)(x)
     if dropout_rate:

@@ -78,7 +78,7 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
             return ops.max(inputs, axis=1)
         mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
         # Masked steps take the sequence's own minimum, not -inf: the same max, and tf2onnx's conversion of the
-        # -inf select gave NaN for every example (issue 15).
+        # -inf select gave NaN for every example.
         pooled = ops.max(ops.where(mask, inputs, ops.min(inputs, axis=1, keepdims=True)), axis=1)
         return ops.where(ops.any(mask, axis=1), pooled, ops.zeros_like(pooled))
 

@@ -5,7 +5,7 @@
 
 A linear model of n-gram counts is a strong sentiment baseline (NB-SVM with bigrams: 91.2% on IMDB, Wang &
 Manning 2012) and costs a gather and a mean per review, not a recurrence over 256 steps: on imdb_reviews it
-trains an epoch in seconds where the `rnn` (BiGRU) needs about a minute on a 2-core CPU (issue 17). The
+trains an epoch in seconds where the `rnn` (BiGRU) needs about a minute on a 2-core CPU. The
 activation under comparison is the hidden layer's (fastText itself is linear: `units=0` drops the layer).
 """
 

@@ -113,7 +113,7 @@ def _train_run(run, config, out, command, threads):
     try:
         # Ray reserves `threads` CPUs for this task; TensorFlow would otherwise use every core of the node.
         # The thread count changes how Eigen splits reductions, so the numbers equal a single-process sweep's
-        # bit for bit when that one uses as many threads (TF_NUM_INTRAOP_THREADS); see the README.
+        # bit for bit when that one uses as many threads (TF_NUM_INTRAOP_THREADS); see docs/howto/sweeps.md.
         tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
     except RuntimeError:
         pass  # a reused worker: TensorFlow is initialized and keeps the setting of its first task

@@ -110,7 +110,7 @@ def build_training_state(model, data):
 
     Without a distribution strategy Keras creates them while tracing the first train step, and TensorFlow
     traces a function whose first trace created variables a second time: every run traced its train step
-    twice (issue 17: 6.3 instead of 9.6 CPU seconds for a 4-step fit of the mnist `cnn`). Here they are
+    twice (9.6 instead of 6.3 CPU seconds for a 4-step fit of the mnist `cnn`). Here they are
     created up front, the way Keras does itself under a strategy: the optimizer's from the model's weights,
     the others by one inference-mode pass over a validation batch (no dropout, no random draw, no batch-norm
     update) whose metric values are reset. Training is unchanged (tests/test_train_guard.py).

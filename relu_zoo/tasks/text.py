@@ -102,7 +102,7 @@ class TextTask(Task):
 register_task(TextTask(
     "imdb_reviews", "imdb_reviews/plain_text", ("neg", "pos"), max_tokens=20_000, sequence_length=256,
     truncating="pre", description="movie review sentiment"))
-# The long-input variant for `transformer` (issue 14): the same reviews and splits, the last 512 words (256
+# The long-input variant for `transformer`: the same reviews and splits, the last 512 words (256
 # words cut 36% of the training reviews, 512 words 11%, counting spaces after `standardize_text`;
 # attention costs grow with the square of the length).
 register_task(TASKS.get("imdb_reviews").replace(name="imdb_reviews_512", sequence_length=512,

@@ -71,7 +71,7 @@ def _halves(gate):
 
 def _with_limits(fn):
     # fn(b) at finite b; its limits at ±inf (b and 0, slopes 1 and 0), which relu_zoo gives for silu and gelu
-    # ("limits at ±inf" in the README) where PyTorch evaluates inf * 0 = NaN. fn never sees an infinity, so
+    # ("limits at ±inf" in the docs) where PyTorch evaluates inf * 0 = NaN. fn never sees an infinity, so
     # its gradient there is 0, not NaN.
     def gate(b):
         far = torch.isinf(b)

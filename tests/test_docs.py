@@ -1,0 +1,71 @@
+"""The front door and the docs: the README stays short and runs as CI runs, generated pages are current, and
+code comments carry no issue history (that belongs in CHANGELOG.md and commit messages)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tools import docs_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def _first_screen_commands():
+    """The README's first bash block: install, run, test."""
+    block = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1)
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_is_a_front_door_not_a_log():
+    lines = README.read_text().splitlines()
+    assert len(lines) <= 300, f"README.md has {len(lines)} lines: move the long parts into docs/"
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", README.read_text()), "README.md holds a dated measurement"
+
+
+def test_readme_first_screen_is_install_run_test_and_ci_runs_it_as_written():
+    install, run, test = _first_screen_commands()
+    assert install.startswith("pip install") and run.startswith("relu-zoo") and "pytest" in test
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert install in ci.splitlines(), ".ci/run must install exactly as the README says"
+    assert any(line.startswith(test) for line in ci.splitlines()), ".ci/run must run the README's test command"
+
+
+@pytest.mark.parametrize("name", ["presets.md", "training.md", "export.md"])
+def test_generated_docs_pages_are_current(name):
+    # params.md and checkpoints.md are checked by test_models.py and test_pretrained.py.
+    path = docs_tables.GENERATED / name
+    assert path.read_text() == docs_tables.page_text(name), f"{path} is stale: run `python tools/docs_tables.py`"
+
+
+def test_readme_links_and_nav_pages_exist():
+    # `mkdocs build --strict` checks the site's own links (CI); these are the README's, and the nav's pages
+    # (reports/ pages come from benchmarks/reports/, added by tools/mkdocs_hooks.py).
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README.read_text())
+    missing = [link for link in links if "://" not in link and not (ROOT / link).exists()]
+    assert not missing, f"README.md links to files that do not exist: {missing}"
+    pages = re.findall(r":\s+([\w./-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M)
+    assert pages
+    missing = [p for p in pages if not (ROOT / "docs" / p).is_file() and not (ROOT / "benchmarks" / p).is_file()]
+    assert not missing, f"mkdocs.yml names pages that do not exist: {missing}"
+
+
+CODE = [*sorted((ROOT / "relu_zoo").rglob("*.py")), *sorted((ROOT / "relu_zoo" / "presets").glob("*.yaml")),
+        *sorted((ROOT / "benchmarks").glob("*.py")), *sorted((ROOT / "tests").rglob("*.py")),
+        *sorted((ROOT / "tools").glob("*.py")), ROOT / "train.py"]
+
+
+def test_code_comments_carry_no_issue_numbers():
+    pattern = re.compile(r"\bissue ?#?\d+\b", re.I)  # not stored report folders such as issue17_profiles/
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in CODE
+             for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not found, f"issue numbers in code (say why instead; history goes to CHANGELOG.md): {found}"
+
+
+@pytest.mark.parametrize("section", ["## Use the layers", "## Pretrained checkpoints"])
+def test_readme_examples_run_as_written(section, tmp_path, monkeypatch):
+    # "## Use with your own model" runs in tests/test_swap.py, where its printed output is checked too.
+    code = re.search(r"```python\n(.*?)```", README.read_text().split(section, 1)[1], re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # the layers example saves m.keras
+    exec(compile(code, "README.md", "exec"), {})
