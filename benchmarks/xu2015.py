@@ -1,12 +1,19 @@
 """Xu et al. 2015 ("Empirical Evaluation of Rectified Activations in Convolutional Network"), reduced, on
-CIFAR-10 (the JPEG copy in shared/tensorflow_datasets) with the zoo's fast recipe (the `xu2015` preset).
+CIFAR-10 (the JPEG copy in shared/tensorflow_datasets) with the zoo's airbench recipe, in two regimes.
 
-    python benchmarks/xu2015.py run      [--out DIR] [-- extra train.py flags]   # resumable: re-run to continue
-    python benchmarks/xu2015.py report   [--out DIR] [--dest benchmarks/reports/xu2015]
+    python benchmarks/xu2015.py run    --regime short|overfit [-- extra train.py flags]   # resumable
+    python benchmarks/xu2015.py report --regime short|overfit
 
-`run` is `train.py --preset xu2015 --out DIR`: relu, leaky_relu (0.01), very leaky (1/5.5), prelu and rrelu
-(Xu's parameterization: slope 1/a, a ~ U(3, 8) in training, 1/5.5 at test) x 5 seeds. Interrupted, it
-resumes where it stopped (the runner's per-epoch backups). `report` reads the finished runs and writes
+`--regime short` (preset `xu2015_short`): all 50,000 training images with augmentation, a small net, a few
+epochs, 5 seeds. `--regime overfit` (preset `xu2015_overfit`): 10,000 images, no augmentation, epochs until the
+training accuracy nears 100 %, 3 seeds. Xu's claims are about over-fitting, so the second is the test of them.
+Each trains relu, leaky_relu (0.01), very leaky (1/5.5), prelu and rrelu (Xu's parameterization: slope 1/a,
+a ~ U(3, 8) in training, 1/5.5 at test).
+
+`run` is `train.py --preset xu2015_<regime> --out runs/xu2015/<regime>`. Each finished run's record is
+copied at once into `benchmarks/reports/xu2015/<regime>/records/` (benchmarks/records.py), which is committed:
+a later `run`, on any machine, puts them back and trains only the rest; a run killed mid-training resumes
+from its last epoch on the same machine (the runner's backups). `report` reads the finished runs and writes
 `results.json` (every run's numbers and the comparison), `summary.md` (our numbers with 95% CIs and paired
 tests against ReLU beside the paper's, and the paper's two conclusions checked), `accuracy.png` and
 `prelu_slopes.png` (PReLU's learned slope per layer; He et al. 2015 found larger slopes in early layers).
@@ -22,8 +29,16 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "runs" / "xu2015"
-DEFAULT_DEST = REPO / "benchmarks" / "reports" / "xu2015"
+sys.path.insert(0, str(REPO))
+REGIMES = ("short", "overfit")
+
+
+def default_out(regime):
+    return REPO / "runs" / "xu2015" / regime
+
+
+def default_dest(regime):
+    return REPO / "benchmarks" / "reports" / "xu2015" / regime
 
 RELU, LEAKY, VERY_LEAKY, PRELU, RRELU = ("relu", "leaky_relu:negative_slope=0.01",
                                          "leaky_relu:negative_slope=0.181818", "prelu",
@@ -36,10 +51,25 @@ PAPER_CIFAR10_ERROR = {RELU: (0.00318, 0.1245), LEAKY: (0.0031, 0.1266), VERY_LE
                        PRELU: (0.00178, 0.1179), RRELU: (0.00550, 0.1119)}
 
 
-def run(out, extra):
-    command = [sys.executable, str(REPO / "train.py"), "--preset", "xu2015", "--out", str(out), *extra]
+def run(regime, out, dest, extra, poll_seconds=30):
+    """Trains the regime's unfinished runs, saving each finished run's record into `dest/records` at once."""
+    from benchmarks import records
+
+    restored = records.restore(dest / "records", out)
+    if restored:
+        print(f"{restored} finished runs restored from {dest / 'records'}", flush=True)
+    command = [sys.executable, str(REPO / "train.py"), "--preset", f"xu2015_{regime}", "--out", str(out), *extra]
     print("$", " ".join(command), flush=True)
-    return subprocess.call(command, cwd=REPO)
+    child = subprocess.Popen(command, cwd=REPO)
+    while True:
+        try:
+            code = child.wait(timeout=poll_seconds)
+        except subprocess.TimeoutExpired:
+            code = None
+        for name in records.save(out, dest / "records"):
+            print(f"saved {name}", flush=True)
+        if code is not None:
+            return code
 
 
 def _final_train_accuracy(result):
@@ -140,14 +170,14 @@ def _holds(verdicts, want):
     return "not supported here"
 
 
-def markdown(comparison, results, command):
+def markdown(comparison, results, command, preset="xu2015_short"):
     rows, claims = comparison["rows"], comparison["claims"]
     recipe = results[0]["config"] if results else {}
     lines = [
         "# Xu et al. 2015, reduced: rectified activations on CIFAR-10 (JPEG copy)",
         "",
         f"Produced by `python benchmarks/xu2015.py report` from the runs of `{command}`. Recipe: "
-        f"`{results[0]['model'] if results else '?'}` with the `xu2015` preset "
+        f"`{results[0]['model'] if results else '?'}` with the `{preset}` preset "
         f"(config: `{json.dumps(recipe, sort_keys=True)}`), test split of the TFDS JPEG copy (10,000 images), "
         "95% t intervals over seeds; paired t-tests over seeds against ReLU, Holm-adjusted. The paper's numbers "
         "are from its Table 3 (a Network in Network trained far longer), ours from a fast recipe of a few "
@@ -225,37 +255,68 @@ def plot(comparison, slopes, dest):
     save_figure(fig, dest / "prelu_slopes.png")
 
 
-def report(out, dest):
+def report(out, dest, regime="short"):
+    from benchmarks import records
     from relu_zoo.run import store
 
-    results = store.load_results(out)
+    records.restore(dest / "records", out)
+    results = store.load_results(out) if Path(out).is_dir() else []
     if not results:
-        raise SystemExit(f"No finished runs in {out}: run `python benchmarks/xu2015.py run --out {out}` first.")
+        raise SystemExit(f"No finished runs in {out}: run `python benchmarks/xu2015.py run --regime {regime}` "
+                         "first.")
     dest.mkdir(parents=True, exist_ok=True)
     comparison = compare(results)
     slopes = prelu_slopes(results)
-    command = results[0].get("command") or f"train.py --preset xu2015 --out {out}"
+    command = results[0].get("command") or f"train.py --preset xu2015_{regime} --out {out}"
     keep = ("run_id", "activation", "seed", "status", "test_accuracy", "test_accuracy_tta", "test_loss", "history",
             "epoch_times", "params", "dtype_policy", "config", "versions", "command")
     store.atomic_write_json(dest / "results.json", {
         "comparison": comparison, "prelu_slopes_per_layer": slopes, "paper_cifar10_error": PAPER_CIFAR10_ERROR,
         "runs": [{k: r.get(k) for k in keep} for r in results]})
-    store.atomic_write_text(dest / "summary.md", markdown(comparison, results, command))
+    store.atomic_write_text(dest / "summary.md", markdown(comparison, results, command, f"xu2015_{regime}"))
     plot(comparison, slopes, dest)
+    write_index(dest.parent)
     print(f"wrote {dest}/summary.md ({len(results)} runs)")
     return comparison
+
+
+def write_index(root):
+    """`root/README.md`: the two regimes side by side, each regime's checked conclusions quoted from its summary."""
+    from relu_zoo.run import store
+
+    lines = ["# Xu et al. 2015, reduced, in two regimes", "",
+             "Generated by `python benchmarks/xu2015.py report`. Xu et al.'s claims are about over-fitting, so the "
+             "rectifiers are compared twice: a short schedule on all 50,000 images with augmentation, and an "
+             "over-fitting regime (10,000 images, no augmentation, training accuracy near 100 %). Each regime's "
+             "summary has the full table (95% CIs, Holm-adjusted paired tests against ReLU, the train − test gap, "
+             "the paper's numbers) and PReLU's learned slope per layer.", ""]
+    for regime in REGIMES:
+        summary = Path(root) / regime / "summary.md"
+        if not summary.exists():
+            lines += [f"## {regime}", "", "Not run yet: `python benchmarks/xu2015.py run --regime " + regime + "`.", ""]
+            continue
+        text = summary.read_text()
+        conclusions = text.split("## The paper's conclusions, checked", 1)[-1].strip()
+        lines += [f"## {regime} ([summary]({regime}/summary.md))", "", conclusions, ""]
+    store.atomic_write_text(Path(root) / "README.md", "\n".join(lines))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("run", "report"))
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the sweep's folder (resumable)")
-    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where the report is written")
+    parser.add_argument("--regime", choices=REGIMES, required=True)
+    parser.add_argument("--out", type=Path, default=None, help="the sweep's work folder (default runs/xu2015/REGIME)")
+    parser.add_argument("--dest", type=Path, default=None,
+                        help="the report and the records (default benchmarks/reports/xu2015/REGIME)")
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
+    out, dest = args.out or default_out(args.regime), args.dest or default_dest(args.regime)
     if args.command == "run":
-        return run(args.out, extra)
-    report(args.out, args.dest)
+        code = run(args.regime, out, dest, extra)
+        if code == 0:
+            report(out, dest, args.regime)
+        return code
+    report(out, dest, args.regime)
     return 0
 
 

@@ -66,3 +66,18 @@ def test_a_claim_the_data_does_not_support_is_said_so(tmp_path):
 def test_report_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="No finished runs"):
         xu2015.report(tmp_path, tmp_path / "report")
+
+
+def test_finished_runs_are_kept_as_records_and_restored_on_another_machine(tmp_path):
+    from benchmarks import records
+
+    out = _sweep(tmp_path, shift=(0.0, 0.002, 0.01, 0.008, 0.012))
+    dest = tmp_path / "reports" / "short"
+    assert len(records.save(out, dest / "records")) == 25
+    assert records.save(out, dest / "records") == []  # idempotent
+    fresh = tmp_path / "elsewhere"
+    assert records.restore(dest / "records", fresh) == 25
+    assert {r["run_id"] for r in store.load_results(fresh)} == {r["run_id"] for r in store.load_results(out)}
+    xu2015.report(tmp_path / "nothing_trained_here", dest)  # the report restores the records itself
+    index = (tmp_path / "reports" / "README.md").read_text()
+    assert "## short ([summary](short/summary.md))" in index and "Not run yet" in index

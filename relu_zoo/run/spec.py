@@ -165,9 +165,6 @@ def validate(config):
     if config.tta and any(tasks.get(task).spec.modality != "image" for task in config.tasks):
         raise ConfigError("`tta` (mirror-image test-time averaging) applies to image tasks only. "
                           f"Received: tasks={config.tasks}, tta={config.tta}.")
-    if config.diagnostics and config.task_kwargs.get("validation_every", 0) is None:
-        raise ConfigError("`diagnostics` probe the validation split, and task_kwargs validation_every=None trains "
-                          "without one. Set diagnostics: false, or keep a validation split.")
     labels = []
     for spec in config.activations:
         try:

@@ -131,7 +131,9 @@ def _diagnostics(config, data, run_dir, start_epoch):
     """The diagnostics callback (continuing its history on resume) and the callback that saves it."""
     if not config.diagnostics:
         return None, []
-    probe_x, probe_y = next(iter(data.validation.unbatch().batch(config.probe_examples)))
+    # Held-out images where there are any; a task trained on its whole train split probes training images.
+    source = data.validation.unbatch() if data.num_examples["validation"] else data.train_unbatched
+    probe_x, probe_y = next(iter(source.batch(config.probe_examples)))
     diagnostics = ActivationDiagnostics(probe_x, probe_y)
     path = run_dir / "diagnostics.json"
     if path.exists() and start_epoch:
