@@ -79,6 +79,9 @@ def keras_run(widths, epochs, seed, data_dir=None):
         (result,) = json.loads((Path(out) / "run" / "results.json").read_text())["runs"]
         args[args.index("--config") + 1] = f"<a file with seeds: [{seed}]>"
     steps = -(-result["train_examples"] // result["config"]["batch_size"]) * result["epochs"]
+    if len(result["epoch_times"]) != result["epochs"]:
+        raise RuntimeError(f"The Keras run recorded {len(result['epoch_times'])} epoch times for {result['epochs']} "
+                           "epochs; its history is incomplete.")
     return {"framework": "keras", "seed": seed, "activation": ACTIVATION, "widths": list(widths), "epochs": epochs,
             "batch_size": result["config"]["batch_size"], "train_examples": result["train_examples"],
             "steps": steps, "train_seconds": sum(result["epoch_times"]),
@@ -175,7 +178,7 @@ def run(args):
                       torch_run(args.torch_python, images, widths, args.epochs, seed, precision))
             atomic_write_json(path, {**record, "cpu": machine})
             print(f"[{framework} seed {seed}] test {record['test_accuracy']:.4f} "
-                  f"(TTA {record['test_accuracy_tta']:.4f}), {record['train_seconds']:.0f} s", flush=True)
+                  f"(TTA {record['test_accuracy_tta']:.4f}), {record['train_seconds']} s", flush=True)
     path = out / f"{tag}_steps.json"
     if not path.exists():
         print("timing the train steps, interleaved", flush=True)
@@ -211,7 +214,8 @@ def report(args):
                              "test_accuracy": _mean_ci([r["test_accuracy"] for r in records]),
                              "test_accuracy_tta": _mean_ci([r["test_accuracy_tta"] for r in records]),
                              "train_seconds": [r["train_seconds"] for r in records],
-                             "step_seconds": [r["step_seconds"] for r in records], "runs": records}
+                             "step_seconds": [r["step_seconds"] for r in records if r["step_seconds"] is not None],
+                             "runs": records}
         if "keras" in summary and "pytorch" in summary:
             for key in ("test_accuracy", "test_accuracy_tta"):
                 gap = summary["keras"][key]["mean"] - summary["pytorch"][key]["mean"]
@@ -249,10 +253,10 @@ def markdown(settings):
         for side in ("keras", "pytorch"):
             if side in s:
                 d = s[side]
+                seconds = ", ".join("–" if t is None else f"{t:.0f}" for t in d["train_seconds"])
+                step = f"{statistics.median(d['step_seconds']):.2f}" if d["step_seconds"] else "–"
                 lines.append(f"| {side} | {len(d['seeds'])} | {_pct(d['test_accuracy'])} | "
-                             f"{_pct(d['test_accuracy_tta'])} | "
-                             f"{', '.join(f'{t:.0f}' for t in d['train_seconds'])} | "
-                             f"{statistics.median(d['step_seconds']):.2f} |")
+                             f"{_pct(d['test_accuracy_tta'])} | {seconds} | {step} |")
         lines.append("")
         if "test_accuracy_gap" in s:
             lines.append(f"- Keras − PyTorch: {100 * s['test_accuracy_gap']:+.2f} points "

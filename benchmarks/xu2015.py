@@ -53,7 +53,7 @@ PAPER_CIFAR10_ERROR = {RELU: (0.00318, 0.1245), LEAKY: (0.0031, 0.1266), VERY_LE
 
 def run(regime, out, dest, extra, poll_seconds=30):
     """Trains the regime's unfinished runs, saving each finished run's record into `dest/records` at once."""
-    from benchmarks import records
+    from relu_zoo.run import records
 
     restored = records.restore(dest / "records", out)
     if restored:
@@ -256,7 +256,7 @@ def plot(comparison, slopes, dest):
 
 
 def report(out, dest, regime="short"):
-    from benchmarks import records
+    from relu_zoo.run import records
     from relu_zoo.run import store
 
     records.restore(dest / "records", out)

@@ -173,3 +173,14 @@ def test_parity_report_states_the_gap_and_the_step_ratio(tmp_path):
     assert setting["test_accuracy_met"] is False and setting["step_met"] is True
     text = (tmp_path / "README.md").read_text()
     assert "-0.33 points (MISSED)" in text and "**0.90×** (met" in text and "Test CPU (avx2)" in text
+
+
+def test_history_of_a_run_without_validation_is_kept(tmp_path):
+    from relu_zoo.run.store import history_from_csv
+
+    # CSVLogger writes NA for the validation keys when there is no validation data.
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,accuracy,epoch_time,loss,val_accuracy,val_epoch_time,val_loss\n"
+                    "0,0.35,361.2,1.99,NA,NA,NA\n1,0.61,421.0,1.58,NA,NA,NA\n")
+    assert history_from_csv(path) == [{"epoch": 0, "accuracy": 0.35, "epoch_time": 361.2, "loss": 1.99},
+                                      {"epoch": 1, "accuracy": 0.61, "epoch_time": 421.0, "loss": 1.58}]

@@ -8,7 +8,7 @@ import pytest
 
 RUN = Path(__file__).parents[1] / "relu_zoo" / "run"
 # Each module may import only modules listed before it (the order of relu_zoo/run/__init__.py's docstring).
-ORDER = ["values", "spec", "plan", "store", "claims", "_keras_compat", "callbacks", "distribute", "precision", "optim", "train", "stats", "plots", "report",
+ORDER = ["values", "spec", "plan", "store", "records", "claims", "_keras_compat", "callbacks", "distribute", "precision", "optim", "train", "stats", "plots", "report",
          "sweep", "ray_sweep"]
 
 

@@ -8,7 +8,8 @@ import pytest
 
 import relu_zoo
 from relu_zoo import models, tasks
-from relu_zoo.studies import born_dead, cli, common, dying, get, list_studies, run_study, sparsity, vanishing
+from relu_zoo.studies import (born_dead, cli, common, dying, get, list_studies, run_study, sparsity, trains_faster,
+                              vanishing)
 
 
 def _result(act, seed, acc, layers_by_epoch, status="ok"):
@@ -21,7 +22,7 @@ def _result(act, seed, acc, layers_by_epoch, status="ok"):
 
 
 def test_every_study_has_the_interface():
-    assert set(list_studies()) == {"vanishing", "init", "dying", "born_dead", "sparsity"}
+    assert set(list_studies()) == {"vanishing", "init", "dying", "born_dead", "sparsity", "trains_faster"}
     for name in list_studies():
         module = get(name)
         for attr in ("TITLE", "CLAIM", "cells", "setup", "analyze", "figures", "findings"):
@@ -190,3 +191,41 @@ def test_layers_are_read_in_call_order_not_sorted_key_order():
     record = _result("sigmoid", 0, 0.1, {-1: [{"grad_norm": 1.0}]})
     record["diagnostics"][0]["layers"] = old
     assert common.layer_series(record, -1, "grad_norm") == [1.0, 2.0, 3.0, 4.0]
+
+
+def _curve_result(act, seed, train_errors, val_accuracies, epoch_time=10.0):
+    history = [{"epoch": e, "accuracy": 1 - t, "val_accuracy": v, "epoch_time": epoch_time}
+               for e, (t, v) in enumerate(zip(train_errors, val_accuracies))]
+    return {"run_id": f"cifar10__cnn__{act}__seed{seed}", "activation": act, "seed": seed, "status": "ok",
+            "test_accuracy": 0.6, "history": history, "epochs": len(history)}
+
+
+def test_trains_faster_counts_epochs_to_the_error_level_and_never_invents_one(tmp_path):
+    relu = [_curve_result("relu", s, [0.6, 0.4, 0.24, 0.1], [0.4, 0.5, 0.56, 0.6]) for s in range(3)]
+    tanh = [_curve_result("tanh", 0, [0.7, 0.5, 0.4, 0.3], [0.3, 0.4, 0.5, 0.52], epoch_time=12.0),
+            _curve_result("tanh", 1, [0.7, 0.5, 0.4, 0.25], [0.3, 0.4, 0.5, 0.55], epoch_time=12.0),
+            _curve_result("tanh", 2, [0.7, 0.5, 0.3, 0.2], [0.3, 0.4, 0.5, 0.55], epoch_time=12.0)]
+    (tmp_path / "step_times.json").write_text(json.dumps({"median_s": {"relu": 0.01, "tanh": 0.012}}))
+    analysis = trains_faster.analyze({"cifar10_cnn": relu + tanh}, False, tmp_path)
+    a = analysis["activations"]
+    assert a["relu"]["epochs_to_train_error"] == [3, 3, 3] and a["relu"]["seconds_to_train_error"] == [30.0] * 3
+    assert a["tanh"]["epochs_to_train_error"] == [None, 4, 4]  # seed 0 never got to 25 %: not reached
+    assert a["tanh"]["median_epochs_to_train_error"] == 4 and a["tanh"]["epochs_ratio_to_relu"] == pytest.approx(4 / 3)
+    assert a["tanh"]["seconds_ratio_to_relu"] == pytest.approx(48 / 30)
+    assert a["relu"]["epochs_to_val_accuracy"] == [3, 3, 3] and a["tanh"]["epochs_to_val_accuracy"] == [None, 4, 4]
+    text = "\n".join(trains_faster.findings(analysis))
+    assert "tanh took 1.33× ReLU's epochs" in text and "Krizhevsky et al. report 6×" in text
+    assert "| tanh | not reached, 4, 4 | 4 | 1.33× |" in text and "| 12.0 |" in text
+    # Most seeds never reaching the level leaves no median, and the finding says it was not reached.
+    slow = [_curve_result("tanh", s, [0.7] * 4, [0.3] * 4) for s in range(3)]
+    analysis = trains_faster.analyze({"cifar10_cnn": relu + slow}, False, tmp_path)
+    assert analysis["activations"]["tanh"]["median_epochs_to_train_error"] is None
+    assert "tanh did not reach it within 4 epochs" in "\n".join(trains_faster.findings(analysis))
+
+
+def test_trains_faster_times_steps_round_robin_and_caches_them(tmp_path):
+    with common.baseline_activations():  # tanh is a study baseline, not a zoo layer
+        times = trains_faster.step_times(["relu", "tanh"], tmp_path, quick=True)
+    assert set(times["median_s"]) == {"relu", "tanh"} and all(t > 0 for t in times["median_s"].values())
+    assert trains_faster.step_times(["relu", "tanh"], tmp_path, quick=True) == json.loads(
+        (tmp_path / "step_times.json").read_text())

@@ -69,7 +69,7 @@ def test_report_without_runs_is_a_clear_error(tmp_path):
 
 
 def test_finished_runs_are_kept_as_records_and_restored_on_another_machine(tmp_path):
-    from benchmarks import records
+    from relu_zoo.run import records
 
     out = _sweep(tmp_path, shift=(0.0, 0.002, 0.01, 0.008, 0.012))
     dest = tmp_path / "reports" / "short"

@@ -7,17 +7,19 @@ from relu_zoo.models.common import (act, classifier_head, dropout, kernel_initia
 from relu_zoo.models.registry import register_model
 
 
-def conv_bn_act(x, filters, activation, init, kernel_size=3):
+def conv_bn_act(x, filters, activation, init, kernel_size=3, batch_norm=True):
     # `filters` channels after the activation: gated activations get a conv twice as wide.
-    x = keras.layers.Conv2D(pre_activation_units(activation, filters), kernel_size, padding="same", use_bias=False,
-                            kernel_initializer=init)(x)
+    x = keras.layers.Conv2D(pre_activation_units(activation, filters), kernel_size, padding="same",
+                            use_bias=not batch_norm, kernel_initializer=init)(x)
+    if not batch_norm:
+        return act(activation)(x)
     # momentum 0.9 (PyTorch's 0.1 update rate): Keras' 0.99 leaves the moving statistics far from the
     # batch ones after the few hundred steps of a quick comparison, and evaluation suffers.
     x = keras.layers.BatchNormalization(momentum=0.9)(x)
     return act(activation)(x)
 
 
-def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_rate, head_norm):
+def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_rate, head_norm, batch_norm):
     # VGG-style: blocks of 3x3 conv-BN-act, each followed by 2x2 max pooling. Images are then flattened
     # (where a digit's strokes are matters: on mnist this learns much faster than global pooling);
     # spectrograms are globally averaged (a word may start at any frame).
@@ -29,7 +31,7 @@ def _image_cnn(spec, activation, filters, convs_per_block, dense_units, dropout_
     x = inputs
     for i, f in enumerate(filters):
         for _ in range(convs_per_block):
-            x = conv_bn_act(x, f, activation, init)
+            x = conv_bn_act(x, f, activation, init, batch_norm=batch_norm)
         if spec.modality == "image" or i < len(filters) - 1:
             x = keras.layers.MaxPooling2D()(x)
     if spec.modality == "image":
@@ -79,6 +81,7 @@ def cnn(
     kernel_sizes=(3, 4, 5),
     text_filters=100,
     head_norm=True,
+    batch_norm=True,
 ):
     """CNN for images/spectrograms (VGG-style with batch norm) or text (Kim 2014).
 
@@ -103,4 +106,4 @@ def cnn(
         else:
             filters = (32, 64) if max(spec.input_shape[:2]) <= 28 else (32, 64, 128)
     rate = 0.25 if dropout_rate is None else dropout_rate
-    return _image_cnn(spec, activation, tuple(filters), convs_per_block, dense_units, rate, head_norm)
+    return _image_cnn(spec, activation, tuple(filters), convs_per_block, dense_units, rate, head_norm, batch_norm)

@@ -4,6 +4,7 @@
     spec        the sweep configuration: defaults -> preset -> config file -> command line, validated
     plan        the grid of runs (task x model x activation x seed) and its shards
     store       the output folder: atomic writes, run records, resume state, quarantine, loading results
+    records     finished runs' records copied out of a work folder and back (sweeps that span sessions)
     claims      per-run claims, so several processes on one output folder train each run once
     callbacks   the Keras callbacks of a run (timing, divergence, lookahead, atomic backups) and PeakMemory
     distribute  one device, all local devices, or synchronous multi-worker training

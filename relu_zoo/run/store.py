@@ -279,7 +279,8 @@ def history_from_csv(path):
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             try:
-                rows[int(row["epoch"])] = {k: float(v) for k, v in row.items() if k != "epoch" and v != ""}
+                # "NA": CSVLogger's value for validation keys in epochs that had no validation.
+                rows[int(row["epoch"])] = {k: float(v) for k, v in row.items() if k != "epoch" and v not in ("", "NA")}
             except (KeyError, ValueError):
                 continue
     return [dict(epoch=e, **rows[e]) for e in sorted(rows)]

@@ -17,7 +17,7 @@ from relu_zoo.run.spec import ConfigError
 
 STUDIES = Registry("study", listing="Studies")
 for _name, _module in (("vanishing", "vanishing"), ("init", "init"), ("dying", "dying"), ("born_dead", "born_dead"),
-                      ("sparsity", "sparsity")):
+                      ("sparsity", "sparsity"), ("trains_faster", "trains_faster")):
     STUDIES.register(_name, f"relu_zoo.studies.{_module}")
 
 
@@ -41,18 +41,28 @@ def default_work(name, quick=False):
 def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, train=True):
     """Runs (or resumes) study `name` and writes its results; returns the README.md path.
 
+    Each finished run's record is also kept in `<out>/records/` (committed with the report), and put back into
+    `work` before training: a study resumes from those on another machine, not only from its work folder.
     `train=False` (`--report-only`) trains nothing: it writes the results of the runs finished so far,
     marked as partial when some are missing."""
+    from relu_zoo.run import records
     from relu_zoo.studies import common
 
     module = get(name)
     out = Path(out) if out else default_out(name, quick)
     work = Path(work) if work else default_work(name, quick)
+    kept = out / "records"
+    records.restore(kept, work)
+
+    def log_and_keep(line):
+        log(line)
+        records.save(work, kept)  # cheap and idempotent: any line may follow a finished run
     command = "python -m relu_zoo.studies " + " ".join(
         shlex.quote(a) for a in [name, *(["--quick"] if quick else []), "--out", str(out), "--work", str(work)])
     with common.baseline_activations():
-        results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir, log=log,
-                                             command=command, train=train)
+        results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir,
+                                             log=log_and_keep, command=command, train=train)
+        records.save(work, kept)
         if expected and not results:
             raise ConfigError(f"No finished runs of study {name!r} in {str(work)!r}: nothing to report. Run it "
                               "without --report-only first.")

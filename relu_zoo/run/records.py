@@ -1,4 +1,4 @@
-"""Finished runs kept in the repository, so that a long sweep accumulates across sessions and machines.
+"""Finished runs kept in a folder of their own (committed), so a long sweep accumulates across sessions and machines.
 
 A sweep trains into a work folder that is not committed (backups, TensorBoard logs). `save` copies each
 finished run's record (`**/runs/<run_id>/result.json`) into a committed folder of records, one JSON file per
