@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,8 +132,6 @@ def step_ratio(torch_python, widths, batch_size, precision, steps=3, repeats=5, 
                               "--widths", ",".join(map(str, widths)), "--batch-size", str(batch_size),
                               "--threads", str(threads), "--activation", ACTIVATION, "--precision", precision],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    import time
-
     try:
         json.loads(child.stdout.readline())
         times = {"keras": [], "pytorch": []}
@@ -186,13 +185,8 @@ def run(args):
     report(args)
 
 
-def _mean_ci(values):
-    from relu_zoo.run.stats import describe
-
-    return describe(values)
-
-
 def report(args):
+    from relu_zoo.run.stats import describe as _mean_ci
     from relu_zoo.run.store import atomic_write_json, atomic_write_text
 
     out = Path(args.out)
