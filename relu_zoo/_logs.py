@@ -53,9 +53,25 @@ def verbosity(argv=None, environ=None):
     return 0
 
 
+_RUNNING = []
+
+
+@contextlib.contextmanager
+def running_command():
+    """Within it (or in a function it decorates) `is_command()` is True: a command's `main` called in-process
+    (`relu-zoo train` calling train.py's, tests) runs as a command, though `sys.argv` is another program's."""
+    _RUNNING.append(True)
+    try:
+        yield
+    finally:
+        _RUNNING.pop()
+
+
 def is_command(argv=None):
     """True for relu_zoo's own commands: `train.py`, `relu-zoo`, and `python -m relu_zoo.<module>` (whose
-    `argv[0]` is a file of this package)."""
+    `argv[0]` is a file of this package), and within `running_command()`."""
+    if argv is None and _RUNNING:
+        return True
     argv = sys.argv if argv is None else argv
     if not argv or not argv[0]:
         return False

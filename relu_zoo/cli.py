@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 
+from relu_zoo import _logs
 from relu_zoo.run import spec
 
 # flag -> help; every flag maps to the SweepConfig field of the same name (dashes -> underscores).
@@ -156,6 +157,7 @@ def _ray_sweep():
     return ray_sweep
 
 
+@_logs.running_command()
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
