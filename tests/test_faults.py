@@ -221,6 +221,19 @@ def test_unreadable_dataset_folder_is_exit_2(tmp_path):
     assert not list((tmp_path / "o").glob("runs/*"))
 
 
+def test_a_sweep_that_cannot_start_leaves_nothing_behind(tmp_path, capsys):
+    """Missing data fails before the first run: no config.json, and the folders the sweep made are gone again;
+    a folder that was there before stays, with what it held."""
+    args = ONE_EPOCH + ["--no-download", "--data-dir", str(tmp_path / "no_data")]
+    assert cli.main(args + ["--out", str(tmp_path / "new" / "out")]) == 2
+    assert "error: TFDS dataset 'mnist'" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    assert cli.main(args + ["--out", str(tmp_path / "mine")]) == 2
+    assert sorted(os.listdir(tmp_path / "mine")) == ["notes.txt"]
+
+
 # --- corrupt state ------------------------------------------------------------------------------------------
 
 

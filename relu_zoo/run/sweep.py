@@ -95,16 +95,21 @@ def sweep(config, log=print, command=None, distribution=None, cache=None):
     `cache`: a `TaskCache` to reuse across sweeps that load the data the same way (relu_zoo.studies runs one
     sweep per grid cell); it must have been made for a config with this one's data settings."""
     distribution = distribution or Distribution()
-    out = store.prepare_out_dir(config, write=distribution.is_chief)
-    runs, todo = pending(config, out)
-    if config.shard:
-        log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
-    distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
-    if cache is not None and not same_data(cache.config, config):
-        raise ValueError("The TaskCache passed to sweep() was made for other data settings.")
-    cache = cache or TaskCache(config)
-    for task in dict.fromkeys(run.task for run in todo):
-        load_data(cache, task, config)  # missing or unreadable data fails here, before any training starts
+    created = store.to_create(config.out) if distribution.is_chief else []
+    out = store.prepare_out_dir(config, write=distribution.is_chief)  # a bad --out fails before the data loads
+    try:
+        runs, todo = pending(config, out)
+        if config.shard:
+            log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
+        distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
+        if cache is not None and not same_data(cache.config, config):
+            raise ValueError("The TaskCache passed to sweep() was made for other data settings.")
+        cache = cache or TaskCache(config)
+        for task in dict.fromkeys(run.task for run in todo):
+            load_data(cache, task, config)  # missing or unreadable data fails here, before any training starts
+    except BaseException:
+        store.remove_created(out, created)
+        raise
     unfinished, busy = [], {}
     if distribution.kind == "multi_worker":
         # The workers of one multi-worker sweep train the same runs in lockstep, so they take no claims.
