@@ -47,7 +47,8 @@ FLAGS = {
     "--probe-examples": "examples in the diagnostics probe batch",
     "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     "--out": "output folder; re-running with the same folder resumes the sweep",
-    "--verbose": "Keras fit verbosity: auto, 0, 1, 2",
+    "--verbose": "Keras fit verbosity: auto (a progress bar on a terminal, one line per epoch into a file or "
+                 "pipe), 0, 1, 2",
     "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (synchronous over "
                     "the processes listed in TF_CONFIG; start the same command on every worker, the chief "
                     "writes --out); default: one device",

@@ -86,8 +86,9 @@ def test_a_claimed_run_cannot_be_claimed_again_until_released(tmp_path):
     other, _ = claims.try_claim(tmp_path, "run_b")  # other runs are independent
     assert other is not None
     claim.release()
+    assert [p.name for p in (tmp_path / claims.CLAIMS_DIR).iterdir()] == [other.path.name]
     other.release()
-    assert list((tmp_path / claims.CLAIMS_DIR).iterdir()) == []
+    assert not (tmp_path / claims.CLAIMS_DIR).exists()  # no empty claims/ folder left in the results
     again, _ = claims.try_claim(tmp_path, "run_a")
     assert again is not None
     again.release()

@@ -79,3 +79,22 @@ def test_train_run_with_prelu_is_quiet(tmp_path, real_tfds_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Report:" in result.stdout
     assert result.stderr == ""
+    # stdout is a pipe here: one line per epoch, no progress bar redrawn with carriage returns and colours.
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout
+    assert len([line for line in result.stdout.splitlines() if "val_accuracy" in line]) == 3  # 3 runs x 1 epoch
+
+
+def test_auto_verbosity_is_one_line_per_epoch_into_a_file(tmp_path):
+    import io
+
+    from relu_zoo.run.train import fit_verbosity
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    with open(tmp_path / "log", "w") as file:
+        assert fit_verbosity("auto", file) == 2
+    assert fit_verbosity("auto", io.StringIO()) == 2
+    assert fit_verbosity("auto", Terminal()) == 1
+    assert [fit_verbosity(v, io.StringIO()) for v in (0, 1, 2)] == [0, 1, 2]  # an explicit choice stays

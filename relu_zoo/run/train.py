@@ -13,10 +13,13 @@ gave a run another dropout stream than a plain fit of the same seed, so no run c
 restoring the states from the backup keeps resumption exact without touching an uninterrupted run.
 """
 
+import contextlib
 import json
+import logging
 import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -155,13 +158,52 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
     temporary folder that is removed afterwards, resuming from the chief's backup in `run_dir`.
     """
     distribution = distribution or Distribution()
-    if distribution.is_chief:
-        return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
+    with _each_model_traces_its_steps():
+        if distribution.is_chief:
+            return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
+        work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
+        try:
+            return _run_one(run, config, data, work_dir, Path(run_dir), log, command, distribution)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def fit_verbosity(verbose, stdout=None):
+    """`fit`'s `verbose` for the config's: "auto" is Keras' progress bar (1) on a terminal or in a notebook, and one
+    line per epoch (2) when stdout is a file or a pipe, where every redraw of the bar (`\\r`, colour codes) would
+    be kept: hundreds of KB per sweep in a log file. Keras' own "auto" is 1 everywhere."""
+    if verbose != "auto":
+        return verbose
+    stdout = sys.stdout if stdout is None else stdout
     try:
-        return _run_one(run, config, data, work_dir, Path(run_dir), log, command, distribution)
+        terminal = stdout.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        terminal = False
+    return 1 if terminal or "ipykernel" in sys.modules else 2
+
+
+class _NewModelStepTraces(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras' step function, which a sweep of short runs sets off.
+
+    TensorFlow counts traces per Python code object, and each model gets its own step function made from the same
+    code in Keras: a sweep traces every new model's train and test step once, and after a few runs of a few steps
+    TensorFlow reports that as retracing ("5 out of the last 9 calls to ...multi_step_on_iterator"), though no
+    function was traced twice for one shape. Retracing warnings about any other function still show.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and ".multi_step_on_iterator " in message)
+
+
+@contextlib.contextmanager
+def _each_model_traces_its_steps():
+    logger, only = logging.getLogger("tensorflow"), _NewModelStepTraces()
+    logger.addFilter(only)
+    try:
+        yield
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        logger.removeFilter(only)
 
 
 def build_model(run, config, data, distribution):
@@ -253,7 +295,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     ]
     with PeakMemory() as memory:
         model.fit(train, validation_data=validation, epochs=config.epochs, initial_epoch=start_epoch,
-                  steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.verbose, shuffle=False)
+                  steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=fit_verbosity(config.verbose), shuffle=False)
         history = store.history_from_csv(run_dir / "history.csv")
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)
