@@ -78,7 +78,9 @@ def train_parser():
                         help="never download a dataset missing from --data-dir; fail at once instead. By default "
                              "TFDS downloads and prepares it when its hosts answer")
     parser.add_argument("--save-checkpoint", dest="save_checkpoint", action="store_true", default=None,
-                        help="save each run's trained model as runs/<run_id>/model.keras")
+                        help="save each run's trained model as runs/<run_id>/model.keras (it loads with "
+                             "keras.saving.load_model after `import relu_zoo.models`, which registers relu_zoo's "
+                             "layers and blocks)")
     # How the runs are executed, not what they compute: not part of the sweep's configuration.
     ray = parser.add_argument_group("Ray (pip install 'relu_zoo[ray]')")
     ray.add_argument("--ray", action="store_true", help="run each run of the grid as a Ray task")
