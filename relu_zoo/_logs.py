@@ -17,6 +17,7 @@ yourself).
 """
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -106,6 +107,32 @@ def quiet_tensorflow_import():
         # log level hides; TensorFlow looks once per process, at the latest on its first op. Listing physical
         # devices leaves logical ones configurable.
         tensorflow.config.list_physical_devices("GPU")
+
+
+class _NewModelStepTraces(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras' step function, which a sweep of short runs sets off.
+
+    TensorFlow counts traces per Python code object, and each model gets its own step function made from the same
+    code in Keras: a sweep traces every new model's train and test step once, and after a few runs of a few steps
+    TensorFlow reports that as retracing ("5 out of the last 9 calls to ...multi_step_on_iterator"), though no
+    function was traced twice for one shape. Retracing warnings about any other function still show.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and ".multi_step_on_iterator " in message)
+
+
+@contextlib.contextmanager
+def new_models_traced():
+    """Within it, TensorFlow's retracing warnings about Keras' step functions are dropped (see
+    `_NewModelStepTraces`): for code that builds and fits a new model each time, like a sweep's runs."""
+    logger, only = logging.getLogger("tensorflow"), _NewModelStepTraces()
+    logger.addFilter(only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only)
 
 
 _XLA_STARTED = []

@@ -143,34 +143,6 @@ def prepare_out_dir(config, write=True):
     return out
 
 
-def to_create(out):
-    """What `prepare_out_dir` creates in a fresh `out` (config.json, the missing folders), for
-    `remove_created` to take back when the sweep fails before it starts."""
-    out = Path(out)
-    created = [] if (out / "config.json").exists() else [out / "config.json"]
-    folder = out
-    while not folder.exists() and folder != folder.parent:
-        created.append(folder)
-        folder = folder.parent
-    return created
-
-
-def remove_created(out, created):
-    """Removes `created` (from `to_create`) unless a run began in `out` meanwhile (another process of the same
-    sweep): a sweep that never started leaves no config.json and no empty folders behind."""
-    out = Path(out)
-    if (out / "runs").exists() or (out / "claims").exists():
-        return
-    for path in created:  # deepest first
-        try:
-            if path.is_dir():
-                path.rmdir()
-            else:
-                path.unlink()
-        except OSError:  # a folder someone else wrote to meanwhile, or gone already: leave it
-            return
-
-
 def check_out_dir(out, create=True):
     """`out` as a Path, created and checked writable; an OutputError naming the path and the fix otherwise."""
     out = Path(out)

@@ -13,9 +13,7 @@ gave a run another dropout stream than a plain fit of the same seed, so no run c
 restoring the states from the backup keeps resumption exact without touching an uninterrupted run.
 """
 
-import contextlib
 import json
-import logging
 import math
 import os
 import shutil
@@ -27,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relu_zoo import models, tasks
+from relu_zoo import _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
 from relu_zoo.models.common import flip_tta
@@ -158,7 +156,7 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
     temporary folder that is removed afterwards, resuming from the chief's backup in `run_dir`.
     """
     distribution = distribution or Distribution()
-    with _each_model_traces_its_steps():
+    with _logs.new_models_traced():
         if distribution.is_chief:
             return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
         work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
@@ -180,30 +178,6 @@ def fit_verbosity(verbose, stdout=None):
     except (AttributeError, ValueError):  # no stream, or a closed one
         terminal = False
     return 1 if terminal or "ipykernel" in sys.modules else 2
-
-
-class _NewModelStepTraces(logging.Filter):
-    """Drops TensorFlow's retracing warning about Keras' step function, which a sweep of short runs sets off.
-
-    TensorFlow counts traces per Python code object, and each model gets its own step function made from the same
-    code in Keras: a sweep traces every new model's train and test step once, and after a few runs of a few steps
-    TensorFlow reports that as retracing ("5 out of the last 9 calls to ...multi_step_on_iterator"), though no
-    function was traced twice for one shape. Retracing warnings about any other function still show.
-    """
-
-    def filter(self, record):
-        message = record.getMessage()
-        return not ("triggered tf.function retracing" in message and ".multi_step_on_iterator " in message)
-
-
-@contextlib.contextmanager
-def _each_model_traces_its_steps():
-    logger, only = logging.getLogger("tensorflow"), _NewModelStepTraces()
-    logger.addFilter(only)
-    try:
-        yield
-    finally:
-        logger.removeFilter(only)
 
 
 def build_model(run, config, data, distribution):
