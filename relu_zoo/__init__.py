@@ -3,6 +3,12 @@
     import relu_zoo
     layer = relu_zoo.get("prelu")             # a new layer on every call
     relu_zoo.list_activations()
+
+A `.keras` file holding relu_zoo's layers loads with `keras.saving.load_model` (safe_mode, no custom_objects) in
+a process that has imported relu_zoo: the import registers the layers, and Keras imports no other package's
+modules while loading, so without it the load fails with "Functional could not be deserialized properly".
+Models of `relu_zoo.models` that use its own blocks (text models, airbench) also need `import relu_zoo.models`,
+raw-input models `import relu_zoo.tasks`; `relu_zoo.pretrained.load` imports both.
 """
 
 __version__ = "0.1.0"

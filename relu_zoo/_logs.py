@@ -6,16 +6,18 @@ Importing TensorFlow writes lines like `cudart_stub.cc:31] Could not find cuda d
 imports TensorFlow with descriptor 2 captured and writes back every line that is not one of those known
 start-up notices: anything else (a real error) still shows.
 
-For relu_zoo's own commands (`train.py`, `relu-zoo`, `python -m relu_zoo.<module>`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set,
-which hides the runtime C++ lines, and looks for GPUs inside the capture (`cuda_platform.cc failed call to
-cuInit` on machines without a GPU is absl's and ignores the level); errors still reach Python as
-exceptions. A library import changes no environment variable.
+It also looks for GPUs inside the capture (`cuda_platform.cc failed call to cuInit` on machines without a GPU
+is absl's and ignores the level), and `quiet_xla_start()` spends XLA's once-per-process start-up lines inside
+one before relu_zoo's first XLA cluster. For relu_zoo's own commands (`train.py`, `relu-zoo`,
+`python -m relu_zoo.<module>`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set, which hides the
+runtime C++ lines; errors still reach Python as exceptions. A library import changes no environment variable.
 
 Show everything: `RELU_ZOO_VERBOSE=2` (or `--verbose 2` on those commands, or set `TF_CPP_MIN_LOG_LEVEL`
 yourself).
 """
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -29,7 +31,10 @@ NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc
                    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
                    r"Created TensorFlow Lite XNNPACK delegate|"
                    # On CPUs where oneDNN's optimizations are on by default (AVX-512 and newer), every import:
-                   r"oneDNN custom operations are on")
+                   r"oneDNN custom operations are on|"
+                   # XLA's first compilation in a process (see quiet_xla_start):
+                   r"XLA service 0x[0-9a-f]+ initialized for platform|StreamExecutor (\[\d+\]|device \(\d+\))|"
+                   r"Compiled cluster using XLA!")
 
 
 def verbosity(argv=None, environ=None):
@@ -49,9 +54,25 @@ def verbosity(argv=None, environ=None):
     return 0
 
 
+_RUNNING = []
+
+
+@contextlib.contextmanager
+def running_command():
+    """Within it (or in a function it decorates) `is_command()` is True: a command's `main` called in-process
+    (`relu-zoo train` calling train.py's, tests) runs as a command, though `sys.argv` is another program's."""
+    _RUNNING.append(True)
+    try:
+        yield
+    finally:
+        _RUNNING.pop()
+
+
 def is_command(argv=None):
     """True for relu_zoo's own commands: `train.py`, `relu-zoo`, and `python -m relu_zoo.<module>` (whose
-    `argv[0]` is a file of this package)."""
+    `argv[0]` is a file of this package), and within `running_command()`."""
+    if argv is None and _RUNNING:
+        return True
     argv = sys.argv if argv is None else argv
     if not argv or not argv[0]:
         return False
@@ -73,18 +94,69 @@ def filter_noise(text):
 
 
 def quiet_tensorflow_import():
-    """Imports TensorFlow without its start-up notices (see module docstring); a no-op once it is imported."""
-    if "tensorflow" in sys.modules or verbosity() >= 2:
+    """Imports TensorFlow without its start-up notices (see module docstring), and looks for GPUs inside the
+    capture even when TensorFlow was imported before relu_zoo."""
+    if verbosity() >= 2:
         return
-    if is_command():
+    if "tensorflow" not in sys.modules and is_command():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with filtered_stderr():
         import tensorflow
 
-        if is_command():
-            # Looking for GPUs is where CUDA's absl lines come from (`failed call to cuInit` without a
-            # GPU), which no log level hides. Listing physical devices leaves logical ones configurable.
-            tensorflow.config.list_physical_devices("GPU")
+        # Looking for GPUs is where CUDA's absl lines come from (`failed call to cuInit` without a GPU), which no
+        # log level hides; TensorFlow looks once per process, at the latest on its first op. Listing physical
+        # devices leaves logical ones configurable.
+        tensorflow.config.list_physical_devices("GPU")
+
+
+class _NewModelStepTraces(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras' step function, which a sweep of short runs sets off.
+
+    TensorFlow counts traces per Python code object, and each model gets its own step function made from the same
+    code in Keras: a sweep traces every new model's train and test step once, and after a few runs of a few steps
+    TensorFlow reports that as retracing ("5 out of the last 9 calls to ...multi_step_on_iterator"), though no
+    function was traced twice for one shape. Retracing warnings about any other function still show.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and ".multi_step_on_iterator " in message)
+
+
+@contextlib.contextmanager
+def new_models_traced():
+    """Within it, TensorFlow's retracing warnings about Keras' step functions are dropped (see
+    `_NewModelStepTraces`): for code that builds and fits a new model each time, like a sweep's runs."""
+    logger, only = logging.getLogger("tensorflow"), _NewModelStepTraces()
+    logger.addFilter(only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only)
+
+
+_XLA_STARTED = []
+
+
+def quiet_xla_start():
+    """Compiles one tiny XLA cluster with stderr filtered, once per process, before relu_zoo's own clusters.
+
+    XLA's first compilation writes `XLA service ... initialized`, `StreamExecutor [0]: Host` and `Compiled
+    cluster using XLA!` from C++ at INFO level. TensorFlow reads `TF_CPP_MIN_LOG_LEVEL` once, at its first log
+    line (during import), so a library cannot lower it later without changing the user's whole log; and the
+    compilation happens inside `fit`'s step, out of Python's reach. Those lines are written once per process
+    (per platform), so compiling a cluster here, inside the capture, spends them where they are filtered.
+    """
+    if _XLA_STARTED or verbosity() >= 2:
+        return
+    _XLA_STARTED.append(True)
+    import tensorflow as tf
+
+    try:
+        with filtered_stderr(), tf.init_scope():  # out of the graph being traced: compile and run now
+            tf.function(lambda x: x + 1, jit_compile=True, autograph=False)(tf.zeros((1,)))
+    except Exception:  # noqa: BLE001  (no XLA in this TensorFlow build: the real cluster reports it)
+        pass
 
 
 @contextlib.contextmanager

@@ -256,12 +256,23 @@ def _fused(fn):
     formulations). The model around it stays in TensorFlow's graph mode (Keras turns XLA off on CPUs
     for the whole model), and the clusters nest inside a model compiled with `jit_compile=True` too. Same
     math as `fn` (the slope's sum may be added in another order).
+
+    Eagerly `fn` runs as it is: an eager call (a layer called on a tensor, the diagnostics' probe pass, the
+    report's plots) runs each shape about once, so a cluster compiled per shape costs more than it saves, and
+    every new shape would retrace the one shared `tf.function` (a model's layers have as many shapes as
+    layers), which TensorFlow reports on stderr once 5 of 8 eager calls have traced. Traced inside a graph
+    (`fit`'s step) each shape is traced once per step function and reported nowhere.
     """
     if not fusion_enabled():
         return fn
-    if fn not in _FUSED:
-        import tensorflow as tf
+    import tensorflow as tf
 
+    if tf.executing_eagerly():
+        return fn
+    if fn not in _FUSED:
+        from relu_zoo import _logs
+
+        _logs.quiet_xla_start()
         _FUSED[fn] = tf.function(fn, jit_compile=True, autograph=False)
     return _FUSED[fn]
 

@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 
+from relu_zoo import _logs
 from relu_zoo.run import spec
 
 # flag -> help; every flag maps to the SweepConfig field of the same name (dashes -> underscores).
@@ -50,7 +51,8 @@ FLAGS = {
     "--probe-examples": "examples in the diagnostics probe batch",
     "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     "--out": "output folder; re-running with the same folder resumes the sweep",
-    "--verbose": "Keras fit verbosity: auto, 0, 1, 2",
+    "--verbose": "Keras fit verbosity: auto (a progress bar on a terminal, one line per epoch into a file or "
+                 "pipe), 0, 1, 2",
     "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (synchronous over "
                     "the processes listed in TF_CONFIG; start the same command on every worker, the chief "
                     "writes --out); default: one device",
@@ -80,7 +82,9 @@ def train_parser():
                         help="never download a dataset missing from --data-dir; fail at once instead. By default "
                              "TFDS downloads and prepares it when its hosts answer")
     parser.add_argument("--save-checkpoint", dest="save_checkpoint", action="store_true", default=None,
-                        help="save each run's trained model as runs/<run_id>/model.keras")
+                        help="save each run's trained model as runs/<run_id>/model.keras (it loads with "
+                             "keras.saving.load_model after `import relu_zoo.models`, which registers relu_zoo's "
+                             "layers and blocks)")
     # How the runs are executed, not what they compute: not part of the sweep's configuration.
     ray = parser.add_argument_group("Ray (pip install 'relu_zoo[ray]')")
     ray.add_argument("--ray", action="store_true", help="run each run of the grid as a Ray task")
@@ -160,6 +164,7 @@ def _ray_sweep():
     return ray_sweep
 
 
+@_logs.running_command()
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

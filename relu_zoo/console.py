@@ -199,15 +199,19 @@ def cmd_export(argv):
                              "run by the format's own runtime (needs the task's data)")
     args = parser.parse_args(argv)
     from relu_zoo import pretrained
+    from relu_zoo.tasks import DatasetNotFoundError
 
     try:
         model = pretrained.load(args.name, compile=False)
+        # The check's inputs first: without the data the command fails before it writes anything, rather than
+        # leaving an export that was asked to be checked and was not.
+        inputs = deploy.model_inputs(args.name, args.check) if args.check else None
         path = pretrained.export_model(model, args.format, args.out or deploy.default_path(args.name, args.format))
-    except (ValueError, ImportError, pretrained.CheckpointUnavailableError) as e:
+    except (ValueError, ImportError, pretrained.CheckpointUnavailableError, DatasetNotFoundError) as e:
         return _error(str(e))
     print(f"{path} ({deploy.file_size(path) / 1e6:.2f} MB)")
     if args.check:
-        result = deploy.parity(model, deploy.runtime(path, args.format), deploy.model_inputs(args.name, args.check))
+        result = deploy.parity(model, deploy.runtime(path, args.format), inputs)
         print(f"top-1 agreement {100 * result['top1_agreement']:.2f}% on {result['examples']} test inputs, "
               f"max abs difference {result['max_abs_diff']:.3g}")
     return 0

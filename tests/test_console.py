@@ -134,6 +134,25 @@ def test_export_command_writes_and_checks(tmp_path):
     assert result.stderr == ""
 
 
+def test_export_check_without_the_data_is_one_error_and_writes_nothing(tmp_path):
+    """`--check` without the task's data (none here, and the network's proxy refuses): one `error:` message, exit
+    2, no traceback, no export left behind unchecked; the fixes offered are the command line's."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once closed: every download host is unreachable
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxy = f"http://127.0.0.1:{port}"
+    out = tmp_path / "m.tflite"
+    result = relu_zoo("export", "cnn_prelu.mnist", "--format", "tflite", "--out", str(out), "--check", "8",
+                      env={"TFDS_DATA_DIR": str(tmp_path / "data"), "https_proxy": proxy, "http_proxy": proxy,
+                           "no_proxy": ""})
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.startswith("error: TFDS dataset 'mnist'") and "Traceback" not in result.stderr
+    assert "download=True" not in result.stderr and "TFDS_DATA_DIR" in result.stderr
+    assert not out.exists() and result.stdout == ""
+
+
 def test_verbosity_and_noise_filter():
     assert _logs.verbosity(["relu-zoo", "train", "--verbose", "2"], environ={}) == 2
     assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 2
@@ -188,7 +207,8 @@ def test_train_no_download_refuses_missing_data(tmp_path, monkeypatch, capsys):
                            str(tmp_path / "out"), "--activations", "relu", "--seeds", "1", "--epochs", "1"])
     error = capsys.readouterr().err
     assert status == 2
-    assert "'mnist'" in error and "Downloading is off (train.py --no-download" in error and "tfds build" in error
+    assert "'mnist'" in error and "Downloading is off (--no-download)." in error and "tfds build" in error
+    assert "download=False" not in error  # in-process too, the fixes offered are the command line's
 
 
 def test_predict_without_reachable_weights_exits_2_naming_the_variables(tmp_path, monkeypatch, capsys):

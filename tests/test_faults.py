@@ -86,8 +86,9 @@ def test_a_claimed_run_cannot_be_claimed_again_until_released(tmp_path):
     other, _ = claims.try_claim(tmp_path, "run_b")  # other runs are independent
     assert other is not None
     claim.release()
+    assert [p.name for p in (tmp_path / claims.CLAIMS_DIR).iterdir()] == [other.path.name]
     other.release()
-    assert list((tmp_path / claims.CLAIMS_DIR).iterdir()) == []
+    assert not (tmp_path / claims.CLAIMS_DIR).exists()  # no empty claims/ folder left in the results
     again, _ = claims.try_claim(tmp_path, "run_a")
     assert again is not None
     again.release()
@@ -221,6 +222,19 @@ def test_unreadable_dataset_folder_is_exit_2(tmp_path):
     assert not list((tmp_path / "o").glob("runs/*"))
 
 
+def test_a_sweep_that_cannot_start_leaves_nothing_behind(tmp_path, capsys):
+    """Missing data fails before the first run: no config.json, and the folders the sweep made are gone again;
+    a folder that was there before stays, with what it held."""
+    args = ONE_EPOCH + ["--no-download", "--data-dir", str(tmp_path / "no_data")]
+    assert cli.main(args + ["--out", str(tmp_path / "new" / "out")]) == 2
+    assert "error: TFDS dataset 'mnist'" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    assert cli.main(args + ["--out", str(tmp_path / "mine")]) == 2
+    assert sorted(os.listdir(tmp_path / "mine")) == ["notes.txt"]
+
+
 # --- corrupt state ------------------------------------------------------------------------------------------
 
 
@@ -298,7 +312,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_written(one_epoch,
     assert_one_line_error(proc.stderr, "No space left writing", str(run / "result.json"), "Free space")
     assert not (run / "result.json").exists()
     assert not [p.name for p in out.rglob("*.tmp")]  # the half-written temporary file is gone
-    assert not list((out / "claims").iterdir())  # released
+    assert not (out / "claims").exists()  # released, and the empty folder removed
     # With space again, the same command trains the run and finishes the sweep.
     assert started(sweep(ONE_EPOCH, out).stdout)[0] == run.name
     assert metrics_of(out) == metrics_of(one_epoch)
@@ -325,7 +339,7 @@ def test_a_signal_stops_cleanly_and_the_resumed_sweep_gives_the_same_report(two_
         proc.wait()
     log = (tmp_path / "log").read_text()
     assert f"Stopped by {signal.Signals(signum).name}" in log and "Traceback" not in log, log[-3000:]
-    assert not list((out / "claims").iterdir())  # released on the way out
+    assert not (out / "claims").exists()  # released on the way out
     assert (out / "runs" / run_id / "backup" / "current").exists()  # the resume point is kept
     resumed = sweep(TWO_EPOCHS, out)
     assert re.search(rf"^\[{run_id}\] resuming from epoch [12]$", resumed.stdout, re.M)
@@ -361,6 +375,6 @@ def test_three_processes_and_a_sigkill_train_each_run_once(two_epochs, tmp_path)
     assert Counter(r for log in logs for r in started(log)) == Counter(runs + [run_id])
     assert any(re.search(rf"^\[{run_id}\] resuming from epoch [12]$", log, re.M) for log in logs)
     assert sum("Report:" in log for log in logs) >= 1
-    assert not list((out / "claims").iterdir())
+    assert not (out / "claims").exists()
     assert metrics_of(out) == metrics_of(two_epochs)
     assert summary_rows(out) == summary_rows(two_epochs)

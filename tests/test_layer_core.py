@@ -256,6 +256,25 @@ def test_keras_file_round_trip_safe_mode(tmp_path, name):
     np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), ops.convert_to_numpy(loaded(x)))
 
 
+def test_keras_file_loads_after_import_relu_zoo_as_documented(tmp_path):
+    """A user's `.keras` file loads in a fresh process after `import relu_zoo`, and not before: Keras imports no
+    other package while loading. The package docstring tells users so."""
+    import subprocess
+    import sys
+
+    inputs = keras.Input((3,))
+    keras.Model(inputs, relu_zoo.PReLU()(keras.layers.Dense(2)(inputs))).save(tmp_path / "m.keras")
+    load = "import keras; keras.saving.load_model({!r}); print('loaded')".format(str(tmp_path / "m.keras"))
+    without = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, timeout=300)
+    with_import = subprocess.run([sys.executable, "-c", "import relu_zoo; " + load], capture_output=True, text=True,
+                                 timeout=300)
+    assert without.returncode != 0 and "could not be deserialized" in without.stderr
+    assert with_import.returncode == 0 and with_import.stdout == "loaded\n", with_import.stderr[-2000:]
+    doc = " ".join(relu_zoo.__doc__.split())
+    assert "loads with `keras.saving.load_model`" in doc and "in a process that has imported relu_zoo" in doc
+    assert "`import relu_zoo.models`" in doc
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("name", NAMES)
 def test_mixed_precision(name, policy):

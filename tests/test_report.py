@@ -96,6 +96,29 @@ def test_old_records_dead_fraction_is_read_as_never_active(tmp_path):
     assert (tmp_path / "plots" / "dead_units.png").stat().st_size > 1000
 
 
+def test_time_column_is_marked_as_sequential_and_load_sensitive(tmp_path):
+    _write_runs(tmp_path, [_result("relu", 0, 0.9), _result("prelu", 0, 0.95, epoch_time=1.5)])
+    text = report.write_report([tmp_path], tmp_path).read_text()
+    assert "| time/epoch vs baseline † |" in text and "| 1.50× |" in text
+    note = next(line for line in text.splitlines() if line.startswith("† "))
+    assert "one after another, not interleaved" in note and "benchmarks/training.py speed" in note
+
+
+def test_no_dead_units_anywhere_is_said_in_words_not_drawn(tmp_path):
+    results = [_result("relu", 0, 0.9), _result("prelu", 0, 0.95)]
+    _write_runs(tmp_path, results)
+    report.write_report([tmp_path], tmp_path)
+    assert (tmp_path / "plots" / "dead_units.png").exists()
+    for r in results:  # the same runs, with no never-active and no dead unit
+        r["diagnostics"][0]["layers"]["a"].update(never_active_fraction=0.0, dead_fraction=0.0)
+    _write_runs(tmp_path, results)
+    text = report.write_report([tmp_path], tmp_path).read_text()
+    assert not (tmp_path / "plots" / "dead_units.png").exists()  # the earlier report's figure is not left stale
+    assert "dead_units.png" not in text
+    section = text.split("### Never-active and dead units per layer", 1)[1].split("###", 1)[0]
+    assert "No unit of any activation layer was never active or dead after training" in section
+
+
 def test_no_ranking_without_evidence(tmp_path):
     _write_runs(tmp_path, [_result("relu", 0, 0.9), _result("prelu", 0, 0.95)])
     text = report.write_report([tmp_path], tmp_path).read_text()

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import sys
 import time
 
 import keras
@@ -644,8 +645,13 @@ def test_no_download_fails_at_once_naming_the_flag(tmp_path, no_tfds_download, m
     with pytest.raises(tasks.DatasetNotFoundError) as info:
         tasks.get("cifar10").load(download=False)
     _assert_clear_not_found(info, "cifar10", tmp_path)
-    assert "--no-download" in str(info.value) and isinstance(info.value, RuntimeError)
+    assert "download=False" in str(info.value) and isinstance(info.value, RuntimeError)
+    assert "--no-download" not in str(info.value)  # a Python caller has no such flag
     assert no_tfds_download == [] and asked == []
+    monkeypatch.setattr(sys, "argv", ["train.py", "--no-download"])
+    with pytest.raises(tasks.DatasetNotFoundError) as info:
+        tasks.get("cifar10").load(download=False)
+    assert "--no-download" in str(info.value) and "download=False" not in str(info.value)
 
 
 def test_missing_dataset_offline_fails_with_one_clear_error(tmp_path, no_tfds_download, monkeypatch):
@@ -656,6 +662,20 @@ def test_missing_dataset_offline_fails_with_one_clear_error(tmp_path, no_tfds_do
     assert "no network" in str(info.value) and "storage.googleapis.com:443" in str(info.value)
     assert asked == [[("storage.googleapis.com", 443)]]  # the host of mnist's TFDS download URLs
     assert no_tfds_download == []  # never reached TFDS's retrying downloads
+
+
+@pytest.mark.parametrize("argv", [["train.py"], ["relu-zoo", "export", "cnn_prelu.mnist", "--check", "8"]])
+def test_offline_error_of_a_command_offers_what_the_command_line_has(tmp_path, no_tfds_download, monkeypatch, argv):
+    """`download=True` and `data_dir=...` are Python arguments: a command-line user is offered the data folder's
+    variable and the network instead."""
+    _network(monkeypatch, answer=False)
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(tasks.DatasetNotFoundError) as info:
+        tasks.get("mnist").load(data_dir=str(tmp_path))
+    _assert_clear_not_found(info, "mnist", tmp_path)
+    message = str(info.value)
+    assert "download=True" not in message and "data_dir=..." not in message and "--data-dir" in message
+    assert "run the same command again once this machine reaches those hosts" in message
 
 
 def test_missing_dataset_online_is_downloaded_by_tfds(tmp_path, no_tfds_download, monkeypatch):

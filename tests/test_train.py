@@ -72,10 +72,17 @@ def summary_rows(out):
 def test_end_to_end_report_matches_results(tiny_sweep):
     out = tiny_sweep
     for name in ("config.json", "results.json", "results.csv", "summary.md", "plots/val_accuracy.png",
-                 "plots/activations.png", "plots/dead_units.png", "plots/learned_params.png"):
+                 "plots/activations.png", "plots/learned_params.png"):
         assert (out / name).is_file(), name
+    assert not (out / "claims").exists()  # no empty folder left once every claim is released
     data = json.loads((out / "results.json").read_text())
     runs = data["runs"]
+    # The dead-units figure is drawn when some unit was never active or dead; else the report says so in words.
+    from relu_zoo.run import plots, report
+
+    fractions = [f(r) for r in runs for f in (report.final_never_active_fraction, report.final_dead_fraction)]
+    assert (out / "plots" / "dead_units.png").is_file() == any(fractions)
+    assert (plots.NO_DEAD_UNITS in (out / "summary.md").read_text()) == (not any(fractions))
     assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
     for r in runs:
         assert 0.0 <= r["test_accuracy"] <= 1.0 and r["params"] > 0 and r["mean_epoch_time"] > 0

@@ -141,6 +141,10 @@ class Claim:
                 path.unlink(missing_ok=True)  # older generations, whose processes are gone
         if ours and _read(self.path) == self.info:
             self.path.unlink(missing_ok=True)
+        try:
+            self.path.parent.rmdir()  # the last claim gone: no empty claims/ left in the results
+        except OSError:  # another run's claim is in it (a process that has just created the folder retries)
+            pass
 
     def __enter__(self):
         return self
@@ -175,10 +179,10 @@ def _create(folder, run_id, generation, info):
 def try_claim(out, run_id, stale_after=STALE_AFTER_S, heartbeat=HEARTBEAT_S):
     """(Claim, None) when this process now holds `run_id`; (None, the holder's info) when another does."""
     folder = Path(out) / CLAIMS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     info = {"run_id": run_id, "host": socket.gethostname(), "machine": machine_id(), "pid": os.getpid(),
             "pid_start": _process_start(os.getpid()), "started": time.time(), "token": secrets.token_hex(8)}
     for _ in range(100):  # each round, another process made progress (claimed, released or took over)
+        folder.mkdir(parents=True, exist_ok=True)  # again each round: the last releasing holder removes it
         existing = _generations(folder, run_id)
         generation = 0
         if existing:
@@ -189,7 +193,11 @@ def try_claim(out, run_id, stale_after=STALE_AFTER_S, heartbeat=HEARTBEAT_S):
             if not is_stale(holder, path, stale_after):
                 return None, holder
             generation = top + 1
-        if _create(folder, run_id, generation, info):
+        try:
+            created = _create(folder, run_id, generation, info)
+        except FileNotFoundError:  # the folder was removed by a holder releasing its claim just now
+            continue
+        if created:
             return Claim(folder / f"{run_id}.{generation}.json", info, heartbeat), None
     raise RuntimeError(f"Could not claim {run_id} in {folder}: its claims keep changing.")
 

@@ -111,11 +111,18 @@ UNIT_METRICS = (
 )
 
 
+NO_DEAD_UNITS = ("No unit of any activation layer was never active or dead after training, in any run (0.0 % "
+                 "everywhere on the probe batch): there is nothing to plot.")
+
+
 def dead_units(results, summary, path):
     """Two panels per activation layer after training: never-active units and dead (zero-gradient) units.
 
     Runs recorded before the metrics were split hold only the never-active fraction (`unit_fractions`); their
-    dead fraction is unknown and left out of the second panel, which says so when nothing is left."""
+    dead fraction is unknown and left out of the second panel, which says so when nothing is left.
+
+    Returns False when no run recorded the fractions, `NO_DEAD_UNITS` (and draws nothing, removing an older
+    figure) when every recorded fraction is 0: empty bars on an axis around 0 would only look like a plot."""
     plt = pyplot()
     per_act = [defaultdict(lambda: defaultdict(list)) for _ in UNIT_METRICS]  # metric -> act -> layer -> values
     for r in results:
@@ -127,6 +134,9 @@ def dead_units(results, summary, path):
                     per_act[k][r["activation"]][i].append(value)
     if not per_act[0]:
         return False
+    if not any(v for metric in per_act for layers in metric.values() for values in layers.values() for v in values):
+        Path(path).unlink(missing_ok=True)
+        return NO_DEAD_UNITS
     acts = [a for a in _ordered_activations(summary) if a in per_act[0]]
     n_layers = max(len(v) for v in per_act[0].values())
     width = 0.8 / len(acts)
@@ -174,15 +184,19 @@ def learned_parameters(results, summary, path):
 
 
 def make_all(results, summary, plot_dir):
-    """Draws every figure that the results support; returns [(title, filename)]."""
+    """Draws every figure that the results support; returns [(title, filename or None, note or None)]: a note
+    says in words what a figure with nothing to show would have shown."""
     plot_dir = Path(plot_dir)
     made = []
     validation_curves(results, summary, plot_dir / "val_accuracy.png")
-    made.append(("Validation accuracy per epoch", "val_accuracy.png"))
+    made.append(("Validation accuracy per epoch", "val_accuracy.png", None))
     functions_and_derivatives(_ordered_activations(summary), plot_dir / "activations.png")
-    made.append(("The activations and their derivatives", "activations.png"))
-    if dead_units(results, summary, plot_dir / "dead_units.png"):
-        made.append(("Never-active and dead units per layer", "dead_units.png"))
+    made.append(("The activations and their derivatives", "activations.png", None))
+    dead = dead_units(results, summary, plot_dir / "dead_units.png")
+    if isinstance(dead, str):
+        made.append(("Never-active and dead units per layer", None, dead))
+    elif dead:
+        made.append(("Never-active and dead units per layer", "dead_units.png", None))
     if learned_parameters(results, summary, plot_dir / "learned_params.png"):
-        made.append(("Learned activation parameters", "learned_params.png"))
+        made.append(("Learned activation parameters", "learned_params.png", None))
     return made

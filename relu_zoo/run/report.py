@@ -149,6 +149,13 @@ def _fmt_diff(row):
     return diff, (f"{p} — **{verdict}**" if verdict in ("better", "worse") else f"{p} — {verdict}")
 
 
+TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. The runs were trained one after "
+             "another, not interleaved, so the ratio moves with whatever else the machine did meanwhile: identical "
+             "sweeps on a loaded machine can differ by a factor of two. Read it as a rough note, not as a speed "
+             "measurement; `python benchmarks/training.py speed` times the models' epochs interleaved, under the "
+             "same load.")
+
+
 def render_markdown(summary, results, plots, command=None):
     lines = ["# Activation comparison", ""]
     if command:
@@ -166,7 +173,7 @@ def render_markdown(summary, results, plots, command=None):
     for group in summary:
         lines += [f"## {group['task']} · {group['model']} (baseline: {group['baseline']})", "",
                   "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test | time/epoch vs "
-                  "baseline | never-active units (final) | dead units (final) | params |",
+                  "baseline † | never-active units (final) | dead units (final) | params |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for row in group["rows"]:
             diff, test = _fmt_diff(row)
@@ -178,7 +185,7 @@ def render_markdown(summary, results, plots, command=None):
                          f"| {diff} | {test} | {ratio} | {never} | {dead} | {row['params']:,} |")
         better = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "better"]
         worse = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "worse"]
-        lines.append("")
+        lines += ["", TIME_NOTE, ""]
         if better or worse:
             if better:
                 lines.append(f"Significantly better than {group['baseline']} (Holm-adjusted p < 0.05): "
@@ -192,8 +199,9 @@ def render_markdown(summary, results, plots, command=None):
         lines.append("")
     if plots:
         lines += ["## Plots", ""]
-        for title, name in plots:
-            lines += [f"### {title}", "", f"![{title}](plots/{name})", ""]
+        for title, name, note in plots:
+            lines += [f"### {title}", ""] + ([f"![{title}](plots/{name})", ""] if name else []) + (
+                [note, ""] if note else [])
     lines += ["Files: `results.json` and `results.csv` (every run), `runs/<run_id>/` (history.csv, "
               "diagnostics.json, TensorBoard logs).", ""]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ is done writes the report, a pure function of the records, so it equals an undis
 
 import time
 import zlib
+from pathlib import Path
 
 from relu_zoo.run import claims, store
 from relu_zoo.run.distribute import Distribution
@@ -85,6 +86,34 @@ def claim_and_train(runs, config, out, cache, log, command, distribution):
     return trained
 
 
+def _to_create(out):
+    """What `prepare_out_dir` creates in a fresh `out` (config.json, the missing folders), for
+    `_remove_created` to take back when the sweep fails before it starts."""
+    out = Path(out)
+    created = [] if (out / "config.json").exists() else [out / "config.json"]
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
+    return created
+
+
+def _remove_created(out, created):
+    """Removes `created` (from `_to_create`) unless a run began in `out` meanwhile (another process of the same
+    sweep): a sweep that never started leaves no config.json and no empty folders behind."""
+    out = Path(out)
+    if (out / "runs").exists() or (out / "claims").exists():
+        return
+    for path in created:  # deepest first
+        try:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
+        except OSError:  # a folder someone else wrote to meanwhile, or gone already: leave it
+            return
+
+
 def sweep(config, log=print, command=None, distribution=None, cache=None):
     """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path, or None when
     this process writes no report: a multi-worker non-chief, or while other processes still train runs of
@@ -95,16 +124,21 @@ def sweep(config, log=print, command=None, distribution=None, cache=None):
     `cache`: a `TaskCache` to reuse across sweeps that load the data the same way (relu_zoo.studies runs one
     sweep per grid cell); it must have been made for a config with this one's data settings."""
     distribution = distribution or Distribution()
-    out = store.prepare_out_dir(config, write=distribution.is_chief)
-    runs, todo = pending(config, out)
-    if config.shard:
-        log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
-    distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
-    if cache is not None and not same_data(cache.config, config):
-        raise ValueError("The TaskCache passed to sweep() was made for other data settings.")
-    cache = cache or TaskCache(config)
-    for task in dict.fromkeys(run.task for run in todo):
-        load_data(cache, task, config)  # missing or unreadable data fails here, before any training starts
+    created = _to_create(config.out) if distribution.is_chief else []
+    out = store.prepare_out_dir(config, write=distribution.is_chief)  # a bad --out fails before the data loads
+    try:
+        runs, todo = pending(config, out)
+        if config.shard:
+            log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
+        distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
+        if cache is not None and not same_data(cache.config, config):
+            raise ValueError("The TaskCache passed to sweep() was made for other data settings.")
+        cache = cache or TaskCache(config)
+        for task in dict.fromkeys(run.task for run in todo):
+            load_data(cache, task, config)  # missing or unreadable data fails here, before any training starts
+    except BaseException:
+        _remove_created(out, created)
+        raise
     unfinished, busy = [], {}
     if distribution.kind == "multi_worker":
         # The workers of one multi-worker sweep train the same runs in lockstep, so they take no claims.

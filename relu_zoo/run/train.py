@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relu_zoo import models, tasks
+from relu_zoo import _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
 from relu_zoo.models.common import flip_tta
@@ -66,13 +67,28 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
     temporary folder that is removed afterwards, resuming from the chief's backup in `run_dir`.
     """
     distribution = distribution or Distribution()
-    if distribution.is_chief:
-        return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
+    with _logs.new_models_traced():
+        if distribution.is_chief:
+            return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
+        work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
+        try:
+            return _run_one(run, config, data, work_dir, Path(run_dir), log, command, distribution)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def fit_verbosity(verbose, stdout=None):
+    """`fit`'s `verbose` for the config's: "auto" is Keras' progress bar (1) on a terminal or in a notebook, and one
+    line per epoch (2) when stdout is a file or a pipe, where every redraw of the bar (`\\r`, colour codes) would
+    be kept: hundreds of KB per sweep in a log file. Keras' own "auto" is 1 everywhere."""
+    if verbose != "auto":
+        return verbose
+    stdout = sys.stdout if stdout is None else stdout
     try:
-        return _run_one(run, config, data, work_dir, Path(run_dir), log, command, distribution)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        terminal = stdout.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        terminal = False
+    return 1 if terminal or "ipykernel" in sys.modules else 2
 
 
 def build_model(run, config, data, distribution):
@@ -169,7 +185,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     ]
     with PeakMemory() as memory:
         model.fit(train, validation_data=validation, epochs=config.epochs, initial_epoch=start_epoch,
-                  steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.verbose, shuffle=False)
+                  steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=fit_verbosity(config.verbose), shuffle=False)
         history = store.history_from_csv(run_dir / "history.csv")
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)

@@ -32,6 +32,7 @@ import urllib.request
 
 import tensorflow as tf
 
+from relu_zoo import _logs
 from relu_zoo.registry import Registry
 
 MODALITIES = ("image", "text", "speech")
@@ -489,11 +490,13 @@ def open_builder(tfds_name, data_dir=None, download="auto"):
                                    f"Install a tensorflow-datasets version that has it.") from None
     if _is_prepared(builder):
         return builder
+    command = _logs.is_command()  # the fixes a user can apply: flags on our commands, arguments in Python
     if download is False:
         raise DatasetNotFoundError(_not_found_message(
-            tfds_name, builder, data_dir, "Downloading is off (train.py --no-download, download=False).",
-            "or allow the download: leave out --no-download (download=\"auto\"), on a machine with network.")
-        ) from None
+            tfds_name, builder, data_dir,
+            "Downloading is off (--no-download)." if command else "Downloading is off (download=False).",
+            "or allow the download on a machine with network: " + (
+                "leave out --no-download." if command else 'download="auto" (the default).'))) from None
     if download == "auto":
         addresses = download_addresses(builder)
         failed = unreachable(addresses)
@@ -503,6 +506,8 @@ def open_builder(tfds_name, data_dir=None, download="auto"):
                 tfds_name, builder, data_dir,
                 f"It was not downloaded: no network. TFDS would download it from "
                 f"{', '.join(f'{h}:{p}' for h, p in addresses)}, and {host}:{port} did not answer ({reason}).",
+                "or run the same command again once this machine reaches those hosts (directly, or through the "
+                "proxy set in https_proxy)." if command else
                 "or, if this machine reaches those hosts in a way the check misses, force the download with "
                 "download=True.")) from None
     try:
@@ -576,7 +581,8 @@ def _not_found_message(tfds_name, builder, data_dir, why, last_fix):
         f"TFDS dataset {tfds_name!r} (version {builder.version}) is not prepared in the data directory "
         f"{data_dir!r} (looked for {os.fspath(builder.data_dir)!r}).{other} {why}\n"
         f"To fix it, either:\n"
-        f"  - point TFDS_DATA_DIR (or --data-dir, data_dir=...) at a folder that holds "
+        f"  - point TFDS_DATA_DIR ({'or train.py --data-dir' if _logs.is_command() else 'or data_dir=...'}) at a "
+        f"folder that holds "
         f"{tfds_name}/{builder.version}/ prepared by TFDS;\n"
         f"  - on a machine with network, prepare it with `tfds build {tfds_name} --data_dir DIR` (or "
         f"`tfds.builder({tfds_name!r}, data_dir=DIR).download_and_prepare()`) and copy "
