@@ -88,7 +88,8 @@ def keras_run(widths, epochs, seed, data_dir=None):
             "steps": steps, "train_seconds": sum(result["epoch_times"]),
             "step_seconds": sum(result["epoch_times"]) / steps, "precision": result["dtype_policy"],
             "parameters": result["params"], "test_accuracy": result["test_accuracy"],
-            "test_accuracy_tta": result["test_accuracy_tta"], "command": "python train.py " + " ".join(args)}
+            "test_accuracy_tta": result["test_accuracy_tta"], "command": "python train.py " + " ".join(args),
+            "config": result["config"]}
 
 
 def torch_run(torch_python, images, widths, epochs, seed, precision):
