@@ -202,12 +202,12 @@ def cmd_export(argv):
 
     try:
         model = pretrained.load(args.name, compile=False)
-        path = pretrained.export_model(model, args.format, args.out or deploy.default_path(args.name, args.format))
+        path = deploy.export_model(model, args.format, args.out or deploy.default_path(args.name, args.format))
     except (ValueError, ImportError, pretrained.CheckpointUnavailableError) as e:
         return _error(str(e))
     print(f"{path} ({deploy.file_size(path) / 1e6:.2f} MB)")
     if args.check:
-        result = deploy.parity(model, deploy.runtime(path, args.format), deploy.model_inputs(args.name, args.check))
+        result = deploy.parity(model, deploy.runtime(path, args.format), pretrained.model_inputs(args.name, args.check))
         print(f"top-1 agreement {100 * result['top1_agreement']:.2f}% on {result['examples']} test inputs, "
               f"max abs difference {result['max_abs_diff']:.3g}")
     return 0

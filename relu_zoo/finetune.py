@@ -14,12 +14,11 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 import time
 
 import keras
 
-from relu_zoo import registry
+from relu_zoo import _io, registry
 from relu_zoo.swap import count_activations, swap_activations
 
 
@@ -115,23 +114,6 @@ def result_markdown(result):
     return "\n".join(lines)
 
 
-def _atomic_write_text(path, text):
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m relu_zoo.finetune",
@@ -160,9 +142,9 @@ def main(argv=None):
                       control=args.control, data_dir=args.data_dir, verbose=args.verbose)
     result["command"] = "python -m relu_zoo.finetune " + shlex.join(sys.argv[1:] if argv is None else argv)
     stem = os.path.join(args.out, f"{args.checkpoint}-{registry.parse_spec(args.to)[0]}")
-    _atomic_write_text(stem + ".json", json.dumps(result, indent=2) + "\n")
+    _io.atomic_write_text(stem + ".json", json.dumps(result, indent=2) + "\n")
     table = result_markdown(result)
-    _atomic_write_text(stem + ".md", table + "\n")
+    _io.atomic_write_text(stem + ".md", table + "\n")
     print(table)
     print(f"\nWrote {stem}.json")
     return 0

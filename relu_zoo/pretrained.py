@@ -33,9 +33,9 @@ import urllib.parse
 import warnings
 from pathlib import Path
 
-from relu_zoo.deploy import export_model  # noqa: F401  (public here: checkpoint -> deployment format)
 from relu_zoo.registry import did_you_mean
-from relu_zoo.run.store import atomic_write_json, atomic_write_text, final_layers
+from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
+from relu_zoo.run.store import final_layers
 
 MODEL_FILE = "model.keras"
 PREPROCESSOR_FILE = "preprocessor.keras"
@@ -300,6 +300,17 @@ def raw_test_batches(task_name, max_examples=CHECK_EXAMPLES, batch_size=250, dat
     return raw.padded_batch(batch_size)
 
 
+def model_inputs(name, examples=256, data_dir=None):
+    """The first `examples` test inputs of checkpoint `name`'s task, preprocessed as its model takes them."""
+    import numpy as np
+
+    preprocessor = load_preprocessor(name)
+    raw = raw_test_batches(metadata(name)["task"], examples, batch_size=examples,
+                                      data_dir=data_dir)
+    x, _ = next(iter(raw))
+    return np.asarray(preprocessor.predict_on_batch(x))
+
+
 def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
     """Accuracy of an end-to-end (raw-input) model on the first `max_examples` raw test examples."""
     import numpy as np
@@ -379,12 +390,6 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
             raise ValueError(f"{run_dir} has no {needed}: run train.py with --save-checkpoint.")
     name = f"{result['model']}_{result['activation'].split(':')[0]}.{result['task'].replace('/', '_')}"
     root = Path(root) if root else zoo_dir()
-    folder = root / name
-    tmp = root / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
-    shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
     learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}
     cfg = result["config"]
     meta = {
@@ -407,15 +412,19 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         "versions": result["versions"],
         "date": datetime.date.today().isoformat(),
     }
-    staged = end_to_end(_load_keras(tmp / PREPROCESSOR_FILE), _load_keras(tmp / MODEL_FILE))
-    check_accuracy, check_examples = raw_accuracy(staged, result["task"])
-    meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
-    atomic_write_text(tmp / CARD_FILE, card(meta))
-    meta["sha256"] = {f: sha256(tmp / f) for f in (MODEL_FILE, PREPROCESSOR_FILE, CARD_FILE)}
-    atomic_write_json(tmp / METADATA_FILE, meta)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+
+    def write(tmp):
+        tmp.mkdir()
+        save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
+        shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
+        staged = end_to_end(_load_keras(tmp / PREPROCESSOR_FILE), _load_keras(tmp / MODEL_FILE))
+        check_accuracy, check_examples = raw_accuracy(staged, result["task"])
+        meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
+        atomic_write_text(tmp / CARD_FILE, card(meta))
+        meta["sha256"] = {f: sha256(tmp / f) for f in (MODEL_FILE, PREPROCESSOR_FILE, CARD_FILE)}
+        atomic_write_json(tmp / METADATA_FILE, meta)
+
+    atomic_write(root / name, write)
     write_index(root)
     return name
 
@@ -433,9 +442,7 @@ def save_lean(source, dest):
     compile_config = model.get_compile_config()
     if compile_config:
         model.compile(**keras.saving.deserialize_keras_object(compile_config))  # an unbuilt optimizer
-    tmp = Path(dest).with_name(f".{Path(dest).name}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, dest)
+    atomic_write(dest, model.save, suffix=".keras")
 
 
 def _command_for(result):

@@ -140,8 +140,12 @@ def test_the_holder_refreshes_its_heartbeat_and_sees_a_takeover(tmp_path):
 
 
 RACE = """
-import importlib.util, os, sys, time
-spec = importlib.util.spec_from_file_location("claims", sys.argv[1])  # without relu_zoo's Keras import
+import importlib.util, os, sys, time, types
+# Without relu_zoo's Keras import: an empty package, so `from relu_zoo import _io` loads only that module.
+package = types.ModuleType("relu_zoo")
+package.__path__ = [os.path.dirname(os.path.dirname(sys.argv[1]))]
+sys.modules["relu_zoo"] = package
+spec = importlib.util.spec_from_file_location("claims", sys.argv[1])
 claims = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(claims)
 while not os.path.exists(sys.argv[3]):
@@ -270,7 +274,7 @@ def test_rebuilding_a_report_from_a_damaged_record_is_one_clear_error(tmp_path, 
 DISK_FULL = """
 import errno, sys
 from relu_zoo import cli
-from relu_zoo.run import store
+from relu_zoo import _io
 
 def full_disk_open(path, mode="r", *args, **kwargs):
     f = open(path, mode, *args, **kwargs)
@@ -282,7 +286,7 @@ def full_disk_open(path, mode="r", *args, **kwargs):
         f.write = write
     return f
 
-store.open = full_disk_open
+_io.open = full_disk_open
 sys.exit(cli.main(sys.argv[1:]))
 """
 

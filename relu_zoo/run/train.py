@@ -15,7 +15,6 @@ restoring the states from the backup keeps resumption exact without touching an 
 
 import json
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relu_zoo import models, tasks
+from relu_zoo import _io, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
 from relu_zoo.models.common import flip_tta
@@ -266,9 +265,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     if config.save_checkpoint and not diverged:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
-            tmp = run_dir / f".{filename}.tmp.keras"
-            obj.save(tmp)
-            os.replace(tmp, run_dir / filename)
+            _io.atomic_write(run_dir / filename, obj.save, suffix=".keras")
 
     diverged_epoch = monitor.diverged_epoch
     if diverged and diverged_epoch is None:
