@@ -1,4 +1,4 @@
-"""Pure activation functions, written with `keras.ops` only.
+"""Pure activation functions, written with `keras.ops` (TensorFlow-only fused kernels: `relu_zoo._xla`).
 
 The math of every relu_zoo activation lives here exactly once; the layers in
 `relu_zoo.layers` hold parameters and delegate to these functions.
@@ -27,10 +27,11 @@ with `safe_mode=True`; `Partial` binds arguments and saves them too:
 import contextlib
 import inspect
 import math
-import os
 
 import keras
 from keras import ops
+
+from relu_zoo._xla import fused, fusion_enabled, philox_bits, slopes_from_bits
 
 # Klambauer et al. 2017, eq. (14): the fixed point of mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -222,7 +223,7 @@ def _prelu(x, alpha):
     # PReLU 2.0x slower than ReLU instead of ~1.1x (README "Training speed and time to accuracy").
     if fusion_enabled():
         # One XLA loop each way; the backward pass recomputes the slope from x instead of keeping it.
-        forward, backward = _fused(_prelu_forward), _fused(_prelu_backward)
+        forward, backward = fused(_prelu_forward), fused(_prelu_backward)
         y, slope = forward(x, alpha), None
     else:
         slope = _prelu_slope(x, alpha)
@@ -233,37 +234,6 @@ def _prelu(x, alpha):
         return backward(x, alpha, dy) if slope is None else backward(x, alpha, dy, slope)
 
     return y, grad
-
-
-_FUSED = {}
-
-
-def fusion_enabled():
-    """Whether the learnable and random ReLUs run their element-wise math as XLA clusters (TensorFlow only).
-
-    On by default; `RELU_ZOO_XLA=0` turns it off (for a TensorFlow build without XLA, or to compare).
-    """
-    return keras.backend.backend() == "tensorflow" and os.environ.get("RELU_ZOO_XLA", "1") != "0"
-
-
-def _fused(fn):
-    """`fn` compiled as one XLA cluster on TensorFlow (each pass of `fn`'s ops fused into one), else `fn`.
-
-    In TensorFlow's graph mode every element-wise op is its own pass over memory: PReLU's forward pass was a
-    compare, two selects and a multiply over a (256, 32, 32, 64) tensor, its backward pass five more, where
-    ReLU is one kernel each way. Compiled with XLA, the forward pass is one loop and the backward pass one
-    loop plus the slope's reduction (issue 17: PReLU 1.98x -> 1.25x `tf.nn.relu` forward + backward,
-    benchmarks/layers.py). The model around it stays in TensorFlow's graph mode (Keras turns XLA off on CPUs
-    for the whole model), and the clusters nest inside a model compiled with `jit_compile=True` too. Same
-    math as `fn` (the slope's sum may be added in another order).
-    """
-    if not fusion_enabled():
-        return fn
-    if fn not in _FUSED:
-        import tensorflow as tf
-
-        _FUSED[fn] = tf.function(fn, jit_compile=True, autograph=False)
-    return _FUSED[fn]
 
 
 def _sum_to_shape(g, shape):
@@ -296,7 +266,7 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
         # The draw stays a TensorFlow kernel (XLA's own Philox on CPU was ~30x slower); everything after it
         # (bits -> slopes -> select -> multiply) is one XLA loop each way, the slopes recomputed from the bits
         # in the backward pass rather than kept (a 16-bit draw per element instead of a float32 slope).
-        bits = _philox_bits(ops.shape(x), seed)
+        bits = philox_bits(ops.shape(x), seed)
         return _rrelu_from_bits(x, bits, float(lower), float(upper), bool(inverse))
     a = _uniform(ops.shape(x), lower, upper, x.dtype, seed)
     if inverse:
@@ -306,29 +276,8 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
     return x * ops.stop_gradient(_select(x, 0, a, ops.ones_like(a)))
 
 
-def _philox_bits(shape, seed):
-    """One 32-bit Philox output per two elements of `shape`, from a `SeedGenerator` (TensorFlow)."""
-    import tensorflow as tf
-
-    # As keras.random does on TensorFlow: stateless ops want an int32 seed pair.
-    seed = tf.cast(tf.math.floormod(seed.next(), tf.int32.max - 1), tf.int32)
-    size = tf.reduce_prod(tf.cast(shape, tf.int32))
-    return tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
-
-
-def _slopes_from_bits(bits, shape, lower, upper, dtype):
-    """Two slopes per 32-bit word: the midpoints of a 65,536-cell grid on [lower, upper] (see `_uniform`)."""
-    import tensorflow as tf
-
-    size = tf.reduce_prod(tf.cast(shape, tf.int32))
-    halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
-    cells = (upper - lower) / 65536.0
-    a = tf.cast(halves, tf.float32) * cells + (lower + 0.5 * cells)
-    return tf.cast(tf.reshape(a, shape), dtype)
-
-
 def _rrelu_slope(x, bits, lower, upper, inverse):
-    a = _slopes_from_bits(bits, ops.shape(x), lower, upper, x.dtype)
+    a = slopes_from_bits(bits, ops.shape(x), lower, upper, x.dtype)
     if inverse:
         a = ops.reciprocal(a)
     return _select(x, 0, a, ops.ones_like(a))
@@ -344,7 +293,7 @@ def _rrelu_bits_backward(x, bits, dy, lower, upper, inverse):
 
 def _rrelu_from_bits(x, bits, lower, upper, inverse):
     """`x * s` with the random slope `s` (from `bits`) held constant, both passes fused by XLA."""
-    forward, backward = _fused(_rrelu_bits_forward), _fused(_rrelu_bits_backward)
+    forward, backward = fused(_rrelu_bits_forward), fused(_rrelu_bits_backward)
 
     @ops.custom_gradient
     def f(x):
@@ -368,7 +317,7 @@ def _uniform(shape, lower, upper, dtype, seed):
     """
     if keras.backend.backend() != "tensorflow" or not isinstance(seed, keras.random.SeedGenerator):
         return keras.random.uniform(shape, minval=lower, maxval=upper, dtype=dtype, seed=seed)
-    return _slopes_from_bits(_philox_bits(shape, seed), shape, lower, upper, dtype)
+    return slopes_from_bits(philox_bits(shape, seed), shape, lower, upper, dtype)
 
 
 def rrelu_inference_slope(lower, upper, inverse=False):

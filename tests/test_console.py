@@ -177,12 +177,12 @@ def test_train_no_download_refuses_missing_data(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds
 
     from relu_zoo import console
-    from relu_zoo.tasks import base
+    from relu_zoo.tasks import tfds_data
 
     def forbidden(*args, **kwargs):
         raise AssertionError("--no-download must neither probe the network nor download")
 
-    monkeypatch.setattr(base, "unreachable", forbidden)
+    monkeypatch.setattr(tfds_data, "unreachable", forbidden)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", forbidden)
     status = console.main(["train", "--no-download", "--data-dir", str(tmp_path / "data"), "--out",
                            str(tmp_path / "out"), "--activations", "relu", "--seeds", "1", "--epochs", "1"])

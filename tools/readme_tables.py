@@ -7,7 +7,7 @@
   (`activation="relu"` / `"prelu"` with each builder's defaults; learnable activations add their parameters,
   e.g. PReLU one per channel per layer, CReLU widens the layer after it).
 - README.md, between `<!-- checkpoints:start -->` / `<!-- checkpoints:end -->`: the checkpoint table, from
-  `models/index.json` (`python -m relu_zoo.pretrained index` regenerates that from the checkpoint folders).
+  `models/index.json` (`python -m relu_zoo.zoo index` regenerates that from the checkpoint folders).
 - pyproject.toml, the `[tool.setuptools.data-files]` table that makes `pip install .` ship the zoo's index
   (`models/index.json`, `models/README.md`, each checkpoint's `metadata.json` and card) to
   `<prefix>/share/relu_zoo/models`, where `relu_zoo.pretrained.zoo_dir` finds it. The weights
@@ -67,7 +67,7 @@ def params_markdown(counts=None):
 
 def checkpoint_section(rows):
     """The checkpoint table of the README, from the zoo index rows (`models/index.json`)."""
-    from relu_zoo.pretrained import index_markdown
+    from relu_zoo.zoo import index_markdown
 
     return ("Trained here on the real data (`TFDS_DATA_DIR`), generated from `models/index.json` by "
             "`python tools/readme_tables.py`:\n\n" + index_markdown(rows) + "\n\n"

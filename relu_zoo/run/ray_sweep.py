@@ -22,7 +22,7 @@ from relu_zoo.run import claims, store
 from relu_zoo.run.spec import ConfigError
 from relu_zoo.run.sweep import finish, log_result, pending
 from relu_zoo.run.train import TaskCache, download_mode, run_one
-from relu_zoo.tasks.base import open_builder
+from relu_zoo.tasks.tfds_data import open_builder
 
 
 class RunsFailed(RuntimeError):

@@ -1,0 +1,127 @@
+"""The package's structure: imports point one way (a declared order, no circles, also not from inside a
+function), private Keras API stays in one module, modules stay readable.
+
+Adding a module means placing it in ORDER: the list is the architecture, bottom first.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+PACKAGE = ROOT / "relu_zoo"
+
+# Each module may import only modules listed before it. A subpackage's name stands for its `__init__`, which
+# Python runs before any of its modules: importing `relu_zoo.tasks.base` from outside `tasks` also imports
+# `relu_zoo.tasks`, so that must come first too. "x.*" is every module of x not named elsewhere: peers that may
+# not import each other. "" is relu_zoo/__init__.py (the public API).
+ORDER = [
+    "_io", "_logs", "_net", "_xla", "activations",
+    "layers.base", "layers.*", "layers",
+    "registry", "swap", "",
+    "diagnostics",
+    "tasks.preprocessing", "tasks.tfds_data", "tasks.base", "tasks.*", "tasks",
+    "models.registry", "models.common", "models.*", "models",
+    "deploy", "pretrained",
+    "run.values", "run.spec", "run.plan", "run.store", "run.claims", "run._keras_compat", "run.callbacks",
+    "run.distribute", "run.precision", "run.train", "run.stats", "run.plots", "run.report", "run.sweep",
+    "run.ray_sweep", "run",
+    "studies.common", "studies.*", "studies", "studies.cli", "studies.__main__",
+    "zoo", "finetune", "cli", "console",
+]
+# What a reader can take in at once. activations.py holds the math of every activation with its docstring
+# (Keras' own activations.py is ~600 lines).
+MAX_LINES = {"activations": 640}
+DEFAULT_MAX_LINES = 460
+
+
+def module_name(path, root=PACKAGE):
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def position(name):
+    """The index in ORDER of module `name` (a group "x.*" for an unlisted module of subpackage x)."""
+    if name in ORDER:
+        return ORDER.index(name)
+    group = name.rpartition(".")[0] + ".*"
+    return ORDER.index(group) if "." in name and group in ORDER else None
+
+
+def _resolve(dotted):
+    """The module of relu_zoo that `import relu_zoo.<dotted>` names (a name inside a module -> the module)."""
+    while dotted not in MODULES:
+        dotted = dotted.rpartition(".")[0]
+    return dotted
+
+
+def imports(path, root=PACKAGE):
+    """The modules of the package at `root` that `path` imports anywhere (top level or inside functions),
+    including the parent packages Python runs on the way."""
+    package = root.name
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module != package and not node.module.startswith(package + "."):
+                continue
+            inner = node.module[len(package) + 1:]
+            for alias in node.names:
+                full = f"{inner}.{alias.name}".lstrip(".")
+                found.add(full if full in MODULES else _resolve(inner))
+        elif isinstance(node, ast.Import):
+            found.update(_resolve(a.name[len(package) + 1:]) for a in node.names
+                         if a.name == package or a.name.startswith(package + "."))
+    with_parents = set()
+    for name in found:
+        parts = name.split(".")
+        with_parents.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return with_parents
+
+
+def test_every_module_has_a_place_in_the_order():
+    assert [name for name in MODULES if position(name) is None] == []
+    assert [name for name in ORDER if "*" not in name and name not in MODULES] == []
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_point_down(name):
+    mine = position(name)
+    own_package = name.rpartition(".")[0] if "." in name else None
+    above = sorted(other for other in imports(MODULES[name]) - {name, own_package}
+                   if not name.startswith(other + ".") and (position(other) or 0) >= mine)
+    assert above == [], f"relu_zoo.{name} imports {above}, which ORDER places at or above it"
+
+
+def test_no_import_circle():
+    graph = {name: imports(path) - {name} for name, path in MODULES.items()}
+    # A module's own packages are already running when it is imported: not an edge.
+    graph = {name: {o for o in deps if not name.startswith(o + ".")} for name, deps in graph.items()}
+    state = {}
+
+    def visit(name, stack):
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            if state.get(other) == "open":
+                pytest.fail("import circle: " + " -> ".join([*stack[stack.index(other):], other]))
+            if other not in state:
+                visit(other, [*stack, other])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_modules_stay_short(name):
+    lines = len(MODULES[name].read_text().splitlines())
+    assert lines <= MAX_LINES.get(name, DEFAULT_MAX_LINES), f"relu_zoo/{name}: {lines} lines; split it by job"
+
+
+def test_private_keras_api_only_in_keras_compat():
+    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "keras.src" in p.read_text())
+    assert users == ["run/_keras_compat.py"]
