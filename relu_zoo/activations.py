@@ -614,19 +614,3 @@ FUNCTIONS = {
     for fn in (relu, relu6, leaky_relu, prelu, rrelu, srelu, pelu, apl, swish, elu, celu, selu, gelu, silu,
                mish, softplus, crelu, glu, reglu, geglu, swiglu, bilinear)
 }
-
-
-# Derivative at 0 of the parameter-free functions, with default arguments; the
-# docstrings above state the same values and tests check all three agree.
-DERIVATIVE_AT_ZERO = {
-    "relu": 0.0,
-    "relu6": 0.0,
-    "leaky_relu": 0.01,
-    "elu": 1.0,
-    "celu": 1.0,
-    "selu": SELU_SCALE * SELU_ALPHA,
-    "gelu": 0.5,
-    "silu": 0.5,
-    "mish": math.tanh(math.log(2.0)),
-    "softplus": 0.5,
-}

@@ -8,6 +8,7 @@ from keras import ops
 
 import relu_zoo
 from relu_zoo import activations
+from relu_zoo.layers.base import RECORDS
 
 GATES = {
     "glu": lambda b: 1 / (1 + np.exp(-b)),
@@ -17,6 +18,10 @@ GATES = {
     "bilinear": lambda b: b,
 }
 NAMES = sorted(GATES)
+
+
+def test_every_gated_activation_has_a_gate_reference():
+    assert NAMES == sorted(r.name for r in RECORDS.values() if r.family == "gated")
 
 
 @pytest.mark.parametrize("name", NAMES)
