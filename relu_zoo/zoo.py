@@ -7,7 +7,6 @@ Loading and verifying checkpoints: `relu_zoo.pretrained`.
 import datetime
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
@@ -190,36 +189,6 @@ def write_index(root=None):
     return rows
 
 
+# Test accuracy each task's checkpoints should reach; a card says whether it did (`relu-zoo zoo export`).
 TARGETS = {"mnist": 0.993, "imdb_reviews": 0.88, "spoken_digit": 0.97,
-           "imdb_reviews_512": 0.88, "spoken_digit_waveform": 0.95}  # the last two: issue 14
-
-
-def main(argv=None):
-    """`python -m relu_zoo.zoo export RUN_DIR [RUN_DIR ...]`, or `index` to regenerate the index."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m relu_zoo.zoo")
-    sub = parser.add_subparsers(dest="command", required=True)
-    exp = sub.add_parser("export", help="copy finished runs saved with --save-checkpoint into the zoo")
-    exp.add_argument("runs", nargs="+")
-    exp.add_argument("--root", help="zoo folder (default: the repository's models/)")
-    exp.add_argument("--missed-note", default=None, help="reason recorded in the card when a target is missed")
-    sub.add_parser("index", help="regenerate models/index.json and models/README.md (then run "
-                   "`python tools/readme_tables.py` for the repository's README and pyproject)").add_argument("--root")
-    sub.add_parser("list", help="list the checkpoints").add_argument("--root")
-    args = parser.parse_args(argv)
-    if args.command == "export":
-        for run in args.runs:
-            task = json.loads((Path(run) / "result.json").read_text())["task"]
-            name = export(run, root=args.root, target_accuracy=TARGETS.get(task), target_note=args.missed_note)
-            print(f"exported {name}")
-        print("Regenerate the README's checkpoint table and pyproject's data-files: python tools/readme_tables.py")
-    elif args.command == "index":
-        write_index(args.root)
-    else:
-        print("\n".join(list_pretrained(args.root)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+           "imdb_reviews_512": 0.88, "spoken_digit_waveform": 0.95}

@@ -139,8 +139,7 @@ def test_verbosity_and_noise_filter():
     assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 2
     assert _logs.verbosity(["pytest", "--verbose", "2"], environ={}) == 0  # not our command
     package = os.path.dirname(_logs.__file__)
-    assert _logs.is_command([os.path.join(package, "pretrained.py")])  # python -m relu_zoo.pretrained
-    assert _logs.is_command([os.path.join(package, "studies", "__main__.py")])
+    assert _logs.is_command([os.path.join(package, "console.py")])  # python -m relu_zoo.console
     assert not _logs.is_command([os.path.join(os.path.dirname(package), "my_script.py")])
     # `python -m relu_zoo.console`: while the package is imported, sys.argv[0] is "-m" (the module runs later).
     with mock.patch.object(sys, "orig_argv", ["python", "-m", "relu_zoo.console", "export"]), \

@@ -27,8 +27,8 @@ ORDER = [
     "run.values", "run.spec", "run.plan", "run.store", "run.claims", "run._keras_compat", "run.callbacks",
     "run.distribute", "run.precision", "run.train", "run.stats", "run.plots", "run.report", "run.sweep",
     "run.ray_sweep", "run",
-    "studies.common", "studies.*", "studies", "studies.cli", "studies.__main__",
-    "zoo", "finetune", "cli", "console",
+    "studies.common", "studies.*", "studies",
+    "zoo", "finetune", "predict", "console",
 ]
 # What a reader can take in at once. activations.py holds the math of every activation with its docstring
 # (Keras' own activations.py is ~600 lines).
@@ -125,3 +125,47 @@ def test_modules_stay_short(name):
 def test_private_keras_api_only_in_keras_compat():
     users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "keras.src" in p.read_text())
     assert users == ["run/_keras_compat.py"]
+
+
+# -- benchmarks/: scripts that import relu_zoo and each other explicitly, in this order ------------------------
+
+BENCHMARKS = ROOT / "benchmarks"
+BENCHMARK_ORDER = ["ops", "layers", "phases", "pipeline", "export", "xu2015", "cifar10_collapse", "airbench_torch",
+                   "training"]
+# training.py holds nine subcommands; splitting it by subcommand is the next step, until then it may not grow.
+BENCHMARK_MAX_LINES = {"training": 860}
+
+
+def benchmark_imports(path):
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "benchmarks":
+                found.update(alias.name for alias in node.names)
+            elif node.module.startswith("benchmarks."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("benchmarks."))
+    return found
+
+
+def test_every_benchmark_is_in_the_order():
+    assert sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem != "__init__") == sorted(BENCHMARK_ORDER)
+
+
+@pytest.mark.parametrize("name", BENCHMARK_ORDER)
+def test_benchmark_imports_point_down_and_are_explicit(name):
+    path = BENCHMARKS / f"{name}.py"
+    above = benchmark_imports(path) - set(BENCHMARK_ORDER[:BENCHMARK_ORDER.index(name)])
+    assert above == set(), f"benchmarks/{name}.py imports {sorted(above)}, which come after it"
+    assert "spec_from_file_location" not in path.read_text(), "import siblings as `from benchmarks import x`"
+    lines = len(path.read_text().splitlines())
+    assert lines <= BENCHMARK_MAX_LINES.get(name, DEFAULT_MAX_LINES), f"benchmarks/{name}.py: {lines} lines"
+
+
+def test_the_package_imports_no_benchmark_or_tool():
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [n for n in names if n.split(".")[0] in ("benchmarks", "tools")], path

@@ -291,13 +291,13 @@ def test_bad_arguments():
 
 @pytest.mark.slow
 def test_finetune_a_swapped_checkpoint(real_tfds_dir, tmp_path):
-    from relu_zoo import finetune, pretrained
+    from relu_zoo import console, pretrained
 
     real_tfds_dir("mnist/3.0.1")
     checkpoint = pretrained.load("cnn_relu.mnist", compile=False)
     relus = sum(isinstance(layer, relu_zoo.ReLU) for layer in checkpoint.layers)
-    assert finetune.main(["cnn_relu.mnist", "--to", "prelu", "--max-train-examples", "512", "--no-control",
-                          "--verbose", "0", "--out", str(tmp_path)]) == 0
+    assert console.main(["finetune", "cnn_relu.mnist", "--to", "prelu", "--max-train-examples", "512",
+                         "--no-control", "--verbose", "0", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "cnn_relu.mnist-prelu.json").read_text())
     assert result["sites"] == {"relu": relus} and relus > 0
     assert result["settings"]["train_examples"] == 512 and result["settings"]["test_examples"] == 10_000

@@ -7,7 +7,7 @@
   (`activation="relu"` / `"prelu"` with each builder's defaults; learnable activations add their parameters,
   e.g. PReLU one per channel per layer, CReLU widens the layer after it).
 - README.md, between `<!-- checkpoints:start -->` / `<!-- checkpoints:end -->`: the checkpoint table, from
-  `models/index.json` (`python -m relu_zoo.zoo index` regenerates that from the checkpoint folders).
+  `models/index.json` (`relu-zoo zoo index` regenerates that from the checkpoint folders).
 - pyproject.toml, the `[tool.setuptools.data-files]` table that makes `pip install .` ship the zoo's index
   (`models/index.json`, `models/README.md`, each checkpoint's `metadata.json` and card) to
   `<prefix>/share/relu_zoo/models`, where `relu_zoo.pretrained.zoo_dir` finds it. The weights

@@ -166,7 +166,7 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
 def build_model(run, config, data, distribution):
     """The compiled model of `run`, in the strategy's scope: `batch_size` is the global batch, which `fit`
     splits across the replicas; learnable activation parameters are ordinary (mirrored) variables."""
-    clipnorm = config.clipnorm or (1.0 if run.model == "relu_rnn" else None)  # Le et al. 2015 clip IRNNs
+    clipnorm = config.clipnorm or models.get_builder(run.model).clipnorm
     steps_per_epoch = math.ceil(data.num_examples["train"] / config.batch_size)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype_policy(config))  # layers take the policy when they are built
