@@ -3,7 +3,7 @@
 Each task asks Ray for `cpus_per_run` CPUs and `gpus_per_run` GPUs and calls the same `run_one` as the
 single-process sweep, writing into the same `--out` folder; the driver waits for every task, then writes the
 report exactly as `relu_zoo.run.sweep` does. Runs are seeded and op-deterministic, so the results equal the
-single-process sweep's (tests/test_ray.py compares them).
+single-process sweep's (tests/run/test_ray.py compares them).
 
 On a cluster of several machines, `--out` and the TFDS data must be on a filesystem every node sees, and every
 node needs the same relu_zoo environment. Imported only for `--ray`: Ray is an optional dependency

@@ -6,7 +6,7 @@ is killed and resumed from its last finished epoch (`EpochBackup`, which also re
 states) ends with the same metrics as one that never stopped.
 
 Training itself is a plain `model.fit` of the model, data and optimizer: no callback changes what it computes
-(tests/test_train_guard.py checks that a run's history equals a plain fit's). The runner once re-seeded every
+(tests/run/test_train_guard.py checks that a run's history equals a plain fit's). The runner once re-seeded every
 `SeedGenerator` at each epoch start to make resumption exact. That did not cause the CIFAR-10 collapses it was
 suspected of (dead ReLU units in the cnn's dense head after Adam's first steps, seen in plain fits too), but it
 gave a run another dropout stream than a plain fit of the same seed, so no run could be checked against one;
@@ -100,7 +100,7 @@ def make_optimizer(config, steps_per_epoch, clipnorm=None):
             warmup_target=config.learning_rate, warmup_steps=cycle_warmup)
     if warmup:
         # Adam's first steps move every weight by about the learning rate whatever its gradient: a warm-up
-        # keeps them from pushing whole layers of ReLU units negative at once (see tests/test_train_guard.py).
+        # keeps them from pushing whole layers of ReLU units negative at once (see tests/run/test_train_guard.py).
         lr = Warmup(lr, warmup)
     kwargs = {"learning_rate": lr}
     if clipnorm:
@@ -201,7 +201,7 @@ def build_training_state(model, data):
     twice (issue 17: 6.3 instead of 9.6 CPU seconds for a 4-step fit of the mnist `cnn`). Here they are
     created up front, the way Keras does itself under a strategy: the optimizer's from the model's weights,
     the others by one inference-mode pass over a validation batch (no dropout, no random draw, no batch-norm
-    update) whose metric values are reset. Training is unchanged (tests/test_train_guard.py).
+    update) whose metric values are reset. Training is unchanged (tests/run/test_train_guard.py).
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)

@@ -18,7 +18,7 @@ from relu_zoo import console
 from relu_zoo.run import spec as config_lib, stats, store
 from relu_zoo.diagnostics import ActivationDiagnostics
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 TINY = ["--task", "mnist", "--model", "cnn", "--max-train-examples", "512", "--max-eval-examples", "256",
         "--batch-size", "64", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}', "--verbose", "0"]
 

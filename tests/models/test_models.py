@@ -198,7 +198,7 @@ def test_create_model_from_input_spec():
 
 
 def test_documented_parameter_counts_match():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     block = re.search(r"<!-- params:start -->\n(.*?)\n<!-- params:end -->", readme, re.S)
     assert block, "README must hold the generated model table between params markers"
     assert block.group(1).strip() == readme_tables.params_markdown().strip(), (

@@ -1,7 +1,7 @@
 """relu_zoo as a drop-in for Keras' own layers and activations (issue 20).
 
 Written from keras.layers.ReLU / LeakyReLU / PReLU / ELU's documented contracts: constructor arguments,
-validation, `get_config()`, weights. Numbers at edge inputs against PyTorch: tests/test_torch_reference.py.
+validation, `get_config()`, weights. Numbers at edge inputs against PyTorch: tests/layers/test_torch_reference.py.
 """
 
 import inspect
@@ -247,7 +247,7 @@ def test_keras_default_column_of_the_readme_matches_the_layers():
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = re.search(r"<!-- activations:start -->\n(.*?)\n<!-- activations:end -->", readme, re.S).group(1)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
     header = rows[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 # A tiny sweep of two runs: mnist, a narrow MLP, one epoch on 512 examples.
 SWEEP = ["--task", "mnist", "--model", "mlp", "--activations", "relu,prelu", "--seeds", "1", "--epochs", "1",
          "--max-train-examples", "512", "--max-eval-examples", "256", "--batch-size", "64",

@@ -1,7 +1,7 @@
 """Every registered activation layer against an independent NumPy reference, parametrized over the registry.
 
 Backend-agnostic (keras.ops only), so the same checks run under JAX:
-    KERAS_BACKEND=jax python -m pytest -q tests/test_layer_core.py
+    KERAS_BACKEND=jax python -m pytest -q tests/layers/test_layer_core.py
 """
 
 import doctest

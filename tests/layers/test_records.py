@@ -57,7 +57,7 @@ def test_a_registered_custom_activation_declares_its_family():
 
 
 def test_the_readme_table_lists_every_activation():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("<!-- activations:start -->")[1].split("<!-- activations:end -->")[0]
     names = [line.split("|")[1].strip().strip("`") for line in table.strip().splitlines()[2:]]
     assert sorted(names) == sorted(RECORDS)
