@@ -117,6 +117,7 @@ def test_mobilenetv2_identity_swap_keeps_outputs(mobilenet, to):
     np.testing.assert_allclose(swapped(x), mobilenet(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_swapped_mobilenetv2_trains_and_round_trips_safe_mode(mobilenet, tmp_path):
     swapped = relu_zoo.swap_activations(mobilenet, "prelu", match="relu6")
     # Eager: one step needs no traced (or XLA-compiled) train function.
@@ -309,6 +310,7 @@ def test_finetune_a_swapped_checkpoint(real_tfds_dir, tmp_path):
     assert (tmp_path / "cnn_relu.mnist-prelu.md").read_text().startswith("`cnn_relu.mnist`")
 
 
+@pytest.mark.slow
 def test_readme_example_runs_as_written(capsys):
     """The "Use with your own model" example of the README prints what its comments say."""
     import pathlib

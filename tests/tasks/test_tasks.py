@@ -354,6 +354,7 @@ def test_log_mel_spectrogram_tone_and_silence():
         LogMelSpectrogram(sample_rate=8000, upper_edge_hertz=5000)
 
 
+@pytest.mark.slow
 def test_preprocessors_load_in_a_fresh_process_with_safe_mode(tmp_path):
     """Registration happens on `import relu_zoo.tasks`: no custom_objects, safe_mode=True."""
     import subprocess
@@ -495,6 +496,7 @@ def test_real_spoken_digit(real_tfds_dir):
     assert len(_examples(data.train)) == 2025
 
 
+@pytest.mark.slow
 def test_real_imdb_vocabulary_from_train_only(real_tfds_dir, tmp_path):
     data_dir = real_tfds_dir("imdb_reviews/plain_text/1.0.0")
     task = tasks.get("imdb_reviews")
