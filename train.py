@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Compare ReLU-family activations on TensorFlow Datasets. `python train.py --help` for the options.
 
-A thin wrapper: the logic lives in relu_zoo.cli / relu_zoo.run.
+`python train.py [options]` is `relu-zoo train [options]`, and `python train.py report|list|study ...` the
+other `relu-zoo` commands: the command line is relu_zoo.console, the logic relu_zoo.run.
 """
 
 import sys
 
-from relu_zoo.cli import main
+from relu_zoo.console import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="train.py"))

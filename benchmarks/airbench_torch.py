@@ -34,8 +34,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-import ops as ops_lib  # noqa: E402  (benchmarks/ops.py: the step protocol and the grouping of ops)
+if not __package__:  # run as a script by the PyTorch interpreter: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import ops as ops_lib  # noqa: E402  (the step protocol and the grouping of ops)
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)

@@ -40,7 +40,7 @@ def measure(name, formats, repeats, examples):
     from relu_zoo import deploy, pretrained
 
     model = pretrained.load(name, compile=False)
-    x = deploy.model_inputs(name, examples)
+    x = pretrained.model_inputs(name, examples)
     keras_file = pretrained.checkpoint_file(name, pretrained.MODEL_FILE)  # the checkout's, else the cache's
     rows = [{"checkpoint": name, "format": "keras", "size_bytes": keras_file.stat().st_size, "examples": len(x),
              "top1_agreement": 1.0, "max_abs_diff": 0.0,
@@ -48,7 +48,7 @@ def measure(name, formats, repeats, examples):
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in formats:
             try:
-                path = pretrained.export_model(model, fmt, Path(tmp) / name)
+                path = deploy.export_model(model, fmt, Path(tmp) / name)
                 run = deploy.runtime(path, fmt)
                 row = {"checkpoint": name, "format": fmt, "size_bytes": deploy.file_size(path),
                        **deploy.parity(model, run, x), "latency_ms": latency_ms(run, x[:1], repeats)}

@@ -1,7 +1,7 @@
 """Where a `python train.py` process spends its time: its phases, timed inside one process.
 
 Run by `python benchmarks/training.py phases [-- train.py flags]` (no flags: the default sweep). It runs
-`relu_zoo.cli.main` in this process with timers wrapped around the functions each phase runs (Keras' public
+`relu_zoo.console.main` in this process with timers wrapped around the functions each phase runs (Keras' public
 methods and relu_zoo's own; nothing it computes changes), and charges every second to exactly one phase:
 time inside a nested phase counts for it, not for its caller, so the phases add up to the whole run.
 
@@ -174,11 +174,11 @@ def profile_train_py(argv, out):
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
 
-        from relu_zoo import cli
+        from relu_zoo import console
         from relu_zoo.run import sweep  # noqa: F401  (what train.py imports on its way to training)
     argv = [*argv, "--out", str(out)]
     with clock.phase("other (command line, configuration, output folder)"), instrumented(clock):
-        code = cli.main(argv)
+        code = console.main(argv, prog="train.py")
     if code:
         raise RuntimeError(f"train.py {' '.join(argv)} exited with {code}")
     report = clock.report()

@@ -64,6 +64,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+if not __package__:  # `python benchmarks/training.py`: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import layers as layer_bench  # noqa: E402
+from benchmarks import ops as ops_lib  # noqa: E402
+from benchmarks import phases as phases_lib  # noqa: E402
+
 # The scale issue's targets.
 RATIO_TARGETS = {"prelu": 1.15, "rrelu": 1.3}
 ACCURACY_TARGETS = {  # preset (mnist, imdb_reviews, spoken_digit): (test accuracy, seconds of training)
@@ -120,7 +127,7 @@ def speed(activations, steps=60, repeats=5, batch_size=128, data_dir=None, unfus
     activations = list(activations) + [f"{name}{UNFUSED}" for name in unfused]
     data, batches = _mnist_batches(steps, batch_size, data_dir)
     built = _compiled_models(activations, data.spec)
-    without_fusion = _load_sibling("layers")._unfused
+    without_fusion = layer_bench._unfused
     for activation, model in built.items():  # trace and warm up every model before timing any
         def warm_up(_, model=model):
             model.fit(batches, epochs=1, verbose=0, shuffle=False)
@@ -290,16 +297,6 @@ BEFORE_PRESETS = {"mnist": "mnist_60s", "imdb_88": "imdb", "spoken_digit": "spok
 QUICK_TRAIN = ["--epochs", "1", "--max-train-examples", "512", "--max-eval-examples", "256"]
 
 
-def _load_sibling(name):
-    """A module of benchmarks/ by file (this script runs both as `benchmarks.training` and as a script)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"_relu_zoo_bench_{name}", Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _row(key, measured, met, command, **details):
     target = SPEED_TARGETS[key]
     return {"key": key, "what": target["what"], "measured": measured, "unit": target["unit"],
@@ -308,7 +305,7 @@ def _row(key, measured, met, command, **details):
 
 def layer_rows(shape=(256, 32, 32, 64), repeats=9):
     """PReLU and RReLU (training) forward + backward ÷ tf.nn.relu, fused (the default) and unfused, one run."""
-    times = _load_sibling("layers").run_times(shape, repeats, ["prelu", "rrelu"], unfused=["prelu", "rrelu"])
+    times = layer_bench.run_times(shape, repeats, ["prelu", "rrelu"], unfused=["prelu", "rrelu"])
     base = times["tf.nn.relu"]
 
     def ratios(key):
@@ -422,18 +419,17 @@ def phases(extra=()):
     """`python train.py [extra]` (no flags: the default sweep) run in this process with its time split into
     phases (benchmarks/phases.py), then one run's training batches drawn from its input pipeline alone.
     Call it before this process imports TensorFlow: the import is the first phase."""
-    module = _load_sibling("phases")
     loadavg = list(os.getloadavg())
     with tempfile.TemporaryDirectory() as out:
-        report = module.profile_train_py(list(extra), out)
+        report = phases_lib.profile_train_py(list(extra), out)
         report["report_files"] = _report_files(out)
-    report["process_s"] = module.process_age_s()  # interpreter start to here (what `time python ...` sees)
-    from relu_zoo import cli
+    report["process_s"] = phases_lib.process_age_s()  # interpreter start to here (what `time python ...` sees)
+    from relu_zoo import console
     from relu_zoo.run import spec as config_lib
 
-    args = cli.train_parser().parse_args(list(extra))
-    report["pipeline_alone"] = module.pipeline_pass(config_lib.resolve(args.preset, args.config,
-                                                                        cli._overrides(args)))
+    args = console.train_parser().parse_args(list(extra))
+    report["pipeline_alone"] = phases_lib.pipeline_pass(config_lib.resolve(args.preset, args.config,
+                                                                        console._overrides(args)))
     report["loadavg_start"] = loadavg
     return report
 
@@ -488,7 +484,7 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     child = subprocess.Popen(torch_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         info = json.loads(child.stdout.readline())
-        times, protocol = {"tensorflow": [], "pytorch": []}, _load_sibling("ops")
+        times, protocol = {"tensorflow": [], "pytorch": []}, ops_lib
         for _ in range(repeats):
             start = time.perf_counter()
             for _ in range(steps):
@@ -548,7 +544,7 @@ def ops(model="airbench", variants=OPS_VARIANTS, torch_python=None, steps=3, rep
             if not line:
                 raise RuntimeError(f"{' '.join(command)} ({name}) exited before its first step")
             ready[name] = json.loads(line)
-        times, protocol = {name: [] for name in children}, _load_sibling("ops")
+        times, protocol = {name: [] for name in children}, ops_lib
         for rep in range(repeats):
             names = list(children)
             for name in names[rep % len(names):] + names[:rep % len(names)]:

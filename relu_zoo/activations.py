@@ -1,4 +1,4 @@
-"""Pure activation functions, written with `keras.ops` only.
+"""Pure activation functions, written with `keras.ops` (TensorFlow-only fused kernels: `relu_zoo._xla`).
 
 The math of every relu_zoo activation lives here exactly once; the layers in
 `relu_zoo.layers` hold parameters and delegate to these functions.
@@ -10,7 +10,7 @@ Conventions shared by every function:
   differentiates through `_with_slope`, whose slopes are NaN at NaN inputs.
   PyTorch's piecewise-linear kernels instead return the slope of the branch a
   comparison with NaN falls into (relu: 1, leaky_relu: negative_slope, ...);
-  a NaN that vanishes in the backward pass hides the bad input.
+  a NaN that vanishes in the backward pass hides the bad input (issue 20).
 - ±inf give the mathematical limit, e.g. `silu(-inf) == 0` (a plain
   `x * sigmoid(x)` would give `-inf * 0 = NaN`), and so do their gradients
   (`silu'(inf) == 1`; PyTorch gives NaN for both).
@@ -27,10 +27,11 @@ with `safe_mode=True`; `Partial` binds arguments and saves them too:
 import contextlib
 import inspect
 import math
-import os
 
 import keras
 from keras import ops
+
+from relu_zoo._xla import fused, fusion_enabled, philox_bits, slopes_from_bits
 
 # Klambauer et al. 2017, eq. (14): the fixed point of mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -54,7 +55,7 @@ def _with_asymptotes(fn, x, asymptote=None, beyond=None):
     The asymptote defaults to `x` for `x > 0` and `0` for `x < 0` (silu, gelu, mish). `fn` never sees those
     inputs (it gets 0 instead), so neither its value nor its gradient can become `-inf * 0` or `0 * inf`
     there: values and gradients at ±inf are the limits (PyTorch: NaN), and GELU's `x**3` no longer
-    overflows float16 for |x| >= 40. NaN is not beyond anything, so it still reaches `fn`.
+    overflows float16 for |x| >= 40 (issue 20). NaN is not beyond anything, so it still reaches `fn`.
 
     16-bit inputs are computed in float32 and rounded once, as PyTorch does: TensorFlow's 16-bit kernels
     round every intermediate, which put GELU's and Mish's gradients 2-4 units in the last place (float16)
@@ -154,7 +155,7 @@ def leaky_relu(x, negative_slope=0.01):
 
     def forward(x):
         # TensorFlow's fused kernel (one pass) is as fast as ReLU, but its slope is a float32 attribute:
-        # float64 inputs take the exact slope through `where`.
+        # float64 inputs take the exact slope through `where` (issue 20).
         if keras.backend.backend() == "tensorflow" and x.dtype != "float64":
             return ops.leaky_relu(x, negative_slope=negative_slope)
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
@@ -219,10 +220,10 @@ def _prelu(x, alpha):
     # `f(x) = x * s` with the slope `s = 1 if x > 0 else alpha` (NaN at NaN): the backward pass is one multiply
     # for x (`dy * s`) and one multiply-and-sum for alpha, where differentiating `where(x > 0, x, alpha * x)`
     # costs two selects over zero tensors and more multiplies; on the mnist `cnn` training step that made
-    # PReLU 2.0x slower than ReLU instead of ~1.1x (`python benchmarks/training.py speed`).
+    # PReLU 2.0x slower than ReLU instead of ~1.1x (README "Training speed and time to accuracy").
     if fusion_enabled():
         # One XLA loop each way; the backward pass recomputes the slope from x instead of keeping it.
-        forward, backward = _fused(_prelu_forward), _fused(_prelu_backward)
+        forward, backward = fused(_prelu_forward), fused(_prelu_backward)
         y, slope = forward(x, alpha), None
     else:
         slope = _prelu_slope(x, alpha)
@@ -233,48 +234,6 @@ def _prelu(x, alpha):
         return backward(x, alpha, dy) if slope is None else backward(x, alpha, dy, slope)
 
     return y, grad
-
-
-_FUSED = {}
-
-
-def fusion_enabled():
-    """Whether the learnable and random ReLUs run their element-wise math as XLA clusters (TensorFlow only).
-
-    On by default; `RELU_ZOO_XLA=0` turns it off (for a TensorFlow build without XLA, or to compare).
-    """
-    return keras.backend.backend() == "tensorflow" and os.environ.get("RELU_ZOO_XLA", "1") != "0"
-
-
-def _fused(fn):
-    """`fn` compiled as one XLA cluster on TensorFlow (each pass of `fn`'s ops fused into one), else `fn`.
-
-    In TensorFlow's graph mode every element-wise op is its own pass over memory: PReLU's forward pass was a
-    compare, two selects and a multiply over a (256, 32, 32, 64) tensor, its backward pass five more, where
-    ReLU is one kernel each way. Compiled with XLA, the forward pass is one loop and the backward pass one
-    loop plus the slope's reduction (`python benchmarks/layers.py --unfused prelu,rrelu` measures both
-    formulations). The model around it stays in TensorFlow's graph mode (Keras turns XLA off on CPUs
-    for the whole model), and the clusters nest inside a model compiled with `jit_compile=True` too. Same
-    math as `fn` (the slope's sum may be added in another order).
-
-    Eagerly `fn` runs as it is: an eager call (a layer called on a tensor, the diagnostics' probe pass, the
-    report's plots) runs each shape about once, so a cluster compiled per shape costs more than it saves, and
-    every new shape would retrace the one shared `tf.function` (a model's layers have as many shapes as
-    layers), which TensorFlow reports on stderr once 5 of 8 eager calls have traced. Traced inside a graph
-    (`fit`'s step) each shape is traced once per step function and reported nowhere.
-    """
-    if not fusion_enabled():
-        return fn
-    import tensorflow as tf
-
-    if tf.executing_eagerly():
-        return fn
-    if fn not in _FUSED:
-        from relu_zoo import _logs
-
-        _logs.quiet_xla_start()
-        _FUSED[fn] = tf.function(fn, jit_compile=True, autograph=False)
-    return _FUSED[fn]
 
 
 def _sum_to_shape(g, shape):
@@ -307,7 +266,7 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
         # The draw stays a TensorFlow kernel (XLA's own Philox on CPU was ~30x slower); everything after it
         # (bits -> slopes -> select -> multiply) is one XLA loop each way, the slopes recomputed from the bits
         # in the backward pass rather than kept (a 16-bit draw per element instead of a float32 slope).
-        bits = _philox_bits(ops.shape(x), seed)
+        bits = philox_bits(ops.shape(x), seed)
         return _rrelu_from_bits(x, bits, float(lower), float(upper), bool(inverse))
     a = _uniform(ops.shape(x), lower, upper, x.dtype, seed)
     if inverse:
@@ -317,29 +276,8 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
     return x * ops.stop_gradient(_select(x, 0, a, ops.ones_like(a)))
 
 
-def _philox_bits(shape, seed):
-    """One 32-bit Philox output per two elements of `shape`, from a `SeedGenerator` (TensorFlow)."""
-    import tensorflow as tf
-
-    # As keras.random does on TensorFlow: stateless ops want an int32 seed pair.
-    seed = tf.cast(tf.math.floormod(seed.next(), tf.int32.max - 1), tf.int32)
-    size = tf.reduce_prod(tf.cast(shape, tf.int32))
-    return tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
-
-
-def _slopes_from_bits(bits, shape, lower, upper, dtype):
-    """Two slopes per 32-bit word: the midpoints of a 65,536-cell grid on [lower, upper] (see `_uniform`)."""
-    import tensorflow as tf
-
-    size = tf.reduce_prod(tf.cast(shape, tf.int32))
-    halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
-    cells = (upper - lower) / 65536.0
-    a = tf.cast(halves, tf.float32) * cells + (lower + 0.5 * cells)
-    return tf.cast(tf.reshape(a, shape), dtype)
-
-
 def _rrelu_slope(x, bits, lower, upper, inverse):
-    a = _slopes_from_bits(bits, ops.shape(x), lower, upper, x.dtype)
+    a = slopes_from_bits(bits, ops.shape(x), lower, upper, x.dtype)
     if inverse:
         a = ops.reciprocal(a)
     return _select(x, 0, a, ops.ones_like(a))
@@ -355,7 +293,7 @@ def _rrelu_bits_backward(x, bits, dy, lower, upper, inverse):
 
 def _rrelu_from_bits(x, bits, lower, upper, inverse):
     """`x * s` with the random slope `s` (from `bits`) held constant, both passes fused by XLA."""
-    forward, backward = _fused(_rrelu_bits_forward), _fused(_rrelu_bits_backward)
+    forward, backward = fused(_rrelu_bits_forward), fused(_rrelu_bits_backward)
 
     @ops.custom_gradient
     def f(x):
@@ -379,7 +317,7 @@ def _uniform(shape, lower, upper, dtype, seed):
     """
     if keras.backend.backend() != "tensorflow" or not isinstance(seed, keras.random.SeedGenerator):
         return keras.random.uniform(shape, minval=lower, maxval=upper, dtype=dtype, seed=seed)
-    return _slopes_from_bits(_philox_bits(shape, seed), shape, lower, upper, dtype)
+    return slopes_from_bits(philox_bits(shape, seed), shape, lower, upper, dtype)
 
 
 def rrelu_inference_slope(lower, upper, inverse=False):
@@ -493,7 +431,7 @@ def gelu(x, approximate=False):
     """
     # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
     # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
-    # the gradient `0 * inf = NaN` (in mixed_float16, for |x| >= 256).
+    # the gradient `0 * inf = NaN` (issue 20: mixed_float16, |x| >= 256).
     return _with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
 
 
@@ -675,20 +613,4 @@ FUNCTIONS = {
     fn.__name__: fn
     for fn in (relu, relu6, leaky_relu, prelu, rrelu, srelu, pelu, apl, swish, elu, celu, selu, gelu, silu,
                mish, softplus, crelu, glu, reglu, geglu, swiglu, bilinear)
-}
-
-
-# Derivative at 0 of the parameter-free functions, with default arguments; the
-# docstrings above state the same values and tests check all three agree.
-DERIVATIVE_AT_ZERO = {
-    "relu": 0.0,
-    "relu6": 0.0,
-    "leaky_relu": 0.01,
-    "elu": 1.0,
-    "celu": 1.0,
-    "selu": SELU_SCALE * SELU_ALPHA,
-    "gelu": 0.5,
-    "silu": 0.5,
-    "mish": math.tanh(math.log(2.0)),
-    "softplus": 0.5,
 }

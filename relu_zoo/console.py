@@ -1,32 +1,198 @@
-"""The `relu-zoo` command (pyproject `[project.scripts]`).
+"""The `relu-zoo` command line (pyproject `[project.scripts]`); `python train.py ...` is `relu-zoo train ...`.
 
-    relu-zoo train [train.py options]            # exactly `python train.py ...`
-    relu-zoo report DIR [DIR ...] [--dest DIR]   # rebuild / merge reports of finished sweeps
-    relu-zoo list [activations|models|tasks|presets|pretrained]
+    relu-zoo train [options]                     # compare activations across seeds (`relu-zoo train --help`)
+    relu-zoo report DIR [DIR ...] [--dest DIR]   # rebuild / merge the reports of finished sweeps
+    relu-zoo list [activations|aliases|models|tasks|presets|pretrained]
+    relu-zoo study NAME [--quick]                # measure a claim about ReLU (relu_zoo.studies)
     relu-zoo predict cnn_relu.mnist digit.png    # top-k labels with probabilities
     relu-zoo export cnn_prelu.mnist --format tflite --out cnn_prelu.tflite
+    relu-zoo finetune cnn_relu.mnist --to prelu --out DIR   # swap activations, fine-tune, before / after
+    relu-zoo zoo export RUN_DIR [RUN_DIR ...]    # finished runs -> checkpoint folders (`zoo index`, `zoo list`)
 
-Exit status: 0 on success, 2 for a usage error (unknown name, an input that does not fit the checkpoint's
-task, a missing file, checkpoint weights that are neither local nor downloadable), as `train.py` does.
+Exit status, the same for every command:
+    0         success
+    2         a usage error: an unknown command, name or flag, a bad value or config file, an input that does
+              not fit the checkpoint's task, a missing file, data or checkpoint weights that are neither local
+              nor downloadable, an output folder that cannot be written. One line `error: ...` on stderr names
+              the problem and the fix (argparse's own errors print the usage first).
+    130, 143  stopped by SIGINT / SIGTERM (128 + the signal's number); finished runs and the resume point are
+              kept, and the same command continues.
 """
 
 import argparse
 import os
+import shlex
+import signal
 import sys
-import wave
 from pathlib import Path
 
-LISTS = ("activations", "models", "tasks", "presets", "pretrained")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+from relu_zoo import _logs
+from relu_zoo.run import spec
+
+LISTS = ("activations", "aliases", "models", "tasks", "presets", "pretrained")
 
 
-class InputError(ValueError):
-    """A file given to `predict` does not fit the checkpoint's task."""
-
-
-def _error(message):
+def error(message):
+    """Prints `error: <message>` on stderr; returns the usage-error exit status, 2."""
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+# -- train --------------------------------------------------------------------------------------------------
+
+# flag -> help; every flag maps to the SweepConfig field of the same name (dashes -> underscores).
+FLAGS = {
+    "--task": "task name(s), comma-separated (see `relu-zoo list`); default mnist",
+    "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn",
+    "--activations": "activation specs, comma-separated; parameters as name:key=value "
+                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu). The first is the baseline",
+    "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
+    "--epochs": "epochs per run",
+    "--batch-size": "batch size",
+    "--learning-rate": "peak learning rate",
+    "--optimizer": f"one of {', '.join(spec.OPTIMIZERS)}",
+    "--schedule": f"learning-rate schedule: {', '.join(spec.SCHEDULES)}",
+    "--weight-decay": "decoupled weight decay (adamw; sgd: per step, times the learning rate)",
+    "--momentum": "sgd (Nesterov) momentum; default 0.9",
+    "--warmup": "fraction of the steps over which the learning rate rises linearly from 0 (any schedule)",
+    "--label-smoothing": "label smoothing of the cross-entropy, in [0, 1)",
+    "--precision": f"Keras dtype policy: {', '.join(spec.PRECISIONS)} (auto: mixed_bfloat16 on a CPU with "
+                   "AMX/AVX-512 BF16 or a GPU of compute capability >= 8, mixed_float16 on older GPUs, float32 "
+                   "elsewhere; learned activation parameters stay float32)",
+    "--tta": "also report test accuracy with test-time augmentation (image tasks): false, true or flip (the "
+             "mirror image), flip_translate (airbench's mirror x {0, +-1 px} translates)",
+    "--lookahead": "airbench's lookahead: every 5 steps the weights (and batch-norm statistics) become an "
+                   "average of themselves and their last such average, weighted more towards the average "
+                   "as training ends: true/false",
+    "--clipnorm": "gradient clipping by norm (default: the model's own, e.g. 1.0 for relu_rnn)",
+    "--max-train-examples": "cap on training examples per run ('all' for no cap)",
+    "--max-eval-examples": "cap on validation and test examples ('all' for no cap)",
+    "--model-kwargs": "JSON object of model options, e.g. '{\"width\": 128}'",
+    "--task-kwargs": "JSON object of task options, e.g. '{\"flip\": \"alternating\", \"validation_every\": null}'",
+    "--probe-examples": "examples in the diagnostics probe batch",
+    "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "--out": "output folder; re-running with the same folder resumes the sweep",
+    "--verbose": "Keras fit verbosity: auto (a progress bar on a terminal, one line per epoch into a file or "
+                 "pipe), 0, 1, 2",
+    "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (synchronous over "
+                    "the processes listed in TF_CONFIG; start the same command on every worker, the chief "
+                    "writes --out); default: one device",
+    "--cpu-devices": "split the CPU into N logical devices (try --distribute mirrored without GPUs)",
+    "--shard": "run only shard i of n of the grid, as 'i/n' (e.g. a Slurm array task or a Kubernetes indexed "
+               "Job); merge the shards' folders with `relu-zoo report`",
+}
+
+
+def train_parser(prog="relu-zoo train"):
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Compare ReLU-family activations on TensorFlow Datasets across seeds. Writes results.json, "
+                    "results.csv, summary.md and plots/ to --out. The other commands: `relu-zoo --help`.",
+        epilog="Config files (YAML/JSON) use the same keys as the flags, with underscores; unknown keys are an "
+               "error. Precedence: defaults < --preset < --config < flags.",
+    )
+    parser.add_argument("--preset", help=f"shipped config: {', '.join(spec.list_presets())}")
+    parser.add_argument("--config", help="YAML or JSON config file")
+    for flag, text in FLAGS.items():
+        parser.add_argument(flag, help=text, default=None)
+    parser.add_argument("--diagnostics", dest="diagnostics", action="store_true", default=None,
+                        help="record dead units, gradient norms and learned parameters (default on)")
+    parser.add_argument("--no-diagnostics", dest="diagnostics", action="store_false")
+    parser.add_argument("--no-download", dest="download", action="store_false", default=None,
+                        help="never download a dataset missing from --data-dir; fail at once instead. By default "
+                             "TFDS downloads and prepares it when its hosts answer")
+    parser.add_argument("--save-checkpoint", dest="save_checkpoint", action="store_true", default=None,
+                        help="save each run's trained model as runs/<run_id>/model.keras (it loads with "
+                             "keras.saving.load_model after `import relu_zoo.models`, which registers relu_zoo's "
+                             "layers and blocks)")
+    # How the runs are executed, not what they compute: not part of the sweep's configuration.
+    ray = parser.add_argument_group("Ray (pip install 'relu_zoo[ray]')")
+    ray.add_argument("--ray", action="store_true", help="run each run of the grid as a Ray task")
+    ray.add_argument("--ray-address", help="cluster to join: 'auto' (started with `ray start` on this machine) or "
+                                           "HOST:PORT; default: a new local Ray instance")
+    ray.add_argument("--ray-cpus-per-run", type=float, default=1.0, help="CPUs each run asks for (default 1)")
+    ray.add_argument("--ray-gpus-per-run", type=float, default=0.0, help="GPUs each run asks for (default 0)")
+    return parser
+
+
+def _overrides(args):
+    overrides = {}
+    for key, value in vars(args).items():
+        if key in ("preset", "config") or key.startswith("ray") or value is None:
+            continue
+        overrides[key] = value
+    return overrides
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM (which clusters send before killing): stop, keeping finished runs and the resume
+    point, and exit with 128 + the signal's number (130, 143)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
+def _ray_sweep():
+    """relu_zoo.run.ray_sweep.ray_sweep, imported only for --ray: Ray is an optional dependency."""
+    try:
+        from relu_zoo.run.ray_sweep import ray_sweep
+    except ImportError as e:
+        raise spec.ConfigError(f"--ray needs Ray ({e}). Install it with: pip install 'relu_zoo[ray]'") from None
+    return ray_sweep
+
+
+def cmd_train(argv, prog="relu-zoo train"):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = train_parser(prog).parse_args(argv)
+    from relu_zoo.run import report
+    from relu_zoo.run.distribute import Distribution
+    from relu_zoo.run.sweep import sweep
+    from relu_zoo.tasks import DatasetNotFoundError
+
+    config = None
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        config = spec.resolve(args.preset, args.config, _overrides(args), check=False)
+        # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
+        distribution = Distribution(config.distribute, config.cpu_devices)
+        spec.validate(config)
+        invoked = "python train.py" if prog == "train.py" else prog
+        command = f"{invoked} {shlex.join(argv)}" if argv else invoked
+        if args.ray:
+            summary = _ray_sweep()(config, command=command, address=args.ray_address,
+                                   cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run)
+        else:
+            summary = sweep(config, command=command, distribution=distribution)
+    except (spec.ConfigError, DatasetNotFoundError) as e:
+        return error(str(e))
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        out = config.out if config else args.out
+        print(f"\nStopped by {signal.Signals(signum).name}. Finished runs and the last finished epoch of the run "
+              f"in progress are kept in {out}; run the same command to continue.", file=sys.stderr)
+        return 128 + signum
+    except OSError as e:
+        from relu_zoo.run.store import output_error
+
+        failure = output_error(e, config.out if config else args.out)
+        if failure is None:
+            raise
+        return error(str(failure))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if summary is None:
+        if not distribution.is_chief:
+            print(f"Worker finished ({distribution.name}); the chief writes the results and the report.")
+        return 0
+    print(f"\nReport: {summary}")
+    print(report.short_table(summary.parent))
+    return 0
 
 
 # -- list ---------------------------------------------------------------------------------------------------
@@ -35,10 +201,12 @@ def listing(what):
     """{"activations": [...], ...} for one category, or all of them when `what` is None."""
     import relu_zoo
     from relu_zoo import models, pretrained, tasks
-    from relu_zoo.run import spec
+    from relu_zoo import _logs
+from relu_zoo.run import spec
 
     make = {
         "activations": relu_zoo.list_activations,
+        "aliases": lambda: [f"{alias}->{target}" for alias, target in relu_zoo.list_aliases().items()],
         "models": lambda: [f"{m} ({'/'.join(models.model_modalities(m))})" for m in models.list_models()],
         "tasks": lambda: [f"{t} ({tasks.get(t).spec.modality})" for t in tasks.list_tasks()],
         "presets": spec.list_presets,
@@ -73,93 +241,39 @@ def cmd_report(argv):
     try:
         path = report.write_report(args.dirs, args.dest or args.dirs[0])
     except ValueError as e:
-        return _error(str(e))
+        return error(str(e))
     print(f"Report: {path}")
     return 0
 
 
-# -- predict ------------------------------------------------------------------------------------------------
+# -- study ---------------------------------------------------------------------------------------------------
 
-def sniff(path, data):
-    """"image", "speech" (WAV) or "text" from a file's first bytes (its suffix only names it in messages)."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff":
-        return "image"
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "speech"
+def cmd_study(argv):
+    from relu_zoo.studies import list_studies, run_study
+
+    parser = argparse.ArgumentParser(prog="relu-zoo study",
+                                     description="Measure a claim about ReLU; resumable: re-run to continue.")
+    parser.add_argument("name", choices=list_studies(), help="the study")
+    parser.add_argument("--out", help="where results.json, figures/ and README.md go (default "
+                                      "benchmarks/reports/studies/NAME, or runs/studies-quick/NAME with --quick)")
+    parser.add_argument("--work", help="where the runs are trained (default runs/studies/NAME/runs)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few hundred examples, for tests: seconds, not evidence")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: write the results of the runs finished so far (marked partial if "
+                             "some are missing)")
+    parser.add_argument("--data-dir", help="TFDS data folder (default TFDS_DATA_DIR)")
+    args = parser.parse_args(argv)
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a PNG/JPEG image, a WAV file or UTF-8 text.") from None
-    return "text"
+        path = run_study(args.name, out=args.out, work=args.work, quick=args.quick, data_dir=args.data_dir,
+                         train=not args.report_only)
+    except spec.ConfigError as e:
+        return error(str(e))
+    print(f"Wrote {path}")
+    return 0
 
 
-def what_fits(task):
-    """One phrase saying which files fit `task`."""
-    if task.modality == "image":
-        h, w, c = task.spec.input_shape
-        return f"{w}x{h} {'grayscale' if c == 1 else 'RGB'} PNG or JPEG images"
-    if task.modality == "speech":
-        return f"mono 16-bit WAV audio at {task.sample_rate} Hz"
-    return "UTF-8 text files"
-
-
-def read_input(path, task):
-    """The raw input of `task` (as its `raw_input_spec`) read from `path`, or an InputError saying why not."""
-    import numpy as np
-
-    path = Path(path)
-    data = path.read_bytes()
-    kind = sniff(path, data)
-    if kind != task.modality:
-        names = {"image": "an image", "speech": "WAV audio", "text": "text"}
-        raise InputError(f"{path} is {names[kind]}, but task {task.name!r} takes {what_fits(task)}.")
-    if kind == "text":
-        return np.array(data.decode("utf-8"), dtype=object)
-    if kind == "speech":
-        return _read_wav(path, task)
-    import tensorflow as tf
-
-    image = tf.io.decode_image(data, expand_animations=False).numpy()
-    h, w, c = task.spec.input_shape
-    if image.shape[:2] != (h, w):
-        raise InputError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels, but task {task.name!r} takes "
-                         f"{what_fits(task)}. Resize it first (the model was trained at {w}x{h}).")
-    if image.shape[-1] in (2, 4):  # drop alpha
-        image = image[..., :-1]
-    if image.shape[-1] == 3 and c == 1:
-        image = tf.image.rgb_to_grayscale(image).numpy()
-    elif image.shape[-1] == 1 and c == 3:
-        image = np.repeat(image, 3, axis=-1)
-    return image.astype("uint8")
-
-
-def _read_wav(path, task):
-    import numpy as np
-
-    with wave.open(str(path), "rb") as f:
-        rate, channels, width, frames = f.getframerate(), f.getnchannels(), f.getsampwidth(), f.readframes(-1)
-    if rate != task.sample_rate or channels != 1 or width != 2:
-        raise InputError(f"{path} is {channels}-channel {8 * width}-bit audio at {rate} Hz, but task "
-                         f"{task.name!r} takes {what_fits(task)}.")
-    return np.frombuffer(frames, dtype="<i2").astype(task.raw_input_spec.dtype.as_numpy_dtype)
-
-
-def predict(name, paths, top_k=3):
-    """[(path, [(label, probability), ...]), ...]: the top-k classes of checkpoint `name` for each file."""
-    import numpy as np
-
-    from relu_zoo import pretrained, tasks
-
-    task = tasks.get(pretrained.metadata(name)["task"])
-    inputs = [read_input(p, task) for p in paths]  # every file is checked before the model loads
-    model = pretrained.load(name, compile=False, raw_inputs=True)
-    results = []
-    for path, x in zip(paths, inputs):
-        probabilities = np.asarray(model.predict_on_batch(x[None]))[0]
-        top = np.argsort(-probabilities)[:top_k]
-        results.append((path, [(task.class_names[i], float(probabilities[i])) for i in top]))
-    return results
-
+# -- predict ------------------------------------------------------------------------------------------------
 
 def cmd_predict(argv):
     parser = argparse.ArgumentParser(prog="relu-zoo predict",
@@ -171,13 +285,14 @@ def cmd_predict(argv):
     args = parser.parse_args(argv)
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
-        return _error(f"no such file: {', '.join(missing)}")
+        return error(f"no such file: {', '.join(missing)}")
+    from relu_zoo.predict import InputError, predict
     from relu_zoo.pretrained import CheckpointUnavailableError
 
     try:
         results = predict(args.name, args.files, args.top_k)
     except (InputError, ValueError, CheckpointUnavailableError) as e:
-        return _error(str(e))
+        return error(str(e))
     for path, top in results:
         print(f"{path}: " + ", ".join(f"{label} ({100 * p:.2f}%)" for label, p in top))
     return 0
@@ -205,10 +320,10 @@ def cmd_export(argv):
         model = pretrained.load(args.name, compile=False)
         # The check's inputs first: without the data the command fails before it writes anything, rather than
         # leaving an export that was asked to be checked and was not.
-        inputs = deploy.model_inputs(args.name, args.check) if args.check else None
-        path = pretrained.export_model(model, args.format, args.out or deploy.default_path(args.name, args.format))
+        inputs = pretrained.model_inputs(args.name, args.check) if args.check else None
+        path = deploy.export_model(model, args.format, args.out or deploy.default_path(args.name, args.format))
     except (ValueError, ImportError, pretrained.CheckpointUnavailableError, DatasetNotFoundError) as e:
-        return _error(str(e))
+        return error(str(e))
     print(f"{path} ({deploy.file_size(path) / 1e6:.2f} MB)")
     if args.check:
         result = deploy.parity(model, deploy.runtime(path, args.format), inputs)
@@ -217,15 +332,94 @@ def cmd_export(argv):
     return 0
 
 
+# -- finetune ------------------------------------------------------------------------------------------------
+
+def cmd_finetune(argv):
+    import json
+
+    from relu_zoo import _io, registry
+    from relu_zoo.finetune import finetune, result_markdown
+
+    parser = argparse.ArgumentParser(
+        prog="relu-zoo finetune",
+        description="Swap the activations of a zoo checkpoint, fine-tune it and measure test accuracy before "
+                    "and after. Writes <out>/<checkpoint>-<to>.json (and .md) and prints the table.")
+    parser.add_argument("checkpoint", help="a checkpoint name, e.g. cnn_relu.mnist (`relu-zoo list pretrained`)")
+    parser.add_argument("--to", required=True, help="activation spec, e.g. prelu or 'leaky_relu:negative_slope=0.2'")
+    parser.add_argument("--match", default="relu", help="activation names to replace, comma-separated (default relu)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--max-train-examples", type=int, default=None, help="cap on training examples (default all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-control", dest="control", action="store_false",
+                        help="skip fine-tuning the unswapped checkpoint the same way")
+    parser.add_argument("--data-dir", default=None, help="TFDS data directory (default $TFDS_DATA_DIR)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
+    args = parser.parse_args(argv)
+    match = tuple(m.strip() for m in args.match.split(",") if m.strip())
+    try:
+        result = finetune(args.checkpoint, args.to, match=match, epochs=args.epochs, batch_size=args.batch_size,
+                          learning_rate=args.learning_rate, max_train_examples=args.max_train_examples,
+                          seed=args.seed, control=args.control, data_dir=args.data_dir, verbose=args.verbose)
+    except ValueError as e:
+        return error(str(e))
+    result["command"] = "relu-zoo finetune " + shlex.join(argv)
+    stem = os.path.join(args.out, f"{args.checkpoint}-{registry.parse_spec(args.to)[0]}")
+    _io.atomic_write_text(stem + ".json", json.dumps(result, indent=2) + "\n")
+    table = result_markdown(result)
+    _io.atomic_write_text(stem + ".md", table + "\n")
+    print(table)
+    print(f"\nWrote {stem}.json")
+    return 0
+
+
+# -- zoo -------------------------------------------------------------------------------------------------------
+
+def cmd_zoo(argv):
+    import json
+
+    parser = argparse.ArgumentParser(prog="relu-zoo zoo", description="Build the zoo of pretrained checkpoints.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    exp = sub.add_parser("export", help="copy finished runs saved with --save-checkpoint into the zoo")
+    exp.add_argument("runs", nargs="+")
+    exp.add_argument("--root", help="zoo folder (default: the repository's models/)")
+    exp.add_argument("--missed-note", default=None, help="reason recorded in the card when a target is missed")
+    sub.add_parser("index", help="regenerate models/index.json and models/README.md (then run "
+                   "`python tools/docs_tables.py` for the repository's docs tables and pyproject)").add_argument("--root")
+    sub.add_parser("list", help="list the checkpoints").add_argument("--root")
+    args = parser.parse_args(argv)
+    from relu_zoo import pretrained, zoo
+
+    if args.command == "export":
+        for run in args.runs:
+            task = json.loads((Path(run) / "result.json").read_text())["task"]
+            name = zoo.export(run, root=args.root, target_accuracy=zoo.TARGETS.get(task), target_note=args.missed_note)
+            print(f"exported {name}")
+        print("Regenerate the docs' checkpoint table and pyproject's data-files: python tools/docs_tables.py")
+    elif args.command == "index":
+        zoo.write_index(args.root)
+    else:
+        print("\n".join(pretrained.list_pretrained(args.root)))
+    return 0
+
+
 # -- main -------------------------------------------------------------------------------------------------------
 
-COMMANDS = {"train": None, "report": cmd_report, "list": cmd_list, "predict": cmd_predict, "export": cmd_export}
+COMMANDS = {"train": cmd_train, "report": cmd_report, "list": cmd_list, "study": cmd_study, "predict": cmd_predict,
+            "export": cmd_export, "finetune": cmd_finetune, "zoo": cmd_zoo}
 
 
-def main(argv=None):
+@_logs.running_command()
+def main(argv=None, prog="relu-zoo"):
+    """Runs one command; returns its exit status. `prog="train.py"` (what train.py passes) makes the command
+    default to `train`: `python train.py --preset x` is `relu-zoo train --preset x`."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if prog == "train.py" and (not argv or argv[0] not in COMMANDS):
+        return cmd_train(argv, prog)
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.split("\n\n")[1].replace("    ", "  "))
+        print("\n".join("  " + line[4:] for line in __doc__.split("\n\n")[1].splitlines()))
         return 0 if argv else 2
     if argv[0] == "--version":
         import relu_zoo
@@ -236,12 +430,8 @@ def main(argv=None):
     if command not in COMMANDS:
         from relu_zoo.registry import did_you_mean
 
-        return _error(f"unknown command {command!r}.{did_you_mean(command, list(COMMANDS))} "
-                      f"Commands: {', '.join(COMMANDS)}.")
-    if command == "train":
-        from relu_zoo import cli
-
-        return cli.main(rest)  # the same entry as train.py, so every train.py option and exit status applies
+        return error(f"unknown command {command!r}.{did_you_mean(command, list(COMMANDS))} "
+                     f"Commands: {', '.join(COMMANDS)}.")
     try:
         return COMMANDS[command](rest)
     except BrokenPipeError:  # `relu-zoo list | head`: the reader left; not an error of ours

@@ -2,7 +2,7 @@
 
     from relu_zoo import pretrained
     model = pretrained.load("cnn_prelu.mnist", compile=False)
-    path = pretrained.export_model(model, format="tflite", path="cnn_prelu.tflite")
+    path = deploy.export_model(model, format="tflite", path="cnn_prelu.tflite")
     run = deploy.runtime(path, "tflite")          # numpy batch in -> numpy logits out, via LiteRT
     deploy.parity(model, run, x)                  # {"examples", "top1_agreement", "max_abs_diff"}
 
@@ -267,11 +267,6 @@ def _litert_runner(path):
     return run
 
 
-def tflite_ops(path):
-    """The builtin op names in a `.tflite` file, in graph order."""
-    return [op["op_name"] for op in _litert_runner(os.fspath(path)).interpreter._get_ops_details()]
-
-
 def parity(model, run, inputs, batch_size=100):
     """How closely an export (`run`, from `runtime()`) reproduces `model` on `inputs` (a numpy array).
 
@@ -289,16 +284,3 @@ def parity(model, run, inputs, batch_size=100):
         agree += int(np.sum(np.argmax(expected, -1) == np.argmax(got, -1)))
         diffs.append(np.max(np.abs(expected.astype("float64") - got)))  # NaN propagates: np.max, not max()
     return {"examples": len(inputs), "top1_agreement": agree / len(inputs), "max_abs_diff": float(np.max(diffs))}
-
-
-def model_inputs(name, examples=256, data_dir=None):
-    """The first `examples` test inputs of checkpoint `name`'s task, preprocessed as its model takes them."""
-    import numpy as np
-
-    from relu_zoo import pretrained
-
-    preprocessor = pretrained.load_preprocessor(name)
-    raw = pretrained.raw_test_batches(pretrained.metadata(name)["task"], examples, batch_size=examples,
-                                      data_dir=data_dir)
-    x, _ = next(iter(raw))
-    return np.asarray(preprocessor.predict_on_batch(x))

@@ -1,6 +1,6 @@
 """Fine-tune a zoo checkpoint with swapped activations, measuring test accuracy before and after.
 
-    python -m relu_zoo.finetune cnn_relu.mnist --to prelu --epochs 1 --out benchmarks/reports/swap
+    relu-zoo finetune cnn_relu.mnist --to prelu --epochs 1 --out benchmarks/reports/swap
 
 loads the checkpoint (`relu_zoo.pretrained.load`), replaces its ReLUs with new PReLU layers
 (`relu_zoo.swap_activations`), fine-tunes on the checkpoint's task pipeline (`relu_zoo.tasks`) with plain
@@ -8,13 +8,7 @@ loads the checkpoint (`relu_zoo.pretrained.load`), replaces its ReLUs with new P
 the unswapped checkpoint fine-tuned the same way, is on by default.
 """
 
-import argparse
 import datetime
-import json
-import os
-import shlex
-import sys
-import tempfile
 import time
 
 import keras
@@ -113,60 +107,3 @@ def result_markdown(result):
         time_ = f"{m['train_seconds']:.0f} s" if "train_seconds" in m else "–"
         lines.append(f"| {label} | {100 * m['test_accuracy']:.2f}% | {m['test_loss']:.4f} | {time_} |")
     return "\n".join(lines)
-
-
-def _atomic_write_text(path, text):
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m relu_zoo.finetune",
-        description="Swap the activations of a zoo checkpoint, fine-tune it and measure test accuracy before "
-                    "and after. Writes <out>/<checkpoint>-<to>.json (and .md) and prints the table.")
-    parser.add_argument("checkpoint", help="a checkpoint name, e.g. cnn_relu.mnist (see relu_zoo.pretrained)")
-    parser.add_argument("--to", required=True,
-                        help="activation spec, e.g. prelu or 'leaky_relu:negative_slope=0.2'")
-    parser.add_argument("--match", default="relu",
-                        help="activation names to replace, comma-separated (default relu)")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
-    parser.add_argument("--max-train-examples", type=int, default=None,
-                        help="cap on training examples (default all)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-control", dest="control", action="store_false",
-                        help="skip fine-tuning the unswapped checkpoint the same way")
-    parser.add_argument("--data-dir", default=None, help="TFDS data directory (default $TFDS_DATA_DIR)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
-    args = parser.parse_args(argv)
-    match = tuple(m.strip() for m in args.match.split(",") if m.strip())
-    result = finetune(args.checkpoint, args.to, match=match, epochs=args.epochs, batch_size=args.batch_size,
-                      learning_rate=args.learning_rate, max_train_examples=args.max_train_examples, seed=args.seed,
-                      control=args.control, data_dir=args.data_dir, verbose=args.verbose)
-    result["command"] = "python -m relu_zoo.finetune " + shlex.join(sys.argv[1:] if argv is None else argv)
-    stem = os.path.join(args.out, f"{args.checkpoint}-{registry.parse_spec(args.to)[0]}")
-    _atomic_write_text(stem + ".json", json.dumps(result, indent=2) + "\n")
-    table = result_markdown(result)
-    _atomic_write_text(stem + ".md", table + "\n")
-    print(table)
-    print(f"\nWrote {stem}.json")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

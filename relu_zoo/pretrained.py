@@ -1,4 +1,4 @@
-"""Pretrained checkpoints: `list_pretrained()`, `load(name)`, and `export()` of a finished run into the zoo.
+"""Pretrained checkpoints: `list_pretrained()`, `load(name)`, verified and downloaded on demand.
 
 A checkpoint is a self-describing folder `<model>_<activation>.<task>/`:
 
@@ -9,7 +9,7 @@ A checkpoint is a self-describing folder `<model>_<activation>.<task>/`:
     README.md            the model card
 
 Every file's sha256 is verified before anything is loaded, and models load
-with `safe_mode=True` only.
+with `safe_mode=True` only. Building the zoo from finished runs: `relu_zoo.zoo`.
 
 The zoo's index (`index.json`, and each checkpoint's `metadata.json` and card) is found in
 `$RELU_ZOO_MODELS`, else the `models/` folder of a source checkout, else the copy installed with the
@@ -22,7 +22,6 @@ folder when it has them (a checkout), else from the cache (`$RELU_ZOO_CACHE`, de
 `keras.utils.get_file` (progress bar, sha256 checked against the index before the file is kept).
 """
 
-import datetime
 import hashlib
 import json
 import os
@@ -33,9 +32,8 @@ import urllib.parse
 import warnings
 from pathlib import Path
 
-from relu_zoo.deploy import export_model  # noqa: F401  (public here: checkpoint -> deployment format)
 from relu_zoo.registry import did_you_mean
-from relu_zoo.run.store import atomic_write_json, atomic_write_text, final_layers
+from relu_zoo._net import unreachable, url_address
 
 MODEL_FILE = "model.keras"
 PREPROCESSOR_FILE = "preprocessor.keras"
@@ -201,9 +199,7 @@ def _download(name, filename, expected, target, folder):
         raise CheckpointUnavailableError(_unavailable(name, filename, folder, f"{BASE_URL_ENV} is not set"))
     url = f"{base}/{urllib.parse.quote(name)}/{urllib.parse.quote(filename)}"
     if urllib.parse.urlsplit(url).scheme in ("http", "https"):
-        from relu_zoo.tasks import base as task_base
-
-        failed = task_base.unreachable([task_base.url_address(url)])
+        failed = unreachable([url_address(url)])
         if failed:
             host, port, reason = failed[0]
             raise CheckpointUnavailableError(_unavailable(
@@ -255,20 +251,21 @@ def load(name, compile=True, raw_inputs=False, root=None):
 
     The weights come from the zoo folder, the cache or `$RELU_ZOO_BASE_URL` (see `checkpoint_file`).
     """
-    model = _load_keras(checkpoint_file(name, MODEL_FILE, root), compile=compile)
+    model = load_file(checkpoint_file(name, MODEL_FILE, root), compile=compile)
     if not raw_inputs:
         return model
-    preprocessor = _load_keras(checkpoint_file(name, PREPROCESSOR_FILE, root), compile=False)
+    preprocessor = load_file(checkpoint_file(name, PREPROCESSOR_FILE, root), compile=False)
     return end_to_end(preprocessor, model)
 
 
 def load_preprocessor(name, root=None):
     """The task preprocessing of checkpoint `name` (raw inputs -> model inputs), after verifying its hash."""
-    return _load_keras(checkpoint_file(name, PREPROCESSOR_FILE, root), compile=False)
+    return load_file(checkpoint_file(name, PREPROCESSOR_FILE, root), compile=False)
 
 
-def _load_keras(path, compile=True):
-    """`keras.saving.load_model` with `safe_mode=True`, relu_zoo's objects registered."""
+def load_file(path, compile=True):
+    """A `.keras` file of a checkpoint: `keras.saving.load_model` with `safe_mode=True`, relu_zoo's objects
+    registered."""
     import keras
 
     _register_custom_objects()
@@ -300,6 +297,17 @@ def raw_test_batches(task_name, max_examples=CHECK_EXAMPLES, batch_size=250, dat
     return raw.padded_batch(batch_size)
 
 
+def model_inputs(name, examples=256, data_dir=None):
+    """The first `examples` test inputs of checkpoint `name`'s task, preprocessed as its model takes them."""
+    import numpy as np
+
+    preprocessor = load_preprocessor(name)
+    raw = raw_test_batches(metadata(name)["task"], examples, batch_size=examples,
+                                      data_dir=data_dir)
+    x, _ = next(iter(raw))
+    return np.asarray(preprocessor.predict_on_batch(x))
+
+
 def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
     """Accuracy of an end-to-end (raw-input) model on the first `max_examples` raw test examples."""
     import numpy as np
@@ -310,216 +318,3 @@ def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
         correct += int(np.sum(predictions == np.asarray(y)))
         total += int(len(y))
     return correct / total, total
-
-
-def card(meta):
-    """The model card (README.md) text of a checkpoint."""
-    acc = meta["metrics"]["test_accuracy"]
-    target = meta.get("target_accuracy")
-    lines = [
-        f"# {meta['name']}",
-        "",
-        f"The relu_zoo `{meta['model']}` model trained on TFDS `{meta['task']}` with the `{meta['activation']}` "
-        "activation.",
-        "",
-        "## Use",
-        "",
-        "```python",
-        "from relu_zoo import pretrained",
-        f"model = pretrained.load({meta['name']!r})                   # preprocessed inputs -> logits",
-        f"raw = pretrained.load({meta['name']!r}, raw_inputs=True)    # raw inputs -> probabilities",
-        "```",
-        "",
-        "Intended use: a reference point for comparing activations, a starting point for fine-tuning, "
-        "teaching. Not evaluated for any production use.",
-        "",
-        "## Data",
-        "",
-        f"TFDS `{meta['task']}`: trained on {meta['data']['train_examples']:,} training examples; metrics on "
-        f"the `{meta['data']['test_split']}` split ({meta['data']['test_examples']:,} examples). "
-        f"{meta['data'].get('notes', '')}",
-        "",
-        "## Metrics",
-        "",
-        "| split | accuracy | loss |",
-        "|---|---|---|",
-        f"| {meta['data']['test_split']} | {100 * acc:.2f}% | {meta['metrics']['test_loss']:.4f} |",
-        "",
-        f"Accuracy of the raw-input model on the first {meta['check']['examples']:,} test examples (what the "
-        f"test suite re-checks): {100 * meta['check']['accuracy']:.2f}%.",
-        "",
-    ]
-    if target is not None:
-        verdict = "met" if acc >= target else f"**missed** — {meta.get('target_note') or 'no reason recorded'}"
-        lines += [f"Target accuracy {100 * target:.1f}%: {verdict}.", ""]
-    lines += ["## Training", "", f"Seed {meta['seed']}, {meta['epochs']} epochs. Reproduce with:", "", "```",
-              meta["command"], "```", ""]
-    learned = meta.get("learned_parameters") or {}
-    if learned:
-        lines += ["## Learned activation parameters (per layer: mean [min, max])", "", "| layer | parameter | "
-                  "mean | min | max |", "|---|---|---|---|---|"]
-        for layer, params in learned.items():
-            for param, st in params.items():
-                lines.append(f"| {layer} | {param} | {st['mean']:.4f} | {st['min']:.4f} | {st['max']:.4f} |")
-        lines.append("")
-    lines += ["## Limits", "", "Single seed; accuracy differences between checkpoints of different activations "
-              "are not evidence of a ranking (see `train.py` reports for multi-seed statistics). Inputs must be "
-              "preprocessed like the training data unless loaded with `raw_inputs=True`.", "",
-              f"Versions: relu_zoo {meta['versions']['relu_zoo']}, keras {meta['versions']['keras']}, "
-              f"tensorflow {meta['versions']['tensorflow']}. Created {meta['date']}.", ""]
-    return "\n".join(lines)
-
-
-def export(run_dir, root=None, target_accuracy=None, target_note=None, data_notes=None):
-    """Turns a finished run saved with --save-checkpoint into a zoo folder; returns its name."""
-    run_dir = Path(run_dir)
-    result = json.loads((run_dir / "result.json").read_text())
-    for needed in (MODEL_FILE, PREPROCESSOR_FILE):
-        if not (run_dir / needed).is_file():
-            raise ValueError(f"{run_dir} has no {needed}: run train.py with --save-checkpoint.")
-    name = f"{result['model']}_{result['activation'].split(':')[0]}.{result['task'].replace('/', '_')}"
-    root = Path(root) if root else zoo_dir()
-    folder = root / name
-    tmp = root / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
-    shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
-    learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}
-    cfg = result["config"]
-    meta = {
-        "name": name,
-        "task": result["task"],
-        "model": result["model"],
-        "activation": result["activation"],
-        "activation_config": result["activation_config"],
-        "model_kwargs": cfg.get("model_kwargs", {}),
-        "seed": result["seed"],
-        "epochs": result["epochs"],
-        "command": result.get("command") or _command_for(result),
-        "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]},
-        "target_accuracy": target_accuracy,
-        "target_note": target_note,
-        "data": {"train_examples": result["train_examples"], "test_split": result.get("test_split", "test"),
-                 "test_examples": result.get("test_examples"), "notes": data_notes or ""},
-        "params": result["params"],
-        "learned_parameters": learned,
-        "versions": result["versions"],
-        "date": datetime.date.today().isoformat(),
-    }
-    staged = end_to_end(_load_keras(tmp / PREPROCESSOR_FILE), _load_keras(tmp / MODEL_FILE))
-    check_accuracy, check_examples = raw_accuracy(staged, result["task"])
-    meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
-    atomic_write_text(tmp / CARD_FILE, card(meta))
-    meta["sha256"] = {f: sha256(tmp / f) for f in (MODEL_FILE, PREPROCESSOR_FILE, CARD_FILE)}
-    atomic_write_json(tmp / METADATA_FILE, meta)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
-    write_index(root)
-    return name
-
-
-def save_lean(source, dest):
-    """Saves the model in `source` to `dest` without the optimizer's state.
-
-    The training configuration stays (`load(compile=True)` gives the same optimizer, loss and metrics), but
-    the optimizer starts fresh: Adam's two moments per weight would triple the file for no use in
-    inference, and fine-tuning usually starts its own optimizer anyway. Weights are unchanged.
-    """
-    import keras
-
-    model = _load_keras(source)
-    compile_config = model.get_compile_config()
-    if compile_config:
-        model.compile(**keras.saving.deserialize_keras_object(compile_config))  # an unbuilt optimizer
-    tmp = Path(dest).with_name(f".{Path(dest).name}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, dest)
-
-
-def _command_for(result):
-    cfg = result["config"]
-    parts = ["python train.py", f"--task {result['task']}", f"--model {result['model']}",
-             f"--activations '{result['activation']}'", f"--seeds {result['seed'] + 1}", f"--epochs {result['epochs']}",
-             f"--batch-size {cfg['batch_size']}", f"--learning-rate {cfg['learning_rate']}",
-             f"--optimizer {cfg['optimizer']}", f"--schedule {cfg['schedule']}",
-             f"--max-train-examples {cfg['max_train_examples'] or 'all'}",
-             f"--max-eval-examples {cfg['max_eval_examples'] or 'all'}", "--save-checkpoint"]
-    if cfg.get("model_kwargs"):
-        parts.append(f"--model-kwargs '{json.dumps(cfg['model_kwargs'])}'")
-    return " ".join(parts)
-
-
-def index_rows(root=None):
-    root = Path(root) if root else zoo_dir()
-    rows = []
-    for name in list_pretrained(root):
-        meta = json.loads((root / name / METADATA_FILE).read_text())
-        files = {f: {"sha256": digest, "size_bytes": (root / name / f).stat().st_size}
-                 for f, digest in sorted(meta["sha256"].items())}
-        rows.append({"name": name, "task": meta["task"], "model": meta["model"], "activation": meta["activation"],
-                     "epochs": meta["epochs"], "test_accuracy": meta["metrics"]["test_accuracy"], "target_accuracy": meta["target_accuracy"],
-                     "test_split": meta["data"]["test_split"], "params": meta["params"],
-                     "size_bytes": sum(f["size_bytes"] for f in files.values()), "files": files})
-    return rows
-
-
-def index_markdown(rows):
-    lines = ["| checkpoint | task | model | activation | epochs | test accuracy | target | params | size |",
-             "|---|---|---|---|---:|---|---|---|---|"]
-    for r in rows:
-        target = "–" if r["target_accuracy"] is None else f"{100 * r['target_accuracy']:.1f}%"
-        mark = "" if r["target_accuracy"] is None or r["test_accuracy"] >= r["target_accuracy"] else " (missed)"
-        lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | {r['epochs']} | "
-                     f"{100 * r['test_accuracy']:.2f}%{mark} | {target} | {r['params']:,} | "
-                     f"{r['size_bytes'] / 1e6:.2f} MB |")
-    total = sum(r["size_bytes"] for r in rows)
-    lines += ["", f"{len(rows)} checkpoints, {total / 1e6:.1f} MB in total."]
-    return "\n".join(lines)
-
-
-def write_index(root=None):
-    """Regenerates models/index.json and models/README.md from the checkpoint folders. (The docs' checkpoint
-    table and pyproject's data-files table are the repository's: `python tools/docs_tables.py`.)"""
-    root = Path(root) if root else zoo_dir()
-    rows = index_rows(root)
-    atomic_write_json(root / INDEX_FILE, {"checkpoints": rows})
-    atomic_write_text(root / "README.md", "# Pretrained checkpoints\n\nGenerated by "
-                      "`relu_zoo.pretrained.write_index()`; do not edit.\n\n" + index_markdown(rows) + "\n")
-    return rows
-
-
-TARGETS = {"mnist": 0.993, "imdb_reviews": 0.88, "spoken_digit": 0.97,
-           "imdb_reviews_512": 0.88, "spoken_digit_waveform": 0.95}
-
-
-def main(argv=None):
-    """`python -m relu_zoo.pretrained export RUN_DIR [RUN_DIR ...]`, or `index` to regenerate the index."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m relu_zoo.pretrained")
-    sub = parser.add_subparsers(dest="command", required=True)
-    exp = sub.add_parser("export", help="copy finished runs saved with --save-checkpoint into the zoo")
-    exp.add_argument("runs", nargs="+")
-    exp.add_argument("--root", help="zoo folder (default: the repository's models/)")
-    exp.add_argument("--missed-note", default=None, help="reason recorded in the card when a target is missed")
-    sub.add_parser("index", help="regenerate models/index.json and models/README.md (then run "
-                   "`python tools/docs_tables.py` for the repository's docs tables and pyproject)").add_argument("--root")
-    sub.add_parser("list", help="list the checkpoints").add_argument("--root")
-    args = parser.parse_args(argv)
-    if args.command == "export":
-        for run in args.runs:
-            task = json.loads((Path(run) / "result.json").read_text())["task"]
-            name = export(run, root=args.root, target_accuracy=TARGETS.get(task), target_note=args.missed_note)
-            print(f"exported {name}")
-        print("Regenerate the docs' checkpoint table and pyproject's data-files: python tools/docs_tables.py")
-    elif args.command == "index":
-        write_index(args.root)
-    else:
-        print("\n".join(list_pretrained(args.root)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,8 @@ import inspect
 
 import keras
 
-from relu_zoo import layers
+from relu_zoo import layers  # noqa: F401  (importing the layers fills RECORDS)
+from relu_zoo.layers.base import INITIALIZERS, RECORDS
 
 
 def did_you_mean(name, choices):
@@ -99,41 +100,13 @@ class Registry:
 
 
 ACTIVATIONS = Registry("activation", normalize=lambda name: name.strip().lower().replace("-", "_"))
-for _name, _cls in {
-    "relu": layers.ReLU,
-    "relu6": layers.ReLU6,
-    "leaky_relu": layers.LeakyReLU,
-    "prelu": layers.PReLU,
-    "rrelu": layers.RReLU,
-    "srelu": layers.SReLU,
-    "pelu": layers.PELU,
-    "apl": layers.APL,
-    "swish_beta": layers.Swish,
-    "elu": layers.ELU,
-    "celu": layers.CELU,
-    "selu": layers.SELU,
-    "gelu": layers.GELU,
-    "silu": layers.SiLU,
-    "mish": layers.Mish,
-    "softplus": layers.Softplus,
-    "crelu": layers.CReLU,
-    # Gated: halve the last axis (Shazeer 2020); models widen the layer before them (relu_zoo.models).
-    "glu": layers.GLU,
-    "reglu": layers.ReGLU,
-    "geglu": layers.GEGLU,
-    "swiglu": layers.SwiGLU,
-    "bilinear": layers.Bilinear,
-}.items():
-    ACTIVATIONS.register(_name, _cls)
-ACTIVATIONS.alias("leaky", "leaky_relu")
-ACTIVATIONS.alias("lrelu", "leaky_relu")
-ACTIVATIONS.alias("leakyrelu", "leaky_relu")
-ACTIVATIONS.alias("parametric_relu", "prelu")
-ACTIVATIONS.alias("randomized_relu", "rrelu")
-ACTIVATIONS.alias("rrelu_xu", "rrelu", lower=3.0, upper=8.0, parameterization="inverse")
-ACTIVATIONS.alias("swish", "silu")
-ACTIVATIONS.alias("gelu_tanh", "gelu", approximate=True)
-ACTIVATIONS.alias("s_relu", "srelu")
+_FAMILIES = {}  # name -> initializer family (`relu_zoo.layers.base.INITIALIZERS`)
+for _record in RECORDS.values():
+    ACTIVATIONS.register(_record.name, _record.layer)
+    _FAMILIES[_record.name] = _record.family
+for _record in RECORDS.values():
+    for _alias, _defaults in _record.aliases.items():
+        ACTIVATIONS.alias(_alias, _record.name, **_defaults)
 
 
 def list_activations():
@@ -146,11 +119,25 @@ def list_aliases():
     return ACTIVATIONS.aliases()
 
 
-def register_activation(name, layer_class):
-    """Adds `layer_class` (a keras Layer subclass) under `name`."""
+def register_activation(name, layer_class, family="smooth"):
+    """Adds `layer_class` (a keras Layer subclass) under `name`.
+
+    `family` chooses the kernel initializer the zoo's models use before it: "rectifier" (He normal),
+    "self_normalizing" (LeCun normal), "smooth" or "gated" (Glorot uniform, Keras' default).
+    """
     if not (inspect.isclass(layer_class) and issubclass(layer_class, keras.layers.Layer)):
         raise ValueError(f"`layer_class` must be a keras.layers.Layer subclass. Received: {layer_class!r}")
-    return ACTIVATIONS.register(name, layer_class)
+    if family not in INITIALIZERS:
+        raise ValueError(f"`family` must be one of {', '.join(INITIALIZERS)}. Received: family={family!r}")
+    entry = ACTIVATIONS.register(name, layer_class)
+    _FAMILIES[name] = family
+    return entry
+
+
+def family(identifier):
+    """The initializer family of an activation spec (see `register_activation`); None for an unregistered
+    layer class or instance."""
+    return _FAMILIES.get(name_of(identifier))
 
 
 def resolve(name):

@@ -71,6 +71,7 @@ def test_bad_arguments_are_refused():
         training.main(["speed", "--no-such-flag"])
 
 
+@pytest.mark.slow
 def test_precision_times_both_policies_and_says_what_auto_picks():
     report = training.precision(widths=(4, 8, 8), batch_size=8, steps=1, repeats=2)
     assert set(report["step_s"]) == {"float32", "mixed_bfloat16"} and min(report["step_s"].values()) > 0

@@ -158,8 +158,7 @@ def test_verbosity_and_noise_filter():
     assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 2
     assert _logs.verbosity(["pytest", "--verbose", "2"], environ={}) == 0  # not our command
     package = os.path.dirname(_logs.__file__)
-    assert _logs.is_command([os.path.join(package, "pretrained.py")])  # python -m relu_zoo.pretrained
-    assert _logs.is_command([os.path.join(package, "studies", "__main__.py")])
+    assert _logs.is_command([os.path.join(package, "console.py")])  # python -m relu_zoo.console
     assert not _logs.is_command([os.path.join(os.path.dirname(package), "my_script.py")])
     # `python -m relu_zoo.console`: while the package is imported, sys.argv[0] is "-m" (the module runs later).
     with mock.patch.object(sys, "orig_argv", ["python", "-m", "relu_zoo.console", "export"]), \
@@ -196,12 +195,12 @@ def test_train_no_download_refuses_missing_data(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds
 
     from relu_zoo import console
-    from relu_zoo.tasks import base
+    from relu_zoo.tasks import tfds_data
 
     def forbidden(*args, **kwargs):
         raise AssertionError("--no-download must neither probe the network nor download")
 
-    monkeypatch.setattr(base, "unreachable", forbidden)
+    monkeypatch.setattr(tfds_data, "unreachable", forbidden)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", forbidden)
     status = console.main(["train", "--no-download", "--data-dir", str(tmp_path / "data"), "--out",
                            str(tmp_path / "out"), "--activations", "relu", "--seeds", "1", "--epochs", "1"])

@@ -8,7 +8,8 @@ import pytest
 
 import relu_zoo
 from relu_zoo import models, tasks
-from relu_zoo.studies import (born_dead, cli, common, dying, get, list_studies, run_study, sparsity, trains_faster,
+from relu_zoo import console
+from relu_zoo.studies import (born_dead, common, dying, get, list_studies, run_study, sparsity, trains_faster,
                               vanishing)
 
 
@@ -57,7 +58,7 @@ def test_dying_trains_the_reference_and_the_extremes_first():
 
 def test_unknown_study_is_refused():
     with pytest.raises(SystemExit) as e:
-        cli.main(["nope"])
+        console.main(["study", "nope"])
     assert e.value.code == 2
     with pytest.raises(ValueError, match="Unknown study 'vanish'. Did you mean 'vanishing'?"):
         get("vanish")
@@ -137,7 +138,7 @@ def test_a_study_writes_results_figures_and_readme(tmp_path):
     # born_dead trains nothing, so this runs the whole writing path in seconds.
     path = run_study("born_dead", out=tmp_path / "out", work=tmp_path / "work", quick=True, log=lambda *_: None)
     text = path.read_text()
-    assert "## Finding" in text and "python -m relu_zoo.studies born_dead --quick" in text
+    assert "## Finding" in text and "relu-zoo study born_dead --quick" in text
     assert "![Born dead: measured vs predicted](figures/born_dead.png)" in text
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["study"] == "born_dead" and results["quick"] is True

@@ -117,6 +117,7 @@ def test_mobilenetv2_identity_swap_keeps_outputs(mobilenet, to):
     np.testing.assert_allclose(swapped(x), mobilenet(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_swapped_mobilenetv2_trains_and_round_trips_safe_mode(mobilenet, tmp_path):
     swapped = relu_zoo.swap_activations(mobilenet, "prelu", match="relu6")
     # Eager: one step needs no traced (or XLA-compiled) train function.
@@ -291,13 +292,13 @@ def test_bad_arguments():
 
 @pytest.mark.slow
 def test_finetune_a_swapped_checkpoint(real_tfds_dir, tmp_path):
-    from relu_zoo import finetune, pretrained
+    from relu_zoo import console, pretrained
 
     real_tfds_dir("mnist/3.0.1")
     checkpoint = pretrained.load("cnn_relu.mnist", compile=False)
     relus = sum(isinstance(layer, relu_zoo.ReLU) for layer in checkpoint.layers)
-    assert finetune.main(["cnn_relu.mnist", "--to", "prelu", "--max-train-examples", "512", "--no-control",
-                          "--verbose", "0", "--out", str(tmp_path)]) == 0
+    assert console.main(["finetune", "cnn_relu.mnist", "--to", "prelu", "--max-train-examples", "512",
+                         "--no-control", "--verbose", "0", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "cnn_relu.mnist-prelu.json").read_text())
     assert result["sites"] == {"relu": relus} and relus > 0
     assert result["settings"]["train_examples"] == 512 and result["settings"]["test_examples"] == 10_000
@@ -309,6 +310,7 @@ def test_finetune_a_swapped_checkpoint(real_tfds_dir, tmp_path):
     assert (tmp_path / "cnn_relu.mnist-prelu.md").read_text().startswith("`cnn_relu.mnist`")
 
 
+@pytest.mark.slow
 def test_readme_example_runs_as_written(capsys):
     """The "Use with your own model" example of the README prints what its comments say."""
     import pathlib

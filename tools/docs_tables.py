@@ -9,7 +9,7 @@
 - `docs/generated/presets.md`: what each shipped preset (`relu_zoo/presets/*.yaml`) trains, resolved over the
   sweep defaults as `train.py --preset NAME` resolves it.
 - `docs/generated/checkpoints.md`: the checkpoint table, from `models/index.json`
-  (`python -m relu_zoo.pretrained index` regenerates that from the checkpoint folders).
+  (`relu-zoo zoo index` regenerates that from the checkpoint folders).
 - `docs/generated/training.md`, `docs/generated/export.md`: the stored benchmark reports
   (`benchmarks/reports/training/*.json`, `precision*.json`, `export*.json`), rendered by the benchmark
   scripts' own `markdown` functions.
@@ -90,7 +90,7 @@ def presets_markdown():
 
 def checkpoint_section(rows):
     """The checkpoint table, from the zoo index rows (`models/index.json`)."""
-    from relu_zoo.pretrained import index_markdown
+    from relu_zoo.zoo import index_markdown
 
     return index_markdown(rows)
 

@@ -1,10 +1,10 @@
 import keras
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ParametricActivation, register, serialize_weight_options, set_weight_options
+from relu_zoo.layers.base import ParametricActivation, activation, serialize_weight_options, set_weight_options
 
 
-@register
+@activation("apl", function=activations.apl, family="rectifier")
 class APL(ParametricActivation):
     """Adaptive piecewise linear unit: ReLU plus `hinges` learned hinge functions.
 

@@ -1,9 +1,67 @@
-"""Shared machinery of the relu_zoo layers: validation, parameter shapes, Keras compatibility."""
+"""Shared machinery of the relu_zoo layers: the activation record, validation, parameter shapes, Keras
+compatibility."""
+
+import dataclasses
 
 import keras
 from keras import ops
 
+from relu_zoo import activations
+
 register = keras.saving.register_keras_serializable(package="relu_zoo")
+
+# Initializer family -> the kernel initializer the zoo's models put before the activation. He et al. 2015
+# derived their initialization for rectifiers; Klambauer et al. 2017 require LeCun normal for SELU's
+# self-normalization; the smooth and gated activations keep Keras' Glorot default.
+INITIALIZERS = {"rectifier": "he_normal", "self_normalizing": "lecun_normal", "smooth": "glorot_uniform",
+                "gated": "glorot_uniform"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """What relu_zoo states about one activation, written once, on its layer (`@activation(...)`).
+
+    The registry (`relu_zoo.get`, names and aliases), the models' initializer choice
+    (`relu_zoo.models.kernel_initializer_for`) and the tests' tables are derived from the records. Keras'
+    defaults, where they differ, are the layer's `keras_class` / `keras_default` (`KerasCompatible`).
+
+    Attributes:
+        name: The registry name, e.g. "leaky_relu".
+        layer: The layer class.
+        function: Its function in `relu_zoo.activations` (the math; the layer's `call` delegates to it).
+        family: A key of `INITIALIZERS`.
+        derivative_at_zero: The derivative at 0 with the default arguments, for parameter-free functions
+            (their docstrings state the same value); None where parameters decide it.
+        aliases: Alias -> the default arguments it implies, e.g. `{"rrelu_xu": {"lower": 3.0, ...}}`.
+    """
+
+    name: str
+    layer: type
+    function: object
+    family: str
+    derivative_at_zero: float = None
+    aliases: dict = dataclasses.field(default_factory=dict)
+
+
+RECORDS = {}  # name -> Record, in the order the layers are imported
+
+
+def activation(name, *, function, family, derivative_at_zero=None, aliases=None):
+    """Class decorator of an activation layer: Keras serialization (`register`) and its `Record` in RECORDS."""
+    if family not in INITIALIZERS:
+        raise ValueError(f"Activation {name!r}: `family` must be one of {', '.join(INITIALIZERS)}. "
+                         f"Received: family={family!r}")
+    if activations.FUNCTIONS.get(getattr(function, "__name__", None)) is not function:
+        raise ValueError(f"Activation {name!r}: `function` must be one of relu_zoo.activations.FUNCTIONS. "
+                         f"Received: function={function!r}")
+    if name in RECORDS:
+        raise ValueError(f"Activation {name!r} has a record already ({RECORDS[name].layer.__name__}).")
+
+    def decorate(cls):
+        RECORDS[name] = Record(name, cls, function, family, derivative_at_zero, dict(aliases or {}))
+        return register(cls)
+
+    return decorate
 
 
 def check_number(name, value, minimum=None, inclusive=True, allow_none=False):

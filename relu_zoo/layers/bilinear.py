@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import GatedActivation, register
+from relu_zoo.layers.base import GatedActivation, activation
 
 
-@register
+@activation("bilinear", function=activations.bilinear, family="gated")
 class Bilinear(GatedActivation):
     """Bilinear unit: the product of the two halves of the channels (a GLU without nonlinearity).
 

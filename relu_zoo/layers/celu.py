@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, activation, check_number
 
 
-@register
+@activation("celu", function=activations.celu, family="smooth", derivative_at_zero=1.0)
 class CELU(ElementwiseActivation):
     """Continuously differentiable exponential linear unit.
 

@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, register
+from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@register
+@activation("crelu", function=activations.crelu, family="rectifier")
 class CReLU(ElementwiseActivation):
     """Concatenated ReLU: keeps both the positive and the negative phase.
 

@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
 
 
-@register
+@activation("elu", function=activations.elu, family="smooth", derivative_at_zero=1.0)
 class ELU(KerasCompatible, ElementwiseActivation):
     """Exponential linear unit.
 

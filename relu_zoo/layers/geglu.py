@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import GatedActivation, register
+from relu_zoo.layers.base import GatedActivation, activation
 
 
-@register
+@activation("geglu", function=activations.geglu, family="gated")
 class GEGLU(GatedActivation):
     """GELU-gated linear unit: the first half of the channels times the GELU of the second half.
 

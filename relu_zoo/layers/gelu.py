@@ -1,8 +1,9 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, register
+from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@register
+@activation("gelu", function=activations.gelu, family="smooth", derivative_at_zero=0.5,
+            aliases={"gelu_tanh": {"approximate": True}})
 class GELU(ElementwiseActivation):
     """Gaussian error linear unit.
 

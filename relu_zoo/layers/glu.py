@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import GatedActivation, register
+from relu_zoo.layers.base import GatedActivation, activation
 
 
-@register
+@activation("glu", function=activations.glu, family="gated")
 class GLU(GatedActivation):
     """Gated linear unit: the first half of the channels, gated by the sigmoid of the second half.
 

@@ -1,10 +1,11 @@
 import warnings
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
 
 
-@register
+@activation("leaky_relu", function=activations.leaky_relu, family="rectifier", derivative_at_zero=0.01,
+            aliases={"leaky": {}, "lrelu": {}, "leakyrelu": {}})
 class LeakyReLU(KerasCompatible, ElementwiseActivation):
     """Leaky ReLU: a small fixed slope for negative inputs.
 

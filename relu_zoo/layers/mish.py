@@ -1,8 +1,10 @@
+import math
+
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, register
+from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@register
+@activation("mish", function=activations.mish, family="smooth", derivative_at_zero=math.tanh(math.log(2.0)))
 class Mish(ElementwiseActivation):
     """Mish: a self-regularized non-monotonic activation.
 

@@ -4,6 +4,7 @@ from keras import ops
 from relu_zoo import activations
 from relu_zoo.layers.base import (
     ParametricActivation,
+    activation,
     check_number,
     register,
     serialize_weight_options,
@@ -30,7 +31,7 @@ class MinValue(keras.constraints.Constraint):
         return {"min_value": self.min_value}
 
 
-@register
+@activation("pelu", function=activations.pelu, family="smooth")
 class PELU(ParametricActivation):
     """Parametric exponential linear unit, `alpha, beta > 0` learned.
 

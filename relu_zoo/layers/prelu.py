@@ -4,13 +4,13 @@ from relu_zoo import activations
 from relu_zoo.layers.base import (
     KerasCompatible,
     ParametricActivation,
-    register,
+    activation,
     serialize_weight_options,
     set_weight_options,
 )
 
 
-@register
+@activation("prelu", function=activations.prelu, family="rectifier", aliases={"parametric_relu": {}})
 class PReLU(KerasCompatible, ParametricActivation):
     """Parametric ReLU: the negative slope is learned.
 

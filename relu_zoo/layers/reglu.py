@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import GatedActivation, register
+from relu_zoo.layers.base import GatedActivation, activation
 
 
-@register
+@activation("reglu", function=activations.reglu, family="gated")
 class ReGLU(GatedActivation):
     """ReLU-gated linear unit: the first half of the channels times the ReLU of the second half.
 

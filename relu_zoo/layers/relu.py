@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
 
 
-@register
+@activation("relu", function=activations.relu, family="rectifier", derivative_at_zero=0.0)
 class ReLU(KerasCompatible, ElementwiseActivation):
     """Rectified linear unit, optionally capped, thresholded and leaky: a drop-in for `keras.layers.ReLU`.
 

@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, register
+from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@register
+@activation("relu6", function=activations.relu6, family="rectifier", derivative_at_zero=0.0)
 class ReLU6(ElementwiseActivation):
     """ReLU capped at 6.
 

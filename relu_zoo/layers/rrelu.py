@@ -1,12 +1,13 @@
 import keras
 
 from relu_zoo import activations
-from relu_zoo.layers.base import check_number, register
+from relu_zoo.layers.base import activation, check_number
 
 PARAMETERIZATIONS = ("slope", "inverse")
 
 
-@register
+@activation("rrelu", function=activations.rrelu, family="rectifier",
+            aliases={"randomized_relu": {}, "rrelu_xu": {"lower": 3.0, "upper": 8.0, "parameterization": "inverse"}})
 class RReLU(keras.layers.Layer):
     """Randomized leaky ReLU: a random negative slope in training, a fixed one at inference.
 

@@ -1,8 +1,9 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, register
+from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@register
+@activation("selu", function=activations.selu, family="self_normalizing",
+            derivative_at_zero=activations.SELU_SCALE * activations.SELU_ALPHA)
 class SELU(ElementwiseActivation):
     """Scaled exponential linear unit (self-normalizing networks).
 

@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, register
+from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@register
+@activation("silu", function=activations.silu, family="smooth", derivative_at_zero=0.5, aliases={"swish": {}})
 class SiLU(ElementwiseActivation):
     """Sigmoid linear unit, a.k.a. Swish-1 (registry alias `swish`).
 

@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, check_number, register
+from relu_zoo.layers.base import ElementwiseActivation, activation, check_number
 
 
-@register
+@activation("softplus", function=activations.softplus, family="smooth", derivative_at_zero=0.5)
 class Softplus(ElementwiseActivation):
     """Softplus, the smooth ReLU.
 

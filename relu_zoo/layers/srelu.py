@@ -1,12 +1,12 @@
 import keras
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ParametricActivation, register, serialize_weight_options, set_weight_options
+from relu_zoo.layers.base import ParametricActivation, activation, serialize_weight_options, set_weight_options
 
 _NAMES = ("t_left", "a_left", "t_right", "a_right")
 
 
-@register
+@activation("srelu", function=activations.srelu, family="rectifier", aliases={"s_relu": {}})
 class SReLU(ParametricActivation):
     """S-shaped ReLU: three linear pieces with learned thresholds and slopes.
 

@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import GatedActivation, register
+from relu_zoo.layers.base import GatedActivation, activation
 
 
-@register
+@activation("swiglu", function=activations.swiglu, family="gated")
 class SwiGLU(GatedActivation):
     """SiLU (Swish-1)-gated linear unit, the feed-forward activation of PaLM and LLaMA.
 

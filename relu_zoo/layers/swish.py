@@ -1,8 +1,8 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ParametricActivation, register, serialize_weight_options, set_weight_options
+from relu_zoo.layers.base import ParametricActivation, activation, serialize_weight_options, set_weight_options
 
 
-@register
+@activation("swish_beta", function=activations.swish, family="smooth")
 class Swish(ParametricActivation):
     """Swish with a learnable `beta` (registry name `swish_beta`).
 

@@ -4,22 +4,17 @@ import keras
 from keras import ops
 
 import relu_zoo
-from relu_zoo.registry import name_of
+from relu_zoo.layers.base import INITIALIZERS, RECORDS
+from relu_zoo.registry import family
 
-# He et al. 2015 derived their initialization for rectifiers; Klambauer et al.
-# 2017 require LeCun normal for SELU's self-normalization; the smooth
-# activations keep Keras' Glorot default.
-RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "prelu", "rrelu", "srelu", "apl", "crelu"})
+# The activations the models initialize with He normal (`relu_zoo.layers.base.INITIALIZERS`).
+RELU_FAMILY = frozenset(record.name for record in RECORDS.values() if record.family == "rectifier")
 
 
 def kernel_initializer_for(activation):
-    """'he_normal' for the ReLU family, 'lecun_normal' for SELU, 'glorot_uniform' otherwise."""
-    name = name_of(activation)
-    if name in RELU_FAMILY:
-        return "he_normal"
-    if name == "selu":
-        return "lecun_normal"
-    return "glorot_uniform"
+    """The kernel initializer for the family of `activation` (its record, `relu_zoo.layers.base.Record`):
+    'he_normal' for rectifiers, 'lecun_normal' for SELU, 'glorot_uniform' otherwise."""
+    return INITIALIZERS.get(family(activation), "glorot_uniform")
 
 
 def act(activation):
@@ -46,8 +41,9 @@ def pre_activation_units(activation, units):
 
 
 def dropout(rate, activation):
-    """SELU needs AlphaDropout to keep its fixed point (Klambauer et al. 2017, §3)."""
-    if name_of(activation) == "selu":
+    """Self-normalizing activations (SELU) need AlphaDropout to keep their fixed point (Klambauer et al. 2017,
+    §3)."""
+    if family(activation) == "self_normalizing":
         return keras.layers.AlphaDropout(rate)
     return keras.layers.Dropout(rate)
 

@@ -7,17 +7,19 @@ from relu_zoo.registry import Registry
 MODELS = Registry("model", listing="Valid models")
 
 
-def register_model(name, modalities, prepare=None):
+def register_model(name, modalities, prepare=None, clipnorm=None):
     """Registers `builder(spec, activation, **kwargs) -> keras.Model` for the given modalities.
 
     `prepare(model, data)`, if given, is called by the runner on a new model before training, with the task's
-    `TaskData` (e.g. to set a layer from the training data).
+    `TaskData` (e.g. to set a layer from the training data). `clipnorm` is the gradient clipping the model
+    trains with unless the sweep sets one.
     """
 
     def decorator(builder):
         builder.model_name = name
         builder.modalities = tuple(modalities)
         builder.prepare = prepare
+        builder.clipnorm = clipnorm
         return MODELS.register(name, builder)
 
     return decorator

@@ -140,7 +140,7 @@ def rnn(spec, activation="relu", cell="gru", units=32, bidirectional=True, embed
     return keras.Model(inputs, classifier_head(x, spec), name=f"rnn_{spec.name}")
 
 
-@register_model("relu_rnn", modalities=("text", "speech"))
+@register_model("relu_rnn", modalities=("text", "speech"), clipnorm=1.0)  # Le et al. 2015 clip IRNNs
 def relu_rnn(spec, activation="relu", units=128, irnn=True, irnn_scale=1.0, embedding_dim=64):
     """Embedding/frames -> RNN(ReLURNNCell(units, activation)) -> logits; IRNN init by default.
 

@@ -8,7 +8,7 @@ distributing the dataset yourself (`experimental_distribute_dataset` / `distribu
 still fail the same way, and the second bug below is inside the step function whatever the input. So
 `--distribute multi_worker` needs the two replacements below; nothing else in relu_zoo uses `keras.src`, and
 nothing here runs unless multi_worker is requested. The tested Keras versions are pinned in
-`.ci/constraints.txt`; `tests/test_train.py` runs two local workers and checks the version gate.
+`.ci/constraints.txt`; `tests/run/test_train.py` runs two local workers and checks the version gate.
 """
 
 import keras
@@ -17,7 +17,7 @@ import tensorflow as tf
 from relu_zoo.run.spec import ConfigError
 
 # Keras versions whose TF trainer has the two multi-worker bugs below and on which the fix was verified
-# (tests/test_train.py::test_multi_worker_two_processes_match_one_process).
+# (tests/run/test_train.py::test_multi_worker_two_processes_match_one_process).
 MULTI_WORKER_KERAS = ("3.15.",)
 
 

@@ -3,7 +3,7 @@
 `relu_zoo.run.train` lists them in this order: EpochTimer, DivergenceMonitor, (diagnostics, SaveJSON),
 CSVLogger, TensorBoard, EpochBackup — the backup last, so that when a backup of epoch e exists, its CSV row and
 diagnostics exist too. None of them changes what training computes: a run trains exactly as a plain
-`model.fit` of the same model, data and optimizer does (tests/test_train_guard.py).
+`model.fit` of the same model, data and optimizer does (tests/run/test_train_guard.py).
 """
 
 import json

@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from relu_zoo import _io
+
 CLAIMS_DIR = "claims"
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0  # ten missed heartbeats
@@ -154,26 +156,10 @@ class Claim:
 
 
 def _create(folder, run_id, generation, info):
-    """Creates generation `generation` of `run_id`'s claim holding `info`; False when another process has."""
-    final = Path(folder) / f"{run_id}.{generation}.json"
-    tmp = Path(folder) / f".{run_id}.{generation}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    tmp.write_text(json.dumps(info))
-    try:
-        os.link(tmp, final)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:
-        # No hard links on this file system: an exclusive create, whose content appears a moment later (a
-        # reader meanwhile sees an unreadable claim, which counts as held until it is STALE_AFTER_S old).
-        try:
-            with open(final, "x") as f:
-                f.write(json.dumps(info))
-            return True
-        except FileExistsError:
-            return False
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Creates generation `generation` of `run_id`'s claim holding `info`; False when another process has.
+    (Without hard links a reader may briefly see an unreadable claim, which counts as held until it is
+    STALE_AFTER_S old.)"""
+    return _io.create_text(Path(folder) / f"{run_id}.{generation}.json", json.dumps(info))
 
 
 def try_claim(out, run_id, stale_after=STALE_AFTER_S, heartbeat=HEARTBEAT_S):

@@ -103,7 +103,7 @@ def make_optimizer(config, steps_per_epoch, clipnorm=None):
             warmup_target=config.learning_rate, warmup_steps=cycle_warmup)
     if warmup:
         # Adam's first steps move every weight by about the learning rate whatever its gradient: a warm-up
-        # keeps them from pushing whole layers of ReLU units negative at once (see tests/test_train_guard.py).
+        # keeps them from pushing whole layers of ReLU units negative at once (see tests/run/test_train_guard.py).
         lr = Warmup(lr, warmup)
     return _optimizer(config, lr, clipnorm)
 

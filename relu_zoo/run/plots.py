@@ -1,7 +1,6 @@
 """Report figures (matplotlib, PNG): learning curves, the functions and their derivatives, never-active and dead
 units, learned parameter trajectories."""
 
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 import relu_zoo
+from relu_zoo import _io
 from relu_zoo.diagnostics import unit_fractions
 from relu_zoo.run.store import final_layers, ordered_layers
 
@@ -25,14 +25,9 @@ def pyplot():
 
 def save_figure(fig, path, dpi=110):
     """Writes `fig` as a PNG via a temporary name and a rename, like every other result file, and closes it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        _io.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"), suffix=".png")
     finally:
-        tmp.unlink(missing_ok=True)
         pyplot().close(fig)
 
 

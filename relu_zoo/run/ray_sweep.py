@@ -3,7 +3,7 @@
 Each task asks Ray for `cpus_per_run` CPUs and `gpus_per_run` GPUs and calls the same `run_one` as the
 single-process sweep, writing into the same `--out` folder; the driver waits for every task, then writes the
 report exactly as `relu_zoo.run.sweep` does. Runs are seeded and op-deterministic, so the results equal the
-single-process sweep's (tests/test_ray.py compares them).
+single-process sweep's (tests/run/test_ray.py compares them).
 
 On a cluster of several machines, `--out` and the TFDS data must be on a filesystem every node sees, and every
 node needs the same relu_zoo environment. Imported only for `--ray`: Ray is an optional dependency
@@ -22,7 +22,7 @@ from relu_zoo.run import claims, store
 from relu_zoo.run.spec import ConfigError
 from relu_zoo.run.sweep import finish, log_result, pending
 from relu_zoo.run.train import TaskCache, download_mode, run_one
-from relu_zoo.tasks.base import open_builder
+from relu_zoo.tasks.tfds_data import open_builder
 
 
 class RunsFailed(RuntimeError):

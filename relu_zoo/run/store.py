@@ -17,12 +17,12 @@ import csv
 import errno
 import json
 import os
-import secrets
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from relu_zoo import _io
 from relu_zoo.run.spec import ConfigError, identity
 
 RESULT_FILE = "result.json"
@@ -61,26 +61,19 @@ def output_error(error, path):
 
 
 def atomic_write_text(path, text):
-    """Writes via a temporary file + rename, so a reader (or a crash) never sees half a file. A write that
-    fails (a full disk) removes its temporary file and raises an OutputError naming `path`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    """`relu_zoo._io.atomic_write_text`, a storage failure (a full disk) raised as an OutputError naming `path`
+    and the fix."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "x") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and output_error(e, path):
-            raise output_error(e, path) from None
-        raise
+        return _io.atomic_write_text(path, text)
+    except OSError as e:
+        error = output_error(e, path)
+        if error is None:
+            raise
+        raise error from None
 
 
 def atomic_write_json(path, data):
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(path, _io.json_text(data))
 
 
 def switch_current(root, stage):

@@ -6,7 +6,7 @@ is killed and resumed from its last finished epoch (`EpochBackup`, which also re
 states) ends with the same metrics as one that never stopped.
 
 Training itself is a plain `model.fit` of the model, data and optimizer: no callback changes what it computes
-(tests/test_train_guard.py checks that a run's history equals a plain fit's). The runner once re-seeded every
+(tests/run/test_train_guard.py checks that a run's history equals a plain fit's). The runner once re-seeded every
 `SeedGenerator` at each epoch start to make resumption exact. That did not cause the CIFAR-10 collapses it was
 suspected of (dead ReLU units in the cnn's dense head after Adam's first steps, seen in plain fits too), but it
 gave a run another dropout stream than a plain fit of the same seed, so no run could be checked against one;
@@ -15,7 +15,6 @@ restoring the states from the backup keeps resumption exact without touching an 
 
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relu_zoo import _logs, models, tasks
+from relu_zoo import _io, _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
 from relu_zoo.models.common import flip_tta
@@ -94,7 +93,7 @@ def fit_verbosity(verbose, stdout=None):
 def build_model(run, config, data, distribution):
     """The compiled model of `run`, in the strategy's scope: `batch_size` is the global batch, which `fit`
     splits across the replicas; learnable activation parameters are ordinary (mirrored) variables."""
-    clipnorm = config.clipnorm or (1.0 if run.model == "relu_rnn" else None)  # Le et al. 2015 clip IRNNs
+    clipnorm = config.clipnorm or models.get_builder(run.model).clipnorm
     steps_per_epoch = math.ceil(data.num_examples["train"] / config.batch_size)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype_policy(config))  # layers take the policy when they are built
@@ -129,7 +128,7 @@ def build_training_state(model, data):
     twice (9.6 instead of 6.3 CPU seconds for a 4-step fit of the mnist `cnn`). Here they are
     created up front, the way Keras does itself under a strategy: the optimizer's from the model's weights,
     the others by one inference-mode pass over a validation batch (no dropout, no random draw, no batch-norm
-    update) whose metric values are reset. Training is unchanged (tests/test_train_guard.py).
+    update) whose metric values are reset. Training is unchanged (tests/run/test_train_guard.py).
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -198,9 +197,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     if config.save_checkpoint and not diverged:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):
-            tmp = run_dir / f".{filename}.tmp.keras"
-            obj.save(tmp)
-            os.replace(tmp, run_dir / filename)
+            _io.atomic_write(run_dir / filename, obj.save, suffix=".keras")
 
     diverged_epoch = monitor.diverged_epoch
     if diverged and diverged_epoch is None:

@@ -1,7 +1,6 @@
 """Studies: the claims made about ReLU, each measured with the zoo's layers, models and real data.
 
-    python -m relu_zoo.studies NAME [--out DIR] [--work DIR] [--quick]
-    python train.py study NAME ...
+    relu-zoo study NAME [--out DIR] [--work DIR] [--quick]
 
 Each study (a module here, see `relu_zoo.studies.common`) trains its grid through the resumable runner
 (`relu_zoo.run.sweep`), one sweep per grid cell, then writes `results.json`, `figures/*.png` and a `README.md`
@@ -57,7 +56,8 @@ def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, 
     def log_and_keep(line):
         log(line)
         records.save(work, kept)  # cheap and idempotent: any line may follow a finished run
-    command = "python -m relu_zoo.studies " + " ".join(
+
+    command = "relu-zoo study " + " ".join(
         shlex.quote(a) for a in [name, *(["--quick"] if quick else []), "--out", str(out), "--work", str(work)])
     with common.baseline_activations():
         results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir,

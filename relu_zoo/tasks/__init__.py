@@ -29,22 +29,12 @@ there is downloaded and prepared by TFDS, with its progress bar, when the hosts 
 once, naming the dataset, the folder searched and how to prepare it on another machine and copy it.
 """
 
-from relu_zoo.tasks.base import (
-    MODALITIES,
-    SPLITS,
-    DatasetNotFoundError,
-    Task,
-    TaskData,
-    TaskSpec,
-    get,
-    list_tasks,
-    register_task,
-    resolve_data_dir,
-)
+from relu_zoo.tasks.base import MODALITIES, SPLITS, Task, TaskData, TaskSpec, get, list_tasks, register_task
 from relu_zoo.tasks.image import ImageTask
 from relu_zoo.tasks.preprocessing import ImageNormalization, LogMelSpectrogram, Waveform, standardize_text
 from relu_zoo.tasks.speech import SpeechTask, SpokenDigitTask
 from relu_zoo.tasks.text import TextTask
+from relu_zoo.tasks.tfds_data import DatasetNotFoundError, resolve_data_dir
 
 __all__ = [
     "MODALITIES",

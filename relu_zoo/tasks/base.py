@@ -1,4 +1,4 @@
-"""Task registry, the `Task` base class and the TFDS plumbing every task shares.
+"""Task registry, the `Task` base class and the pipeline every task shares.
 
 A task turns one TFDS dataset into batched `(x, y)` pipelines for train / validation / test. The order of
 work in every pipeline is:
@@ -13,35 +13,21 @@ TFDS split (files in order, no file shuffling)
  -> cheap per-batch preprocessing (image scaling) -> prefetch
 ```
 
-Data is found the TFDS way, in `data_dir` or else `$TFDS_DATA_DIR` (read at call time, not at import) or
-else `~/tensorflow_datasets`. A dataset that is not prepared there is downloaded and prepared by TFDS (with
-its progress bar), as `tfds.load` does by default, unless `download=False` (`train.py --no-download`).
-Before downloading, `open_builder` checks that the hosts TFDS would download from answer a TCP connection
-within a few seconds (`unreachable`): without network TFDS retries its downloads for minutes, and the
-user should hear at once that the data is missing and how to bring it from another machine.
+Finding, downloading and reading the TFDS data: `relu_zoo.tasks.tfds_data`.
 """
 
 import abc
 import dataclasses
-import os
-import socket
-import threading
-import time
-import urllib.parse
-import urllib.request
 
 import tensorflow as tf
 
 from relu_zoo import _logs
 from relu_zoo.registry import Registry
+from relu_zoo.tasks.tfds_data import open_builder, read_split
 
 MODALITIES = ("image", "text", "speech")
 SPLITS = ("train", "validation", "test")
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-class DatasetNotFoundError(RuntimeError):
-    """The TFDS dataset of a task is not prepared in the data directory and was not downloaded."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,18 +391,6 @@ class Task(abc.ABC):
         return keras.Model(inputs, layer(inputs), name=f"{self.name.replace('/', '_')}_preprocessor")
 
 
-def read_split(builder, split):
-    """A TFDS split's examples, files in order, without TFDS's automatic in-memory cache.
-
-    TFDS caches small datasets (mnist, spoken_digit) as read; `load()` caches the preprocessed examples
-    instead, and a capped split (`max_examples`, `take(n)`) stops reading TFDS's cache halfway, which
-    tf.data reports as "The calling iterator did not fully read the dataset being cached" and discards.
-    """
-    import tensorflow_datasets as tfds
-
-    return builder.as_dataset(split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=False))
-
-
 def carve(ds, every):
     """Splits `ds` into `(rest, every-th)`: position `i` goes to the second part iff `i % every == every - 1`.
 
@@ -454,141 +428,6 @@ def _resolve_caps(max_examples):
         if cap is not None:
             _check_positive_int(f"max_examples[{split!r}]", cap)
     return caps
-
-
-def resolve_data_dir(data_dir=None):
-    """The TFDS data directory: `data_dir`, else `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`.
-
-    TFDS reads `TFDS_DATA_DIR` once at import; reading it here honours a change made afterwards.
-    """
-    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets")
-    return os.path.expanduser(os.fspath(data_dir))
-
-
-DOWNLOAD_MODES = ("auto", True, False)
-PROBE_TIMEOUT = 5.0  # seconds for every download host together: well inside the 60 s a user waits offline
-GCS_HOST = ("storage.googleapis.com", 443)  # TFDS's own bucket: tried first for prepared copies of many datasets
-
-
-def open_builder(tfds_name, data_dir=None, download="auto"):
-    """A TFDS builder whose data is prepared (downloading it if allowed), or one clear `DatasetNotFoundError`.
-
-    Checks for `<data_dir>/<name>/<config>/<version>/dataset_info.json` first: TFDS's own check in
-    `as_dataset` retries for ~10 s. `download` as in `Task.load`: with `"auto"` the hosts of the builder's
-    download URLs must answer within `PROBE_TIMEOUT` seconds (`unreachable`) before TFDS's
-    `download_and_prepare` runs, because its downloads retry for minutes without network.
-    """
-    import tensorflow_datasets as tfds
-
-    if not any(download is mode for mode in (True, False)) and download != "auto":
-        raise ValueError(f"`download` must be one of {DOWNLOAD_MODES}. Received: download={download!r}")
-    data_dir = resolve_data_dir(data_dir)
-    try:
-        builder = tfds.builder(tfds_name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError as e:
-        raise DatasetNotFoundError(f"TFDS {tfds.__version__} has no dataset {tfds_name!r} ({e}). "
-                                   f"Install a tensorflow-datasets version that has it.") from None
-    if _is_prepared(builder):
-        return builder
-    command = _logs.is_command()  # the fixes a user can apply: flags on our commands, arguments in Python
-    if download is False:
-        raise DatasetNotFoundError(_not_found_message(
-            tfds_name, builder, data_dir,
-            "Downloading is off (--no-download)." if command else "Downloading is off (download=False).",
-            "or allow the download on a machine with network: " + (
-                "leave out --no-download." if command else 'download="auto" (the default).'))) from None
-    if download == "auto":
-        addresses = download_addresses(builder)
-        failed = unreachable(addresses)
-        if failed:
-            host, port, reason = failed[0]
-            raise DatasetNotFoundError(_not_found_message(
-                tfds_name, builder, data_dir,
-                f"It was not downloaded: no network. TFDS would download it from "
-                f"{', '.join(f'{h}:{p}' for h, p in addresses)}, and {host}:{port} did not answer ({reason}).",
-                "or run the same command again once this machine reaches those hosts (directly, or through the "
-                "proxy set in https_proxy)." if command else
-                "or, if this machine reaches those hosts in a way the check misses, force the download with "
-                "download=True.")) from None
-    try:
-        builder.download_and_prepare()  # TFDS's progress bars show the download and the preparation
-    except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user, shown in one line
-        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-        raise DatasetNotFoundError(_not_found_message(
-            tfds_name, builder, data_dir, f"TFDS's download failed: {reason}",
-            "or run the same command again once the network works (TFDS resumes from its download folder).")
-        ) from None
-    return builder
-
-
-def download_addresses(builder):
-    """`[(host, port)]` TFDS connects to when downloading `builder`'s data: the hosts of its registered URLs
-    (`builder.url_infos`, from the dataset's checksums file), else TFDS's bucket; each through the proxy
-    set for its scheme (`https_proxy` etc.) when there is one."""
-    try:
-        urls = list(builder.url_infos or {})
-    except Exception:  # noqa: BLE001 - a builder without a checksums file: its URLs are not known up front
-        urls = []
-    return list(dict.fromkeys(url_address(url) for url in urls or [f"https://{GCS_HOST[0]}/"]))
-
-
-def url_address(url):
-    """The `(host, port)` a download of `url` connects to: its own, or that of the proxy set for its scheme
-    (`https_proxy`, `http_proxy`, honouring `no_proxy`)."""
-    parts = urllib.parse.urlsplit(url)
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
-        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def unreachable(addresses, timeout=PROBE_TIMEOUT):
-    """The `(host, port)` pairs that do not accept a TCP connection within `timeout` seconds, as
-    `[(host, port, reason)]`; `[]` when all answer.
-
-    All are tried at once, each in a daemon thread, and waited for `timeout` seconds in all: a DNS lookup
-    that hangs (it ignores socket timeouts) is given up on, not waited for.
-    """
-    results = {}
-
-    def connect(address):
-        try:
-            socket.create_connection(address, timeout=timeout).close()
-            results[address] = None
-        except OSError as e:
-            results[address] = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-
-    threads = [threading.Thread(target=connect, args=(address,), daemon=True) for address in addresses]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    waited = f"no answer within {timeout:g} s"
-    return [(host, port, results.get((host, port), waited)) for host, port in addresses
-            if results.get((host, port), waited) is not None]
-
-
-def _is_prepared(builder):
-    return tf.io.gfile.exists(os.path.join(os.fspath(builder.data_dir), "dataset_info.json"))
-
-
-def _not_found_message(tfds_name, builder, data_dir, why, last_fix):
-    name_dir = os.path.join(data_dir, *tfds_name.split("/"))
-    found = sorted(tf.io.gfile.listdir(name_dir)) if tf.io.gfile.isdir(name_dir) else []
-    other = f" It holds other versions: {', '.join(v.rstrip('/') for v in found)}." if found else ""
-    return (
-        f"TFDS dataset {tfds_name!r} (version {builder.version}) is not prepared in the data directory "
-        f"{data_dir!r} (looked for {os.fspath(builder.data_dir)!r}).{other} {why}\n"
-        f"To fix it, either:\n"
-        f"  - point TFDS_DATA_DIR ({'or train.py --data-dir' if _logs.is_command() else 'or data_dir=...'}) at a "
-        f"folder that holds "
-        f"{tfds_name}/{builder.version}/ prepared by TFDS;\n"
-        f"  - on a machine with network, prepare it with `tfds build {tfds_name} --data_dir DIR` (or "
-        f"`tfds.builder({tfds_name!r}, data_dir=DIR).download_and_prepare()`) and copy "
-        f"DIR/{tfds_name.split('/')[0]} into {data_dir!r};\n"
-        f"  - {last_fix}"
-    )
 
 
 # -- registry -------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ train and validation (every 10th), so validation holds the same speakers as trai
 
 import tensorflow as tf
 
-from relu_zoo.tasks.base import AUTOTUNE, TASKS, Task, TaskSpec, carve, read_split, register_task
+from relu_zoo.tasks.base import AUTOTUNE, TASKS, Task, TaskSpec, carve, register_task
+from relu_zoo.tasks.tfds_data import read_split
 from relu_zoo.tasks.preprocessing import LogMelSpectrogram, Waveform, fit_length
 
 FEATURES = ("log_mel", "mfcc", "waveform")

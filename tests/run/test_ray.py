@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 # A tiny sweep of two runs: mnist, a narrow MLP, one epoch on 512 examples.
 SWEEP = ["--task", "mnist", "--model", "mlp", "--activations", "relu,prelu", "--seeds", "1", "--epochs", "1",
          "--max-train-examples", "512", "--max-eval-examples", "256", "--batch-size", "64",
@@ -78,8 +78,8 @@ def summary_rows(out):
 def test_library_and_train_py_work_without_ray(tmp_path):
     """Ray stays optional: nothing but --ray imports it, and --ray without it is one clear error."""
     code = ("import sys; sys.modules['ray'] = None\n"  # any `import ray` now raises ImportError
-            "import relu_zoo, relu_zoo.cli, relu_zoo.run.sweep, relu_zoo.run.report\n"
-            f"sys.exit(relu_zoo.cli.main(['--ray', '--epochs', '1', '--out', {str(tmp_path / 'out')!r}]))")
+            "import relu_zoo, relu_zoo.console, relu_zoo.run.sweep, relu_zoo.run.report\n"
+            f"sys.exit(relu_zoo.console.main(['--ray', '--epochs', '1', '--out', {str(tmp_path / 'out')!r}], prog='train.py'))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "--ray needs Ray" in proc.stderr and "pip install 'relu_zoo[ray]'" in proc.stderr

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relu_zoo import tasks
+from relu_zoo import _net, tasks
 from relu_zoo.tasks.image import random_crop_flip
 from relu_zoo.tasks.preprocessing import ImageNormalization, KeepLastWords, LogMelSpectrogram, standardize_text
 
@@ -355,6 +355,7 @@ def test_log_mel_spectrogram_tone_and_silence():
         LogMelSpectrogram(sample_rate=8000, upper_edge_hertz=5000)
 
 
+@pytest.mark.slow
 def test_preprocessors_load_in_a_fresh_process_with_safe_mode(tmp_path):
     """Registration happens on `import relu_zoo.tasks`: no custom_objects, safe_mode=True."""
     import subprocess
@@ -496,6 +497,7 @@ def test_real_spoken_digit(real_tfds_dir):
     assert len(_examples(data.train)) == 2025
 
 
+@pytest.mark.slow
 def test_real_imdb_vocabulary_from_train_only(real_tfds_dir, tmp_path):
     data_dir = real_tfds_dir("imdb_reviews/plain_text/1.0.0")
     task = tasks.get("imdb_reviews")
@@ -628,13 +630,13 @@ def _network(monkeypatch, answer):
         asked.append(list(addresses))
         return [(host, port, "ConnectionRefusedError: refused") for host, port in addresses] if not answer else []
 
-    monkeypatch.setattr(tasks.base, "unreachable", probe)
+    monkeypatch.setattr(tasks.tfds_data, "unreachable", probe)
     return asked
 
 
 def test_prepared_dataset_is_opened_without_download_or_probe(tfds_metadata_dir, no_tfds_download, monkeypatch):
     asked = _network(monkeypatch, answer=False)
-    builder = tasks.base.open_builder("mnist", data_dir=tfds_metadata_dir)
+    builder = tasks.tfds_data.open_builder("mnist", data_dir=tfds_metadata_dir)
     assert os.fspath(builder.data_dir).startswith(tfds_metadata_dir)
     assert no_tfds_download == [] and asked == []
 
@@ -699,7 +701,7 @@ def test_a_successful_download_opens_the_prepared_builder(tmp_path, monkeypatch)
         self.info.write_to_directory(self.data_dir)
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare)
-    builder = tasks.base.open_builder("mnist", data_dir=str(tmp_path))
+    builder = tasks.tfds_data.open_builder("mnist", data_dir=str(tmp_path))
     assert os.path.isfile(os.path.join(os.fspath(builder.data_dir), "dataset_info.json"))
 
 
@@ -724,11 +726,11 @@ def test_offline_probe_on_loopback_fails_fast(tmp_path, no_tfds_download, monkey
         server.listen()
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         open_address, closed_address = server.getsockname(), closed.getsockname()
-        assert tasks.base.unreachable([open_address]) == []
-        [(host, port, reason)] = tasks.base.unreachable([open_address, closed_address], timeout=2)
+        assert _net.unreachable([open_address]) == []
+        [(host, port, reason)] = _net.unreachable([open_address, closed_address], timeout=2)
         assert (host, port) == closed_address and "Connection" in reason
 
-        monkeypatch.setattr(tasks.base, "download_addresses", lambda builder: [closed_address])
+        monkeypatch.setattr(tasks.tfds_data, "download_addresses", lambda builder: [closed_address])
         start = time.monotonic()
         with pytest.raises(tasks.DatasetNotFoundError) as info:
             tasks.get("mnist").load(data_dir=str(tmp_path))
@@ -741,7 +743,7 @@ def test_offline_probe_on_loopback_fails_fast(tmp_path, no_tfds_download, monkey
 def test_probe_gives_up_on_an_address_that_never_answers():
     """A port that accepts nothing and refuses nothing (TEST-NET-1, RFC 5737, is never routed) costs the
     timeout, not the system's connect timeout."""
-    [(host, port, reason)] = tasks.base.unreachable([("192.0.2.1", 9)], timeout=0.5)
+    [(host, port, reason)] = _net.unreachable([("192.0.2.1", 9)], timeout=0.5)
     assert (host, port) == ("192.0.2.1", 9) and reason
 
 
@@ -751,9 +753,9 @@ def test_download_addresses_follow_the_dataset_and_the_proxy(tmp_path, monkeypat
     for variable in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(variable, raising=False)
     cifar = tfds.builder("cifar10", data_dir=str(tmp_path))
-    assert tasks.base.download_addresses(cifar) == [("www.cs.toronto.edu", 443)]
+    assert tasks.tfds_data.download_addresses(cifar) == [("www.cs.toronto.edu", 443)]
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
-    assert tasks.base.download_addresses(cifar) == [("proxy.example", 3128)]
+    assert tasks.tfds_data.download_addresses(cifar) == [("proxy.example", 3128)]
 
 
 def test_resolve_data_dir(monkeypatch):

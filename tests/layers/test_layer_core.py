@@ -1,7 +1,7 @@
 """Every registered activation layer against an independent NumPy reference, parametrized over the registry.
 
 Backend-agnostic (keras.ops only), so the same checks run under JAX:
-    KERAS_BACKEND=jax python -m pytest -q tests/test_layer_core.py
+    KERAS_BACKEND=jax python -m pytest -q tests/layers/test_layer_core.py
 """
 
 import doctest
@@ -15,6 +15,7 @@ from keras import ops
 
 import relu_zoo
 from relu_zoo import activations
+from relu_zoo.layers.base import RECORDS
 
 BACKEND = keras.backend.backend()
 SELU_A, SELU_L = activations.SELU_ALPHA, activations.SELU_SCALE
@@ -95,7 +96,7 @@ REFERENCES = {
 }
 
 # Gated units halve the last axis: they get 6 input channels (values 0-2, gates 3-5) and give 3.
-GATED = {"glu", "reglu", "geglu", "swiglu", "bilinear"}
+GATED = {record.name for record in RECORDS.values() if record.family == "gated"}
 
 
 def width(name):
@@ -104,7 +105,7 @@ def width(name):
 
 # Derivative at exactly 0 (per channel for parametric layers), as the docstrings state.
 AT_ZERO = {
-    **{name: np.full(3, value) for name, value in activations.DERIVATIVE_AT_ZERO.items()},
+    **{r.name: np.full(3, r.derivative_at_zero) for r in RECORDS.values() if r.derivative_at_zero is not None},
     "leaky_relu": np.full(3, 0.2),
     "elu": np.full(3, 0.5),
     "prelu": A3,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from relu_zoo import cli
+from relu_zoo import console
 from relu_zoo.run import claims, store
 from test_train import ROOT, metrics_of, needs_mnist, run_cli, summary_rows
 
@@ -141,8 +141,12 @@ def test_the_holder_refreshes_its_heartbeat_and_sees_a_takeover(tmp_path):
 
 
 RACE = """
-import importlib.util, os, sys, time
-spec = importlib.util.spec_from_file_location("claims", sys.argv[1])  # without relu_zoo's Keras import
+import importlib.util, os, sys, time, types
+# Without relu_zoo's Keras import: an empty package, so `from relu_zoo import _io` loads only that module.
+package = types.ModuleType("relu_zoo")
+package.__path__ = [os.path.dirname(os.path.dirname(sys.argv[1]))]
+sys.modules["relu_zoo"] = package
+spec = importlib.util.spec_from_file_location("claims", sys.argv[1])
 claims = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(claims)
 while not os.path.exists(sys.argv[3]):
@@ -179,14 +183,14 @@ def assert_one_line_error(err, *parts):
 
 def test_out_a_file_is_exit_2(tmp_path, capsys):
     (tmp_path / "afile").write_text("")
-    assert cli.main(ONE_EPOCH + ["--out", str(tmp_path / "afile")]) == 2
+    assert console.main(ONE_EPOCH + ["--out", str(tmp_path / "afile")], prog="train.py") == 2
     assert_one_line_error(capsys.readouterr().err, str(tmp_path / "afile"), "is a file, not a folder")
-    assert cli.main(ONE_EPOCH + ["--out", str(tmp_path / "afile" / "sub")]) == 2
+    assert console.main(ONE_EPOCH + ["--out", str(tmp_path / "afile" / "sub")], prog="train.py") == 2
     assert_one_line_error(capsys.readouterr().err, "part of its path is a file")
 
 
 def test_config_naming_a_missing_file_is_exit_2(tmp_path, capsys):
-    assert cli.main(["--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert console.main(["--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")], prog="train.py") == 2
     assert_one_line_error(capsys.readouterr().err, "nope.yaml' does not exist", "--config")
 
 
@@ -204,7 +208,7 @@ def test_unwritable_out_is_exit_2(tmp_path, capsys, monkeypatch):
             return real_mkdir(self, *args, **kwargs)
 
         monkeypatch.setattr(Path, "mkdir", mkdir)
-    assert cli.main(ONE_EPOCH + ["--out", str(out / "sub")]) == 2
+    assert console.main(ONE_EPOCH + ["--out", str(out / "sub")], prog="train.py") == 2
     assert_one_line_error(capsys.readouterr().err, str(out / "sub"), "Permission denied", "another --out")
 
 
@@ -256,7 +260,7 @@ def test_corrupt_records_and_resume_state_are_quarantined_and_run_again(one_epoc
     os.symlink("epoch1", broken / "backup" / "current")
 
     # The report never reads a damaged record: rebuilding it names the file and the fix.
-    assert cli.main(["report", "--out", str(out)]) == 2
+    assert console.main(["report", str(out)]) == 2
 
     proc = sweep(ONE_EPOCH, out)
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
@@ -277,14 +281,13 @@ def test_rebuilding_a_report_from_a_damaged_record_is_one_clear_error(tmp_path, 
     path = tmp_path / "runs" / "mnist__mlp__relu__seed0" / "result.json"
     path.parent.mkdir(parents=True)
     path.write_text('{"run_id": "mnist__mlp__relu__seed0", "status": "o')
-    assert cli.main(["report", "--out", str(tmp_path)]) == 2
+    assert console.main(["report", str(tmp_path)]) == 2
     assert_one_line_error(capsys.readouterr().err, str(path), "is unreadable", "Re-run the sweep")
 
 
 DISK_FULL = """
 import errno, sys
-from relu_zoo import cli
-from relu_zoo.run import store
+from relu_zoo import _io, console
 
 def full_disk_open(path, mode="r", *args, **kwargs):
     f = open(path, mode, *args, **kwargs)
@@ -296,8 +299,8 @@ def full_disk_open(path, mode="r", *args, **kwargs):
         f.write = write
     return f
 
-store.open = full_disk_open
-sys.exit(cli.main(sys.argv[1:]))
+_io.open = full_disk_open
+sys.exit(console.main(sys.argv[1:], prog="train.py"))
 """
 
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import relu_zoo
-from relu_zoo import cli
+from relu_zoo import console
 from relu_zoo.run import spec as config_lib, stats, store
 from relu_zoo.diagnostics import ActivationDiagnostics
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 TINY = ["--task", "mnist", "--model", "cnn", "--max-train-examples", "512", "--max-eval-examples", "256",
         "--batch-size", "64", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}', "--verbose", "0"]
 
@@ -120,7 +120,7 @@ def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
         assert f"shard {i}/3" in proc.stdout
     assert sorted(len(list(out.glob("runs/*/result.json"))) for out in shards) == [1, 1, 2]
     merged = tmp_path / "merged"
-    proc = run_cli(["report", "--out", *map(str, shards), "--dest", str(merged)])
+    proc = run_cli(["report", *map(str, shards), "--dest", str(merged)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert metrics_of(merged) == metrics_of(tiny_sweep)
     assert summary_rows(merged) == summary_rows(tiny_sweep)
@@ -391,7 +391,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("argv,message", BAD_INPUTS)
 def test_bad_input_is_one_clear_error_before_training(tmp_path, capsys, argv, message):
-    code = cli.main(argv + ["--out", str(tmp_path / "out")])
+    code = console.main(argv + ["--out", str(tmp_path / "out")], prog="train.py")
     err = capsys.readouterr().err
     assert code == 2
     assert message in err, err
@@ -419,7 +419,7 @@ def test_multi_worker_without_a_usable_tf_config_is_one_clear_error(tmp_path, ca
         monkeypatch.delenv("TF_CONFIG", raising=False)
     else:
         monkeypatch.setenv("TF_CONFIG", tf_config)
-    code = cli.main(["--distribute", "multi_worker", "--out", str(tmp_path / "out")])
+    code = console.main(["--distribute", "multi_worker", "--out", str(tmp_path / "out")], prog="train.py")
     err = capsys.readouterr().err
     assert code == 2
     assert message in err, err
@@ -430,14 +430,14 @@ def test_multi_worker_without_a_usable_tf_config_is_one_clear_error(tmp_path, ca
 
 def test_multi_worker_with_cpu_devices_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker"}}')
-    assert cli.main(["--distribute", "multi_worker", "--cpu-devices", "2", "--out", str(tmp_path / "o")]) == 2
+    assert console.main(["--distribute", "multi_worker", "--cpu-devices", "2", "--out", str(tmp_path / "o")], prog="train.py") == 2
     assert "`cpu_devices` applies to --distribute mirrored only" in capsys.readouterr().err
 
 
 def test_unknown_config_key_is_an_error(tmp_path, capsys):
     config_file = tmp_path / "c.yaml"
     config_file.write_text("epochs: 1\nlearnin_rate: 0.1\n")
-    assert cli.main(["--config", str(config_file), "--out", str(tmp_path / "o")]) == 2
+    assert console.main(["--config", str(config_file), "--out", str(tmp_path / "o")], prog="train.py") == 2
     err = capsys.readouterr().err
     assert "Unknown configuration key 'learnin_rate'" in err and "learning_rate" in err
 
@@ -445,7 +445,7 @@ def test_unknown_config_key_is_an_error(tmp_path, capsys):
 def test_out_holding_a_different_sweep_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     store.atomic_write_json(out / "config.json", {"sweep": {"epochs": 99}})
-    assert cli.main(["--out", str(out), "--epochs", "1"]) == 2
+    assert console.main(["--out", str(out), "--epochs", "1"], prog="train.py") == 2
     assert "holds a different sweep" in capsys.readouterr().err
 
 

@@ -1,10 +1,10 @@
 """Writes `torch_edge_cases.json`: PyTorch's outputs and gradients of every relu_zoo activation at edge inputs.
 
-PyTorch is not a dependency of relu_zoo or of its tests: `tests/test_torch_reference.py` only reads the JSON
+PyTorch is not a dependency of relu_zoo or of its tests: `tests/layers/test_torch_reference.py` only reads the JSON
 written here. Regenerate it (after adding an activation or changing a case below) in a separate environment:
 
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
-    /tmp/torchvenv/bin/python tests/reference/make_torch_reference.py
+    /tmp/torchvenv/bin/python tests/layers/reference/make_torch_reference.py
 
 Each case names a registered relu_zoo activation, the constructor arguments and parameter values to give it,
 and computes the same function with PyTorch: `torch.nn.functional` where PyTorch has the activation, otherwise
@@ -155,7 +155,7 @@ def main():
         cases.append({"id": case_id, "activation": activation, "kwargs": kwargs, "params": params,
                       "results": results})
     document = {
-        "generator": "tests/reference/make_torch_reference.py",
+        "generator": "tests/layers/reference/make_torch_reference.py",
         "torch_version": torch.__version__,
         "inputs": INPUTS,
         "cases": cases,

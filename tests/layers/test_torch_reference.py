@@ -1,7 +1,7 @@
 """Every registered activation against PyTorch at edge inputs, in every float dtype and mixed precision.
 
-The PyTorch numbers come from `tests/reference/torch_edge_cases.json`, written by
-`tests/reference/make_torch_reference.py` (PyTorch is not needed to run this test; see that script to
+The PyTorch numbers come from `tests/layers/reference/torch_edge_cases.json`, written by
+`tests/layers/reference/make_torch_reference.py` (PyTorch is not needed to run this test; see that script to
 regenerate the fixture). Inputs: 0, ±1e-8, ±1, ±1e4, ±65504, ±inf, NaN, each cast to the dtype first.
 Checked: outputs, input gradients, and the gradients of learnable parameters.
 
@@ -25,7 +25,7 @@ import relu_zoo
 FIXTURE = pathlib.Path(__file__).parent / "reference" / "torch_edge_cases.json"
 REFERENCE = json.loads(FIXTURE.read_text())
 CASES = {case["id"]: case for case in REFERENCE["cases"]}
-LAYERS_PAGE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "howto" / "layers.md"
+LAYERS_PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "howto" / "layers.md"
 
 NUMPY_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
                 "float64": np.float64}
@@ -120,7 +120,7 @@ requires_tensorflow = pytest.mark.skipif(keras.backend.backend() != "tensorflow"
 
 def test_fixture_covers_every_activation_and_the_edge_inputs():
     assert set(relu_zoo.list_activations()) <= {case["activation"] for case in CASES.values()}, \
-        "add a case to tests/reference/make_torch_reference.py and regenerate the fixture"
+        "add a case to tests/layers/reference/make_torch_reference.py and regenerate the fixture"
     assert REFERENCE["inputs"][:9] == [0.0, 1e-8, -1e-8, 1.0, -1.0, 1e4, -1e4, 65504.0, -65504.0]
     assert REFERENCE["inputs"][9:11] == [math.inf, -math.inf] and math.isnan(REFERENCE["inputs"][11])
     for case in CASES.values():

@@ -1,5 +1,5 @@
 """Gated linear units (GLU, ReGLU, GEGLU, SwiGLU, bilinear): what they add to the shared layer checks of
-tests/test_layer_core.py — the split convention, the odd-size error, other axes, masks, mixed precision."""
+tests/layers/test_layer_core.py — the split convention, the odd-size error, other axes, masks, mixed precision."""
 
 import keras
 import numpy as np
@@ -8,15 +8,20 @@ from keras import ops
 
 import relu_zoo
 from relu_zoo import activations
+from relu_zoo.layers.base import RECORDS
 
 GATES = {
     "glu": lambda b: 1 / (1 + np.exp(-b)),
     "reglu": lambda b: np.maximum(b, 0),
-    "geglu": None,  # checked against relu_zoo's own gelu, which tests/test_layer_core.py checks
+    "geglu": None,  # checked against relu_zoo's own gelu, which tests/layers/test_layer_core.py checks
     "swiglu": lambda b: b / (1 + np.exp(-b)),
     "bilinear": lambda b: b,
 }
 NAMES = sorted(GATES)
+
+
+def test_every_gated_activation_has_a_gate_reference():
+    assert NAMES == sorted(r.name for r in RECORDS.values() if r.family == "gated")
 
 
 @pytest.mark.parametrize("name", NAMES)

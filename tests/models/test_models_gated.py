@@ -8,9 +8,10 @@ import pytest
 import relu_zoo
 from relu_zoo import models, tasks
 from relu_zoo.diagnostics import activation_layers
+from relu_zoo.layers.base import RECORDS
 from relu_zoo.models.transformer import ffn_inner_units
 
-GATED = ("glu", "reglu", "geglu", "swiglu", "bilinear")
+GATED = tuple(sorted(record.name for record in RECORDS.values() if record.family == "gated"))
 TEXT = tasks.TaskSpec(name="small_text", modality="text", input_shape=(16,), input_dtype="int64", num_classes=2,
                       class_names=("neg", "pos"), vocab_size=50)
 WAVE = tasks.TaskSpec(name="small_wave", modality="speech", input_shape=(400, 1), input_dtype="float32",

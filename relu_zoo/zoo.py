@@ -1,0 +1,194 @@
+"""Building the zoo of pretrained checkpoints: `export()` of a finished run into a checkpoint folder (model,
+preprocessor, metadata, card), and the zoo's index (`models/index.json`, `models/README.md`).
+
+Loading and verifying checkpoints: `relu_zoo.pretrained`.
+"""
+
+import datetime
+import json
+import shutil
+from pathlib import Path
+
+from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
+from relu_zoo.pretrained import (CARD_FILE, INDEX_FILE, METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE, end_to_end,
+                                 list_pretrained, load_file, raw_accuracy, sha256, zoo_dir)
+from relu_zoo.run.store import final_layers
+
+
+def card(meta):
+    """The model card (README.md) text of a checkpoint."""
+    acc = meta["metrics"]["test_accuracy"]
+    target = meta.get("target_accuracy")
+    lines = [
+        f"# {meta['name']}",
+        "",
+        f"The relu_zoo `{meta['model']}` model trained on TFDS `{meta['task']}` with the `{meta['activation']}` "
+        "activation.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from relu_zoo import pretrained",
+        f"model = pretrained.load({meta['name']!r})                   # preprocessed inputs -> logits",
+        f"raw = pretrained.load({meta['name']!r}, raw_inputs=True)    # raw inputs -> probabilities",
+        "```",
+        "",
+        "Intended use: a reference point for comparing activations, a starting point for fine-tuning, "
+        "teaching. Not evaluated for any production use.",
+        "",
+        "## Data",
+        "",
+        f"TFDS `{meta['task']}`: trained on {meta['data']['train_examples']:,} training examples; metrics on "
+        f"the `{meta['data']['test_split']}` split ({meta['data']['test_examples']:,} examples). "
+        f"{meta['data'].get('notes', '')}",
+        "",
+        "## Metrics",
+        "",
+        "| split | accuracy | loss |",
+        "|---|---|---|",
+        f"| {meta['data']['test_split']} | {100 * acc:.2f}% | {meta['metrics']['test_loss']:.4f} |",
+        "",
+        f"Accuracy of the raw-input model on the first {meta['check']['examples']:,} test examples (what the "
+        f"test suite re-checks): {100 * meta['check']['accuracy']:.2f}%.",
+        "",
+    ]
+    if target is not None:
+        verdict = "met" if acc >= target else f"**missed** — {meta.get('target_note') or 'no reason recorded'}"
+        lines += [f"Target accuracy {100 * target:.1f}%: {verdict}.", ""]
+    lines += ["## Training", "", f"Seed {meta['seed']}, {meta['epochs']} epochs. Reproduce with:", "", "```",
+              meta["command"], "```", ""]
+    learned = meta.get("learned_parameters") or {}
+    if learned:
+        lines += ["## Learned activation parameters (per layer: mean [min, max])", "", "| layer | parameter | "
+                  "mean | min | max |", "|---|---|---|---|---|"]
+        for layer, params in learned.items():
+            for param, st in params.items():
+                lines.append(f"| {layer} | {param} | {st['mean']:.4f} | {st['min']:.4f} | {st['max']:.4f} |")
+        lines.append("")
+    lines += ["## Limits", "", "Single seed; accuracy differences between checkpoints of different activations "
+              "are not evidence of a ranking (see `train.py` reports for multi-seed statistics). Inputs must be "
+              "preprocessed like the training data unless loaded with `raw_inputs=True`.", "",
+              f"Versions: relu_zoo {meta['versions']['relu_zoo']}, keras {meta['versions']['keras']}, "
+              f"tensorflow {meta['versions']['tensorflow']}. Created {meta['date']}.", ""]
+    return "\n".join(lines)
+
+
+def export(run_dir, root=None, target_accuracy=None, target_note=None, data_notes=None):
+    """Turns a finished run saved with --save-checkpoint into a zoo folder; returns its name."""
+    run_dir = Path(run_dir)
+    result = json.loads((run_dir / "result.json").read_text())
+    for needed in (MODEL_FILE, PREPROCESSOR_FILE):
+        if not (run_dir / needed).is_file():
+            raise ValueError(f"{run_dir} has no {needed}: run train.py with --save-checkpoint.")
+    name = f"{result['model']}_{result['activation'].split(':')[0]}.{result['task'].replace('/', '_')}"
+    root = Path(root) if root else zoo_dir()
+    learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}
+    cfg = result["config"]
+    meta = {
+        "name": name,
+        "task": result["task"],
+        "model": result["model"],
+        "activation": result["activation"],
+        "activation_config": result["activation_config"],
+        "model_kwargs": cfg.get("model_kwargs", {}),
+        "seed": result["seed"],
+        "epochs": result["epochs"],
+        "command": result.get("command") or _command_for(result),
+        "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]},
+        "target_accuracy": target_accuracy,
+        "target_note": target_note,
+        "data": {"train_examples": result["train_examples"], "test_split": result.get("test_split", "test"),
+                 "test_examples": result.get("test_examples"), "notes": data_notes or ""},
+        "params": result["params"],
+        "learned_parameters": learned,
+        "versions": result["versions"],
+        "date": datetime.date.today().isoformat(),
+    }
+
+    def write(tmp):
+        tmp.mkdir()
+        save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
+        shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
+        staged = end_to_end(load_file(tmp / PREPROCESSOR_FILE), load_file(tmp / MODEL_FILE))
+        check_accuracy, check_examples = raw_accuracy(staged, result["task"])
+        meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
+        atomic_write_text(tmp / CARD_FILE, card(meta))
+        meta["sha256"] = {f: sha256(tmp / f) for f in (MODEL_FILE, PREPROCESSOR_FILE, CARD_FILE)}
+        atomic_write_json(tmp / METADATA_FILE, meta)
+
+    atomic_write(root / name, write)
+    write_index(root)
+    return name
+
+
+def save_lean(source, dest):
+    """Saves the model in `source` to `dest` without the optimizer's state.
+
+    The training configuration stays (`load(compile=True)` gives the same optimizer, loss and metrics), but
+    the optimizer starts fresh: Adam's two moments per weight would triple the file for no use in
+    inference, and fine-tuning usually starts its own optimizer anyway. Weights are unchanged.
+    """
+    import keras
+
+    model = load_file(source)
+    compile_config = model.get_compile_config()
+    if compile_config:
+        model.compile(**keras.saving.deserialize_keras_object(compile_config))  # an unbuilt optimizer
+    atomic_write(dest, model.save, suffix=".keras")
+
+
+def _command_for(result):
+    cfg = result["config"]
+    parts = ["python train.py", f"--task {result['task']}", f"--model {result['model']}",
+             f"--activations '{result['activation']}'", f"--seeds {result['seed'] + 1}", f"--epochs {result['epochs']}",
+             f"--batch-size {cfg['batch_size']}", f"--learning-rate {cfg['learning_rate']}",
+             f"--optimizer {cfg['optimizer']}", f"--schedule {cfg['schedule']}",
+             f"--max-train-examples {cfg['max_train_examples'] or 'all'}",
+             f"--max-eval-examples {cfg['max_eval_examples'] or 'all'}", "--save-checkpoint"]
+    if cfg.get("model_kwargs"):
+        parts.append(f"--model-kwargs '{json.dumps(cfg['model_kwargs'])}'")
+    return " ".join(parts)
+
+
+def index_rows(root=None):
+    root = Path(root) if root else zoo_dir()
+    rows = []
+    for name in list_pretrained(root):
+        meta = json.loads((root / name / METADATA_FILE).read_text())
+        files = {f: {"sha256": digest, "size_bytes": (root / name / f).stat().st_size}
+                 for f, digest in sorted(meta["sha256"].items())}
+        rows.append({"name": name, "task": meta["task"], "model": meta["model"], "activation": meta["activation"],
+                     "epochs": meta["epochs"], "test_accuracy": meta["metrics"]["test_accuracy"], "target_accuracy": meta["target_accuracy"],
+                     "test_split": meta["data"]["test_split"], "params": meta["params"],
+                     "size_bytes": sum(f["size_bytes"] for f in files.values()), "files": files})
+    return rows
+
+
+def index_markdown(rows):
+    lines = ["| checkpoint | task | model | activation | epochs | test accuracy | target | params | size |",
+             "|---|---|---|---|---:|---|---|---|---|"]
+    for r in rows:
+        target = "–" if r["target_accuracy"] is None else f"{100 * r['target_accuracy']:.1f}%"
+        mark = "" if r["target_accuracy"] is None or r["test_accuracy"] >= r["target_accuracy"] else " (missed)"
+        lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | {r['epochs']} | "
+                     f"{100 * r['test_accuracy']:.2f}%{mark} | {target} | {r['params']:,} | "
+                     f"{r['size_bytes'] / 1e6:.2f} MB |")
+    total = sum(r["size_bytes"] for r in rows)
+    lines += ["", f"{len(rows)} checkpoints, {total / 1e6:.1f} MB in total."]
+    return "\n".join(lines)
+
+
+def write_index(root=None):
+    """Regenerates models/index.json and models/README.md from the checkpoint folders. (The docs' checkpoint
+    table and pyproject's data-files table are the repository's: `python tools/docs_tables.py`.)"""
+    root = Path(root) if root else zoo_dir()
+    rows = index_rows(root)
+    atomic_write_json(root / INDEX_FILE, {"checkpoints": rows})
+    atomic_write_text(root / "README.md", "# Pretrained checkpoints\n\nGenerated by "
+                      "`relu_zoo.zoo.write_index()`; do not edit.\n\n" + index_markdown(rows) + "\n")
+    return rows
+
+
+# Test accuracy each task's checkpoints should reach; a card says whether it did (`relu-zoo zoo export`).
+TARGETS = {"mnist": 0.993, "imdb_reviews": 0.88, "spoken_digit": 0.97,
+           "imdb_reviews_512": 0.88, "spoken_digit_waveform": 0.95}

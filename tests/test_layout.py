@@ -1,0 +1,171 @@
+"""The package's structure: imports point one way (a declared order, no circles, also not from inside a
+function), private Keras API stays in one module, modules stay readable.
+
+Adding a module means placing it in ORDER: the list is the architecture, bottom first.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+PACKAGE = ROOT / "relu_zoo"
+
+# Each module may import only modules listed before it. A subpackage's name stands for its `__init__`, which
+# Python runs before any of its modules: importing `relu_zoo.tasks.base` from outside `tasks` also imports
+# `relu_zoo.tasks`, so that must come first too. "x.*" is every module of x not named elsewhere: peers that may
+# not import each other. "" is relu_zoo/__init__.py (the public API).
+ORDER = [
+    "_io", "_logs", "_net", "_xla", "activations",
+    "layers.base", "layers.*", "layers",
+    "registry", "swap", "",
+    "diagnostics",
+    "tasks.preprocessing", "tasks.tfds_data", "tasks.base", "tasks.*", "tasks",
+    "models.registry", "models.common", "models.*", "models",
+    "deploy", "pretrained",
+    "run.values", "run.spec", "run.plan", "run.store", "run.records", "run.claims", "run._keras_compat", "run.callbacks",
+    "run.distribute", "run.precision", "run.optim", "run.train", "run.stats", "run.plots", "run.report", "run.sweep",
+    "run.ray_sweep", "run",
+    "studies.common", "studies.*", "studies",
+    "zoo", "finetune", "predict", "console",
+]
+# What a reader can take in at once. activations.py holds the math of every activation with its docstring
+# (Keras' own activations.py is ~600 lines).
+MAX_LINES = {"activations": 640}
+DEFAULT_MAX_LINES = 460
+
+
+def module_name(path, root=PACKAGE):
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def position(name):
+    """The index in ORDER of module `name` (a group "x.*" for an unlisted module of subpackage x)."""
+    if name in ORDER:
+        return ORDER.index(name)
+    group = name.rpartition(".")[0] + ".*"
+    return ORDER.index(group) if "." in name and group in ORDER else None
+
+
+def _resolve(dotted):
+    """The module of relu_zoo that `import relu_zoo.<dotted>` names (a name inside a module -> the module)."""
+    while dotted not in MODULES:
+        dotted = dotted.rpartition(".")[0]
+    return dotted
+
+
+def imports(path, root=PACKAGE):
+    """The modules of the package at `root` that `path` imports anywhere (top level or inside functions),
+    including the parent packages Python runs on the way."""
+    package = root.name
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module != package and not node.module.startswith(package + "."):
+                continue
+            inner = node.module[len(package) + 1:]
+            for alias in node.names:
+                full = f"{inner}.{alias.name}".lstrip(".")
+                found.add(full if full in MODULES else _resolve(inner))
+        elif isinstance(node, ast.Import):
+            found.update(_resolve(a.name[len(package) + 1:]) for a in node.names
+                         if a.name == package or a.name.startswith(package + "."))
+    with_parents = set()
+    for name in found:
+        parts = name.split(".")
+        with_parents.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return with_parents
+
+
+def test_every_module_has_a_place_in_the_order():
+    assert [name for name in MODULES if position(name) is None] == []
+    assert [name for name in ORDER if "*" not in name and name not in MODULES] == []
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_point_down(name):
+    mine = position(name)
+    own_package = name.rpartition(".")[0] if "." in name else None
+    above = sorted(other for other in imports(MODULES[name]) - {name, own_package}
+                   if not name.startswith(other + ".") and (position(other) or 0) >= mine)
+    assert above == [], f"relu_zoo.{name} imports {above}, which ORDER places at or above it"
+
+
+def test_no_import_circle():
+    graph = {name: imports(path) - {name} for name, path in MODULES.items()}
+    # A module's own packages are already running when it is imported: not an edge.
+    graph = {name: {o for o in deps if not name.startswith(o + ".")} for name, deps in graph.items()}
+    state = {}
+
+    def visit(name, stack):
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            if state.get(other) == "open":
+                pytest.fail("import circle: " + " -> ".join([*stack[stack.index(other):], other]))
+            if other not in state:
+                visit(other, [*stack, other])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_modules_stay_short(name):
+    lines = len(MODULES[name].read_text().splitlines())
+    assert lines <= MAX_LINES.get(name, DEFAULT_MAX_LINES), f"relu_zoo/{name}: {lines} lines; split it by job"
+
+
+def test_private_keras_api_only_in_keras_compat():
+    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "keras.src" in p.read_text())
+    assert users == ["run/_keras_compat.py"]
+
+
+# -- benchmarks/: scripts that import relu_zoo and each other explicitly, in this order ------------------------
+
+BENCHMARKS = ROOT / "benchmarks"
+BENCHMARK_ORDER = ["ops", "layers", "phases", "pipeline", "export", "xu2015", "cifar10_collapse", "airbench_torch", "cifar10_parity",
+                   "training"]
+# training.py holds nine subcommands; splitting it by subcommand is the next step, until then it may not grow.
+BENCHMARK_MAX_LINES = {"training": 860}
+
+
+def benchmark_imports(path):
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "benchmarks":
+                found.update(alias.name for alias in node.names)
+            elif node.module.startswith("benchmarks."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("benchmarks."))
+    return found
+
+
+def test_every_benchmark_is_in_the_order():
+    assert sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem != "__init__") == sorted(BENCHMARK_ORDER)
+
+
+@pytest.mark.parametrize("name", BENCHMARK_ORDER)
+def test_benchmark_imports_point_down_and_are_explicit(name):
+    path = BENCHMARKS / f"{name}.py"
+    above = benchmark_imports(path) - set(BENCHMARK_ORDER[:BENCHMARK_ORDER.index(name)])
+    assert above == set(), f"benchmarks/{name}.py imports {sorted(above)}, which come after it"
+    assert "spec_from_file_location" not in path.read_text(), "import siblings as `from benchmarks import x`"
+    lines = len(path.read_text().splitlines())
+    assert lines <= BENCHMARK_MAX_LINES.get(name, DEFAULT_MAX_LINES), f"benchmarks/{name}.py: {lines} lines"
+
+
+def test_the_package_imports_no_benchmark_or_tool():
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [n for n in names if n.split(".")[0] in ("benchmarks", "tools")], path
