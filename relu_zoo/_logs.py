@@ -16,6 +16,7 @@ yourself).
 """
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -73,8 +74,9 @@ def filter_noise(text):
 
 
 def quiet_tensorflow_import():
-    """Imports TensorFlow without its start-up notices (see module docstring); a no-op once it is imported."""
-    if "tensorflow" in sys.modules or verbosity() >= 2:
+    """Imports TensorFlow without its start-up notices (see module docstring); a no-op once it is imported,
+    and on Keras' other backends, which never need TensorFlow to be imported."""
+    if "tensorflow" in sys.modules or verbosity() >= 2 or keras_backend() != "tensorflow":
         return
     if is_command():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -112,3 +114,23 @@ def filtered_stderr():
             rest = filter_noise(captured.read().decode("utf-8", "replace"))
             if rest:
                 sys.stderr.write(rest)
+
+
+def keras_backend():
+    """The backend Keras runs on, or will once imported, as Keras decides it: `KERAS_BACKEND`, else the
+    `backend` of `$KERAS_HOME/keras.json` (`~/.keras`), else TensorFlow. Read without importing Keras, which
+    on the TensorFlow backend imports TensorFlow, whose notices this module must capture first."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
