@@ -1,6 +1,6 @@
 """Every registered activation layer against an independent NumPy reference, parametrized over the registry.
 
-Backend-agnostic (keras.ops only), so the same checks run under JAX:
+Backend-agnostic (keras.ops only), so the same checks run under JAX and PyTorch (CI does, .ci/run):
     KERAS_BACKEND=jax python -m pytest -q tests/test_layer_core.py
 """
 
@@ -160,6 +160,15 @@ def grad(layer, x, wrt_weights=False):
         values = [v.value for v in layer.trainable_variables]
         gw, gx = jax.grad(f, argnums=(0, 1))(values, x)
         return (np.asarray(gx), [np.asarray(g) for g in gw]) if wrt_weights else np.asarray(gx)
+    if BACKEND == "torch":
+        import torch
+
+        xt = torch.tensor(x, requires_grad=True)
+        weights = [v.value for v in layer.trainable_variables]
+        # allow_unused: a parameter the output does not depend on gets a zero gradient, as on the others.
+        gx, *gw = torch.autograd.grad(layer(xt).sum(), [xt, *weights], allow_unused=True)
+        gw = [np.zeros(tuple(w.shape), "float32") if g is None else g.numpy() for w, g in zip(weights, gw)]
+        return (gx.numpy(), gw) if wrt_weights else gx.numpy()
     pytest.skip(f"no gradient helper for backend {BACKEND}")
 
 
