@@ -34,13 +34,16 @@ def candidates(backend, shape):
 
     import relu_zoo
 
-    zoo_relu, prelu, keras_relu = relu_zoo.ReLU(), relu_zoo.PReLU(), keras.layers.ReLU()
-    for layer in (zoo_relu, prelu, keras_relu):
+    # Keras' PReLU with one slope per channel, as relu_zoo's default: what the backend's autodiff makes of it.
+    zoo_relu, prelu = relu_zoo.ReLU(), relu_zoo.PReLU()
+    keras_relu, keras_prelu = keras.layers.ReLU(), keras.layers.PReLU(shared_axes=list(range(1, len(shape) - 1)))
+    for layer in (zoo_relu, prelu, keras_relu, keras_prelu):
         layer.build(shape)
     own = {"tensorflow": lambda: __import__("tensorflow").nn.relu, "jax": lambda: __import__("jax").nn.relu,
            "torch": lambda: __import__("torch").relu}[backend]()
     return {OWN_RELU[backend]: (own, None), "keras.layers.ReLU": (keras_relu, keras_relu),
-            "relu_zoo.ReLU": (zoo_relu, zoo_relu), "relu_zoo.PReLU": (prelu, prelu)}
+            "relu_zoo.ReLU": (zoo_relu, zoo_relu), "keras.layers.PReLU": (keras_prelu, keras_prelu),
+            "relu_zoo.PReLU": (prelu, prelu)}
 
 
 def steps(backend, shape):
