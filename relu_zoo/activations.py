@@ -137,10 +137,10 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 
 @ops.custom_gradient
 def _plain_relu(x):
-    # The default ReLU, the one every model uses, in two passes each way as the backends' own relu: the backward
-    # pass reads the output, `dy` where `y > 0`, else `y` itself: 0, or NaN at a NaN input (the rule above).
-    # The general `dy * slope(x)` costs five passes more, which made it 3-8x a backend's relu on JAX and
-    # PyTorch (benchmarks/backends.py).
+    # The default ReLU, the one most models use, costs what the backends' own relu costs: the backward pass
+    # reads the output, `dy` where `y > 0`, else `y` itself: 0, or NaN at a NaN input (the rule above). The
+    # general `dy * slope(x)` builds the slope in four more passes over memory, which on PyTorch (each op its
+    # own pass) and JAX doubles the cost or worse (benchmarks/backends.py measures it).
     y = ops.relu(x)
 
     def grad(*args, upstream=None):
