@@ -128,3 +128,30 @@ def test_checkpoints_of_every_backend_load_with_the_same_predictions(request, lo
             # Same weights and ops; only the backends' float32 kernels (summation order) may differ.
             np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6,
                                        err_msg=f"{name} saved under {saver}, loaded under {loader}")
+
+
+def test_keras_backend_is_read_as_keras_reads_it(monkeypatch, tmp_path):
+    # relu_zoo imports TensorFlow (quietly) only for the TensorFlow backend, decided before Keras is imported.
+    from relu_zoo import _logs
+
+    monkeypatch.delitem(sys.modules, "keras")
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert _logs.keras_backend() == "tensorflow"  # Keras' default, without a keras.json
+    (tmp_path / "keras.json").write_text('{"backend": "jax"}')
+    assert _logs.keras_backend() == "jax"
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert _logs.keras_backend() == "torch"
+
+
+def test_bigram_hash_in_int32_gives_the_int64_ids():
+    # JAX without x64 hashes fasttext's bigrams in int32: the ids, so a checkpoint's embeddings rows, must match.
+    from keras import ops
+
+    from relu_zoo.models.fasttext import _HASH_MULTIPLIER, _hash_int32
+
+    pair = np.random.default_rng(0).integers(0, 46340**2, 20000)
+    for buckets in (2**16, 1000, 7):
+        got = ops.convert_to_numpy(_hash_int32(ops.convert_to_tensor(pair.astype("int32")), 46340, buckets))
+        expected = pair.astype("uint64") * _HASH_MULTIPLIER % 2**32 % buckets
+        np.testing.assert_array_equal(got, expected)
