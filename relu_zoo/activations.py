@@ -194,6 +194,10 @@ def prelu(x, alpha):
         # PRELU only when the slope has that rank.
         alpha = ops.reshape(alpha, (1,) * (len(x.shape) - 1 - len(alpha.shape)) + tuple(alpha.shape))
         return ops.relu(x) + ops.negative(alpha) * ops.relu(ops.negative(x))
+    if keras.backend.backend() == "torch":
+        from relu_zoo import _torch_ops  # PyTorch's own kernels: eager mode runs each keras.ops op as a pass
+
+        return _torch_ops.prelu(x, alpha)
     return _prelu(x, alpha)
 
 
