@@ -17,6 +17,7 @@ yourself).
 """
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -95,8 +96,9 @@ def filter_noise(text):
 
 def quiet_tensorflow_import():
     """Imports TensorFlow without its start-up notices (see module docstring), and looks for GPUs inside the
-    capture even when TensorFlow was imported before relu_zoo."""
-    if verbosity() >= 2:
+    capture even when TensorFlow was imported before relu_zoo; a no-op on Keras' other backends, which never
+    need TensorFlow to be imported."""
+    if verbosity() >= 2 or keras_backend() != "tensorflow":
         return
     if "tensorflow" not in sys.modules and is_command():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -184,3 +186,23 @@ def filtered_stderr():
             rest = filter_noise(captured.read().decode("utf-8", "replace"))
             if rest:
                 sys.stderr.write(rest)
+
+
+def keras_backend():
+    """The backend Keras runs on, or will once imported, as Keras decides it: `KERAS_BACKEND`, else the
+    `backend` of `$KERAS_HOME/keras.json` (`~/.keras`), else TensorFlow. Read without importing Keras, which
+    on the TensorFlow backend imports TensorFlow, whose notices this module must capture first."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"

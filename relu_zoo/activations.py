@@ -7,7 +7,8 @@ Conventions shared by every function:
 
 - NaN in gives NaN out (nothing silently turns a NaN into a number), and a
   NaN input gives a NaN input gradient, for every function: the ReLU family
-  differentiates through `_with_slope`, whose slopes are NaN at NaN inputs.
+  differentiates through `_with_slope`, whose slopes are NaN at NaN inputs
+  (the default ReLU through `_plain_relu`, which passes the output's NaN).
   PyTorch's piecewise-linear kernels instead return the slope of the branch a
   comparison with NaN falls into (relu: 1, leaky_relu: negative_slope, ...);
   a NaN that vanishes in the backward pass hides the bad input (issue 20).
@@ -114,9 +115,10 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     Derivative at `x == threshold`: `negative_slope` (the left branch, 0 by default); at `x == max_value`: 0.
     """
 
+    if negative_slope == 0 and threshold == 0 and max_value is None:
+        return _plain_relu(ops.convert_to_tensor(x))
+
     def forward(x):
-        if negative_slope == 0 and threshold == 0 and max_value is None:
-            return ops.relu(x)
         if negative_slope == 0 and threshold == 0 and max_value == 6:
             return ops.relu6(x)
         # Without a slope the left piece is the constant 0, not `0 * x` (NaN at -inf).
@@ -132,6 +134,21 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
         return _select(x, threshold, ops.full_like(x, negative_slope), above)
 
     return _with_slope(forward, slope, x)
+
+
+@ops.custom_gradient
+def _plain_relu(x):
+    # The default ReLU, the one most models use, costs what the backends' own relu costs: the backward pass
+    # reads the output, `dy` where `y > 0`, else `y` itself: 0, or NaN at a NaN input (the rule above). The
+    # general `dy * slope(x)` builds the slope in four more passes over memory, which on PyTorch (each op its
+    # own pass) and JAX doubles the cost or worse (benchmarks/backends.py measures it).
+    y = ops.relu(x)
+
+    def grad(*args, upstream=None):
+        dy = args[0] if upstream is None else upstream
+        return ops.where(y > 0, dy, ops.cast(y, dy.dtype))
+
+    return y, grad
 
 
 @_register
@@ -178,6 +195,10 @@ def prelu(x, alpha):
         # PRELU only when the slope has that rank.
         alpha = ops.reshape(alpha, (1,) * (len(x.shape) - 1 - len(alpha.shape)) + tuple(alpha.shape))
         return ops.relu(x) + ops.negative(alpha) * ops.relu(ops.negative(x))
+    if keras.backend.backend() == "torch":
+        from relu_zoo import _torch_ops  # PyTorch's own kernels: eager mode runs each keras.ops op as a pass
+
+        return _torch_ops.prelu(x, alpha)
     return _prelu(x, alpha)
 
 

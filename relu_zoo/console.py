@@ -201,8 +201,7 @@ def listing(what):
     """{"activations": [...], ...} for one category, or all of them when `what` is None."""
     import relu_zoo
     from relu_zoo import models, pretrained, tasks
-    from relu_zoo import _logs
-from relu_zoo.run import spec
+    from relu_zoo.run import spec
 
     make = {
         "activations": relu_zoo.list_activations,

@@ -71,7 +71,8 @@ def sublayers(layer):
             for item in value.values():
                 visit(item)
 
-    for name, value in vars(layer).items():
+    # On the torch backend a layer is a torch.nn.Module, which keeps the layers assigned to it in `_modules`.
+    for name, value in {**vars(layer), **(getattr(layer, "_modules", None) or {})}.items():
         if not name.startswith("_"):
             visit(value)
     return found

@@ -93,5 +93,7 @@ def test_layer_as_dense_activation():
     x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
     dense = keras.layers.Dense(4, activation=relu_zoo.get("mish"))
     y = dense(x)
-    np.testing.assert_allclose(np.asarray(y), np.asarray(relu_zoo.Mish()(x @ np.array(dense.kernel)
-                                                                       + np.array(dense.bias))), rtol=1e-5)
+    # convert_to_numpy: on torch the outputs require grad, which np.asarray refuses.
+    kernel, bias = keras.ops.convert_to_numpy(dense.kernel), keras.ops.convert_to_numpy(dense.bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(y),
+                               keras.ops.convert_to_numpy(relu_zoo.Mish()(x @ kernel + bias)), rtol=1e-5)

@@ -20,6 +20,30 @@ from relu_zoo.models.registry import register_model
 _HASH_MULTIPLIER = 2654435761
 
 
+def _has_int64():
+    """False on JAX unless `jax_enable_x64` is set: there int64 arrays silently become int32."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
+def _hash_int32(pair, vocab_size, buckets):
+    """`(pair * _HASH_MULTIPLIER) % 2**32 % buckets` without int64, the same ids as the int64 path.
+
+    The int32 product wraps to the low 32 bits of the true product (XLA defines the wrap-around) read as a
+    signed number `s`; the unsigned value is `s + 2**32` where `s < 0`, and its remainder is formed from
+    remainders only, so nothing leaves int32.
+    """
+    if vocab_size**2 > 2**31:
+        raise ValueError(f"BigramIds needs int64 for vocab_size > 46340 (enable it with "
+                         f"jax.config.update('jax_enable_x64', True)). Received: vocab_size={vocab_size}")
+    signed = pair * (_HASH_MULTIPLIER - 2**32)  # the multiplier's bit pattern as an int32
+    wrap = ops.where(signed < 0, 2**32 % buckets, 0)
+    return ops.mod(ops.mod(signed, buckets) + wrap, buckets)
+
+
 @keras.saving.register_keras_serializable(package="relu_zoo")
 class BigramIds(keras.layers.Layer):
     """Token ids (batch, L) -> (batch, 2L - 1): the ids themselves, then one id per adjacent pair.
@@ -37,10 +61,15 @@ class BigramIds(keras.layers.Layer):
         self.buckets = buckets
 
     def call(self, inputs):
-        ids = ops.cast(inputs, "int64")
+        wide = _has_int64()
+        ids = ops.cast(inputs, "int64" if wide else "int32")
         first, second = ids[:, :-1], ids[:, 1:]
         pair = first * self.vocab_size + second  # < vocab_size**2: exact in int64
-        hashed = ops.mod(ops.mod(pair * _HASH_MULTIPLIER, 2**32), self.buckets) + self.vocab_size
+        if wide:
+            hashed = ops.mod(ops.mod(pair * _HASH_MULTIPLIER, 2**32), self.buckets)
+        else:
+            hashed = _hash_int32(pair, self.vocab_size, self.buckets)
+        hashed = hashed + self.vocab_size
         bigrams = ops.where(second > 0, hashed, ops.zeros_like(hashed))
         return ops.cast(ops.concatenate([ids, bigrams], axis=1), "int32")
 

@@ -2,6 +2,7 @@
 
 import inspect
 
+from relu_zoo.task_spec import TaskSpec
 from relu_zoo.registry import Registry
 
 MODELS = Registry("model", listing="Valid models")
@@ -39,13 +40,13 @@ def get_builder(name):
 
 
 def _resolve_spec(task, input_shape, num_classes, modality, vocab_size):
-    from relu_zoo import tasks
-
+    if isinstance(task, TaskSpec):
+        return task
     if task is not None:
         if isinstance(task, str):
+            from relu_zoo import tasks  # TensorFlow: only for the registered (TFDS) tasks
+
             return tasks.get(task).spec
-        if isinstance(task, tasks.TaskSpec):
-            return task
         raise ValueError(f"`task` must be a task name or a relu_zoo.tasks.TaskSpec. Received: task={task!r}")
     missing = [k for k, v in (("input_shape", input_shape), ("num_classes", num_classes), ("modality", modality))
                if v is None]
@@ -54,7 +55,7 @@ def _resolve_spec(task, input_shape, num_classes, modality, vocab_size):
                          f"Missing: {', '.join(missing)}.")
     if modality == "text" and vocab_size is None:
         raise ValueError("A text model needs `vocab_size` (the TextVectorization vocabulary size).")
-    return tasks.TaskSpec(
+    return TaskSpec(
         name="custom",
         modality=modality,
         input_shape=tuple(input_shape),

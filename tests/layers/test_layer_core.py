@@ -1,6 +1,6 @@
 """Every registered activation layer against an independent NumPy reference, parametrized over the registry.
 
-Backend-agnostic (keras.ops only), so the same checks run under JAX:
+Backend-agnostic (keras.ops only), so the same checks run under JAX and PyTorch (CI does, .ci/run):
     KERAS_BACKEND=jax python -m pytest -q tests/layers/test_layer_core.py
 """
 
@@ -161,6 +161,15 @@ def grad(layer, x, wrt_weights=False):
         values = [v.value for v in layer.trainable_variables]
         gw, gx = jax.grad(f, argnums=(0, 1))(values, x)
         return (np.asarray(gx), [np.asarray(g) for g in gw]) if wrt_weights else np.asarray(gx)
+    if BACKEND == "torch":
+        import torch
+
+        xt = torch.tensor(x, requires_grad=True)
+        weights = [v.value for v in layer.trainable_variables]
+        # allow_unused: a parameter the output does not depend on gets a zero gradient, as on the others.
+        gx, *gw = torch.autograd.grad(layer(xt).sum(), [xt, *weights], allow_unused=True)
+        gw = [np.zeros(tuple(w.shape), "float32") if g is None else g.numpy() for w, g in zip(weights, gw)]
+        return (gx.numpy(), gw) if wrt_weights else gx.numpy()
     pytest.skip(f"no gradient helper for backend {BACKEND}")
 
 
@@ -299,6 +308,8 @@ FAST_JIT = ("relu", "prelu", "rrelu")
     (n, True) if n in FAST_JIT else pytest.param(n, True, marks=(pytest.mark.slow, pytest.mark.exhaustive))
     for n in NAMES])
 def test_trains_in_a_model(name, jit):
+    if jit and BACKEND == "torch":
+        pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
     keras.utils.set_random_seed(0)
     layer = relu_zoo.get(name)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)])
@@ -405,6 +416,8 @@ def test_rrelu_inverse_parameterization():
 
 
 def test_rrelu_in_compiled_function_draws_new_slopes():
+    if BACKEND == "torch":
+        pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
     layer = relu_zoo.RReLU(seed=3)
     model = keras.Sequential([keras.Input((1000,)), layer])
     model.compile(loss="mse", jit_compile=True)
