@@ -11,7 +11,7 @@ Conventions shared by every function:
   (the default ReLU through `_plain_relu`, which passes the output's NaN).
   PyTorch's piecewise-linear kernels instead return the slope of the branch a
   comparison with NaN falls into (relu: 1, leaky_relu: negative_slope, ...);
-  a NaN that vanishes in the backward pass hides the bad input (issue 20).
+  a NaN that vanishes in the backward pass hides the bad input.
 - ±inf give the mathematical limit, e.g. `silu(-inf) == 0` (a plain
   `x * sigmoid(x)` would give `-inf * 0 = NaN`), and so do their gradients
   (`silu'(inf) == 1`; PyTorch gives NaN for both).
@@ -56,7 +56,7 @@ def _with_asymptotes(fn, x, asymptote=None, beyond=None):
     The asymptote defaults to `x` for `x > 0` and `0` for `x < 0` (silu, gelu, mish). `fn` never sees those
     inputs (it gets 0 instead), so neither its value nor its gradient can become `-inf * 0` or `0 * inf`
     there: values and gradients at ±inf are the limits (PyTorch: NaN), and GELU's `x**3` no longer
-    overflows float16 for |x| >= 40 (issue 20). NaN is not beyond anything, so it still reaches `fn`.
+    overflows float16 for |x| >= 40. NaN is not beyond anything, so it still reaches `fn`.
 
     16-bit inputs are computed in float32 and rounded once, as PyTorch does: TensorFlow's 16-bit kernels
     round every intermediate, which put GELU's and Mish's gradients 2-4 units in the last place (float16)
@@ -172,7 +172,7 @@ def leaky_relu(x, negative_slope=0.01):
 
     def forward(x):
         # TensorFlow's fused kernel (one pass) is as fast as ReLU, but its slope is a float32 attribute:
-        # float64 inputs take the exact slope through `where` (issue 20).
+        # float64 inputs take the exact slope through `where`.
         if keras.backend.backend() == "tensorflow" and x.dtype != "float64":
             return ops.leaky_relu(x, negative_slope=negative_slope)
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
@@ -452,7 +452,7 @@ def gelu(x, approximate=False):
     """
     # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
     # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
-    # the gradient `0 * inf = NaN` (issue 20: mixed_float16, |x| >= 256).
+    # the gradient `0 * inf = NaN` (with mixed_float16, at |x| >= 256).
     return _with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
 
 

@@ -150,7 +150,11 @@ def validate(config):
 
     for task in config.tasks:
         try:
-            spec = tasks.get(task).replace(**config.task_kwargs).spec
+            found = tasks.get(task)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        try:
+            spec = found.replace(**config.task_kwargs).spec
         except (ValueError, TypeError) as e:
             raise ConfigError(f"Task {task!r} with task_kwargs={config.task_kwargs}: {e}") from None
         for model in config.models:

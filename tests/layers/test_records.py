@@ -56,8 +56,8 @@ def test_a_registered_custom_activation_declares_its_family():
         relu_zoo.registry.ACTIVATIONS.remove("test_cube")
 
 
-def test_the_readme_table_lists_every_activation():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = readme.split("<!-- activations:start -->")[1].split("<!-- activations:end -->")[0]
+def test_the_docs_table_lists_every_activation():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "howto" / "layers.md").read_text()
+    table = page.split("<!-- activations:start -->")[1].split("<!-- activations:end -->")[0]
     names = [line.split("|")[1].strip().strip("`") for line in table.strip().splitlines()[2:]]
     assert sorted(names) == sorted(RECORDS)

@@ -230,12 +230,12 @@ def test_a_sweep_that_cannot_start_leaves_nothing_behind(tmp_path, capsys):
     """Missing data fails before the first run: no config.json, and the folders the sweep made are gone again;
     a folder that was there before stays, with what it held."""
     args = ONE_EPOCH + ["--no-download", "--data-dir", str(tmp_path / "no_data")]
-    assert cli.main(args + ["--out", str(tmp_path / "new" / "out")]) == 2
+    assert console.main(args + ["--out", str(tmp_path / "new" / "out")], prog="train.py") == 2
     assert "error: TFDS dataset 'mnist'" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("kept")
-    assert cli.main(args + ["--out", str(tmp_path / "mine")]) == 2
+    assert console.main(args + ["--out", str(tmp_path / "mine")], prog="train.py") == 2
     assert sorted(os.listdir(tmp_path / "mine")) == ["notes.txt"]
 
 
