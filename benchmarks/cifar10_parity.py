@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,22 +128,11 @@ def step_ratio(torch_python, widths, batch_size, precision, steps=3, repeats=5, 
         keras.config.set_dtype_policy("float32")
     model.train_on_batch(x, y)  # trace outside the timing
     model.train_on_batch(x, y)
-    child = subprocess.Popen([torch_python, str(REPO / "benchmarks" / "airbench_torch.py"), "steps",
-                              "--widths", ",".join(map(str, widths)), "--batch-size", str(batch_size),
-                              "--threads", str(threads), "--activation", ACTIVATION, "--precision", precision],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        json.loads(child.stdout.readline())
-        times = {"keras": [], "pytorch": []}
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(steps):
-                model.train_on_batch(x, y)
-            times["keras"].append((time.perf_counter() - start) / steps)
-            times["pytorch"].append(protocol.request_steps(child, steps))
-    finally:
-        child.stdin.close()
-        child.wait()
+    command = [torch_python, str(REPO / "benchmarks" / "airbench_torch.py"), "steps", "--widths",
+               ",".join(map(str, widths)), "--batch-size", str(batch_size), "--threads", str(threads),
+               "--activation", ACTIVATION, "--precision", precision]
+    _, measured = protocol.interleaved_with(command, lambda: model.train_on_batch(x, y), steps, repeats)
+    times = {"keras": measured["here"], "pytorch": measured["child"]}
     median = {k: statistics.median(v) for k, v in times.items()}
     return {"ratio": median["keras"] / median["pytorch"], "median_step_seconds": median, "times": times,
             "widths": list(widths), "batch_size": batch_size, "precision": policy, "steps": steps,

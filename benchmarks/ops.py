@@ -206,6 +206,30 @@ def serve_steps(step, ready):
     return 0
 
 
+def interleaved_with(child_command, step, steps, repeats):
+    """Times `step()` (this process) against a `serve_steps` child started from `child_command`, repetitions
+    of `steps` steps taken in turn. Returns `(child's ready line as a dict, {"here": [...], "child": [...]})`:
+    seconds per step of each repetition."""
+    import json
+    import subprocess
+    import time
+
+    child = subprocess.Popen(child_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(child.stdout.readline())
+        times = {"here": [], "child": []}
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times["here"].append((time.perf_counter() - start) / steps)
+            times["child"].append(request_steps(child, steps))
+    finally:
+        child.stdin.close()
+        child.wait()
+    return info, times
+
+
 def request_steps(child, n):
     """The parent's half of `serve_steps`: asks `child` (a `subprocess.Popen` with text pipes) to run `n`
     steps and returns its seconds per step."""

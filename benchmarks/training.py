@@ -481,19 +481,8 @@ def cifar10_torch_row(torch_python, steps=3, repeats=5, batch_size=None, widths=
     finally:
         keras.config.set_dtype_policy("float32")
     model.train_on_batch(x, y)  # trace outside the timing
-    child = subprocess.Popen(torch_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        info = json.loads(child.stdout.readline())
-        times, protocol = {"tensorflow": [], "pytorch": []}, ops_lib
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(steps):
-                model.train_on_batch(x, y)
-            times["tensorflow"].append((time.perf_counter() - start) / steps)
-            times["pytorch"].append(protocol.request_steps(child, steps))
-    finally:
-        child.stdin.close()
-        child.wait()
+    info, measured = ops_lib.interleaved_with(torch_cmd, lambda: model.train_on_batch(x, y), steps, repeats)
+    times = {"tensorflow": measured["here"], "pytorch": measured["child"]}
     step = {k: statistics.median(v) for k, v in times.items()}
     ratio = step["tensorflow"] / step["pytorch"]
     return _row("cifar10_torch", ratio, ratio <= SPEED_TARGETS["cifar10_torch"]["at_most"], command,
