@@ -262,9 +262,7 @@ class Task(abc.ABC):
             raise NotImplementedError(f"{type(self).__name__} must override _split(): task {self.name!r} has "
                                       f"no TFDS test split.")
         train = self._read(builder, self.tfds_splits["train"])
-        if self.tfds_splits["validation"] is None and self.validation_every is None:
-            validation = train.take(0)
-        elif self.tfds_splits["validation"] is None:
+        if self.tfds_splits["validation"] is None:
             train, validation = carve(train, self.validation_every)
         else:
             validation = self._read(builder, self.tfds_splits["validation"])
@@ -362,8 +360,11 @@ class Task(abc.ABC):
 def carve(ds, every):
     """Splits `ds` into `(rest, every-th)`: position `i` goes to the second part iff `i % every == every - 1`.
 
-    Both parts read `ds` (cache them); the split depends only on the order of `ds`.
+    Both parts read `ds` (cache them); the split depends only on the order of `ds`. `every=None` holds nothing
+    out: `(ds, empty)`, for training on the whole split.
     """
+    if every is None:
+        return ds, ds.take(0)
     indexed = ds.enumerate()
     every = tf.constant(every, tf.int64)
 
