@@ -154,7 +154,10 @@ def run(args):
     if not images.exists():
         images.parent.mkdir(parents=True, exist_ok=True)
         export_images(images, args.data_dir)
-    machine = cpu()
+    from relu_zoo import _logs
+
+    # The Keras runs (child processes importing relu_zoo as this one did) and steps use the same TensorFlow kernels.
+    machine = {**cpu(), "tensorflow_onednn": _logs.onednn_enabled()}
     tag = f"w{'-'.join(map(str, widths))}_e{args.epochs}"
     for seed in range(args.seeds):
         for framework in ("keras", "pytorch"):
@@ -250,7 +253,8 @@ def markdown(settings):
             lines.append(f"- Train step, interleaved: Keras {st['median_step_seconds']['keras']:.3f} s ÷ PyTorch "
                          f"{st['median_step_seconds']['pytorch']:.3f} s = **{st['ratio']:.2f}×** "
                          f"({'met' if s['step_met'] else 'MISSED'}; {st['precision']}, {st['repeats']} repetitions "
-                         f"of {st['steps']} steps).")
+                         f"of {st['steps']} steps; TensorFlow's oneDNN kernels "
+                         f"{'on' if st['cpu'].get('tensorflow_onednn') else 'off'}).")
         lines.append("")
     return "\n".join(lines)
 

@@ -165,7 +165,10 @@ def main(argv=None):
     parser.add_argument("--profile-steps", type=int, default=2)
     parser.add_argument("--jit-compile", action="store_true", help="compile the whole step with XLA")
     args = parser.parse_args(argv)
+    import relu_zoo  # noqa: F401  (before TensorFlow's first import: oneDNN as relu_zoo's users get it)
     import tensorflow as tf
+
+    from relu_zoo import _logs
 
     if args.intra is not None:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra)
@@ -184,6 +187,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as logdir:
         profile = profile_tf(step, args.profile_steps, logdir) if args.profile_steps else None
     return serve_steps(step, {"tensorflow": tf.__version__, "parameters": int(model.count_params()),
+                              "onednn": _logs.onednn_enabled(),
                               "threads": {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
                                           "inter": tf.config.threading.get_inter_op_parallelism_threads()},
                               "ops": profile})

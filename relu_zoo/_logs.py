@@ -31,7 +31,7 @@ NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc
                    r"To enable the following instructions: |cuda_(platform|executor|dnn|fft|blas)\.cc|"
                    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
                    r"Created TensorFlow Lite XNNPACK delegate|"
-                   # On CPUs where oneDNN's optimizations are on by default (AVX-512 and newer), every import:
+                   # Every import with oneDNN's kernels on (see onednn()):
                    r"oneDNN custom operations are on|"
                    # XLA's first compilation in a process (see quiet_xla_start):
                    r"XLA service 0x[0-9a-f]+ initialized for platform|StreamExecutor (\[\d+\]|device \(\d+\))|"
@@ -97,18 +97,48 @@ def filter_noise(text):
 def quiet_tensorflow_import():
     """Imports TensorFlow without its start-up notices (see module docstring), and looks for GPUs inside the
     capture even when TensorFlow was imported before relu_zoo; a no-op on Keras' other backends, which never
-    need TensorFlow to be imported."""
-    if verbosity() >= 2 or keras_backend() != "tensorflow":
+    need TensorFlow to be imported. TensorFlow's oneDNN kernels are on in the import it makes (`onednn()`)."""
+    if keras_backend() != "tensorflow":
         return
-    if "tensorflow" not in sys.modules and is_command():
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with filtered_stderr():
-        import tensorflow
+    with onednn():
+        if verbosity() >= 2:
+            import tensorflow  # noqa: F401
+            return
+        if "tensorflow" not in sys.modules and is_command():
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with filtered_stderr():
+            import tensorflow
 
-        # Looking for GPUs is where CUDA's absl lines come from (`failed call to cuInit` without a GPU), which no
-        # log level hides; TensorFlow looks once per process, at the latest on its first op. Listing physical
-        # devices leaves logical ones configurable.
-        tensorflow.config.list_physical_devices("GPU")
+            # Looking for GPUs is where CUDA's absl lines come from (`failed call to cuInit` without a GPU), which
+            # no log level hides; TensorFlow looks once per process, at the latest on its first op. Listing
+            # physical devices leaves logical ones configurable.
+            tensorflow.config.list_physical_devices("GPU")
+
+
+@contextlib.contextmanager
+def onednn():
+    """Within it, a first import of TensorFlow turns its oneDNN kernels on unless `TF_ENABLE_ONEDNN_OPTS` is set.
+
+    TensorFlow turns them on by itself only on CPUs with AVX-512 and newer; on an AVX2-only CPU it keeps its
+    Eigen kernels, which take twice as long on the airbench train step (benchmarks/reports/onednn). TensorFlow
+    reads the variable once, during its import, so it is set for the import only: the process' environment
+    is left as it was, and `TF_ENABLE_ONEDNN_OPTS=0` (or importing TensorFlow first) keeps TensorFlow's default.
+    """
+    unset = "tensorflow" not in sys.modules and "TF_ENABLE_ONEDNN_OPTS" not in os.environ
+    if unset:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    try:
+        yield
+    finally:
+        if unset:
+            os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+
+
+def onednn_enabled():
+    """Whether this process' TensorFlow runs its oneDNN kernels (for records that state how they were timed)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 class _NewModelStepTraces(logging.Filter):

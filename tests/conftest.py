@@ -6,6 +6,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+import relu_zoo  # noqa: E402,F401  (first: TensorFlow imported as users get it, with oneDNN's kernels; relu_zoo._logs)
+
 
 @pytest.fixture
 def real_tfds_dir():

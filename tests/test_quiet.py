@@ -67,6 +67,21 @@ def test_library_script_training_prelu_is_quiet(tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("setting, enabled", [(None, True), ("0", False)])
+def test_import_turns_on_onednn_for_tensorflow_only(setting, enabled):
+    """`import relu_zoo` imports TensorFlow with its oneDNN kernels on (TensorFlow leaves them off on AVX2-only
+    CPUs, at half the speed), leaves the process' environment as it was, and respects TF_ENABLE_ONEDNN_OPTS=0."""
+    env = {k: v for k, v in _env().items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    code = ("import os, relu_zoo; from tensorflow.python.util import _pywrap_util_port as port; "
+            "print(port.IsMklEnabled(), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [str(enabled), str(setting)]
+    assert result.stderr == ""
+
+
 @pytest.mark.slow
 def test_train_run_with_prelu_is_quiet(tmp_path, real_tfds_dir):
     """A default-style `train.py` run with the learnable and random ReLUs (the default `cnn`, fit's default
