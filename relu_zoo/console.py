@@ -1,6 +1,7 @@
 """The `relu-zoo` command line (pyproject `[project.scripts]`); `python train.py ...` is `relu-zoo train ...`.
 
     relu-zoo train [options]                     # compare activations across seeds (`relu-zoo train --help`)
+    relu-zoo compare my_pkg.acts:swish2          # one activation against the stored baselines (--protocol standard)
     relu-zoo report DIR [DIR ...] [--dest DIR]   # rebuild / merge the reports of finished sweeps
     relu-zoo list [activations|aliases|models|tasks|presets|pretrained]
     relu-zoo study NAME [--quick]                # measure a claim about ReLU (relu_zoo.studies)
@@ -40,49 +41,6 @@ def error(message):
 
 # -- train --------------------------------------------------------------------------------------------------
 
-# flag -> help; every flag maps to the SweepConfig field of the same name (dashes -> underscores).
-FLAGS = {
-    "--task": "task name(s), comma-separated (see `relu-zoo list`); default mnist",
-    "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn",
-    "--activations": "activation specs, comma-separated; parameters as name:key=value "
-                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu). The first is the baseline",
-    "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
-    "--epochs": "epochs per run",
-    "--batch-size": "batch size",
-    "--learning-rate": "peak learning rate",
-    "--optimizer": f"one of {', '.join(spec.OPTIMIZERS)}",
-    "--schedule": f"learning-rate schedule: {', '.join(spec.SCHEDULES)}",
-    "--weight-decay": "decoupled weight decay (adamw; sgd: per step, times the learning rate)",
-    "--momentum": "sgd (Nesterov) momentum; default 0.9",
-    "--warmup": "fraction of the steps over which the learning rate rises linearly from 0 (any schedule)",
-    "--label-smoothing": "label smoothing of the cross-entropy, in [0, 1)",
-    "--precision": f"Keras dtype policy: {', '.join(spec.PRECISIONS)} (auto: mixed_bfloat16 on a CPU with "
-                   "AMX/AVX-512 BF16 or a GPU of compute capability >= 8, mixed_float16 on older GPUs, float32 "
-                   "elsewhere; learned activation parameters stay float32)",
-    "--tta": "also report test accuracy with test-time augmentation (image tasks): false, true or flip (the "
-             "mirror image), flip_translate (airbench's mirror x {0, +-1 px} translates)",
-    "--lookahead": "airbench's lookahead: every 5 steps the weights (and batch-norm statistics) become an "
-                   "average of themselves and their last such average, weighted more towards the average "
-                   "as training ends: true/false",
-    "--clipnorm": "gradient clipping by norm (default: the model's own, e.g. 1.0 for relu_rnn)",
-    "--max-train-examples": "cap on training examples per run ('all' for no cap)",
-    "--max-eval-examples": "cap on validation and test examples ('all' for no cap)",
-    "--model-kwargs": "JSON object of model options, e.g. '{\"width\": 128}'",
-    "--task-kwargs": "JSON object of task options, e.g. '{\"flip\": \"alternating\", \"validation_every\": null}'",
-    "--probe-examples": "examples in the diagnostics probe batch",
-    "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
-    "--out": "output folder; re-running with the same folder resumes the sweep",
-    "--verbose": "Keras fit verbosity: auto (a progress bar on a terminal, one line per epoch into a file or "
-                 "pipe), 0, 1, 2",
-    "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (synchronous over "
-                    "the processes listed in TF_CONFIG; start the same command on every worker, the chief "
-                    "writes --out); default: one device",
-    "--cpu-devices": "split the CPU into N logical devices (try --distribute mirrored without GPUs)",
-    "--shard": "run only shard i of n of the grid, as 'i/n' (e.g. a Slurm array task or a Kubernetes indexed "
-               "Job); merge the shards' folders with `relu-zoo report`",
-}
-
-
 def train_parser(prog="relu-zoo train"):
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -93,7 +51,7 @@ def train_parser(prog="relu-zoo train"):
     )
     parser.add_argument("--preset", help=f"shipped config: {', '.join(spec.list_presets())}")
     parser.add_argument("--config", help="YAML or JSON config file")
-    for flag, text in FLAGS.items():
+    for flag, text in spec.FLAGS.items():
         parser.add_argument(flag, help=text, default=None)
     parser.add_argument("--diagnostics", dest="diagnostics", action="store_true", default=None,
                         help="record dead units, gradient norms and learned parameters (default on)")
@@ -146,52 +104,112 @@ def _ray_sweep():
     return ray_sweep
 
 
+def _sweeping(work, out):
+    """Runs `work()` (sweeps) under the command line's handling: usage errors as one line (exit 2), SIGINT/SIGTERM
+    keeping finished runs (128 + the signal), an unwritable `out()` named. Returns (exit status or None, result)."""
+    from relu_zoo.tasks import DatasetNotFoundError
+
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return None, work()
+    except (spec.ConfigError, DatasetNotFoundError) as e:
+        return error(str(e)), None
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"\nStopped by {signal.Signals(signum).name}. Finished runs and the last finished epoch of the run "
+              f"in progress are kept in {out()}; run the same command to continue.", file=sys.stderr)
+        return 128 + signum, None
+    except OSError as e:
+        from relu_zoo.run.store import output_error
+
+        failure = output_error(e, out())
+        if failure is None:
+            raise
+        return error(str(failure)), None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def cmd_train(argv, prog="relu-zoo train"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = train_parser(prog).parse_args(argv)
     from relu_zoo.run import report
     from relu_zoo.run.distribute import Distribution
     from relu_zoo.run.sweep import sweep
-    from relu_zoo.tasks import DatasetNotFoundError
 
-    config = None
-    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        config = spec.resolve(args.preset, args.config, _overrides(args), check=False)
+    resolved = {}
+
+    def work():
+        config = resolved["config"] = spec.resolve(args.preset, args.config, _overrides(args), check=False)
         # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
-        distribution = Distribution(config.distribute, config.cpu_devices)
+        distribution = resolved["distribution"] = Distribution(config.distribute, config.cpu_devices)
         spec.validate(config)
         invoked = "python train.py" if prog == "train.py" else prog
         command = f"{invoked} {shlex.join(argv)}" if argv else invoked
         if args.ray:
-            summary = _ray_sweep()(config, command=command, address=args.ray_address,
-                                   cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run)
-        else:
-            summary = sweep(config, command=command, distribution=distribution)
-    except (spec.ConfigError, DatasetNotFoundError) as e:
-        return error(str(e))
-    except KeyboardInterrupt as e:
-        signum = getattr(e, "signum", signal.SIGINT)
-        out = config.out if config else args.out
-        print(f"\nStopped by {signal.Signals(signum).name}. Finished runs and the last finished epoch of the run "
-              f"in progress are kept in {out}; run the same command to continue.", file=sys.stderr)
-        return 128 + signum
-    except OSError as e:
-        from relu_zoo.run.store import output_error
+            return _ray_sweep()(config, command=command, address=args.ray_address,
+                                cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run)
+        return sweep(config, command=command, distribution=distribution)
 
-        failure = output_error(e, config.out if config else args.out)
-        if failure is None:
-            raise
-        return error(str(failure))
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    status, summary = _sweeping(work, lambda: resolved["config"].out if "config" in resolved else args.out)
+    if status is not None:
+        return status
     if summary is None:
-        if not distribution.is_chief:
-            print(f"Worker finished ({distribution.name}); the chief writes the results and the report.")
+        if not resolved["distribution"].is_chief:
+            print(f"Worker finished ({resolved['distribution'].name}); the chief writes the results and the report.")
         return 0
     print(f"\nReport: {summary}")
     print(report.short_table(summary.parent))
+    return 0
+
+
+# -- compare ----------------------------------------------------------------------------------------------------
+
+def cmd_compare(argv):
+    from relu_zoo.run import protocol as protocols
+
+    parser = argparse.ArgumentParser(
+        prog="relu-zoo compare",
+        description="Compare activations with the zoo's under a fixed protocol: only the given activations (and "
+                    "any baseline run not stored) are trained; the report pairs them by seed with the stored "
+                    "baselines. Resumable: re-run the same command to continue.")
+    parser.add_argument("activations", nargs="?", default="",
+                        help="activation specs, comma-separated, as for `relu-zoo train --activations` (none: the "
+                             "baselines only)")
+    parser.add_argument("--protocol", default="standard", choices=protocols.list_protocols())
+    parser.add_argument("--out", help="the comparison's folder (default runs/compare/PROTOCOL__ACTIVATIONS)")
+    parser.add_argument("--baselines", default="stored",
+                        help="a folder of stored baseline records; 'stored' (default): the checkout's "
+                             "benchmarks/reports/PROTOCOL/records where there is one; 'none': train them too")
+    parser.add_argument("--save-baselines", metavar="DIR",
+                        help="copy the finished baseline runs' records into DIR (how the stored ones are made)")
+    parser.add_argument("--data-dir", help="TFDS data folder (default TFDS_DATA_DIR)")
+    parser.add_argument("--verbose", default=None, help="as for `relu-zoo train`")
+    args = parser.parse_args(argv)
+    activations = [a for a in args.activations.split(",") if a]
+    baselines = None if args.baselines == "none" else args.baselines
+    if baselines not in (None, "stored") and not Path(baselines).is_dir():
+        return error(f"--baselines {baselines!r} is not a folder. Pass a folder of stored records, 'stored' or "
+                     "'none'.")
+    settings = {k: v for k, v in (("data_dir", args.data_dir), ("verbose", args.verbose)) if v is not None}
+    command = shlex.join(["relu-zoo", "compare", *argv])
+    where = {"out": args.out}
+
+    def work():
+        protocols.check(protocols.load(args.protocol), activations, settings)  # names first, then the folder
+        out = where["out"] = where["out"] or str(protocols.default_out(args.protocol, activations))
+        return protocols.compare(activations, args.protocol, out, baselines, args.save_baselines, settings,
+                                 command=command)
+
+    status, path = _sweeping(work, lambda: where["out"])
+    if status is not None:
+        return status
+    out = where["out"]
+    from relu_zoo.run import report
+
+    print(f"\nReport: {path}\nFigure: {Path(out) / 'plots' / protocols.SUMMARY_FIGURE}")
+    print(report.short_table(out))
     return 0
 
 
@@ -406,7 +424,7 @@ def cmd_zoo(argv):
 
 # -- main -------------------------------------------------------------------------------------------------------
 
-COMMANDS = {"train": cmd_train, "report": cmd_report, "list": cmd_list, "study": cmd_study, "predict": cmd_predict,
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "report": cmd_report, "list": cmd_list, "study": cmd_study, "predict": cmd_predict,
             "export": cmd_export, "finetune": cmd_finetune, "zoo": cmd_zoo}
 
 

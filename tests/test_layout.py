@@ -26,7 +26,7 @@ ORDER = [
     "deploy", "pretrained",
     "run.values", "run.spec", "run.plan", "run.store", "run.records", "run.claims", "run._keras_compat", "run.callbacks",
     "run.distribute", "run.precision", "run.optim", "run.train", "run.stats", "run.plots", "run.report", "run.sweep",
-    "run.ray_sweep", "run",
+    "run.protocol", "run.ray_sweep", "run",
     "studies.common", "studies.*", "studies",
     "zoo", "finetune", "predict", "console",
 ]

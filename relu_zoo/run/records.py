@@ -20,13 +20,14 @@ def _record_name(work, result):
     return run_id + "".join(SEPARATOR + p for p in above) + ".json"
 
 
-def save(work, records):
-    """Copies records of finished runs from `work` into `records`; returns the names of the new ones."""
+def save(work, records, accept=None):
+    """Copies records of finished runs from `work` into `records` (those whose result file `accept(path)` accepts,
+    when given); returns the names of the new ones."""
     work, records = Path(work), Path(records)
     added = []
     for result in sorted(work.rglob(f"runs/*/{RESULT}")):
         target = records / _record_name(work, result)
-        if not target.exists():
+        if not target.exists() and (accept is None or accept(result)):
             records.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
             shutil.copyfile(result, tmp)
@@ -35,11 +36,14 @@ def save(work, records):
     return added
 
 
-def restore(records, work):
-    """Puts every record of `records` back into `work` where that run has no record yet; returns how many."""
+def restore(records, work, accept=None):
+    """Puts every record of `records` (that `accept(path)` accepts, when given) back into `work` where that run has
+    no record yet; returns how many."""
     records, work = Path(records), Path(work)
     restored = 0
     for record in sorted(records.glob("*.json")) if records.is_dir() else []:
+        if accept is not None and not accept(record):
+            continue
         run_id, *above = record.stem.split(SEPARATOR)
         folder = work.joinpath(*above, "runs", run_id)
         if not (folder / RESULT).exists():

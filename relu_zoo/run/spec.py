@@ -68,6 +68,50 @@ LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta", "look
 KEY_ALIASES = {"task": "tasks", "model": "models", "activation": "activations", "seed": "seeds", "lr": "learning_rate"}
 
 
+# The command line's flag -> help (`relu-zoo train`); every flag maps to the SweepConfig field of the same name
+# (dashes -> underscores), so its documentation sits here beside the fields.
+FLAGS = {
+    "--task": "task name(s), comma-separated (see `relu-zoo list`); default mnist",
+    "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn",
+    "--activations": "activation specs, comma-separated; parameters as name:key=value "
+                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu). The first is the baseline",
+    "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
+    "--epochs": "epochs per run",
+    "--batch-size": "batch size",
+    "--learning-rate": "peak learning rate",
+    "--optimizer": f"one of {', '.join(OPTIMIZERS)}",
+    "--schedule": f"learning-rate schedule: {', '.join(SCHEDULES)}",
+    "--weight-decay": "decoupled weight decay (adamw; sgd: per step, times the learning rate)",
+    "--momentum": "sgd (Nesterov) momentum; default 0.9",
+    "--warmup": "fraction of the steps over which the learning rate rises linearly from 0 (any schedule)",
+    "--label-smoothing": "label smoothing of the cross-entropy, in [0, 1)",
+    "--precision": f"Keras dtype policy: {', '.join(PRECISIONS)} (auto: mixed_bfloat16 on a CPU with "
+                   "AMX/AVX-512 BF16 or a GPU of compute capability >= 8, mixed_float16 on older GPUs, float32 "
+                   "elsewhere; learned activation parameters stay float32)",
+    "--tta": "also report test accuracy with test-time augmentation (image tasks): false, true or flip (the "
+             "mirror image), flip_translate (airbench's mirror x {0, +-1 px} translates)",
+    "--lookahead": "airbench's lookahead: every 5 steps the weights (and batch-norm statistics) become an "
+                   "average of themselves and their last such average, weighted more towards the average "
+                   "as training ends: true/false",
+    "--clipnorm": "gradient clipping by norm (default: the model's own, e.g. 1.0 for relu_rnn)",
+    "--max-train-examples": "cap on training examples per run ('all' for no cap)",
+    "--max-eval-examples": "cap on validation and test examples ('all' for no cap)",
+    "--model-kwargs": "JSON object of model options, e.g. '{\"width\": 128}'",
+    "--task-kwargs": "JSON object of task options, e.g. '{\"flip\": \"alternating\", \"validation_every\": null}'",
+    "--probe-examples": "examples in the diagnostics probe batch",
+    "--data-dir": "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "--out": "output folder; re-running with the same folder resumes the sweep",
+    "--verbose": "Keras fit verbosity: auto (a progress bar on a terminal, one line per epoch into a file or "
+                 "pipe), 0, 1, 2",
+    "--distribute": "one run across devices: mirrored (all local devices) or multi_worker (synchronous over "
+                    "the processes listed in TF_CONFIG; start the same command on every worker, the chief "
+                    "writes --out); default: one device",
+    "--cpu-devices": "split the CPU into N logical devices (try --distribute mirrored without GPUs)",
+    "--shard": "run only shard i of n of the grid, as 'i/n' (e.g. a Slurm array task or a Kubernetes indexed "
+               "Job); merge the shards' folders with `relu-zoo report`",
+}
+
+
 def _field_types():
     return {f.name: f for f in dataclasses.fields(SweepConfig)}
 

@@ -18,6 +18,7 @@ import math
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import keras
@@ -157,6 +158,7 @@ def _diagnostics(config, data, run_dir, start_epoch):
 
 
 def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution):
+    started = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     start_epoch = distribution.agree(f"the epoch {run.run_id} resumes from",
                                      store.resume_epoch(restore_dir / store.BACKUP_DIR))
@@ -225,6 +227,9 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         "epoch_times": epoch_times,
         "mean_epoch_time": float(np.mean(epoch_times)) if epoch_times else None,
         "peak_memory_mb": memory.peak_mb,
+        # Wall seconds of this process on the run: model building, tracing, training, diagnostics, evaluation
+        # (what a protocol's cost adds up); a resumed run counts its last part only.
+        "run_seconds": time.perf_counter() - started,
         "train_examples": data.num_examples["train"],
         "test_split": "test",
         "test_examples": data.num_examples["test"],

@@ -1,0 +1,222 @@
+"""Named protocols: a fixed set of task x model cells, seeds and budgets under which any activation is compared
+with the zoo's own, against baselines stored once.
+
+A protocol (`relu_zoo/protocols/<name>.yaml`) lists its baseline activations, its seeds, overrides common to every
+cell, and its cells: each a preset plus overrides, i.e. a sweep of its own. `compare` trains, cell by cell, the
+given activations and every baseline run the stored records do not already hold, then writes one report across
+the cells (paired by seed against the first baseline, Holm-adjusted per cell) and a summary figure.
+
+Stored baselines are finished runs' records (relu_zoo.run.records) in `benchmarks/reports/<name>/records/` of a
+checkout, or any folder passed as `baselines`. A record is used only if it was trained under this protocol's
+cell as it is now (its recorded sweep configuration, apart from the activations, equals the cell's): a protocol
+changed since, or a record from elsewhere, is left out and that run is trained again.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+from relu_zoo import _io
+from relu_zoo.run import records, spec
+from relu_zoo.run.spec import ConfigError
+
+PROTOCOL_DIR = Path(__file__).parents[1] / "protocols"
+# A checkout's stored baselines; an installed package has none (then the baselines are trained too).
+STORED = Path(__file__).parents[2] / "benchmarks" / "reports"
+# Keys a stored baseline may differ in from the cell it is used for: the list of activations around it.
+FREE_KEYS = ("activations",)
+SUMMARY_FIGURE = "compare.png"
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    name: str
+    baselines: tuple
+    seeds: tuple
+    common: dict
+    cells: dict  # cell name -> {"preset": ..., other SweepConfig keys}
+
+    def config(self, cell, activations=(), out="runs/compare", settings=None):
+        """The cell's sweep: the baselines, then `activations` not among them, into `out/<cell>`. `settings`: keys
+        that change no result (spec.NON_IDENTITY_KEYS: data_dir, verbose, ...)."""
+        overrides = dict(self.cells[cell])
+        preset = overrides.pop("preset", None)
+        labels = {spec.activation_label(a) for a in self.baselines}
+        extra = [a for a in activations if spec.activation_label(a) not in labels]
+        settings = dict(settings or {})
+        changing = sorted(set(settings) - set(spec.NON_IDENTITY_KEYS))
+        if changing:
+            raise ConfigError(f"A protocol fixes {', '.join(changing)}; only {', '.join(spec.NON_IDENTITY_KEYS)} "
+                              "may be set. Use `relu-zoo train` for other settings.")
+        overrides = {**self.common, **overrides, "activations": [*self.baselines, *extra],
+                     "seeds": list(self.seeds), **settings, "out": str(Path(out) / cell)}
+        try:
+            return spec.resolve(preset, overrides=overrides, check=False)
+        except ConfigError as e:
+            raise ConfigError(f"Protocol {self.name!r}, cell {cell!r}: {e}") from None
+
+
+def list_protocols():
+    return sorted(p.stem for p in PROTOCOL_DIR.glob("*.yaml"))
+
+
+def load(name):
+    """The protocol `name` (a shipped one, see `list_protocols`)."""
+    path = PROTOCOL_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"Unknown protocol {name!r}. Protocols: {', '.join(list_protocols())}.")
+    data = spec.load_file(path)
+    missing = [k for k in ("baselines", "seeds", "cells") if not data.get(k)]
+    if missing:
+        raise ConfigError(f"Protocol file {str(path)!r} lacks {', '.join(missing)}.")
+    return Protocol(name, tuple(data["baselines"]), tuple(data["seeds"]), dict(data.get("common") or {}),
+                    dict(data["cells"]))
+
+
+def stored_baselines(name):
+    """The checkout's stored baseline records of protocol `name`, or None."""
+    path = STORED / name / "records"
+    return path if path.is_dir() else None
+
+
+def _comparable(identity):
+    return {k: v for k, v in identity.items() if k not in FREE_KEYS}
+
+
+def usable(protocol, record_path):
+    """Whether the stored record at `record_path` was trained under its cell of `protocol` as it is now."""
+    run_id, _, cell = record_path.stem.partition(records.SEPARATOR)
+    if cell not in protocol.cells:
+        return False
+    try:
+        result = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = _comparable(spec.identity(protocol.config(cell)))
+    stored = result.get("config") or {}
+    return (result.get("seed") in protocol.seeds and
+            _comparable(json.loads(json.dumps(stored))) == json.loads(json.dumps(wanted)))
+
+
+def default_out(protocol, activations):
+    """runs/compare/<protocol>__<activations>: a folder per comparison, so that comparing another activation
+    under the same protocol never meets the first one's sweep configuration."""
+    labels = [spec.activation_label(a) for a in activations] or ["baselines"]
+    return Path("runs") / "compare" / "__".join([protocol, *labels]).replace("/", "-").replace(":", "-")
+
+
+def check(protocol, activations, settings=None):
+    """Every cell's sweep validated (names, tasks, models) before any data is loaded or any run trains."""
+    for cell in protocol.cells:
+        try:
+            spec.validate(protocol.config(cell, activations, settings=settings))
+        except (ConfigError, ValueError) as e:
+            raise ConfigError(f"Protocol {protocol.name!r}, cell {cell!r}: {e}") from None
+
+
+def compare(activations, protocol="standard", out=None, baselines="stored", save_baselines=None, settings=None,
+            log=print, command=None):
+    """Trains `activations` (and any baseline run not stored) under `protocol`; returns the report's summary.md.
+
+    `baselines`: a folder of stored records, "stored" for the checkout's (when there is one), or None to train
+    every baseline too. `save_baselines`: a folder that the finished baseline runs' records are copied into
+    (how the stored ones are made). Each cell is a sweep in `out/<cell>`, resumable like any other."""
+    from relu_zoo.run.report import write_report
+    from relu_zoo.run.sweep import sweep
+
+    protocol = load(protocol) if isinstance(protocol, str) else protocol
+    activations = list(activations)
+    check(protocol, activations, settings)
+    out = Path(out) if out is not None else default_out(protocol.name, activations)
+    source = stored_baselines(protocol.name) if baselines == "stored" else baselines
+    if source is not None and Path(source).is_dir():
+        restored = records.restore(source, out, accept=lambda path: usable(protocol, path))
+        log(f"{restored} stored baseline run(s) of protocol {protocol.name!r} restored from {source}")
+    else:
+        log(f"No stored baselines of protocol {protocol.name!r} here: the baselines are trained too.")
+    folders = []
+    for cell in protocol.cells:
+        config = protocol.config(cell, activations, out, settings)
+        log(f"== {protocol.name} / {cell}")
+        sweep(config, log=log, command=command)
+        folders.append(out / cell)
+        if save_baselines is not None:  # after each cell: a long first run keeps what it finished
+            saved = records.save(out, save_baselines, accept=lambda path: _is_baseline(protocol, path))
+            log(f"{len(saved)} baseline record(s) saved into {save_baselines}")
+    path = write_report(folders, out, command=command)
+    summary_figure(json.loads((out / "results.json").read_text())["summary"], out / "plots" / SUMMARY_FIGURE,
+                   highlight=[spec.activation_label(a) for a in activations])
+    return path
+
+
+def _is_baseline(protocol, result_path):
+    labels = {spec.activation_label(a) for a in protocol.baselines}
+    return json.loads(Path(result_path).read_text()).get("activation") in labels
+
+
+def summary_figure(summary, path, highlight=()):
+    """One panel: each activation's test accuracy minus the baseline's per cell (paired by seed, 95% CI)."""
+    from relu_zoo.run.plots import pyplot, save_figure
+
+    plt = pyplot()
+    cells = [f"{g['task']}\n{g['model']}" for g in summary]
+    names = []
+    for group in summary:
+        names += [r["activation"] for r in group["rows"] if "vs_baseline" in r and r["activation"] not in names]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(cells), 4))
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        xs, ys, lows, highs = [], [], [], []
+        for x, group in enumerate(summary):
+            row = next((r for r in group["rows"] if r["activation"] == name), None)
+            diff = (row or {}).get("vs_baseline") or {}
+            if diff.get("mean") is None:
+                continue
+            ci = diff.get("ci95") or (diff["mean"], diff["mean"])
+            xs.append(x - 0.4 + width * (i + 0.5))
+            ys.append(100 * diff["mean"])
+            lows.append(100 * (diff["mean"] - ci[0]))
+            highs.append(100 * (ci[1] - diff["mean"]))
+        bold = name in highlight
+        ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o" if bold else ".", capsize=3, label=name,
+                    markersize=8 if bold else 5, linewidth=2 if bold else 1, zorder=3 if bold else 2)
+    baseline = summary[0]["baseline"] if summary else "baseline"
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(cells)), cells)
+    ax.set_ylabel(f"test accuracy − {baseline} (points)")
+    ax.set_title(f"Paired by seed against {baseline}; bars: 95% CI")
+    ax.legend(fontsize=8, ncol=2)
+    save_figure(fig, path)
+    return path
+
+
+def cost(results):
+    """Seconds per activation (sum of its runs' `run_seconds` over the protocol's cells), from finished results."""
+    per = {}
+    for result in results:
+        if result.get("run_seconds") is not None:
+            per[result["activation"]] = per.get(result["activation"], 0.0) + result["run_seconds"]
+    return per
+
+
+def write_baseline_report(protocol, records_dir, dest):
+    """The stored baselines' report (`dest`/README.md, results, figures), rebuilt from their records alone."""
+    import tempfile
+
+    from relu_zoo.run.report import write_report
+
+    protocol = load(protocol) if isinstance(protocol, str) else protocol
+    with tempfile.TemporaryDirectory() as work:
+        records.restore(records_dir, work, accept=lambda path: usable(protocol, path))
+        folders = [Path(work) / cell for cell in protocol.cells if (Path(work) / cell).is_dir()]
+        if not folders:
+            raise ConfigError(f"No usable stored runs of protocol {protocol.name!r} in {str(records_dir)!r}.")
+        path = write_report(folders, dest)
+    results = json.loads((Path(dest) / "results.json").read_text())
+    summary_figure(results["summary"], Path(dest) / "plots" / SUMMARY_FIGURE)
+    seconds = cost(results["runs"])
+    lines = [f"Cost per activation (its runs' wall seconds over the {len(protocol.cells)} cells and "
+             f"{len(protocol.seeds)} seeds, as stored):", ""]
+    lines += [f"- {name}: {s / 60:.1f} min" for name, s in seconds.items()]
+    _io.atomic_write_text(Path(dest) / "cost.md", "\n".join(lines) + "\n")
+    return path
