@@ -64,6 +64,9 @@ def train_parser(prog="relu-zoo train"):
                              "keras.saving.load_model after `import relu_zoo.models`, which registers relu_zoo's "
                              "layers and blocks)")
     # How the runs are executed, not what they compute: not part of the sweep's configuration.
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train N runs at once in N processes on this machine, each with 1/N of the cores "
+                             "(relu_zoo.run.jobs); default 1")
     ray = parser.add_argument_group("Ray (pip install 'relu_zoo[ray]')")
     ray.add_argument("--ray", action="store_true", help="run each run of the grid as a Ray task")
     ray.add_argument("--ray-address", help="cluster to join: 'auto' (started with `ray start` on this machine) or "
@@ -76,7 +79,7 @@ def train_parser(prog="relu-zoo train"):
 def _overrides(args):
     overrides = {}
     for key, value in vars(args).items():
-        if key in ("preset", "config") or key.startswith("ray") or value is None:
+        if key in ("preset", "config", "jobs") or key.startswith("ray") or value is None:
             continue
         overrides[key] = value
     return overrides
@@ -134,7 +137,7 @@ def _sweeping(work, out):
 def cmd_train(argv, prog="relu-zoo train"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = train_parser(prog).parse_args(argv)
-    from relu_zoo.run import report
+    from relu_zoo.run import jobs, report
     from relu_zoo.run.distribute import Distribution
     from relu_zoo.run.sweep import sweep
 
@@ -142,6 +145,11 @@ def cmd_train(argv, prog="relu-zoo train"):
 
     def work():
         config = resolved["config"] = spec.resolve(args.preset, args.config, _overrides(args), check=False)
+        if args.jobs < 1 or (args.jobs > 1 and (args.ray or config.distribute)):
+            raise spec.ConfigError(f"--jobs must be a number of processes >= 1, without --ray or --distribute "
+                                   f"(they place runs themselves). Received: --jobs {args.jobs}.")
+        if args.jobs > 1:
+            jobs.use_threads(jobs.threads_per_job(args.jobs))
         # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
         distribution = resolved["distribution"] = Distribution(config.distribute, config.cpu_devices)
         spec.validate(config)
@@ -150,11 +158,25 @@ def cmd_train(argv, prog="relu-zoo train"):
         if args.ray:
             return _ray_sweep()(config, command=command, address=args.ray_address,
                                 cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run)
-        return sweep(config, command=command, distribution=distribution)
+        if args.jobs == 1:
+            return sweep(config, command=command, distribution=distribution)
+        others = jobs.start(argv, args.jobs)
+        try:
+            summary = sweep(config, command=command, distribution=distribution)
+        except BaseException:
+            jobs.stop(others)
+            raise
+        resolved["others_status"] = jobs.wait(others)
+        # The last process to finish writes the report; it may have been one of the others.
+        written = Path(config.out) / "summary.md"
+        return summary or (written if written.is_file() and not resolved["others_status"] else None)
 
     status, summary = _sweeping(work, lambda: resolved["config"].out if "config" in resolved else args.out)
     if status is not None:
         return status
+    if resolved.get("others_status"):
+        return error(f"a process of --jobs {args.jobs} exited with status {resolved['others_status']} (its "
+                     "message is above); re-run the same command to finish the sweep.")
     if summary is None:
         if not resolved["distribution"].is_chief:
             print(f"Worker finished ({resolved['distribution'].name}); the chief writes the results and the report.")

@@ -26,13 +26,15 @@ ORDER = [
     "deploy", "pretrained",
     "run.values", "run.spec", "run.plan", "run.store", "run.records", "run.claims", "run._keras_compat", "run.callbacks",
     "run.distribute", "run.precision", "run.optim", "run.train", "run.stats", "run.plots", "run.report", "run.sweep",
-    "run.protocol", "run.ray_sweep", "run",
+    "run.jobs", "run.protocol", "run.ray_sweep", "run",
     "studies.common", "studies.*", "studies",
     "zoo", "finetune", "predict", "console",
 ]
 # What a reader can take in at once. activations.py holds the math of every activation with its docstring
 # (Keras' own activations.py is ~600 lines).
-MAX_LINES = {"activations": 640}
+# The command line holds one parser and handler per command (train, compare, report, list, ...): one job, many
+# commands.
+MAX_LINES = {"activations": 640, "console": 560}
 DEFAULT_MAX_LINES = 460
 
 

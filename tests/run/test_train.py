@@ -126,6 +126,31 @@ def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
     assert summary_rows(merged) == summary_rows(tiny_sweep)
 
 
+@pytest.mark.slow
+@needs_mnist
+def test_jobs_train_each_run_once_in_several_processes(tiny_sweep, tmp_path):
+    # SWEEP in two processes of one thread each: every run trained once, by one of them; one report.
+    out = tmp_path / "jobs"
+    proc = run_cli(SWEEP + ["--jobs", "2", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    finished = re.findall(r"^\[(\S+)\] test accuracy", proc.stdout, flags=re.M)
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert sorted(finished) == sorted(r["run_id"] for r in runs) and len(runs) == 4
+    assert "Report:" in proc.stdout and not (out / "claims").exists()
+    # One thread instead of two sums in another order: the same runs, up to the last bits.
+    expected = {r["run_id"]: r for r in json.loads((tiny_sweep / "results.json").read_text())["runs"]}
+    for r in runs:
+        assert r["test_loss"] == pytest.approx(expected[r["run_id"]]["test_loss"], rel=1e-2)
+
+
+def test_jobs_flag_is_not_passed_on():
+    from relu_zoo.run import jobs
+
+    assert jobs.without_jobs(["--jobs", "2", "--seeds", "3", "--jobs=4"]) == ["--seeds", "3"]
+    assert jobs.threads_per_job(2, cores=2) == 1 and jobs.threads_per_job(4, cores=2) == 1
+    assert jobs.threads_per_job(2, cores=16) == 8
+
+
 API_SWEEP = """
 import sys
 from relu_zoo.run import spec
@@ -386,6 +411,8 @@ BAD_INPUTS = [
     (["--shard", "3/3"], "`shard` must be 'i/n'"),
     (["--distribute", "gpu"], "`distribute` must be one of"),
     (["--verbose", "loud"], "`verbose` must be one of auto, 0, 1, 2"),
+    (["--jobs", "0"], "--jobs must be a number of processes >= 1"),
+    (["--jobs", "2", "--distribute", "mirrored"], "without --ray or --distribute"),
 ]
 
 
