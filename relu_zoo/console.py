@@ -45,7 +45,8 @@ FLAGS = {
     "--task": "task name(s), comma-separated (see `relu-zoo list`); default mnist",
     "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn",
     "--activations": "activation specs, comma-separated; parameters as name:key=value "
-                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu). The first is the baseline",
+                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu); your own as module:attr[:key=value] "
+                     "(e.g. my_acts:swish2, see docs/howto/your_activation.md). The first is the baseline",
     "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
     "--epochs": "epochs per run",
     "--batch-size": "batch size",
@@ -204,7 +205,9 @@ def listing(what):
     from relu_zoo.run import spec
 
     make = {
-        "activations": relu_zoo.list_activations,
+        # Plug-ins declared by installed distributions follow the built-ins, marked with their source.
+        "activations": lambda: relu_zoo.list_activations() + [
+            f"{name} (plug-in: {source})" for name, source in relu_zoo.list_plugins().items()],
         "aliases": lambda: [f"{alias}->{target}" for alias, target in relu_zoo.list_aliases().items()],
         "models": lambda: [f"{m} ({'/'.join(models.model_modalities(m))})" for m in models.list_models()],
         "tasks": lambda: [f"{t} ({tasks.get(t).spec.modality})" for t in tasks.list_tasks()],
@@ -219,6 +222,11 @@ def cmd_list(argv):
     parser.add_argument("what", nargs="?", choices=LISTS, help="one category (default: all)")
     args = parser.parse_args(argv)
     found = listing(args.what)
+    if args.what in (None, "activations"):
+        from relu_zoo.registry import shadowed_plugins
+
+        for message in shadowed_plugins().values():
+            print(f"warning: {message}", file=sys.stderr)
     if args.what:
         print("\n".join(found[args.what]))
     else:
@@ -394,7 +402,11 @@ def cmd_zoo(argv):
     if args.command == "export":
         for run in args.runs:
             task = json.loads((Path(run) / "result.json").read_text())["task"]
-            name = zoo.export(run, root=args.root, target_accuracy=zoo.TARGETS.get(task), target_note=args.missed_note)
+            try:
+                name = zoo.export(run, root=args.root, target_accuracy=zoo.TARGETS.get(task),
+                                  target_note=args.missed_note)
+            except ValueError as e:
+                return error(str(e))
             print(f"exported {name}")
         print("Regenerate the docs' checkpoint table and pyproject's data-files: python tools/docs_tables.py")
     elif args.command == "index":
