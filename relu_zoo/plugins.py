@@ -112,7 +112,7 @@ class Plugin:
             layer = self.obj(**params)
         except (TypeError, ValueError) as e:
             # Keras reports unknown keyword arguments as a ValueError ("Unrecognized keyword arguments ...").
-            detail = " ".join(str(e).split()) or type(e).__name__
+            detail = _detail(e)
             fix = (f" Pass the parameters it accepts: {_signature(self.obj)}." if isinstance(e, TypeError)
                    or "Unrecognized keyword" in detail else "")
             raise PluginError(f"Activation {spec!r}: {self.target}({_arguments(params)}) failed ({detail}).{fix}"
@@ -122,6 +122,15 @@ class Plugin:
                               "not a keras.layers.Layer. Return a new layer, or make it a function tensor -> "
                               "tensor (a function must take the tensor as its first positional argument).")
         return layer
+
+
+def _detail(error):
+    """An exception's message on one line; of an error Keras re-raised from a layer's call, the original one
+    (which Keras sets in bold between lines about the call)."""
+    text = str(error)
+    bold = re.search(r"\x1b\[1m(.*?)\x1b\[0m", text, re.S)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", bold.group(1) if bold else text)
+    return " ".join(text.split())[:300] or type(error).__name__
 
 
 def _arguments(params):
@@ -161,7 +170,7 @@ def _import(spec, module_name):
     try:
         return importlib.import_module(module_name)
     except Exception as e:  # an ImportError, or any error the module's own code raises while importing
-        detail = " ".join(str(e).split()) or type(e).__name__
+        detail = _detail(e)
         fix = ("Install the package that provides it, or put its folder on PYTHONPATH"
                if isinstance(e, ImportError) else "Fix the module so that it imports")
         raise PluginError(f"Activation {spec!r}: cannot import module {module_name!r} ({type(e).__name__}: "
@@ -224,7 +233,7 @@ def _probe(spec, plugin, params):
     try:
         y = keras.ops.convert_to_numpy(first(x))
     except Exception as e:  # whatever the plug-in's own code raises
-        detail = " ".join(str(e).split())[:300] or type(e).__name__
+        detail = _detail(e)
         raise PluginError(f"Activation {spec!r} fails on a float32 probe tensor of shape {PROBE_SHAPE} "
                           f"({type(e).__name__}: {detail}). An activation takes a float tensor and returns one "
                           "of the same shape.") from None
@@ -237,7 +246,7 @@ def _probe(spec, plugin, params):
     try:
         keras.layers.deserialize(keras.layers.serialize(first))
     except Exception as e:  # serialization errors come in many types
-        detail = " ".join(str(e).split())[:300] or type(e).__name__
+        detail = _detail(e)
         raise PluginError(f"Activation {spec!r}: its layer cannot be saved and loaded by Keras ({type(e).__name__}: "
                           f"{detail}). Give the layer a get_config() returning its constructor's arguments.") from None
 
@@ -270,7 +279,9 @@ def resolve_entry_point(spec, ep, params):
     try:
         return resolve(spec, split_target(ep.target)[0], params, name=ep.name, dist=ep.dist)
     except PluginError as e:
-        raise PluginError(f"{e} (entry point {ep.name} = {ep.target} of {ep.dist})") from None
+        prefix = f"Activation {spec!r}"
+        rest = str(e)[len(prefix):] if str(e).startswith(prefix) else f": {e}"
+        raise PluginError(f"{prefix} (entry point {ep.name} = {ep.target} of {ep.dist}){rest}") from None
 
 
 def spec_of(obj):
