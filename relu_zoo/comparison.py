@@ -101,9 +101,8 @@ def compare(activations=None, tasks=None, models=None, seeds=None, out=None, pre
     """
     given = {"activations": activations, "tasks": tasks, "models": models, "seeds": seeds, "out": out, **overrides}
     given = {k: v for k, v in given.items() if v is not None}
-    if "activations" in given:
-        listed = [given["activations"]] if isinstance(given["activations"], str) else given["activations"]
-        given["activations"] = [activation_spec(a) for a in listed]
+    if "activations" in given and not isinstance(given["activations"], str):  # a string: "relu,prelu" as on the CLI
+        given["activations"] = [activation_spec(a) for a in given["activations"]]
     resolved = spec_lib.resolve(preset, config, given, check=False)
     # Devices and strategies are set up before anything creates a tensor (validation builds layers).
     distribution = Distribution(resolved.distribute, resolved.cpu_devices)

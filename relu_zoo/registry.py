@@ -143,7 +143,12 @@ def family(identifier):
 
 def resolve(name):
     """Canonical name and default overrides for a name or alias; ValueError with a suggestion otherwise."""
-    return ACTIVATIONS.resolve(name)
+    try:
+        return ACTIVATIONS.resolve(name)
+    except ValueError as e:
+        if isinstance(name, str) and "." in name:  # most likely a plug-in spelled like an import path
+            raise ValueError(f"{e} A plug-in activation is named 'module:attr', e.g. 'my_acts:swish2'.") from None
+        raise
 
 
 def _parse_value(text):

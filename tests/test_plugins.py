@@ -263,6 +263,18 @@ def test_entry_points_are_listed_and_resolve_by_name(installed, capsys):
                    f"by the built-in 'relu'; use the spec '{MODULE}:Swish2' to sweep it\n")
 
 
+@pytest.mark.slow
+def test_import_relu_zoo_imports_no_plugin_and_no_runner(installed):
+    """A fresh process with a broken plug-in installed: `import relu_zoo` imports no plug-in, nor the runner that
+    `relu_zoo.compare` brings on first use."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), str(ROOT)])}
+    code = ("import sys, relu_zoo; loaded = sorted(m for m in sys.modules if m.startswith(('relu_zoo.run', "
+            "'relu_zoo.comparison', 'no_such_module_xyz', 'relu_zoo_test'))); relu_zoo.compare; "
+            "print(loaded, 'relu_zoo.comparison' in sys.modules)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert fresh.returncode == 0 and fresh.stdout.split("\n")[-2] == "[] True", fresh.stderr[-2000:]
+
+
 def test_a_broken_entry_point_fails_on_use_only(installed, capsys):
     assert console.main(["list", "activations"]) == 0
     assert "broken (plug-in: no_such_module_xyz.acts:thing (relu-zoo-test-plugins 0.1))" in capsys.readouterr().out
