@@ -215,7 +215,13 @@ def _kind(spec, target, obj):
 def _register(obj, module_name, name):
     """Registers `obj` with Keras' serialization as '<module>><name>' unless its author registered it, so a
     model holding it serializes by that name and loads in safe mode where the plug-in was resolved."""
-    if keras.saving.get_registered_name(obj) == getattr(obj, "__name__", None):
+    # Keras' own objects serialize by their names already; registering them would rename them for everyone.
+    owner = getattr(obj, "__module__", None) or ""
+    if owner.split(".")[0] == "keras":
+        return
+    registered = keras.saving.get_registered_name(obj)
+    # Not registered, or its name since taken by a redefinition of the same attribute (a notebook cell run again).
+    if registered == getattr(obj, "__name__", None) or keras.saving.get_registered_object(registered) is not obj:
         keras.saving.register_keras_serializable(package=module_name, name=name)(obj)
 
 
@@ -258,9 +264,10 @@ def resolve(spec, target, params, name=None, dist=None):
     """The `Plugin` of "module:attr" `target`, imported, classified, registered and probed once with
     `params`; `spec` is the user's spelling, for messages. A PluginError naming the fix otherwise."""
     key = (target, repr(sorted(params.items())))
-    if key not in _RESOLVED:
-        module_name, _, attr = target.partition(":")
-        obj = _attribute(spec, _import(spec, module_name), attr)
+    module_name, _, attr = target.partition(":")
+    obj = _attribute(spec, _import(spec, module_name), attr)
+    # Looked up every time (the import is cached): a notebook that redefines `swish2` gets the new one.
+    if key not in _RESOLVED or _RESOLVED[key].obj is not obj:
         kind = _kind(spec, target, obj)
         if kind == "function":
             _register(obj, module_name, attr)

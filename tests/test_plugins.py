@@ -158,6 +158,16 @@ def test_function_plugin_is_wrapped_and_new_per_call(acts):
     assert registry.name_of(f"{MODULE}:swish2") == f"{MODULE}:swish2"
 
 
+def test_redefined_functions_are_picked_up_and_keras_own_functions_keep_their_names(acts, monkeypatch):
+    def swish2(x):  # a notebook cell run again with a new formula
+        return 2.0 * x
+
+    monkeypatch.setattr(acts, "swish2", swish2)
+    assert relu_zoo.get(f"{MODULE}:swish2").activation is swish2
+    assert relu_zoo.get("keras.activations:hard_silu").activation is keras.activations.hard_silu
+    assert keras.saving.get_registered_name(keras.activations.hard_silu) == "hard_silu"
+
+
 def test_class_and_factory_plugins_take_parameters_and_never_share_weights(acts):
     for spec in (f"{MODULE}:Swish2:beta=3", f"{MODULE}:make_swish2:beta=3"):
         a, b = relu_zoo.get(spec), relu_zoo.get(spec)
