@@ -317,6 +317,19 @@ def test_cli_rejects_bad_plugins_before_training(plugin_dir, tmp_path, capsys, b
     assert not out.exists()
 
 
+def test_plugin_runs_do_not_become_zoo_checkpoints(tmp_path, capsys):
+    run = tmp_path / f"mnist__cnn__{MODULE}-swish2__seed0"
+    run.mkdir()
+    (run / "result.json").write_text(json.dumps({"task": "mnist", "model": "cnn", "activation": f"{MODULE}:swish2",
+                                                 "activation_spec": f"{MODULE}:swish2"}))
+    for name in ("model.keras", "preprocessor.keras"):
+        (run / name).write_text("")
+    assert console.main(["zoo", "export", str(run), "--root", str(tmp_path / "zoo")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "the zoo holds built-in activations only" in err and err.count("\n") == 1
+    assert f"relu_zoo.get('{MODULE}:swish2')" in err and not (tmp_path / "zoo").exists()
+
+
 # -- a real tiny sweep ------------------------------------------------------------------------------------------
 
 def _tiny(out):
