@@ -3,6 +3,7 @@
     import relu_zoo
     layer = relu_zoo.get("prelu")             # a new layer on every call
     relu_zoo.list_activations()
+    report = relu_zoo.compare(activations=["relu", "prelu", "my_pkg.acts:swish2"], seeds=5, out="runs/x")
 
 A `.keras` file holding relu_zoo's layers loads with `keras.saving.load_model` (safe_mode, no custom_objects) in
 a process that has imported relu_zoo: the import registers the layers, and Keras imports no other package's
@@ -19,8 +20,19 @@ _logs.quiet_tensorflow_import()  # before anything imports TensorFlow (see relu_
 
 from relu_zoo import activations, layers  # noqa: E402
 from relu_zoo.layers import *  # noqa: F401,F403  (the layer classes are the public API)
-from relu_zoo.registry import get, list_activations, list_aliases, register_activation
+from relu_zoo.registry import get, list_activations, list_aliases, list_plugins, register_activation
 from relu_zoo.swap import count_activations, swap_activations
 
-__all__ = ["activations", "count_activations", "get", "layers", "list_activations", "list_aliases",
+__all__ = ["activations", "count_activations", "get", "layers", "list_activations", "list_aliases", "list_plugins",
            "register_activation", "swap_activations", *layers.__all__]
+
+
+def __getattr__(name):
+    # `compare` runs sweeps: it brings TensorFlow's data stack and the runner, which import this package. It
+    # is imported on first use (PEP 562), after this package has finished importing, so `import relu_zoo`
+    # stays light and no import circle forms.
+    if name == "compare":
+        from relu_zoo.comparison import compare
+
+        return compare
+    raise AttributeError(f"module 'relu_zoo' has no attribute {name!r}")

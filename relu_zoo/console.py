@@ -244,7 +244,9 @@ def listing(what):
     from relu_zoo.run import spec
 
     make = {
-        "activations": relu_zoo.list_activations,
+        # Plug-ins declared by installed distributions follow the built-ins, marked with their source.
+        "activations": lambda: relu_zoo.list_activations() + [
+            f"{name} (plug-in: {source})" for name, source in relu_zoo.list_plugins().items()],
         "aliases": lambda: [f"{alias}->{target}" for alias, target in relu_zoo.list_aliases().items()],
         "models": lambda: [f"{m} ({'/'.join(models.model_modalities(m))})" for m in models.list_models()],
         "tasks": lambda: [f"{t} ({tasks.get(t).spec.modality})" for t in tasks.list_tasks()],
@@ -259,6 +261,11 @@ def cmd_list(argv):
     parser.add_argument("what", nargs="?", choices=LISTS, help="one category (default: all)")
     args = parser.parse_args(argv)
     found = listing(args.what)
+    if args.what in (None, "activations"):
+        from relu_zoo.registry import shadowed_plugins
+
+        for message in shadowed_plugins().values():
+            print(f"warning: {message}", file=sys.stderr)
     if args.what:
         print("\n".join(found[args.what]))
     else:
@@ -434,7 +441,11 @@ def cmd_zoo(argv):
     if args.command == "export":
         for run in args.runs:
             task = json.loads((Path(run) / "result.json").read_text())["task"]
-            name = zoo.export(run, root=args.root, target_accuracy=zoo.TARGETS.get(task), target_note=args.missed_note)
+            try:
+                name = zoo.export(run, root=args.root, target_accuracy=zoo.TARGETS.get(task),
+                                  target_note=args.missed_note)
+            except ValueError as e:
+                return error(str(e))
             print(f"exported {name}")
         print("Regenerate the docs' checkpoint table and pyproject's data-files: python tools/docs_tables.py")
     elif args.command == "index":

@@ -43,6 +43,7 @@ import numpy as np
 import keras
 
 from relu_zoo import layers as zoo_layers
+from relu_zoo import plugins
 
 _ACTIVATION_TYPES = tuple(getattr(zoo_layers, name) for name in zoo_layers.__all__ if name != "MinValue") + (
     keras.layers.ReLU,
@@ -94,8 +95,10 @@ def all_layers(model):
 
 
 def activation_layers(model):
-    """All activation layers in `model`, nested ones (sub-models, RNN cells) included, in call order."""
-    return [layer for layer in all_layers(model) if isinstance(layer, _ACTIVATION_TYPES)]
+    """All activation layers in `model`, nested ones (sub-models, RNN cells) included, in call order; plug-in
+    activations' layers (relu_zoo.plugins) too."""
+    types = _ACTIVATION_TYPES + plugins.layer_classes()
+    return [layer for layer in all_layers(model) if isinstance(layer, types)]
 
 
 # Keras `Activation` functions that mix the channels of a position (everything else it wraps is elementwise).
@@ -107,7 +110,7 @@ def is_elementwise(layer, input_shape):
     if isinstance(layer, keras.layers.Activation):
         if getattr(layer.activation, "__name__", "") in _MIXING_FUNCTIONS:
             return False
-    return tuple(layer.compute_output_shape(tuple(input_shape))) == tuple(input_shape)
+    return plugins.output_shape(layer, input_shape) == tuple(input_shape)
 
 
 def unit_derivative_zero(layer, inputs):

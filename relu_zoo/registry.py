@@ -14,6 +14,7 @@ import inspect
 import keras
 
 from relu_zoo import layers  # noqa: F401  (importing the layers fills RECORDS)
+from relu_zoo import plugins
 from relu_zoo.layers.base import INITIALIZERS, RECORDS
 
 
@@ -142,7 +143,12 @@ def family(identifier):
 
 def resolve(name):
     """Canonical name and default overrides for a name or alias; ValueError with a suggestion otherwise."""
-    return ACTIVATIONS.resolve(name)
+    try:
+        return ACTIVATIONS.resolve(name)
+    except ValueError as e:
+        if isinstance(name, str) and "." in name:  # most likely a plug-in spelled like an import path
+            raise ValueError(f"{e} A plug-in activation is named 'module:attr', e.g. 'my_acts:swish2'.") from None
+        raise
 
 
 def _parse_value(text):
@@ -153,8 +159,12 @@ def _parse_value(text):
 
 
 def parse_spec(spec):
-    """Splits "name:key=value,key=value" into (name, {key: value}); values are Python literals."""
+    """Splits "name:key=value,key=value" into (name, {key: value}); values are Python literals. A plug-in spec
+    "module:attr:key=value" gives ("module:attr", {...}) (see `relu_zoo.plugins`)."""
     name, _, params = spec.partition(":")
+    target = plugins.split_target(spec)
+    if target is not None and name not in ACTIVATIONS:
+        name, params = target
     overrides = {}
     for item in filter(None, (p.strip() for p in params.split(","))):
         key, sep, value = item.partition("=")
@@ -163,6 +173,35 @@ def parse_spec(spec):
                              "e.g. 'leaky_relu:negative_slope=0.2'.")
         overrides[key.strip()] = _parse_value(value.strip())
     return name, overrides
+
+
+def plugin(name, params=None, spec=None):
+    """The resolved `relu_zoo.plugins.Plugin` for a parsed spec's name: a "module:attr" target, or a name an
+    installed distribution declares (group `relu_zoo.activations`) that no registered activation takes;
+    None for registered and unknown names. A PluginError (a ValueError) naming the fix when it cannot be used."""
+    if not isinstance(name, str) or name in ACTIVATIONS:
+        return None
+    params, spec = params or {}, spec or name
+    if ":" in name:
+        return plugins.resolve(spec, name, params)
+    ep = plugins.entry_point(name)
+    return None if ep is None else plugins.resolve_entry_point(spec, ep, params)
+
+
+def list_plugins():
+    """Plug-in activations declared by installed distributions: name -> "module:attr (distribution version)",
+    read from their metadata (nothing is imported). Names a registered activation takes are left out: the
+    registered one wins (see `shadowed_plugins`)."""
+    return {name: f"{found[0].target} ({found[0].dist})" for name, found in sorted(plugins.entry_points().items())
+            if name not in ACTIVATIONS}
+
+
+def shadowed_plugins():
+    """Entry points whose name a registered activation takes, which therefore never resolve to them:
+    name -> a message naming the target spec to use instead."""
+    return {name: "; ".join(f"plug-in activation {name!r} of {ep.dist} ({ep.target}) is shadowed by the built-in "
+                            f"{name!r}; use the spec {ep.target!r} to sweep it" for ep in found)
+            for name, found in sorted(plugins.entry_points().items()) if name in ACTIVATIONS}
 
 
 def _instantiate(cls, config, identifier):
@@ -186,6 +225,8 @@ def get(identifier, **overrides):
         identifier: One of
             - a registered name or alias: `"prelu"`, `"leaky"`, `"swish"`;
             - a name with parameters: `"leaky_relu:negative_slope=0.2"`;
+            - a plug-in: `"my_pkg.acts:swish2"`, `"my_pkg.acts:Swish2:beta=2"`, or a name an installed
+              distribution declares in entry-point group `relu_zoo.activations` (`relu_zoo.plugins`);
             - a dict `{"name": "leaky_relu", "negative_slope": 0.2}`, or a
               Keras serialization `{"class_name": ..., "config": ...}`;
             - a layer class (`relu_zoo.layers.PReLU`);
@@ -199,6 +240,9 @@ def get(identifier, **overrides):
     """
     if isinstance(identifier, str):
         name, params = parse_spec(identifier)
+        found = plugin(name, {**params, **overrides}, identifier)
+        if found is not None:
+            return found.layer(identifier, **params, **overrides)
         name, defaults = resolve(name)
         return _instantiate(ACTIVATIONS.get(name), {**defaults, **params, **overrides}, identifier)
     if isinstance(identifier, dict):
@@ -209,6 +253,9 @@ def get(identifier, **overrides):
             raise ValueError("An activation config dict needs a 'name' key (a registered activation), "
                              f"or Keras' 'class_name'/'config' form. Received: {identifier!r}")
         params = {k: v for k, v in identifier.items() if k != "name"}
+        found = plugin(identifier["name"], {**params, **overrides}, identifier["name"])
+        if found is not None:
+            return found.layer(identifier["name"], **params, **overrides)
         name, defaults = resolve(identifier["name"])
         return _instantiate(ACTIVATIONS.get(name), {**defaults, **params, **overrides}, identifier)
     if inspect.isclass(identifier) and issubclass(identifier, keras.layers.Layer):
@@ -224,10 +271,11 @@ def get(identifier, **overrides):
 
 def name_of(identifier):
     """Canonical registry name of a spec (for reports), e.g. 'leaky' -> 'leaky_relu'."""
-    if isinstance(identifier, str):
-        return resolve(parse_spec(identifier)[0])[0]
-    if isinstance(identifier, dict) and "name" in identifier:
-        return resolve(identifier["name"])[0]
+    if isinstance(identifier, str) or (isinstance(identifier, dict) and "name" in identifier):
+        name = parse_spec(identifier)[0] if isinstance(identifier, str) else identifier["name"]
+        if name not in ACTIVATIONS and (":" in name or plugins.entry_point(name) is not None):
+            return name if ":" in name else plugins.normalize(name)  # a plug-in's label, without importing it
+        return resolve(name)[0]
     cls = identifier if inspect.isclass(identifier) else type(identifier)
     for name, registered in ACTIVATIONS.items():
         if registered is cls:

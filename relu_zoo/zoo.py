@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+from relu_zoo import registry
 from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
 from relu_zoo.pretrained import (CARD_FILE, INDEX_FILE, METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE, end_to_end,
                                  list_pretrained, load_file, raw_accuracy, sha256, zoo_dir)
@@ -80,6 +81,12 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     for needed in (MODEL_FILE, PREPROCESSOR_FILE):
         if not (run_dir / needed).is_file():
             raise ValueError(f"{run_dir} has no {needed}: run train.py with --save-checkpoint.")
+    spec = result.get("activation_spec") or result["activation"]
+    if (registry.parse_spec(spec)[0] if isinstance(spec, str) else spec.get("name")) not in registry.ACTIVATIONS:
+        # A zoo checkpoint loads with relu_zoo alone (`pretrained.load`); a plug-in's layer needs its own code.
+        raise ValueError(f"{run_dir} trained the plug-in activation {result['activation']!r}: the zoo holds "
+                         "built-in activations only. Its model.keras loads with keras.saving.load_model after "
+                         f"relu_zoo.get({spec!r}).")
     name = f"{result['model']}_{result['activation'].split(':')[0]}.{result['task'].replace('/', '_')}"
     root = Path(root) if root else zoo_dir()
     learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}

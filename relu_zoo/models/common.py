@@ -5,6 +5,7 @@ from keras import ops
 
 import relu_zoo
 from relu_zoo.layers.base import INITIALIZERS, RECORDS
+from relu_zoo.plugins import output_shape
 from relu_zoo.registry import family
 
 # The activations the models initialize with He normal (`relu_zoo.layers.base.INITIALIZERS`).
@@ -24,7 +25,7 @@ def act(activation):
 
 def width_factor(activation):
     """Output channels per input channel of `activation`: 1 (elementwise), 2 (CReLU), 0.5 (gated units)."""
-    return relu_zoo.get(activation).compute_output_shape((None, 8))[-1] / 8
+    return output_shape(relu_zoo.get(activation), (None, 8))[-1] / 8
 
 
 def pre_activation_units(activation, units):

@@ -7,6 +7,7 @@ import relu_zoo
 from relu_zoo.models.common import (MaskedGlobalMaxPooling1D, act, classifier_head, kernel_initializer_for,
                                     model_input, pre_activation_units)
 from relu_zoo.models.registry import register_model
+from relu_zoo.plugins import output_shape
 
 
 @keras.saving.register_keras_serializable(package="relu_zoo")
@@ -51,7 +52,7 @@ class ReLURNNCell(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         # An activation that widens its input (CReLU doubles it) gets a narrower pre-activation, so
         # that the state keeps `units` entries.
-        widening = self.activation.compute_output_shape((None, units))[-1] / units
+        widening = output_shape(self.activation, (None, units))[-1] / units
         self.pre_units = int(units / widening)
         if self.pre_units * widening != units:
             raise ValueError(f"Activation {type(self.activation).__name__} multiplies the width by {widening}; "

@@ -8,11 +8,12 @@ be reproduced from its folder.
 import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 
 import relu_zoo
-from relu_zoo.registry import Registry, did_you_mean, parse_spec
-from relu_zoo.registry import resolve as resolve_activation
+from relu_zoo.plugins import PluginError
+from relu_zoo.registry import Registry, did_you_mean, name_of, parse_spec, shadowed_plugins
 from relu_zoo.run.values import (DISTRIBUTE, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError,  # noqa: F401
                                  coerce, split_activation_list)
 
@@ -74,7 +75,8 @@ FLAGS = {
     "--task": "task name(s), comma-separated (see `relu-zoo list`); default mnist",
     "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn",
     "--activations": "activation specs, comma-separated; parameters as name:key=value "
-                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu). The first is the baseline",
+                     "(e.g. relu,leaky_relu:negative_slope=0.2,prelu); your own as module:attr[:key=value] "
+                     "(e.g. my_acts:swish2, see docs/howto/your_activation.md). The first is the baseline",
     "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
     "--epochs": "epochs per run",
     "--batch-size": "batch size",
@@ -216,16 +218,23 @@ def validate(config):
     labels = []
     for spec in config.activations:
         try:
-            relu_zoo.get(spec)
+            relu_zoo.get(spec)  # a plug-in is imported and checked on a probe tensor here, before any training
+        except PluginError as e:
+            raise ConfigError(str(e)) from None
         except ValueError as e:
             raise ConfigError(f"Activation {spec!r}: {e}") from None
         labels.append(activation_label(spec))
+    shadowed = shadowed_plugins()
+    for label in labels:
+        if parse_spec(label)[0] in shadowed:
+            print(f"warning: {shadowed[parse_spec(label)[0]]}", file=sys.stderr)
     if len(set(labels)) != len(labels):
         raise ConfigError(f"Activations are listed twice: {labels}. Each must be distinct.")
 
 
 def activation_label(spec):
-    """A stable, readable label: 'leaky_relu' or 'leaky_relu:negative_slope=0.2'."""
+    """A stable, readable label: 'leaky_relu' or 'leaky_relu:negative_slope=0.2'; a plug-in's 'module:attr'
+    (with its parameters) or entry-point name, found without importing it."""
     if isinstance(spec, str):
         name, params = parse_spec(spec)
     elif isinstance(spec, dict):
@@ -233,7 +242,7 @@ def activation_label(spec):
         name = spec.get("name", "?")
     else:
         raise ConfigError(f"An activation must be a name, 'name:key=value' or a mapping. Received: {spec!r}")
-    canonical, _ = resolve_activation(name)
+    canonical = name_of(name)
     if not params:
         return canonical
     return canonical + ":" + ",".join(f"{k}={params[k]!r}" if isinstance(params[k], str) else f"{k}={params[k]}"
