@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import pytest
 
+import relu_zoo
 from relu_zoo import pretrained, zoo
 from tools import docs_tables
 
@@ -425,9 +426,13 @@ def test_cache_location(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory):
     """relu_zoo's wheel and relu-zoo-models' (the weights, from models/), built as pip builds them for
-    `pip install . ./models`. No build isolation: setuptools is already here, and no network is needed."""
+    `pip install . ./models`. No build isolation: setuptools is already here, and no network is needed.
+    models/ is built from a copy without build outputs: setuptools builds in the source folder, ships whatever an
+    earlier build left in its build/ folder, and would leave 47 MB of it in the checkout."""
     dist = tmp_path_factory.mktemp("dist")
-    for project in (ROOT, ZOO):
+    weights_source = tmp_path_factory.mktemp("weights_source") / "models"
+    shutil.copytree(ZOO, weights_source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    for project in (ROOT, weights_source):
         proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(project), "--no-deps", "--no-build-isolation",
                                "-q", "-w", str(dist)], capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -446,6 +451,8 @@ def test_the_weights_wheel_holds_exactly_the_zoo_and_declares_the_entry_point(wh
     package = {Path(n).relative_to("relu_zoo_models") for n in names if n.startswith("relu_zoo_models/")}
     assert package == _checkpoint_files() | {Path("__init__.py")}
     assert f"[{pretrained.ENTRY_POINTS}]\nrelu_zoo = relu_zoo_models" in declared
+    # Released together: relu_zoo's wheel carries the index of the checkpoints that this one holds.
+    assert weights.name.split("-")[1] == wheels[0].name.split("-")[1] == relu_zoo.__version__
     assert all(info.file_size < 20e6 for info in zipfile.ZipFile(weights).infolist())
 
 
@@ -513,7 +520,7 @@ def test_installed_wheels_load_and_predict_without_a_checkout(wheels, tmp_path):
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(found["package"]).is_relative_to(venv_site) and Path(found["relu_zoo"]) == venv_site
     assert Path(found["folder"]) == venv_site / "relu_zoo_models" / "cnn_relu.mnist"
-    assert found["where"] == {row["name"]: "relu-zoo-models 0.1.0" for row in ZOO_INDEX}
+    assert found["where"] == {row["name"]: f"relu-zoo-models {relu_zoo.__version__}" for row in ZOO_INDEX}
     reference = pretrained.load("cnn_relu.mnist", raw_inputs=True, compile=False, root=ZOO)
     expected = reference.predict_on_batch(image[None])[0]
     np.testing.assert_allclose(found["probabilities"], expected, rtol=1e-5, atol=1e-6)
@@ -523,7 +530,8 @@ def test_installed_wheels_load_and_predict_without_a_checkout(wheels, tmp_path):
     assert predict.returncode == 0, predict.stderr[-3000:]
     top = predict.stdout.strip().split(": ", 1)[1]
     assert top.startswith(f"{int(np.argmax(expected))} ({100 * expected.max():.2f}%)"), top
-    assert found["listing"].endswith(f"\n\nrelu-zoo-models 0.1.0: {venv_site / 'relu_zoo_models'}")  # list pretrained
+    # What `relu-zoo list pretrained` prints ends with the folder behind "relu-zoo-models <version>".
+    assert found["listing"].endswith(f"\n\nrelu-zoo-models {relu_zoo.__version__}: {venv_site / 'relu_zoo_models'}")
     assert not (tmp_path / "cache").exists()  # nothing downloaded or cached
 
 
@@ -559,7 +567,7 @@ def test_zoo_loads_after_a_non_editable_install(wheels, tmp_path):
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(found["package"]).is_relative_to(site)  # the installed copy, not this checkout
     assert Path(found["zoo"]) == (prefix / pretrained.INSTALLED_ZOO).resolve()
-    assert found["sources"][-1] == "relu_zoo 0.1.0 index" and "checkout" not in found["sources"]
+    assert found["sources"][-1] == f"relu_zoo {relu_zoo.__version__} index" and "checkout" not in found["sources"]
     assert found["names"] == names
     assert found["where"] == {name: pretrained.DOWNLOAD for name in names}
     assert found["params"] == [row["params"] for row in ZOO_INDEX]
