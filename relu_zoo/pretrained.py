@@ -273,9 +273,8 @@ def checkpoint_file(name, filename, root=None):
 
     Looked for in the checkpoint's folder (`checkpoint_dir`: a checkout's models/, an installed distribution
     such as relu-zoo-models, or `$RELU_ZOO_MODELS`; a mismatch there is a ChecksumError, never silently
-    replaced), then in the cache (`cache_dir()`; a
-    mismatching copy there, e.g. an interrupted download, is downloaded again), then downloaded from
-    `$RELU_ZOO_BASE_URL/<name>/<file>` into the cache.
+    replaced), then in the cache (`cache_dir()`; a mismatching copy there, e.g. an interrupted download, is
+    downloaded again), then downloaded from `$RELU_ZOO_BASE_URL/<name>/<file>` into the cache.
 
     Raises:
         ChecksumError: a file in the zoo folder, or the downloaded file, does not match its sha256 (the
@@ -363,7 +362,7 @@ def load(name, compile=True, raw_inputs=False, root=None):
         raw_inputs: Return an end-to-end model that takes what a user has
             (uint8 images, strings, int waveforms) with the task's
             preprocessing built in, and outputs class probabilities.
-        root: The zoo folder (default `zoo_dir()`).
+        root: A zoo folder to take it from (default: the first of `sources()` that has it).
 
     The weights come from the checkpoint's folder, the cache or `$RELU_ZOO_BASE_URL` (see
     `checkpoint_file`).
