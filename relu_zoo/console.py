@@ -260,6 +260,11 @@ def cmd_list(argv):
     parser = argparse.ArgumentParser(prog="relu-zoo list", description="What relu_zoo has.")
     parser.add_argument("what", nargs="?", choices=LISTS, help="one category (default: all)")
     args = parser.parse_args(argv)
+    if args.what == "pretrained":
+        from relu_zoo import pretrained
+
+        print(pretrained.describe())
+        return 0
     found = listing(args.what)
     if args.what in (None, "activations"):
         from relu_zoo.registry import shadowed_plugins

@@ -55,7 +55,9 @@ def _write_wav(path, samples, rate):
 def test_list_is_quiet_and_lists_the_zoo():
     result = relu_zoo("list", "pretrained")
     assert result.returncode == 0
-    assert result.stdout.split() == pretrained.list_pretrained()
+    rows, legend = result.stdout.split("\n\n")
+    assert dict(line.split() for line in rows.splitlines()) == pretrained.list_pretrained(where=True)
+    assert legend.strip() == "checkout: " + str(pretrained.CHECKOUT)  # this checkout: every weight is here
     assert result.stderr == ""  # no TensorFlow start-up lines, no warnings
     everything = relu_zoo("list")
     assert everything.returncode == 0 and "prelu" in everything.stdout and "spoken_digit" in everything.stdout

@@ -1,6 +1,8 @@
 """relu_zoo.pretrained and relu_zoo.zoo: export, verify, load (also raw-input), tamper refusal — on a checkpoint exported from a
-tiny real training run —, the consistency of the repository's zoo in models/, and weights fetched on demand
-from a loopback HTTP server (download, cache, truncated and wrong downloads, offline)."""
+tiny real training run —, the consistency of the repository's zoo in models/, where checkpoints are found (a
+checkout, distributions with a `relu_zoo.checkpoints` entry point), weights fetched on demand from a loopback
+HTTP server (download, cache, truncated and wrong downloads, offline), and the two wheels installed as a user
+installs them"""
 
 import contextlib
 import functools
@@ -12,12 +14,14 @@ import socket
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+import relu_zoo
 from relu_zoo import pretrained, zoo
 from tools import docs_tables
 
@@ -173,6 +177,15 @@ def test_repository_checkpoint(name):
     assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002, (accuracy, meta["check"])
 
 
+def _checkpoint_files(root=ZOO):
+    """The zoo's files relative to `root`: the index, its README and every file of each checkpoint folder (not
+    the packaging beside them, nor what a build leaves there)."""
+    files = {Path("index.json"), Path("README.md")}
+    for name in pretrained.list_pretrained(root):
+        files.update(p.relative_to(root) for p in (root / name).iterdir() if p.is_file())
+    return files
+
+
 def test_pyproject_installs_the_zoo_index_without_weights():
     """pyproject.toml's generated data-files table ships exactly the zoo's index: every file of models/ but the
     weights (regenerate with `python tools/docs_tables.py`)."""
@@ -180,10 +193,68 @@ def test_pyproject_installs_the_zoo_index_without_weights():
     table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
     assert table == docs_tables.data_files(ZOO)
     shipped = {Path(f) for files in table.values() for f in files}
-    on_disk = {p.relative_to(ROOT) for p in ZOO.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    on_disk = {Path("models") / f for f in _checkpoint_files()}
     weights = {p for p in on_disk if p.name in pretrained.WEIGHT_FILES}
     assert len(weights) == 2 * len(ZOO_INDEX)
     assert shipped == on_disk - weights
+
+
+# -- where checkpoints are found: the checkout, then distributions with a relu_zoo.checkpoints entry point ----
+
+def _distribution(site, name, entry_point, checkpoints=()):
+    """A minimal installed distribution in `site` (a folder on sys.path): `<name>-1.0.dist-info` declaring
+    `entry_point` in the relu_zoo.checkpoints group, and a package `<name>` holding copies of the repository's
+    checkpoint folders, `checkpoints` as {folder name there: repository checkpoint}."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{pretrained.ENTRY_POINTS}]\nzoo = {entry_point}\n")
+    (site / name).mkdir()
+    (site / name / "__init__.py").write_text("")
+    for folder, checkpoint in dict(checkpoints).items():
+        shutil.copytree(ZOO / checkpoint, site / name / folder)
+    return site / name
+
+
+def test_a_distribution_declaring_the_entry_point_adds_its_checkpoints(tmp_path, monkeypatch):
+    """Any distribution can ship checkpoints: an entry point in group relu_zoo.checkpoints naming a package of
+    checkpoint folders. The checkout comes first: a name it has is taken from it."""
+    package = _distribution(tmp_path, "thirdparty_zoo", "thirdparty_zoo",
+                            {"thirdparty_prelu.spoken_digit": SMALL, SMALL: SMALL})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert pretrained.Source(package, "thirdparty-zoo 1.0") in pretrained.sources()
+    assert pretrained.sources()[0] == pretrained.Source(ZOO, "checkout")
+    where = pretrained.list_pretrained(where=True)
+    assert where["thirdparty_prelu.spoken_digit"] == "thirdparty-zoo 1.0" and where[SMALL] == "checkout"
+    assert pretrained.checkpoint_dir(SMALL) == ZOO / SMALL
+    model = pretrained.load("thirdparty_prelu.spoken_digit", compile=False)  # verified against its own metadata
+    reference = pretrained.load(SMALL, compile=False)
+    for a, b in zip(model.weights, reference.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Without a checkout (an installed relu_zoo), the distribution's copy is the one used.
+    monkeypatch.setattr(pretrained, "CHECKOUT", tmp_path / "no_checkout")
+    assert pretrained.checkpoint_dir(SMALL) == package / SMALL
+    assert pretrained.list_pretrained(where=True)[SMALL] == "thirdparty-zoo 1.0"
+    # RELU_ZOO_MODELS replaces the search.
+    monkeypatch.setenv(pretrained.MODELS_ENV, str(ZOO))
+    assert pretrained.sources() == [pretrained.Source(ZOO, pretrained.MODELS_ENV)]
+
+
+def test_a_broken_entry_point_is_skipped_with_a_warning(tmp_path, monkeypatch):
+    _distribution(tmp_path, "broken_zoo", "no_such_package")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(UserWarning, match="Skipping the checkpoints of broken-zoo 1.0: .* 'no_such_package' is not "
+                                         "an importable package"):
+        found = pretrained.sources()
+    assert [s for s in found if s.origin == "broken-zoo 1.0"] == []
+    assert found[0] == pretrained.Source(ZOO, "checkout")
+
+
+def test_no_checkpoints_anywhere_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(pretrained.MODELS_ENV, str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match=r"Unknown pretrained model 'cnn_relu.mnist' .* Available: none. Install the "
+                                         r"checkpoints: `pip install ./models`"):
+        pretrained.load("cnn_relu.mnist")
 
 
 # -- weights on demand: a loopback server holding the zoo ----------------------------------------------------
@@ -250,11 +321,15 @@ def _cache_files():
 
 def test_weights_download_then_load_from_the_cache(index_only, monkeypatch):
     index, served = index_only
+    assert pretrained.list_pretrained(index, where=True) == {SMALL: pretrained.DOWNLOAD}
     with _serve(served) as (handler, url):
         monkeypatch.setenv(pretrained.BASE_URL_ENV, url)
         model = pretrained.load(SMALL, compile=False, root=index)
         assert handler.requests == [f"/{SMALL}/model.keras"]
     assert _cache_files() == [SMALL, f"{SMALL}/model.keras"]  # verified, moved into place, no staging left
+    assert pretrained.list_pretrained(index, where=True) == {SMALL: pretrained.DOWNLOAD}  # preprocessor missing
+    shutil.copy2(ZOO / SMALL / pretrained.PREPROCESSOR_FILE, pretrained.cache_dir() / SMALL)
+    assert pretrained.list_pretrained(index, where=True) == {SMALL: pretrained.CACHED}
     reference = pretrained.load(SMALL, compile=False, root=ZOO)
     for a, b in zip(model.weights, reference.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -326,6 +401,17 @@ def test_no_base_url_and_no_local_weights_is_a_clear_error(index_only):
     _assert_names_the_variables(str(info.value))
 
 
+def test_the_listing_says_what_needs_a_download_and_how_to_get_it(index_only, monkeypatch):
+    index, _ = index_only
+    monkeypatch.setenv(pretrained.MODELS_ENV, str(index))
+    rows, legend = pretrained.describe().split("\n\n")
+    assert rows.split() == [SMALL, pretrained.DOWNLOAD]
+    assert "RELU_ZOO_BASE_URL, which is not set" in legend and "pip install ./models" in legend
+    shutil.copytree(ZOO / SMALL, pretrained.cache_dir() / SMALL)
+    rows, legend = pretrained.describe().split("\n\n")
+    assert rows.split() == [SMALL, pretrained.CACHED] and legend == f"cache: {pretrained.cache_dir()} (RELU_ZOO_CACHE)"
+
+
 def test_cache_location(monkeypatch, tmp_path):
     monkeypatch.delenv(pretrained.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -335,29 +421,141 @@ def test_cache_location(monkeypatch, tmp_path):
     assert pretrained.cache_dir() == tmp_path / "mine"
 
 
+# -- the two wheels, installed as a user installs them ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    """relu_zoo's wheel and relu-zoo-models' (the weights, from models/), built as pip builds them for
+    `pip install . ./models`. No build isolation: setuptools is already here, and no network is needed.
+    models/ is built from a copy without build outputs: setuptools builds in the source folder, ships whatever an
+    earlier build left in its build/ folder, and would leave 47 MB of it in the checkout."""
+    dist = tmp_path_factory.mktemp("dist")
+    weights_source = tmp_path_factory.mktemp("weights_source") / "models"
+    shutil.copytree(ZOO, weights_source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    for project in (ROOT, weights_source):
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(project), "--no-deps", "--no-build-isolation",
+                               "-q", "-w", str(dist)], capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    (library,) = dist.glob("relu_zoo-*.whl")
+    (weights,) = dist.glob("relu_zoo_models-*.whl")
+    return library, weights
+
+
 @pytest.mark.slow
-def test_zoo_loads_after_a_non_editable_install(tmp_path):
-    """`pip install .` (a wheel, installed into another prefix) carries the zoo's index, and `load` finds it
+def test_the_weights_wheel_holds_exactly_the_zoo_and_declares_the_entry_point(wheels):
+    _, weights = wheels
+    with zipfile.ZipFile(weights) as archive:
+        names = archive.namelist()
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        declared = archive.read(entry_points).decode()
+    package = {Path(n).relative_to("relu_zoo_models") for n in names if n.startswith("relu_zoo_models/")}
+    assert package == _checkpoint_files() | {Path("__init__.py")}
+    assert f"[{pretrained.ENTRY_POINTS}]\nrelu_zoo = relu_zoo_models" in declared
+    # Released together: relu_zoo's wheel carries the index of the checkpoints that this one holds.
+    assert weights.name.split("-")[1] == wheels[0].name.split("-")[1] == relu_zoo.__version__
+    assert all(info.file_size < 20e6 for info in zipfile.ZipFile(weights).infolist())
+
+
+def _fresh_venv(path, wheels):
+    """A new virtual environment with the two wheels installed by pip, and the running environment's
+    site-packages after its own (a path line in a .pth file) for relu_zoo's dependencies.
+
+    Why not `venv --system-site-packages`: that exposes the base interpreter's packages, not this
+    environment's TensorFlow, so pip would download ~600 MB of dependencies. Why not `pip install --target`:
+    a venv is where users install, with its own `bin/relu-zoo`. The path line adds the folders to sys.path
+    without running their .pth files, so this checkout's editable relu_zoo (an import hook installed by such a
+    file) stays out, and the venv's own site-packages comes first on sys.path and in importlib.metadata: the
+    test asserts that relu_zoo and the checkpoints are imported and found from the venv.
+    """
+    import site
+
+    proc = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    python = path / "bin" / "python"
+    # No PYTHONPATH: a checkout on it (with the relu_zoo.egg-info a build leaves) reads as relu_zoo installed.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
+                           "-q", *map(str, wheels)], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (venv_site,) = path.glob("lib/python*/site-packages")
+    (venv_site / "_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return python, venv_site
+
+
+def _digit_png(path):
+    """The first mnist test image, as a PNG file."""
+    if not _data_available("mnist"):
+        if os.environ.get("CI"):
+            pytest.fail("TFDS_DATA_DIR has no mnist: CI must run the install test")
+        pytest.skip("mnist not prepared in TFDS_DATA_DIR")
+    import tensorflow as tf
+
+    from relu_zoo import tasks
+
+    image, _ = next(tasks.get("mnist").raw_splits(max_examples={"test": 1})["test"].as_numpy_iterator())
+    path.write_bytes(tf.io.encode_png(image).numpy())
+    return image
+
+
+@pytest.mark.slow
+def test_installed_wheels_load_and_predict_without_a_checkout(wheels, tmp_path):
+    """`pip install . ./models` in a fresh venv, used from another folder, with an empty cache and no
+    RELU_ZOO_BASE_URL: `pretrained.load` and `relu-zoo predict` work from the installed relu-zoo-models."""
+    python, venv_site = _fresh_venv(tmp_path / "venv", wheels)
+    image = _digit_png(tmp_path / "digit.png")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", pretrained.MODELS_ENV,
+                                                              pretrained.BASE_URL_ENV)}
+    env[pretrained.CACHE_ENV] = str(tmp_path / "cache")
+    script = ("import json\nfrom importlib import metadata\nimport tensorflow as tf\n"
+              "from relu_zoo import pretrained\n"
+              "model = pretrained.load('cnn_relu.mnist', raw_inputs=True, compile=False)\n"
+              "image = tf.io.decode_png(open('digit.png', 'rb').read())\n"
+              "print(json.dumps({'package': pretrained.__file__, 'relu_zoo': str(metadata.distribution('relu_zoo')"
+              ".locate_file('')), 'folder': str(pretrained.checkpoint_dir('cnn_relu.mnist')), "
+              "'where': pretrained.list_pretrained(where=True), 'listing': pretrained.describe(), "
+              "'probabilities': model.predict_on_batch(image[None]).tolist()[0]}))\n")
+    proc = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(found["package"]).is_relative_to(venv_site) and Path(found["relu_zoo"]) == venv_site
+    assert Path(found["folder"]) == venv_site / "relu_zoo_models" / "cnn_relu.mnist"
+    assert found["where"] == {row["name"]: f"relu-zoo-models {relu_zoo.__version__}" for row in ZOO_INDEX}
+    reference = pretrained.load("cnn_relu.mnist", raw_inputs=True, compile=False, root=ZOO)
+    expected = reference.predict_on_batch(image[None])[0]
+    np.testing.assert_allclose(found["probabilities"], expected, rtol=1e-5, atol=1e-6)
+
+    predict = subprocess.run([str(tmp_path / "venv" / "bin" / "relu-zoo"), "predict", "cnn_relu.mnist", "digit.png"],
+                             capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert predict.returncode == 0, predict.stderr[-3000:]
+    top = predict.stdout.strip().split(": ", 1)[1]
+    assert top.startswith(f"{int(np.argmax(expected))} ({100 * expected.max():.2f}%)"), top
+    # What `relu-zoo list pretrained` prints ends with the folder behind "relu-zoo-models <version>".
+    assert found["listing"].endswith(f"\n\nrelu-zoo-models {relu_zoo.__version__}: {venv_site / 'relu_zoo_models'}")
+    assert not (tmp_path / "cache").exists()  # nothing downloaded or cached
+
+
+@pytest.mark.slow
+def test_zoo_loads_after_a_non_editable_install(wheels, tmp_path):
+    """relu_zoo's wheel alone (installed into another prefix) carries the zoo's index, and `load` finds it
     there from any working directory, downloads the weights from RELU_ZOO_BASE_URL with hash verification,
     and loads every checkpoint."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = (tmp_path / "dist").glob("relu_zoo-*.whl")
+    library, _ = wheels
     prefix = tmp_path / "prefix"
     # --ignore-installed: without it pip first uninstalls the relu_zoo of the running environment.
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed",
-                           "-q", "--prefix", str(prefix), str(wheel)], capture_output=True, text=True, timeout=600)
+                           "-q", "--prefix", str(prefix), str(library)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (site,) = prefix.glob("lib/python*/site-packages")
     names = [row["name"] for row in ZOO_INDEX]
     # A fresh process that imports only relu_zoo.pretrained: every checkpoint's custom objects must register.
     script = ("import json, relu_zoo.pretrained as pretrained\n"
+              "where = pretrained.list_pretrained(where=True)\n"
               "names = pretrained.list_pretrained()\n"
               "params = [pretrained.load(name).count_params() for name in names]\n"
               "raw = pretrained.load(names[-1], raw_inputs=True, compile=False)\n"
               "print(json.dumps({'package': pretrained.__file__, 'zoo': str(pretrained.zoo_dir()), 'names': names, "
-              "'params': params}))\n")
+              "'params': params, 'where': where, 'sources': [s.origin for s in pretrained.sources()]}))\n")
     env = {k: v for k, v in os.environ.items() if k != "RELU_ZOO_MODELS"}
     env["PYTHONPATH"] = str(site)
     env["RELU_ZOO_CACHE"] = str(tmp_path / "cache")
@@ -369,7 +567,9 @@ def test_zoo_loads_after_a_non_editable_install(tmp_path):
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(found["package"]).is_relative_to(site)  # the installed copy, not this checkout
     assert Path(found["zoo"]) == (prefix / pretrained.INSTALLED_ZOO).resolve()
+    assert found["sources"][-1] == f"relu_zoo {relu_zoo.__version__} index" and "checkout" not in found["sources"]
     assert found["names"] == names
+    assert found["where"] == {name: pretrained.DOWNLOAD for name in names}
     assert found["params"] == [row["params"] for row in ZOO_INDEX]
     assert not list(prefix.rglob("*.keras"))  # the wheel has no weights
     assert sorted(handler.requests) == sorted([f"/{name}/model.keras" for name in names]

@@ -15,8 +15,9 @@
   scripts' own `markdown` functions.
 - pyproject.toml, the `[tool.setuptools.data-files]` table that makes `pip install .` ship the zoo's index
   (`models/index.json`, `models/README.md`, each checkpoint's `metadata.json` and card) to
-  `<prefix>/share/relu_zoo/models`, where `relu_zoo.pretrained.zoo_dir` finds it. The weights
-  (`pretrained.WEIGHT_FILES`) stay out of the wheel: `pretrained.load` downloads them on demand.
+  `<prefix>/share/relu_zoo/models`, where `relu_zoo.pretrained.installed_zoo_dir` finds it. The weights
+  (`pretrained.WEIGHT_FILES`) stay out of relu_zoo's wheel: they are the `relu-zoo-models` distribution
+  (`models/pyproject.toml`, which needs no table: it packages the folders as they are), or downloaded.
 
 The docs pages include the generated files (`--8<--` snippets); the library never writes them, and the tests
 compare them with what this script generates.
