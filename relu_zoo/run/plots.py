@@ -56,18 +56,26 @@ def validation_curves(results, summary, path):
                 continue
             length = min(len(c) for c in curves[act])
             values = np.array([c[:length] for c in curves[act]], dtype="float64") * 100
-            epochs = np.arange(1, length + 1)
+            # Epochs without validation (validation_every; none at all without a validation split) are left out.
+            measured = ~np.isnan(values).all(axis=0)
+            if not measured.any():
+                continue
+            values, epochs = values[:, measured], np.arange(1, length + 1)[measured]
             mean = np.nanmean(values, axis=0)
             line, = ax.plot(epochs, mean, marker="o", label=f"{act} (n={len(values)})")
             if len(values) > 1:
                 ax.fill_between(epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
                                 color=line.get_color(), alpha=0.15)
+        if not ax.lines:
+            ax.text(0.5, 0.5, "no validation split: these runs trained on the whole training split",
+                    ha="center", va="center", transform=ax.transAxes)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(f"{task} · {model}: validation accuracy (mean, band = min–max over seeds)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy %")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8)
     save_figure(fig, path)
 
 

@@ -141,3 +141,18 @@ def test_merging_folders_equals_one_folder(tmp_path):
 def test_empty_report_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="No finished runs"):
         report.write_report([tmp_path], tmp_path)
+
+
+def test_runs_without_validation_draw_no_curve_and_warn_nothing(tmp_path):
+    # Trained on the whole training split (validation_every: null): no val_accuracy in any epoch.
+    import warnings
+
+    from relu_zoo.run import plots
+
+    results = [{"task": "cifar10", "model": "airbench", "status": "ok", "activation": act,
+                "history": [{"loss": 1.0}, {"loss": 0.5}]} for act in ("relu", "elu")]
+    summary = [{"task": "cifar10", "model": "airbench", "rows": [{"activation": "relu"}, {"activation": "elu"}]}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.validation_curves(results, summary, tmp_path / "val.png")
+    assert (tmp_path / "val.png").is_file()
