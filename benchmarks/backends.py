@@ -132,12 +132,9 @@ def interpreters(given):
 
 
 def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            words = set(f.read().split())
-    except OSError:
-        return []
-    return sorted(words & {"avx2", "avx512_bf16", "amx_bf16"})
+    from relu_zoo import _cpu
+
+    return sorted(_cpu.flags() & {"avx2", "avx512_bf16", "amx_bf16"})
 
 
 def main(argv=None):

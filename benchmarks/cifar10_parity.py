@@ -32,12 +32,9 @@ STEP_RATIO_AT_MOST = 1.0
 
 def cpu():
     """The CPU's model name and the flags that decide the precision and the speed here."""
-    from relu_zoo.run.precision import cpu_flags
+    from relu_zoo import _cpu
 
-    name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")), "unknown")
-    return {"model": name, "flags": sorted(cpu_flags() & {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"}),
-            "cores": os.cpu_count()}
+    return _cpu.describe()
 
 
 def export_images(path, data_dir=None):

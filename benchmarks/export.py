@@ -73,12 +73,10 @@ def markdown(report):
 
 
 def _cpu_model():
-    """The CPU's model name (Linux /proc/cpuinfo), so that latencies of different CPUs are never merged."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
-    except OSError:
-        return None
+    """The CPU's model name, so that latencies of different CPUs are never merged."""
+    from relu_zoo import _cpu
+
+    return _cpu.model()
 
 
 def updated(report, rows, command):

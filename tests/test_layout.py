@@ -17,7 +17,7 @@ PACKAGE = ROOT / "relu_zoo"
 # `relu_zoo.tasks`, so that must come first too. "x.*" is every module of x not named elsewhere: peers that may
 # not import each other. "" is relu_zoo/__init__.py (the public API).
 ORDER = [
-    "_io", "_logs", "_net", "_xla", "_torch_ops", "task_spec", "activations",
+    "_io", "_cpu", "_logs", "_net", "_xla", "_torch_ops", "task_spec", "activations",
     "layers.base", "layers.*", "layers", "plugins",
     "registry", "swap", "",
     "diagnostics",
@@ -151,7 +151,7 @@ def test_private_keras_api_only_in_keras_compat():
 # -- benchmarks/: scripts that import relu_zoo and each other explicitly, in this order ------------------------
 
 BENCHMARKS = ROOT / "benchmarks"
-BENCHMARK_ORDER = ["ops", "layers", "phases", "pipeline", "export", "xu2015", "cifar10_collapse", "airbench_torch", "cifar10_parity", "backends",
+BENCHMARK_ORDER = ["default_run", "ops", "layers", "phases", "pipeline", "export", "xu2015", "cifar10_collapse", "airbench_torch", "cifar10_parity", "backends",
                    "training"]
 # training.py holds nine subcommands; splitting it by subcommand is the next step, until then it may not grow.
 BENCHMARK_MAX_LINES = {"training": 860}

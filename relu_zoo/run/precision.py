@@ -2,21 +2,16 @@
 
 import tensorflow as tf
 
+from relu_zoo import _cpu
+
 
 # CPU features with native bfloat16 arithmetic (Linux /proc/cpuinfo names): AMX tiles or AVX-512 BF16.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def cpu_flags(path="/proc/cpuinfo"):
+def cpu_flags(path=_cpu.CPUINFO):
     """The feature flags of the first CPU in `path` (Linux), or an empty set where it cannot be read."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return _cpu.flags(path)
 
 
 def auto_precision(gpus=None, flags=None):
