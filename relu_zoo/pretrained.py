@@ -361,7 +361,9 @@ def load(name, compile=True, raw_inputs=False, root=None):
         compile: Restore the training configuration (optimizer, loss, metrics).
         raw_inputs: Return an end-to-end model that takes what a user has
             (uint8 images, strings, int waveforms) with the task's
-            preprocessing built in, and outputs class probabilities.
+            preprocessing built in, and outputs class probabilities; for a
+            checkpoint whose card names test-time augmentation (metadata
+            `tta`), averaged over those views of each input.
         root: A zoo folder to take it from (default: the first of `sources()` that has it).
 
     The weights come from the checkpoint's folder, the cache or `$RELU_ZOO_BASE_URL` (see
@@ -371,7 +373,7 @@ def load(name, compile=True, raw_inputs=False, root=None):
     if not raw_inputs:
         return model
     preprocessor = load_file(checkpoint_file(name, PREPROCESSOR_FILE, root), compile=False)
-    return end_to_end(preprocessor, model)
+    return end_to_end(preprocessor, model, tta=metadata(name, root).get("tta"))
 
 
 def load_preprocessor(name, root=None):
@@ -391,10 +393,15 @@ def load_file(path, compile=True):
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
 
 
-def end_to_end(preprocessor, model):
-    """raw input -> preprocessor -> model -> softmax, as one Keras model."""
+def end_to_end(preprocessor, model, tta=None):
+    """raw input -> preprocessor -> model -> softmax, as one Keras model; with `tta` (a mode of
+    `relu_zoo.models.common.flip_tta`), the model's logits averaged over those views of each image."""
     import keras
 
+    if tta:
+        from relu_zoo.models.common import flip_tta
+
+        model = flip_tta(model, mode=tta)
     inputs = keras.Input(shape=preprocessor.input_shape[1:], dtype=preprocessor.inputs[0].dtype, name="raw")
     logits = model(preprocessor(inputs))
     probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)

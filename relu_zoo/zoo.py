@@ -49,6 +49,7 @@ def card(meta):
         "|---|---|---|",
         f"| {meta['data']['test_split']} | {100 * acc:.2f}% | {meta['metrics']['test_loss']:.4f} |",
         "",
+        *_tta_lines(meta),
         f"Accuracy of the raw-input model on the first {meta['check']['examples']:,} test examples (what the "
         f"test suite re-checks): {100 * meta['check']['accuracy']:.2f}%.",
         "",
@@ -72,6 +73,17 @@ def card(meta):
               f"Versions: relu_zoo {meta['versions']['relu_zoo']}, keras {meta['versions']['keras']}, "
               f"tensorflow {meta['versions']['tensorflow']}. Created {meta['date']}.", ""]
     return "\n".join(lines)
+
+
+def _tta_lines(meta):
+    tta, with_tta = meta.get("tta"), meta["metrics"].get("test_accuracy_tta")
+    if not tta:
+        return []
+    views = {"flip": "the image and its mirror image",
+             "flip_translate": "the image and its mirror image, each also shifted by one pixel both ways"}[tta]
+    return [f"With test-time augmentation ({tta}: the logits averaged over {views}): "
+            f"{100 * with_tta:.2f}%. `pretrained.load(..., raw_inputs=True)` includes it; the plain model "
+            "(`pretrained.load(...)`) does not.", ""]
 
 
 def export(run_dir, root=None, target_accuracy=None, target_note=None, data_notes=None):
@@ -101,7 +113,10 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         "seed": result["seed"],
         "epochs": result["epochs"],
         "command": result.get("command") or _command_for(result),
-        "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]},
+        "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
+                    "test_accuracy_tta": result.get("test_accuracy_tta")},
+        # The run's test-time augmentation goes into the raw-input model (`pretrained.load(raw_inputs=True)`).
+        "tta": _tta_mode(cfg.get("tta")),
         "target_accuracy": target_accuracy,
         "target_note": target_note,
         "data": {"train_examples": result["train_examples"], "test_split": result.get("test_split", "test"),
@@ -116,7 +131,7 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         tmp.mkdir()
         save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
         shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
-        staged = end_to_end(load_file(tmp / PREPROCESSOR_FILE), load_file(tmp / MODEL_FILE))
+        staged = end_to_end(load_file(tmp / PREPROCESSOR_FILE), load_file(tmp / MODEL_FILE), tta=meta["tta"])
         check_accuracy, check_examples = raw_accuracy(staged, result["task"])
         meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
         atomic_write_text(tmp / CARD_FILE, card(meta))
@@ -126,6 +141,11 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     atomic_write(root / name, write)
     write_index(root)
     return name
+
+
+def _tta_mode(tta):
+    """A sweep's `tta` setting as a `flip_tta` mode (True is "flip"), or None."""
+    return "flip" if tta is True else (tta or None)
 
 
 def save_lean(source, dest):

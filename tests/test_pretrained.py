@@ -96,6 +96,39 @@ def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo
     np.testing.assert_allclose(raw_model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
+def test_a_checkpoint_trained_with_tta_has_it_in_its_raw_input_model(tmp_path):
+    if not _data_available("mnist"):
+        if os.environ.get("CI"):
+            pytest.fail("TFDS_DATA_DIR has no mnist; CI must run the pretrained tests")
+        pytest.skip("mnist not prepared in TFDS_DATA_DIR")
+    from relu_zoo.models.common import flip_tta
+
+    runs = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--task", "mnist", "--model", "cnn",
+                           "--activations", "relu", "--seeds", "1", "--epochs", "1", "--max-train-examples", "256",
+                           "--max-eval-examples", "128", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}',
+                           "--tta", "flip_translate", "--verbose", "0", "--save-checkpoint", "--out", str(runs)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = (runs / "runs").iterdir()
+    (tmp_path / "models").mkdir()
+    name = zoo.export(run_dir, root=tmp_path / "models")
+    meta = pretrained.verify(name, tmp_path / "models")
+    result = json.loads((run_dir / "result.json").read_text())
+    assert meta["tta"] == "flip_translate" and meta["metrics"]["test_accuracy_tta"] == result["test_accuracy_tta"]
+    assert "With test-time augmentation (flip_translate" in (tmp_path / "models" / name / "README.md").read_text()
+    raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=tmp_path / "models")
+    model = pretrained.load(name, compile=False, root=tmp_path / "models")
+    preprocessor = pretrained.load_preprocessor(name, root=tmp_path / "models")
+    x, _ = next(iter(pretrained.raw_test_batches("mnist", 16, batch_size=16)))
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(
+        flip_tta(model, mode="flip_translate").predict_on_batch(preprocessor(x))))
+    np.testing.assert_allclose(raw_model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
+    plain = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict_on_batch(preprocessor(x))))
+    assert not np.allclose(raw_model.predict_on_batch(x), plain, atol=1e-6)  # the views are averaged in
+
+
 def _saved_optimizer_variables(path):
     import io
     import zipfile
