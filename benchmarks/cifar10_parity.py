@@ -156,9 +156,10 @@ def run(args):
     # The Keras runs (child processes importing relu_zoo as this one did) and steps use the same TensorFlow kernels.
     machine = {**cpu(), "tensorflow_onednn": _logs.onednn_enabled()}
     tag = f"w{'-'.join(map(str, widths))}_e{args.epochs}"
+    keras_tag = tag + kernels_suffix(machine["tensorflow_onednn"])
     for seed in range(args.seeds):
         for framework in ("keras", "pytorch"):
-            path = records / f"{tag}_{framework}_seed{seed}.json"
+            path = records / f"{keras_tag if framework == 'keras' else tag}_{framework}_seed{seed}.json"
             if path.exists():
                 continue
             print(f"[{framework} seed {seed}] training", flush=True)
@@ -167,11 +168,16 @@ def run(args):
             atomic_write_json(path, {**record, "cpu": machine})
             print(f"[{framework} seed {seed}] test {record['test_accuracy']:.4f} "
                   f"(TTA {record['test_accuracy_tta']:.4f}), {record['train_seconds']} s", flush=True)
-    path = out / f"{tag}_steps.json"
+    path = out / f"{keras_tag}_steps.json"
     if not path.exists():
         print("timing the train steps, interleaved", flush=True)
         atomic_write_json(path, {**step_ratio(args.torch_python, widths, 1024, precision), "cpu": machine})
     report(args)
+
+
+def kernels_suffix(onednn):
+    """Record names of Keras runs with TensorFlow's Eigen kernels carry `_eigen`; oneDNN's are the default."""
+    return "_eigen" if onednn is False else ""
 
 
 def report(args):
@@ -179,18 +185,26 @@ def report(args):
     from relu_zoo.run.store import atomic_write_json, atomic_write_text
 
     out = Path(args.out)
-    groups = {}
+    keras_runs, torch_runs = {}, {}
     for path in sorted((out / "records").glob("*.json")):
         record = json.loads(path.read_text())
         key = (tuple(record["widths"]), record["epochs"], record["cpu"]["model"], tuple(record["cpu"]["flags"]))
-        groups.setdefault(key, {}).setdefault(record["framework"], []).append(record)
+        if record["framework"] == "keras":
+            # TensorFlow's kernels are a setting of their own; PyTorch's runs are the reference for each.
+            keras_runs.setdefault(key + (record["cpu"].get("tensorflow_onednn", True),), []).append(record)
+        else:
+            torch_runs.setdefault(key, []).append(record)
+    groups = {key: {"keras": runs, **({"pytorch": torch_runs[key[:4]]} if key[:4] in torch_runs else {})}
+              for key, runs in keras_runs.items()}
+    groups.update({key + (None,): {"pytorch": runs} for key, runs in torch_runs.items()
+                   if not any(k[:4] == key for k in keras_runs)})
     settings = []
-    for (widths, epochs, model, flags), sides in groups.items():
-        tag = f"w{'-'.join(map(str, widths))}_e{epochs:g}"
+    for (widths, epochs, model, flags, onednn), sides in groups.items():
+        tag = f"w{'-'.join(map(str, widths))}_e{epochs:g}" + kernels_suffix(onednn)
         steps_path = out / f"{tag}_steps.json"
         steps = json.loads(steps_path.read_text()) if steps_path.exists() else None
         summary = {"widths": list(widths), "epochs": epochs, "cpu": {"model": model, "flags": list(flags)},
-                   "step": steps}
+                   "tensorflow_onednn": onednn, "step": steps}
         for side, records in sides.items():
             records.sort(key=lambda r: r["seed"])
             summary[side] = {"seeds": [r["seed"] for r in records],
@@ -229,8 +243,10 @@ def markdown(settings):
              f"own seconds are sequential and move with the machine's load. Targets: Keras' mean ≥ PyTorch's − "
              f"{100 * ACCURACY_MARGIN:.1f} points; step ratio ≤ {STEP_RATIO_AT_MOST:.1f}.", ""]
     for s in settings:
+        kernels = {True: ", TensorFlow's oneDNN kernels", False: ", TensorFlow's Eigen kernels (its default on "
+                   "this CPU, before relu_zoo turned oneDNN's on)", None: ""}[s.get("tensorflow_onednn")]
         lines += [f"## widths {'/'.join(map(str, s['widths']))}, {s['epochs']:g} epochs — {s['cpu']['model']} "
-                  f"({', '.join(s['cpu']['flags'])})", "",
+                  f"({', '.join(s['cpu']['flags'])}){kernels}", "",
                   "| | seeds | test accuracy % | with TTA % | train s per run | s per step (in the runs) |",
                   "|---|---|---|---|---|---|"]
         for side in ("keras", "pytorch"):
@@ -251,7 +267,7 @@ def markdown(settings):
                          f"{st['median_step_seconds']['pytorch']:.3f} s = **{st['ratio']:.2f}×** "
                          f"({'met' if s['step_met'] else 'MISSED'}; {st['precision']}, {st['repeats']} repetitions "
                          f"of {st['steps']} steps; TensorFlow's oneDNN kernels "
-                         f"{'on' if st['cpu'].get('tensorflow_onednn') else 'off'}).")
+                         f"{'on' if st.get('cpu', {}).get('tensorflow_onednn', True) else 'off'}).")
         lines.append("")
     return "\n".join(lines)
 

@@ -166,13 +166,22 @@ def test_parity_report_states_the_gap_and_the_step_ratio(tmp_path):
     (tmp_path / "w16-64-64_e4_steps.json").write_text(json.dumps({
         "ratio": 0.9, "median_step_seconds": {"keras": 0.45, "pytorch": 0.5}, "precision": "float32", "steps": 3,
         "repeats": 5}))
+    # The same recipe with TensorFlow's Eigen kernels: a setting of its own against the same PyTorch runs.
+    for seed, acc in enumerate((0.81, 0.80, 0.81)):
+        (records / f"w16-64-64_e4_eigen_keras_seed{seed}.json").write_text(json.dumps({
+            "framework": "keras", "seed": seed, "widths": [16, 64, 64], "epochs": 4, "test_accuracy": acc,
+            "test_accuracy_tta": acc, "train_seconds": 100.0, "step_seconds": 0.5,
+            "cpu": {**machine, "tensorflow_onednn": False}}))
     cifar10_parity.main(["report", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
-    [setting] = report["settings"]
-    assert setting["test_accuracy_gap"] == pytest.approx(-0.0033333, abs=1e-6)
-    assert setting["test_accuracy_met"] is False and setting["step_met"] is True
+    onednn, eigen = sorted(report["settings"], key=lambda s: s["tensorflow_onednn"] is False)
+    assert onednn["test_accuracy_gap"] == pytest.approx(-0.0033333, abs=1e-6)
+    assert onednn["test_accuracy_met"] is False and onednn["step_met"] is True
+    assert eigen["test_accuracy_gap"] == pytest.approx(0.0033333, abs=1e-6) and eigen["step"] is None
+    assert len(eigen["pytorch"]["runs"]) == len(onednn["pytorch"]["runs"]) == 3
     text = (tmp_path / "README.md").read_text()
     assert "-0.33 points (MISSED)" in text and "**0.90×** (met" in text and "Test CPU (avx2)" in text
+    assert "Eigen kernels" in text
 
 
 def test_history_of_a_run_without_validation_is_kept(tmp_path):
