@@ -212,6 +212,7 @@ def test_unwritable_out_is_exit_2(tmp_path, capsys, monkeypatch):
     assert_one_line_error(capsys.readouterr().err, str(out / "sub"), "Permission denied", "another --out")
 
 
+@pytest.mark.slow  # copies mnist and runs train.py in a fresh interpreter
 @needs_mnist
 def test_unreadable_dataset_folder_is_exit_2(tmp_path):
     source = Path(os.environ.get("TFDS_DATA_DIR", "")) / "mnist"

@@ -449,6 +449,7 @@ def test_out_holding_a_different_sweep_is_refused(tmp_path, capsys):
     assert "holds a different sweep" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # train.py in a fresh interpreter; the in-process test above checks the messages
 def test_bad_input_exit_code_from_the_command_line(tmp_path):
     proc = run_cli(["--task", "nope", "--out", str(tmp_path / "o")], timeout=120)
     assert proc.returncode == 2
