@@ -307,7 +307,10 @@ def test_multi_worker_keeps_the_workers_weights_identical(tmp_path):
     assert not np.array_equal(w0["arr_2"], np.full_like(w0["arr_2"], 0.25))  # PReLU slopes were trained
 
 
+# Exhaustive: test_faults.py's three processes and a SIGKILL check the same resume after a kill in CI, and
+# test_train_guard.py that a backup restores RReLU's random streams.
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @needs_mnist
 def test_resume_after_sigkill_gives_the_same_report(tmp_path):
     args = TINY + ["--activations", "relu,rrelu", "--seeds", "2", "--epochs", "3", "--max-train-examples", "1024"]
