@@ -310,30 +310,48 @@ def _trains_differently(name):
     return name == "relu" or bool(layer.variables) or reshapes
 
 
-# Fast subset: the activations that train differently, without XLA, and these few with it; CI trains every
-# activation without XLA; the full suite compiles them all.
+# Fast subset: the activations that train differently, in one model (one trace of the train step), without XLA
+# and these few with it. CI trains every activation in a model of its own without XLA; the full suite compiles
+# them all.
 FAST_JIT = ("relu", "prelu", "rrelu")
 
 
-@pytest.mark.parametrize("name,jit", [
-    (n, False) if _trains_differently(n) else pytest.param(n, False, marks=pytest.mark.slow) for n in NAMES] + [
-    (n, True) if n in FAST_JIT else pytest.param(n, True, marks=(pytest.mark.slow, pytest.mark.exhaustive))
-    for n in NAMES])
+def _fit_briefly(model, layers, jit):
+    """Fits `model` 3 epochs on a separable toy problem: the loss stays finite and every weight of `layers` moves."""
+    model.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit)
+    before = {layer.name: [np.array(w) for w in layer.trainable_weights] for layer in layers}
+    x = np.random.default_rng(0).normal(size=(32, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    for layer in layers:
+        for b, w in zip(before[layer.name], layer.trainable_weights):
+            assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_the_activations_that_train_differently_train_side_by_side(jit):
+    if jit and BACKEND == "torch":
+        pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
+    keras.utils.set_random_seed(0)
+    names = FAST_JIT if jit else [n for n in NAMES if _trains_differently(n)]
+    layers = [relu_zoo.get(n, name=n) for n in names]
+    inputs = keras.Input((6,))
+    branches = [keras.layers.Dense(2)(layer(keras.layers.Dense(4)(inputs))) for layer in layers]
+    _fit_briefly(keras.Model(inputs, keras.layers.Add()(branches)), layers, jit)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [
+    pytest.param(n, True, marks=pytest.mark.exhaustive) for n in NAMES])
 def test_trains_in_a_model(name, jit):
     if jit and BACKEND == "torch":
         pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
     keras.utils.set_random_seed(0)
     layer = relu_zoo.get(name)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=jit)
-    before = [np.array(w) for w in layer.trainable_weights]
-    x = np.random.default_rng(0).normal(size=(32, 6)).astype("float32")
-    y = (x[:, 0] > 0).astype("int32")
-    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
-    assert np.all(np.isfinite(history.history["loss"]))
-    for b, w in zip(before, layer.trainable_weights):
-        assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
+    _fit_briefly(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)]),
+                 [layer], jit)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -60,8 +60,8 @@ def test_every_combination_is_covered():
     assert ("rnn", "image") not in COMBOS
 
 
-# The fast subset (`-m "not slow"`) builds and trains every model once, the activation taking turns among these
-# (plain, parametric, random, shape-changing) so that each meets several models; the full suite runs every pair.
+# CI builds and trains every model for every modality once, the activation taking turns among these (plain,
+# parametric, random, shape-changing) so that each meets several models; the full suite runs every pair.
 FAST_ACTIVATIONS = ("relu", "prelu", "rrelu", "crelu")
 
 
@@ -82,16 +82,15 @@ def _model_activation_grid():
     seen = set()
     for i, (model_name, modality) in enumerate(COMBOS):
         for j, activation in enumerate(relu_zoo.list_activations()):
-            fast = activation == FAST_ACTIVATIONS[i % len(FAST_ACTIVATIONS)]
-            if fast and keras.backend.backend() != "tensorflow":
-                # JAX compiles every train step with XLA, most of CI's JAX step (the recurrent models the
-                # longest): there the fast subset trains each model and each fast activation once.
-                fast = not {model_name, activation} <= seen
-                seen |= {model_name, activation}
+            ci = activation == FAST_ACTIVATIONS[i % len(FAST_ACTIVATIONS)]
+            # The fast subset trains each model and each of these activations once (on JAX each train step is
+            # an XLA compile); CI trains every model-modality pair.
+            fast = ci and not {model_name, activation} <= seen
+            seen |= {model_name, activation} if fast else set()
             combos = by_modality[modality]
-            if fast or _meets_every_model(activation) or combos[j % len(combos)] == (model_name, modality):
-                yield pytest.param(model_name, modality, activation,
-                                   marks=() if fast else (pytest.mark.slow, pytest.mark.exhaustive))
+            if ci or _meets_every_model(activation) or combos[j % len(combos)] == (model_name, modality):
+                marks = () if fast else pytest.mark.slow if ci else (pytest.mark.slow, pytest.mark.exhaustive)
+                yield pytest.param(model_name, modality, activation, marks=marks)
 
 
 def test_the_grid_tries_every_activation_in_every_modality_and_the_stateful_ones_everywhere():
