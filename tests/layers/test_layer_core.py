@@ -311,8 +311,8 @@ def _trains_differently(name):
 
 
 # Fast subset: the activations that train differently, in one model (one trace of the train step), without XLA
-# and these few with it. CI trains every activation in a model of its own without XLA; the full suite compiles
-# them all.
+# and these few with it; CI: every activation in one model; the full suite: each in a model of its own, with
+# and without XLA.
 FAST_JIT = ("relu", "prelu", "rrelu")
 
 
@@ -330,12 +330,13 @@ def _fit_briefly(model, layers, jit):
             assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
 
 
-@pytest.mark.parametrize("jit", [False, True])
-def test_the_activations_that_train_differently_train_side_by_side(jit):
+@pytest.mark.parametrize("which,jit", [("differently", False), ("fast_jit", True),
+                                      pytest.param("every", False, marks=pytest.mark.slow)])
+def test_activations_train_side_by_side(which, jit):
     if jit and BACKEND == "torch":
         pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
     keras.utils.set_random_seed(0)
-    names = FAST_JIT if jit else [n for n in NAMES if _trains_differently(n)]
+    names = {"differently": [n for n in NAMES if _trains_differently(n)], "fast_jit": FAST_JIT, "every": NAMES}[which]
     layers = [relu_zoo.get(n, name=n) for n in names]
     inputs = keras.Input((6,))
     branches = [keras.layers.Dense(2)(layer(keras.layers.Dense(4)(inputs))) for layer in layers]
@@ -343,8 +344,8 @@ def test_the_activations_that_train_differently_train_side_by_side(jit):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [
-    pytest.param(n, True, marks=pytest.mark.exhaustive) for n in NAMES])
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [(n, True) for n in NAMES])
 def test_trains_in_a_model(name, jit):
     if jit and BACKEND == "torch":
         pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
