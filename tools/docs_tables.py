@@ -97,8 +97,8 @@ def activations_markdown():
     """The activation table of docs/howto/layers.md: one row per record, grouped by initializer family."""
     from relu_zoo.layers.base import INITIALIZERS, RECORDS
 
-    lines = ["| name | layer | formula | parameters (default) | Keras default (where it differs) | f′(0) used | paper |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| name | layer | formula | parameters (default) | Keras default (where it differs) | f′(0) used "
+             "| paper |", "|---|---|---|---|---|---|---|"]
     families = list(INITIALIZERS)
     for record in sorted(RECORDS.values(), key=lambda r: (families.index(r.family), r.name)):
         keras_class = getattr(record.layer, "keras_class", None)
