@@ -137,7 +137,10 @@ sweep(spec.resolve(overrides=overrides), command="api")
 """
 
 
+# Exhaustive: train.py resolves its flags with spec.resolve and calls sweep(), as this script does; in CI,
+# test_train_guard.py's CIFAR-10 guard runs sweep() through the API.
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @needs_mnist
 def test_the_python_api_gives_the_command_lines_results(tiny_sweep, tmp_path):
     # The same sweep as SWEEP through relu_zoo.run (spec.resolve + sweep) instead of train.py: same metrics.
