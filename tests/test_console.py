@@ -52,6 +52,7 @@ def _write_wav(path, samples, rate):
         f.writeframes(np.asarray(samples, "<i2").tobytes())
 
 
+@pytest.mark.slow  # each `relu-zoo` run is a fresh interpreter importing TensorFlow
 def test_list_is_quiet_and_lists_the_zoo():
     result = relu_zoo("list", "pretrained")
     assert result.returncode == 0
@@ -136,6 +137,7 @@ def test_export_command_writes_and_checks(tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_export_check_without_the_data_is_one_error_and_writes_nothing(tmp_path):
     """`--check` without the task's data (none here, and the network's proxy refuses): one `error:` message, exit
     2, no traceback, no export left behind unchecked; the fixes offered are the command line's."""

@@ -41,6 +41,7 @@ def test_eager_calls_at_many_shapes_do_not_retrace(caplog):
     assert keras.backend.backend() == "tensorflow"
 
 
+@pytest.mark.slow  # a fresh interpreter: the import's own stderr is what is checked
 def test_library_script_training_prelu_is_quiet(tmp_path):
     """`import relu_zoo` and fitting a model with PReLU and RReLU prints nothing on stderr: no CUDA start-up line, no
     `Compiled cluster using XLA!` from relu_zoo's XLA clusters, no retracing warning."""
@@ -67,6 +68,15 @@ def test_library_script_training_prelu_is_quiet(tmp_path):
     assert result.stderr == ""
 
 
+def test_import_turned_on_onednn_in_this_process():
+    # conftest.py imports relu_zoo first, as a user's script does; the fresh-interpreter test below checks the
+    # environment variable's two settings.
+    from tensorflow.python.util import _pywrap_util_port as port
+
+    assert port.IsMklEnabled() or os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0"
+
+
+@pytest.mark.slow  # two fresh interpreters, each importing TensorFlow
 @pytest.mark.parametrize("setting, enabled", [(None, True), ("0", False)])
 def test_import_turns_on_onednn_for_tensorflow_only(setting, enabled):
     """`import relu_zoo` imports TensorFlow with its oneDNN kernels on (TensorFlow leaves them off on AVX2-only

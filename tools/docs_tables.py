@@ -3,6 +3,9 @@
     python tools/docs_tables.py           # rewrite what is stale
     python tools/docs_tables.py --check   # exit 1 and name what is stale (nothing is written)
 
+- `docs/howto/layers.md`, the activation table (between its `<!-- activations:... -->` markers): one row per
+  activation record (`relu_zoo.layers.base.RECORDS`), grouped by initializer family; the Keras column from the
+  layer's `keras_class` / `keras_default`, the paper from its docstring's `Reference:`.
 - `docs/generated/params.md`: parameter counts per model and task (`activation="relu"` / `"prelu"` with each
   builder's defaults; learnable activations add their parameters, e.g. PReLU one per channel per layer, CReLU
   widens the layer after it).
@@ -25,7 +28,9 @@ compare them with what this script generates.
 
 import argparse
 import importlib
+import inspect
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "docs" / "generated"
 PYPROJECT = ROOT / "pyproject.toml"
 ZOO = ROOT / "models"
+LAYERS_PAGE = ROOT / "docs" / "howto" / "layers.md"
+ACTIVATIONS_MARKERS = ("<!-- activations:start -->", "<!-- activations:end -->")
 REPORTS = ROOT / "benchmarks" / "reports"
 
 # One representative task per input shape; others of the same modality differ only in shape/classes.
@@ -70,6 +77,36 @@ def params_markdown(counts=None):
         cells = [f"{counts[(model, task, 'relu')]:,} / {counts[(model, task, 'prelu')]:,}"
                  if (model, task, "relu") in counts else "–" for task in TABLE_TASKS]
         lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def citation(layer):
+    """"Maas et al. 2013" from the first paper of `layer`'s docstring section `Reference:` ("Maas, Hannun & Ng,
+    "Title", ICML 2013 workshop."); a ValueError names the layer whose docstring has none."""
+    match = re.search(r"\nReference:\s*\n\s*([^\n\"]+?),?\s*\"[^\"]*\",[^\n]*?\b((?:19|20)\d\d)\b",
+                      inspect.getdoc(layer) or "")
+    if not match:
+        raise ValueError(f"{layer.__name__}'s docstring needs a `Reference:` section: Authors, \"Title\", venue year.")
+    authors, year = match.group(1).strip(), match.group(2)
+    names = re.split(r",\s*|\s+&\s+", authors)
+    if len(names) > 2 or "et al." in authors:
+        authors = f"{names[0].replace(' et al.', '')} et al."
+    return f"{authors} {year}"
+
+
+def activations_markdown():
+    """The activation table of docs/howto/layers.md: one row per record, grouped by initializer family."""
+    from relu_zoo.layers.base import INITIALIZERS, RECORDS
+
+    lines = ["| name | layer | formula | parameters (default) | Keras default (where it differs) | f′(0) used "
+             "| paper |", "|---|---|---|---|---|---|---|"]
+    families = list(INITIALIZERS)
+    for record in sorted(RECORDS.values(), key=lambda r: (families.index(r.family), r.name)):
+        keras_class = getattr(record.layer, "keras_class", None)
+        keras_cell = f"`keras.layers.{keras_class}`: {record.layer.keras_default or 'same'}" if keras_class else "–"
+        derivative = record.derivative_text or f"{record.derivative_at_zero:.4g}"
+        lines.append(f"| `{record.name}` | `{record.layer.__name__}` | {record.formula} | {record.parameters} | "
+                     f"{keras_cell} | {derivative} | {citation(record.layer)} |")
     return "\n".join(lines)
 
 
@@ -193,6 +230,7 @@ def page_text(name):
 def generated():
     """{path: its text with every generated part regenerated}."""
     files = {GENERATED / name: page_text(name) for name in PAGES}
+    files[LAYERS_PAGE] = replace_between(LAYERS_PAGE.read_text(), ACTIVATIONS_MARKERS, activations_markdown())
     files[PYPROJECT] = replace_between(PYPROJECT.read_text(), DATA_FILES_MARKERS, data_files_toml(data_files()))
     return files
 

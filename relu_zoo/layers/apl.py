@@ -4,7 +4,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ParametricActivation, activation, serialize_weight_options, set_weight_options
 
 
-@activation("apl", function=activations.apl, family="rectifier")
+@activation("apl", function=activations.apl, family="rectifier",
+            formula="max(0, x) + Σₛ aₛ·max(0, −x + bₛ)",
+            parameters="hinges S (2); a (0), b (U[−1, 1]) per channel",
+            derivative_text="each max(0, ·) term: 0 at its own kink")
 class APL(ParametricActivation):
     """Adaptive piecewise linear unit: ReLU plus `hinges` learned hinge functions.
 

@@ -22,8 +22,10 @@ class Record:
     """What relu_zoo states about one activation, written once, on its layer (`@activation(...)`).
 
     The registry (`relu_zoo.get`, names and aliases), the models' initializer choice
-    (`relu_zoo.models.kernel_initializer_for`) and the tests' tables are derived from the records. Keras'
-    defaults, where they differ, are the layer's `keras_class` / `keras_default` (`KerasCompatible`).
+    (`relu_zoo.models.kernel_initializer_for`), the tests' tables and the activation table of
+    docs/howto/layers.md (`python tools/docs_tables.py`) are derived from the records. Keras' defaults, where
+    they differ, are the layer's `keras_class` / `keras_default` (`KerasCompatible`); the table's paper is the
+    layer docstring's `Reference:`.
 
     Attributes:
         name: The registry name, e.g. "leaky_relu".
@@ -33,6 +35,12 @@ class Record:
         derivative_at_zero: The derivative at 0 with the default arguments, for parameter-free functions
             (their docstrings state the same value); None where parameters decide it.
         aliases: Alias -> the default arguments it implies, e.g. `{"rrelu_xu": {"lower": 3.0, ...}}`.
+        formula: The formula on one line, for the docs table, e.g. "x if x > 0 else negative_slope·x" (the
+            docstring's `Formula:` block is the full one).
+        parameters: The arguments that change the function and their defaults, for the docs table, e.g.
+            "negative_slope (0.01)"; "–" for none.
+        derivative_text: The derivative at 0 in words where a parameter decides it (e.g. "negative_slope") or
+            one number cannot say it; None shows `derivative_at_zero`.
     """
 
     name: str
@@ -41,13 +49,20 @@ class Record:
     family: str
     derivative_at_zero: float = None
     aliases: dict = dataclasses.field(default_factory=dict)
+    formula: str = ""
+    parameters: str = "–"
+    derivative_text: str = None
 
 
 RECORDS = {}  # name -> Record, in the order the layers are imported
 
 
-def activation(name, *, function, family, derivative_at_zero=None, aliases=None):
+def activation(name, *, function, family, formula, derivative_at_zero=None, aliases=None, parameters="–",
+               derivative_text=None):
     """Class decorator of an activation layer: Keras serialization (`register`) and its `Record` in RECORDS."""
+    if derivative_at_zero is None and derivative_text is None:
+        raise ValueError(f"Activation {name!r}: state its derivative at 0, as `derivative_at_zero` (a number) or "
+                         f"`derivative_text`. Received: derivative_at_zero=None, derivative_text=None")
     if family not in INITIALIZERS:
         raise ValueError(f"Activation {name!r}: `family` must be one of {', '.join(INITIALIZERS)}. "
                          f"Received: family={family!r}")
@@ -58,7 +73,8 @@ def activation(name, *, function, family, derivative_at_zero=None, aliases=None)
         raise ValueError(f"Activation {name!r} has a record already ({RECORDS[name].layer.__name__}).")
 
     def decorate(cls):
-        RECORDS[name] = Record(name, cls, function, family, derivative_at_zero, dict(aliases or {}))
+        RECORDS[name] = Record(name, cls, function, family, derivative_at_zero, dict(aliases or {}), formula,
+                               parameters, derivative_text)
         return register(cls)
 
     return decorate

@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import GatedActivation, activation
 
 
-@activation("bilinear", function=activations.bilinear, family="gated")
+@activation("bilinear", function=activations.bilinear, family="gated",
+            formula="a·b",
+            parameters="axis (−1)",
+            derivative_text="b in a, a in b")
 class Bilinear(GatedActivation):
     """Bilinear unit: the product of the two halves of the channels (a GLU without nonlinearity).
 

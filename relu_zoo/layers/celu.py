@@ -2,7 +2,9 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, activation, check_number
 
 
-@activation("celu", function=activations.celu, family="smooth", derivative_at_zero=1.0)
+@activation("celu", function=activations.celu, family="smooth", derivative_at_zero=1.0,
+            formula="max(0, x) + min(0, α(exp(x/α) − 1))",
+            parameters="α (1)")
 class CELU(ElementwiseActivation):
     """Continuously differentiable exponential linear unit.
 

@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@activation("crelu", function=activations.crelu, family="rectifier")
+@activation("crelu", function=activations.crelu, family="rectifier",
+            formula="concat(relu(x), relu(−x)) — doubles the channel axis",
+            parameters="axis (−1)",
+            derivative_text="0")
 class CReLU(ElementwiseActivation):
     """Concatenated ReLU: keeps both the positive and the negative phase.
 

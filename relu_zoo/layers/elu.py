@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
 
 
-@activation("elu", function=activations.elu, family="smooth", derivative_at_zero=1.0)
+@activation("elu", function=activations.elu, family="smooth", derivative_at_zero=1.0,
+            formula="x if x > 0 else α(exp(x) − 1)",
+            parameters="α (1)",
+            derivative_text="α")
 class ELU(KerasCompatible, ElementwiseActivation):
     """Exponential linear unit.
 

@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import GatedActivation, activation
 
 
-@activation("geglu", function=activations.geglu, family="gated")
+@activation("geglu", function=activations.geglu, family="gated",
+            formula="a·gelu(b)",
+            parameters="axis (−1), approximate (False)",
+            derivative_text="0 (0.5·a in b)")
 class GEGLU(GatedActivation):
     """GELU-gated linear unit: the first half of the channels times the GELU of the second half.
 

@@ -3,7 +3,9 @@ from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
 @activation("gelu", function=activations.gelu, family="smooth", derivative_at_zero=0.5,
-            aliases={"gelu_tanh": {"approximate": True}})
+            aliases={"gelu_tanh": {"approximate": True}},
+            formula="x·Φ(x) (tanh form if approximate)",
+            parameters="approximate (False)")
 class GELU(ElementwiseActivation):
     """Gaussian error linear unit.
 

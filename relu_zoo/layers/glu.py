@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import GatedActivation, activation
 
 
-@activation("glu", function=activations.glu, family="gated")
+@activation("glu", function=activations.glu, family="gated",
+            formula="a·sigmoid(b)",
+            parameters="axis (−1)",
+            derivative_text="0.5 in a, 0 in b")
 class GLU(GatedActivation):
     """Gated linear unit: the first half of the channels, gated by the sigmoid of the second half.
 

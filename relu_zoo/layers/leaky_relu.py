@@ -5,7 +5,10 @@ from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activat
 
 
 @activation("leaky_relu", function=activations.leaky_relu, family="rectifier", derivative_at_zero=0.01,
-            aliases={"leaky": {}, "lrelu": {}, "leakyrelu": {}})
+            aliases={"leaky": {}, "lrelu": {}, "leakyrelu": {}},
+            formula="x if x > 0 else negative_slope·x",
+            parameters="negative_slope (0.01)",
+            derivative_text="negative_slope")
 class LeakyReLU(KerasCompatible, ElementwiseActivation):
     """Leaky ReLU: a small fixed slope for negative inputs.
 

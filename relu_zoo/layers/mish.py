@@ -4,7 +4,8 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@activation("mish", function=activations.mish, family="smooth", derivative_at_zero=math.tanh(math.log(2.0)))
+@activation("mish", function=activations.mish, family="smooth", derivative_at_zero=math.tanh(math.log(2.0)),
+            formula="x·tanh(softplus(x))")
 class Mish(ElementwiseActivation):
     """Mish: a self-regularized non-monotonic activation.
 

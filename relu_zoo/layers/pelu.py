@@ -31,7 +31,10 @@ class MinValue(keras.constraints.Constraint):
         return {"min_value": self.min_value}
 
 
-@activation("pelu", function=activations.pelu, family="smooth")
+@activation("pelu", function=activations.pelu, family="smooth",
+            formula="(α/β)·x if x ≥ 0 else α(exp(x/β) − 1)",
+            parameters="α (1), β (1) per channel, kept ≥ 0.1",
+            derivative_text="α/β")
 class PELU(ParametricActivation):
     """Parametric exponential linear unit, `alpha, beta > 0` learned.
 

@@ -10,7 +10,10 @@ from relu_zoo.layers.base import (
 )
 
 
-@activation("prelu", function=activations.prelu, family="rectifier", aliases={"parametric_relu": {}})
+@activation("prelu", function=activations.prelu, family="rectifier", aliases={"parametric_relu": {}},
+            formula="x if x > 0 else α·x, α learned",
+            parameters="α per channel (0.25); `channelwise=False`, `shared_axes`, `data_format`",
+            derivative_text="α")
 class PReLU(KerasCompatible, ParametricActivation):
     """Parametric ReLU: the negative slope is learned.
 

@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import GatedActivation, activation
 
 
-@activation("reglu", function=activations.reglu, family="gated")
+@activation("reglu", function=activations.reglu, family="gated",
+            formula="a·relu(b)",
+            parameters="axis (−1)",
+            derivative_text="0")
 class ReGLU(GatedActivation):
     """ReLU-gated linear unit: the first half of the channels times the ReLU of the second half.
 

@@ -2,7 +2,9 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
 
 
-@activation("relu", function=activations.relu, family="rectifier", derivative_at_zero=0.0)
+@activation("relu", function=activations.relu, family="rectifier", derivative_at_zero=0.0,
+            formula="min(x, max_value) if x > threshold else negative_slope·(x − threshold)",
+            parameters="max_value (None), negative_slope (0), threshold (0)")
 class ReLU(KerasCompatible, ElementwiseActivation):
     """Rectified linear unit, optionally capped, thresholded and leaky: a drop-in for `keras.layers.ReLU`.
 

@@ -2,7 +2,8 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@activation("relu6", function=activations.relu6, family="rectifier", derivative_at_zero=0.0)
+@activation("relu6", function=activations.relu6, family="rectifier", derivative_at_zero=0.0,
+            formula="min(max(x, 0), 6)")
 class ReLU6(ElementwiseActivation):
     """ReLU capped at 6.
 

@@ -7,7 +7,10 @@ PARAMETERIZATIONS = ("slope", "inverse")
 
 
 @activation("rrelu", function=activations.rrelu, family="rectifier",
-            aliases={"randomized_relu": {}, "rrelu_xu": {"lower": 3.0, "upper": 8.0, "parameterization": "inverse"}})
+            aliases={"randomized_relu": {}, "rrelu_xu": {"lower": 3.0, "upper": 8.0, "parameterization": "inverse"}},
+            formula="x if x > 0 else a·x; train a ~ U(lower, upper) per element, test a = (lower+upper)/2",
+            parameters='lower (1/8), upper (1/3), seed, parameterization ("slope"; "inverse": slope 1/a, a ~ U(3, 8))',
+            derivative_text="the slope")
 class RReLU(keras.layers.Layer):
     """Randomized leaky ReLU: a random negative slope in training, a fixed one at inference.
 

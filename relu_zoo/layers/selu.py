@@ -3,7 +3,10 @@ from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
 @activation("selu", function=activations.selu, family="self_normalizing",
-            derivative_at_zero=activations.SELU_SCALE * activations.SELU_ALPHA)
+            derivative_at_zero=activations.SELU_SCALE * activations.SELU_ALPHA,
+            formula="λ·x if x > 0 else λα(exp(x) − 1)",
+            parameters="fixed λ = 1.0507, α = 1.6733",
+            derivative_text="λα")
 class SELU(ElementwiseActivation):
     """Scaled exponential linear unit (self-normalizing networks).
 

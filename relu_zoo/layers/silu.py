@@ -2,7 +2,8 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, activation
 
 
-@activation("silu", function=activations.silu, family="smooth", derivative_at_zero=0.5, aliases={"swish": {}})
+@activation("silu", function=activations.silu, family="smooth", derivative_at_zero=0.5, aliases={"swish": {}},
+            formula="x·sigmoid(x)")
 class SiLU(ElementwiseActivation):
     """Sigmoid linear unit, a.k.a. Swish-1 (registry alias `swish`).
 

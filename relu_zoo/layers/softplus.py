@@ -2,7 +2,9 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ElementwiseActivation, activation, check_number
 
 
-@activation("softplus", function=activations.softplus, family="smooth", derivative_at_zero=0.5)
+@activation("softplus", function=activations.softplus, family="smooth", derivative_at_zero=0.5,
+            formula="log(1 + exp(β·x))/β; x where β·x > threshold",
+            parameters="β (1), threshold (20)")
 class Softplus(ElementwiseActivation):
     """Softplus, the smooth ReLU.
 

@@ -6,7 +6,10 @@ from relu_zoo.layers.base import ParametricActivation, activation, serialize_wei
 _NAMES = ("t_left", "a_left", "t_right", "a_right")
 
 
-@activation("srelu", function=activations.srelu, family="rectifier", aliases={"s_relu": {}})
+@activation("srelu", function=activations.srelu, family="rectifier", aliases={"s_relu": {}},
+            formula="t_r + a_r(x − t_r) if x ≥ t_r; x between; t_l + a_l(x − t_l) if x ≤ t_l",
+            parameters="t_l (0), a_l (0.2), t_r (1), a_r (1) per channel",
+            derivative_text="a_l at t_l, a_r at t_r")
 class SReLU(ParametricActivation):
     """S-shaped ReLU: three linear pieces with learned thresholds and slopes.
 

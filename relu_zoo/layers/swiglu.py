@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import GatedActivation, activation
 
 
-@activation("swiglu", function=activations.swiglu, family="gated")
+@activation("swiglu", function=activations.swiglu, family="gated",
+            formula="a·silu(b)",
+            parameters="axis (−1)",
+            derivative_text="0 (0.5·a in b)")
 class SwiGLU(GatedActivation):
     """SiLU (Swish-1)-gated linear unit, the feed-forward activation of PaLM and LLaMA.
 

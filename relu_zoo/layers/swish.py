@@ -2,7 +2,10 @@ from relu_zoo import activations
 from relu_zoo.layers.base import ParametricActivation, activation, serialize_weight_options, set_weight_options
 
 
-@activation("swish_beta", function=activations.swish, family="smooth")
+@activation("swish_beta", function=activations.swish, family="smooth",
+            formula="x·sigmoid(β·x), β learned",
+            parameters="β per channel (1)",
+            derivative_text="0.5")
 class Swish(ParametricActivation):
     """Swish with a learnable `beta` (registry name `swish_beta`).
 

@@ -266,6 +266,7 @@ def test_keras_file_round_trip_safe_mode(tmp_path, name):
     np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), ops.convert_to_numpy(loaded(x)))
 
 
+@pytest.mark.slow  # two fresh interpreters, each importing TensorFlow
 def test_keras_file_loads_after_import_relu_zoo_as_documented(tmp_path):
     """A user's `.keras` file loads in a fresh process after `import relu_zoo`, and not before: Keras imports no
     other package while loading. The package docstring tells users so."""
@@ -300,28 +301,58 @@ def test_mixed_precision(name, policy):
         keras.config.set_dtype_policy("float32")
 
 
-# Fast subset: every activation trains without XLA, and these few with it; the full suite compiles them all.
+def _trains_differently(name):
+    """Whether training `name` in a model runs code no other activation's training runs: it has variables
+    (learned parameters, RReLU's seed state), changes the width, or is the baseline. A stateless elementwise
+    function trains through the same path as relu; its gradient is checked against finite differences above."""
+    layer = make_layer(name)
+    reshapes = layer.compute_output_shape((None, width(name)))[-1] != width(name)
+    return name == "relu" or bool(layer.variables) or reshapes
+
+
+# Fast subset: the activations that train differently, in one model (one trace of the train step), without XLA
+# and these few with it; CI: every activation in one model; the full suite: each in a model of its own, with
+# and without XLA.
 FAST_JIT = ("relu", "prelu", "rrelu")
 
 
-@pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [
-    (n, True) if n in FAST_JIT else pytest.param(n, True, marks=(pytest.mark.slow, pytest.mark.exhaustive))
-    for n in NAMES])
+def _fit_briefly(model, layers, jit):
+    """Fits `model` 3 epochs on a separable toy problem: the loss stays finite and every weight of `layers` moves."""
+    model.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit)
+    before = {layer.name: [np.array(w) for w in layer.trainable_weights] for layer in layers}
+    x = np.random.default_rng(0).normal(size=(32, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    for layer in layers:
+        for b, w in zip(before[layer.name], layer.trainable_weights):
+            assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
+
+
+@pytest.mark.parametrize("which,jit", [("differently", False), ("fast_jit", True),
+                                      pytest.param("every", False, marks=pytest.mark.slow)])
+def test_activations_train_side_by_side(which, jit):
+    if jit and BACKEND == "torch":
+        pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
+    keras.utils.set_random_seed(0)
+    names = {"differently": [n for n in NAMES if _trains_differently(n)], "fast_jit": FAST_JIT, "every": NAMES}[which]
+    layers = [relu_zoo.get(n, name=n) for n in names]
+    inputs = keras.Input((6,))
+    branches = [keras.layers.Dense(2)(layer(keras.layers.Dense(4)(inputs))) for layer in layers]
+    _fit_briefly(keras.Model(inputs, keras.layers.Add()(branches)), layers, jit)
+
+
+@pytest.mark.slow
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [(n, True) for n in NAMES])
 def test_trains_in_a_model(name, jit):
     if jit and BACKEND == "torch":
         pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
     keras.utils.set_random_seed(0)
     layer = relu_zoo.get(name)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=jit)
-    before = [np.array(w) for w in layer.trainable_weights]
-    x = np.random.default_rng(0).normal(size=(32, 6)).astype("float32")
-    y = (x[:, 0] > 0).astype("int32")
-    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
-    assert np.all(np.isfinite(history.history["loss"]))
-    for b, w in zip(before, layer.trainable_weights):
-        assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
+    _fit_briefly(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)]),
+                 [layer], jit)
 
 
 @pytest.mark.parametrize("name", NAMES)

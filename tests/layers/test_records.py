@@ -56,8 +56,34 @@ def test_a_registered_custom_activation_declares_its_family():
         relu_zoo.registry.ACTIVATIONS.remove("test_cube")
 
 
-def test_the_docs_table_lists_every_activation():
-    page = (Path(__file__).resolve().parents[2] / "docs" / "howto" / "layers.md").read_text()
-    table = page.split("<!-- activations:start -->")[1].split("<!-- activations:end -->")[0]
-    names = [line.split("|")[1].strip().strip("`") for line in table.strip().splitlines()[2:]]
-    assert sorted(names) == sorted(RECORDS)
+def test_the_docs_table_is_generated_from_the_records():
+    # One row per record, its paper from the layer docstring's Reference: (a missing one is a ValueError there).
+    from tools import docs_tables
+
+    table = docs_tables.activations_markdown()
+    assert [line.split("|")[1].strip().strip("`") for line in table.splitlines()[2:]] == sorted(
+        RECORDS, key=lambda name: (list(INITIALIZERS).index(RECORDS[name].family), name))
+    page = docs_tables.LAYERS_PAGE.read_text()
+    assert f"{docs_tables.ACTIVATIONS_MARKERS[0]}\n{table}\n{docs_tables.ACTIVATIONS_MARKERS[1]}" in page, \
+        f"the activation table of {docs_tables.LAYERS_PAGE} is stale: run `python tools/docs_tables.py`"
+
+
+def test_citations_come_from_the_docstring_reference():
+    from tools import docs_tables
+
+    assert docs_tables.citation(relu_zoo.LeakyReLU) == "Maas et al. 2013"
+    assert docs_tables.citation(relu_zoo.GELU) == "Hendrycks & Gimpel 2016"
+    assert docs_tables.citation(relu_zoo.Mish) == "Misra 2019"
+    assert docs_tables.citation(relu_zoo.SELU) == "Klambauer et al. 2017"
+    with pytest.raises(ValueError, match="Reference"):
+        docs_tables.citation(keras.layers.Layer)
+
+
+def test_a_record_states_its_formula_and_its_derivative_at_zero():
+    from relu_zoo.layers.base import activation
+
+    with pytest.raises(TypeError, match="formula"):
+        activation("test_cube", function=activations.relu, family="rectifier", derivative_at_zero=0.0)
+    with pytest.raises(ValueError, match="derivative at 0"):
+        activation("test_cube", function=activations.relu, family="rectifier", formula="x³")
+    assert all(record.formula for record in RECORDS.values())

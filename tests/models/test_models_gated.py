@@ -85,6 +85,8 @@ def test_transformer_validates_its_options():
         models.create_model("transformer", task="mnist")
 
 
+# Slow: the fast subset trains both models in test_models.py's grid and round-trips the relu_rnn there.
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name,spec,kwargs", [("transformer", TEXT, SMALL_TRANSFORMER),
                                                     ("wavecnn", WAVE, SMALL_WAVECNN)])
 @pytest.mark.parametrize("activation", ["swiglu", "prelu"])

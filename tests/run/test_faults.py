@@ -212,6 +212,7 @@ def test_unwritable_out_is_exit_2(tmp_path, capsys, monkeypatch):
     assert_one_line_error(capsys.readouterr().err, str(out / "sub"), "Permission denied", "another --out")
 
 
+@pytest.mark.slow  # copies mnist and runs train.py in a fresh interpreter
 @needs_mnist
 def test_unreadable_dataset_folder_is_exit_2(tmp_path):
     source = Path(os.environ.get("TFDS_DATA_DIR", "")) / "mnist"
@@ -326,8 +327,9 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_written(one_epoch,
 
 @needs_mnist
 @pytest.mark.slow
+# One handler serves both signals (relu_zoo.console): CI sends SIGINT; the full suite SIGTERM too.
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143,
-                                                                           marks=pytest.mark.slow)],
+                                                                           marks=pytest.mark.exhaustive)],
                          ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_cleanly_and_the_resumed_sweep_gives_the_same_report(two_epochs, tmp_path, signum, code):
     out = tmp_path / "out"

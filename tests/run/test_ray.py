@@ -75,6 +75,7 @@ def summary_rows(out):
             if row.startswith("| ") and not row.startswith("| activation")]
 
 
+@pytest.mark.slow  # a fresh interpreter without Ray
 def test_library_and_train_py_work_without_ray(tmp_path):
     """Ray stays optional: nothing but --ray imports it, and --ray without it is one clear error."""
     code = ("import sys; sys.modules['ray'] = None\n"  # any `import ray` now raises ImportError

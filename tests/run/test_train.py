@@ -162,7 +162,10 @@ sweep(spec.resolve(overrides=overrides), command="api")
 """
 
 
+# Exhaustive: train.py resolves its flags with spec.resolve and calls sweep(), as this script does; in CI,
+# test_train_guard.py's CIFAR-10 guard runs sweep() through the API.
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @needs_mnist
 def test_the_python_api_gives_the_command_lines_results(tiny_sweep, tmp_path):
     # The same sweep as SWEEP through relu_zoo.run (spec.resolve + sweep) instead of train.py: same metrics.
@@ -332,7 +335,10 @@ def test_multi_worker_keeps_the_workers_weights_identical(tmp_path):
     assert not np.array_equal(w0["arr_2"], np.full_like(w0["arr_2"], 0.25))  # PReLU slopes were trained
 
 
+# Exhaustive: test_faults.py's three processes and a SIGKILL check the same resume after a kill in CI, and
+# test_train_guard.py that a backup restores RReLU's random streams.
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @needs_mnist
 def test_resume_after_sigkill_gives_the_same_report(tmp_path):
     args = TINY + ["--activations", "relu,rrelu", "--seeds", "2", "--epochs", "3", "--max-train-examples", "1024"]
@@ -476,6 +482,7 @@ def test_out_holding_a_different_sweep_is_refused(tmp_path, capsys):
     assert "holds a different sweep" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # train.py in a fresh interpreter; the in-process test above checks the messages
 def test_bad_input_exit_code_from_the_command_line(tmp_path):
     proc = run_cli(["--task", "nope", "--out", str(tmp_path / "o")], timeout=120)
     assert proc.returncode == 2

@@ -19,6 +19,23 @@ ALL_TASKS = tasks.list_tasks()
 MOCK_EXAMPLES = 30
 
 
+def _pipeline(name):
+    """What decides a task's pipeline code: its class, augmentation, a carved or a given validation split and
+    its features; tasks that differ only in the dataset, sizes or split names share one."""
+    task = tasks.get(name)
+    return (type(task).__name__, bool(task.default_augment()), task.tfds_splits["validation"] is None,
+            getattr(task, "features", None))
+
+
+_FIRST_OF_ITS_PIPELINE = {}
+for _name in ALL_TASKS:
+    _FIRST_OF_ITS_PIPELINE.setdefault(_pipeline(_name), _name)
+# The pipeline properties (determinism, shuffling, limits, the preprocessor, declared lengths) on one task per
+# pipeline in the fast subset, on every task in CI (slow); every task's shapes and split sizes stay fast.
+EACH_PIPELINE = [name if name in _FIRST_OF_ITS_PIPELINE.values() else pytest.param(name, marks=pytest.mark.slow)
+                 for name in ALL_TASKS]
+
+
 def _digest(array):
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
 
@@ -169,7 +186,7 @@ def test_mock_load_shapes_dtypes_splits(name, mock_tfds):
             assert ids.min() >= 0 and ids.max() < spec.vocab_size and ids.max() > 1
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", EACH_PIPELINE)
 def test_mock_split_is_deterministic_and_disjoint(name, mock_tfds):
     task = tasks.get(name)
     with _mock(mock_tfds, name):
@@ -186,7 +203,7 @@ def test_mock_split_is_deterministic_and_disjoint(name, mock_tfds):
             assert len(digests["train"] | digests["validation"]) == sizes["train"] + sizes["validation"]
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", EACH_PIPELINE)
 def test_mock_seeded_shuffle(name, mock_tfds):
     task = tasks.get(name)
     with _mock(mock_tfds, name):
@@ -236,7 +253,7 @@ def test_mock_resumable_epochs_and_unbatched_examples(name, mock_tfds, global_se
         assert data.train_unbatched.element_spec[0].shape == data.spec.input_shape
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", EACH_PIPELINE)
 def test_mock_max_examples(name, mock_tfds):
     task = tasks.get(name)
     with _mock(mock_tfds, name):
@@ -251,7 +268,7 @@ def test_mock_max_examples(name, mock_tfds):
         task.load(max_examples=0)
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", EACH_PIPELINE)
 def test_preprocessor_reproduces_pipeline_and_saves(name, mock_tfds, tmp_path):
     """The preprocessor is what the pipeline applies, and a raw-input model round-trips with safe_mode."""
     task = tasks.get(name)
@@ -441,6 +458,7 @@ def test_vectorizer_with_line_separators_in_text_saves_and_loads(tmp_path):
 # -- real data (TFDS_DATA_DIR); skipped locally without it, failing in CI ---------------------------------
 
 
+@pytest.mark.slow  # reads and preprocesses the real splits
 def test_real_mnist(real_tfds_dir):
     real_tfds_dir("mnist/3.0.1")
     data = tasks.get("mnist").load(batch_size=2000)
@@ -464,6 +482,7 @@ def test_real_mnist(real_tfds_dir):
     assert abs(mean) < 1e-3 and abs(np.sqrt(squares / n - mean ** 2) - 1) < 1e-3
 
 
+@pytest.mark.slow
 def test_real_spoken_digit(real_tfds_dir):
     import tensorflow_datasets as tfds
 
@@ -543,7 +562,7 @@ def test_real_imdb_vocabulary_from_train_only(real_tfds_dir, tmp_path):
 # -- quiet pipelines ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", EACH_PIPELINE)
 def test_counted_pipelines_declare_their_length(name, mock_tfds):
     """After `num_examples`, every pipeline's length is known to tf.data, though carving (filters) hides it."""
     task = tasks.get(name)
