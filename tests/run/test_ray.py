@@ -54,7 +54,8 @@ def _layer_order(name):
 def comparable(result):
     """A run record without what legitimately differs between processes: wall-clock times, memory, the command
     line, and the process-wide counter in Keras' automatic layer names (the layers are compared in order)."""
-    drop = ("epoch_times", "mean_epoch_time", "peak_memory_mb", "command", "diagnostics", "activation_config")
+    drop = ("epoch_times", "mean_epoch_time", "run_seconds", "peak_memory_mb", "command", "diagnostics",
+            "activation_config")
     record = {k: v for k, v in result.items() if k not in drop}
     record["history"] = [{k: v for k, v in h.items() if k != "epoch_time"} for h in result["history"]]
     record["diagnostics"] = [(e["epoch"], [e["layers"][n] for n in sorted(e["layers"], key=_layer_order)])
