@@ -216,18 +216,14 @@ def cmd_compare(argv):
                      "'none'.")
     settings = {k: v for k, v in (("data_dir", args.data_dir), ("verbose", args.verbose)) if v is not None}
     command = shlex.join(["relu-zoo", "compare", *argv])
-    where = {"out": args.out}
-
-    def work():
-        protocols.check(protocols.load(args.protocol), activations, settings)  # names first, then the folder
-        out = where["out"] = where["out"] or str(protocols.default_out(args.protocol, activations))
-        return protocols.compare(activations, args.protocol, out, baselines, args.save_baselines, settings,
-                                 command=command)
-
-    status, path = _sweeping(work, lambda: where["out"])
+    status, path = _sweeping(
+        lambda: protocols.compare(activations, args.protocol, args.out, baselines, args.save_baselines, settings,
+                                  command=command),
+        # Asked for only after the names were checked (an interrupt, an unwritable folder).
+        lambda: args.out or protocols.default_out(args.protocol, activations))
     if status is not None:
         return status
-    out = where["out"]
+    out = Path(path).parent
     from relu_zoo.run import report
 
     print(f"\nReport: {path}\nFigure: {Path(out) / 'plots' / protocols.SUMMARY_FIGURE}")

@@ -16,7 +16,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-from relu_zoo import _io
 from relu_zoo.run import records, spec
 from relu_zoo.run.spec import ConfigError
 
@@ -187,36 +186,4 @@ def summary_figure(summary, path, highlight=()):
     ax.set_title(f"Paired by seed against {baseline}; bars: 95% CI")
     ax.legend(fontsize=8, ncol=2)
     save_figure(fig, path)
-    return path
-
-
-def cost(results):
-    """Seconds per activation (sum of its runs' `run_seconds` over the protocol's cells), from finished results."""
-    per = {}
-    for result in results:
-        if result.get("run_seconds") is not None:
-            per[result["activation"]] = per.get(result["activation"], 0.0) + result["run_seconds"]
-    return per
-
-
-def write_baseline_report(protocol, records_dir, dest):
-    """The stored baselines' report (`dest`/README.md, results, figures), rebuilt from their records alone."""
-    import tempfile
-
-    from relu_zoo.run.report import write_report
-
-    protocol = load(protocol) if isinstance(protocol, str) else protocol
-    with tempfile.TemporaryDirectory() as work:
-        records.restore(records_dir, work, accept=lambda path: usable(protocol, path))
-        folders = [Path(work) / cell for cell in protocol.cells if (Path(work) / cell).is_dir()]
-        if not folders:
-            raise ConfigError(f"No usable stored runs of protocol {protocol.name!r} in {str(records_dir)!r}.")
-        path = write_report(folders, dest)
-    results = json.loads((Path(dest) / "results.json").read_text())
-    summary_figure(results["summary"], Path(dest) / "plots" / SUMMARY_FIGURE)
-    seconds = cost(results["runs"])
-    lines = [f"Cost per activation (its runs' wall seconds over the {len(protocol.cells)} cells and "
-             f"{len(protocol.seeds)} seeds, as stored):", ""]
-    lines += [f"- {name}: {s / 60:.1f} min" for name, s in seconds.items()]
-    _io.atomic_write_text(Path(dest) / "cost.md", "\n".join(lines) + "\n")
     return path
