@@ -25,10 +25,17 @@ class Comparison:
     """A finished sweep's report, as data. `summary` and `runs` are what results.json holds."""
 
     out: Path           # the sweep's folder (runs/, results.json, results.csv, summary.md, plots/)
-    config: object      # the resolved `relu_zoo.run.spec.SweepConfig`
+    config: object      # the resolved `relu_zoo.run.spec.SweepConfig` (a `run.protocol.Protocol` under one)
     summary: list       # per (task, model): baseline and rows (accuracy statistics, paired test vs the baseline)
     runs: list          # every run's record (runs/<run_id>/result.json)
     plots: dict         # figure file name -> path
+
+    @classmethod
+    def read(cls, out, config):
+        """The report a finished sweep (or protocol) wrote into `out`."""
+        data = json.loads((out / "results.json").read_text())
+        return cls(out=out, config=config, summary=data["summary"], runs=data["runs"],
+                   plots={p.name: p for p in sorted((out / "plots").glob("*.png"))})
 
     @property
     def summary_path(self):
@@ -120,10 +127,7 @@ def compare(activations=None, tasks=None, models=None, seeds=None, out=None, pre
     if summary_path is None:
         raise RuntimeError(f"Some runs of {resolved.out!r} are still being trained by other processes; call "
                            "compare again when they finish to get the report.")
-    out = Path(summary_path).parent
-    data = json.loads((out / "results.json").read_text())
-    return Comparison(out=out, config=resolved, summary=data["summary"], runs=data["runs"],
-                      plots={p.name: p for p in sorted((out / "plots").glob("*.png"))})
+    return Comparison.read(Path(summary_path).parent, resolved)
 
 
 def _compare_under(protocol, activations, out, log, **fixed):
@@ -139,8 +143,4 @@ def _compare_under(protocol, activations, out, log, **fixed):
     specs = [activation_spec(a) for a in activations or []]
     path = protocols.compare(specs, protocol, out, settings=settings, log=log,
                              command=_call_text({"activations": specs, "protocol": protocol}))
-    out = Path(path).parent
-    data = json.loads((out / "results.json").read_text())
-    return Comparison(out=out, config=protocols.load(protocol) if isinstance(protocol, str) else protocol,
-                      summary=data["summary"], runs=data["runs"],
-                      plots={p.name: p for p in sorted((out / "plots").glob("*.png"))})
+    return Comparison.read(Path(path).parent, protocols.load(protocol) if isinstance(protocol, str) else protocol)

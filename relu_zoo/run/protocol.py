@@ -84,17 +84,26 @@ def _comparable(identity):
 
 def usable(protocol, record_path):
     """Whether the stored record at `record_path` was trained under its cell of `protocol` as it is now."""
-    run_id, _, cell = record_path.stem.partition(records.SEPARATOR)
-    if cell not in protocol.cells:
-        return False
-    try:
-        result = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        return False
-    wanted = _comparable(spec.identity(protocol.config(cell)))
-    stored = result.get("config") or {}
-    return (result.get("seed") in protocol.seeds and
-            _comparable(json.loads(json.dumps(stored))) == json.loads(json.dumps(wanted)))
+    return stored_filter(protocol)(record_path)
+
+
+def stored_filter(protocol):
+    """`usable` for many records: each cell's sweep configuration resolved once (a preset file read per cell)."""
+    # JSON-normalized (tuples -> lists), as the records hold it.
+    wanted = {cell: json.loads(json.dumps(_comparable(spec.identity(protocol.config(cell)))))
+              for cell in protocol.cells}
+
+    def accept(record_path):
+        cell = record_path.stem.partition(records.SEPARATOR)[2]
+        if cell not in wanted:
+            return False
+        try:
+            result = json.loads(record_path.read_text())
+        except (OSError, ValueError):
+            return False
+        return result.get("seed") in protocol.seeds and _comparable(result.get("config") or {}) == wanted[cell]
+
+    return accept
 
 
 def default_out(protocol, activations):
@@ -129,7 +138,7 @@ def compare(activations, protocol="standard", out=None, baselines="stored", save
     out = Path(out) if out is not None else default_out(protocol.name, activations)
     source = stored_baselines(protocol.name) if baselines == "stored" else baselines
     if source is not None and Path(source).is_dir():
-        restored = records.restore(source, out, accept=lambda path: usable(protocol, path))
+        restored = records.restore(source, out, accept=stored_filter(protocol))
         log(f"{restored} stored baseline run(s) of protocol {protocol.name!r} restored from {source}")
     else:
         log(f"No stored baselines of protocol {protocol.name!r} here: the baselines are trained too.")
