@@ -163,6 +163,60 @@ def parameter_stats(layer):
     return stats
 
 
+def _probe_statistics(probe_model, probed, loss_fn):
+    """A `tf.function` of (probe inputs, labels) -> per probed layer, its record's statistics as scalars.
+
+    One graph per run: the probe's activations (a few hundred examples x every position x every unit) are
+    reduced where they are computed instead of being copied to NumPy in float64 every epoch, which cost more
+    than the epoch itself for spectrogram inputs. Means and the variance are taken in float64, as before.
+    """
+    import tensorflow as tf
+
+    def mean64(x):
+        return tf.reduce_mean(tf.cast(x, "float64"))
+
+    @tf.function
+    def statistics(inputs, labels):
+        with tf.GradientTape() as tape:
+            outputs = probe_model(inputs, training=False)
+            n = len(probed)
+            hidden, logits, layer_inputs = outputs[:n], outputs[n], outputs[n + 1:]
+            if labels is not None:
+                loss = loss_fn(labels, logits)
+            else:
+                loss = tf.reduce_mean(tf.reduce_sum(logits, axis=-1))
+        grads = tape.gradient(loss, hidden) if hidden else []
+        found = []
+        for layer, out, grad, layer_input in zip(probed, hidden, grads, layer_inputs):
+            out = tf.cast(out, "float32")
+            per_unit_max = tf.reduce_max(tf.reshape(out, (-1, out.shape[-1])), axis=0)
+            stats = {
+                "never_active_fraction": mean64(per_unit_max <= 0),
+                "sparsity": mean64(tf.equal(out, 0)),
+                "variance": tf.math.reduce_variance(tf.cast(out, "float64")),
+            }
+            if grad is not None:
+                batch = out.shape[0]
+                # Loss is a batch mean: scale back to per-example gradients before the norm.
+                g = tf.reshape(tf.cast(grad, "float64"), (batch, -1)) * batch
+                stats["grad_norm"] = tf.reduce_mean(tf.norm(g, axis=1))
+            x = layer_input if layer_input.dtype.is_floating else tf.cast(layer_input, "float32")
+            if is_elementwise(layer, x.shape):
+                # d out_j / d in_j of the layer at the input it received (unit_derivative_zero, in the graph).
+                with tf.GradientTape() as inner:
+                    inner.watch(x)
+                    y = layer(x, training=False)
+                derivative = inner.gradient(y, x)
+                zero = tf.reduce_all(tf.equal(tf.reshape(derivative, (-1, derivative.shape[-1])), 0), axis=0)
+                stats["dead_fraction"] = mean64(zero)
+            else:
+                stats["layer_input"] = layer_input
+            found.append(stats)
+        return found
+
+    return statistics
+
+
 class ActivationDiagnostics(keras.callbacks.Callback):
     """Records never-active and dead units, sparsity, gradient norms and learned parameters per activation layer
     and epoch.
@@ -202,38 +256,26 @@ class ActivationDiagnostics(keras.callbacks.Callback):
                    + [layer.input for layer in self._probed])
         inputs = self.model.inputs
         self._probe_model = keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
+        self._statistics = _probe_statistics(self._probe_model, self._probed, self.loss)
 
     def measure(self):
         """One record of the current state (also usable outside `fit`)."""
-        import tensorflow as tf
-
         if self._probe_model is None:
             self._build_probe()
-        with tf.GradientTape() as tape:
-            outputs = self._probe_model(self.probe_inputs, training=False)
-            n = len(self._probed)
-            hidden, logits, layer_inputs = outputs[:n], outputs[n], outputs[n + 1:]
-            if self.probe_labels is not None:
-                loss = self.loss(self.probe_labels, logits)
-            else:
-                loss = tf.reduce_mean(tf.reduce_sum(logits, axis=-1))
-        grads = tape.gradient(loss, hidden) if hidden else []
+        statistics = self._statistics(self.probe_inputs, self.probe_labels)
         record = {}
-        for layer, out, grad, layer_input in zip(self._probed, hidden, grads, layer_inputs):
-            out = np.asarray(out, dtype="float32")
-            per_unit_max = out.reshape(-1, out.shape[-1]).max(axis=0)
-            entry = {
-                "never_active_fraction": float(np.mean(per_unit_max <= 0)),
-                "dead_fraction": float(np.mean(unit_derivative_zero(layer, layer_input))),
-                "sparsity": float(np.mean(out == 0)),
-                "variance": float(np.var(out.astype("float64"))),
-                "grad_norm": None,
+        for layer, stats in zip(self._probed, statistics):
+            if "layer_input" in stats:  # a unit that reads several inputs: one backward pass per unit, eagerly
+                dead = float(np.mean(unit_derivative_zero(layer, stats.pop("layer_input"))))
+            else:
+                dead = float(stats["dead_fraction"])
+            record[layer.name] = {
+                "never_active_fraction": float(stats["never_active_fraction"]),
+                "dead_fraction": dead,
+                "sparsity": float(stats["sparsity"]),
+                "variance": float(stats["variance"]),
+                "grad_norm": float(stats["grad_norm"]) if "grad_norm" in stats else None,
             }
-            if grad is not None:
-                g = np.asarray(grad, dtype="float64").reshape(out.shape[0], -1)
-                # Loss is a batch mean: scale back to per-example gradients before the norm.
-                entry["grad_norm"] = float(np.mean(np.linalg.norm(g * out.shape[0], axis=1)))
-            record[layer.name] = entry
         for index, layer in enumerate(self._all):
             stats = parameter_stats(layer)
             if stats:
