@@ -113,6 +113,26 @@ def is_elementwise(layer, input_shape):
     return plugins.output_shape(layer, input_shape) == tuple(input_shape)
 
 
+def _float_tensor(inputs):
+    """`inputs` as a tensor autodiff can differentiate with respect to (integer inputs cast to float32)."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(inputs)
+    return x if x.dtype.is_floating else tf.cast(x, "float32")
+
+
+def _elementwise_derivative_zero(layer, x):
+    """Per unit of an elementwise `layer`: whether d out_j / d in_j is 0 at every entry of `x`, as a boolean
+    tensor; one backward pass (the gradient of sum(out)), eagerly or inside a `tf.function`."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = layer(x, training=False)
+    grad = tape.gradient(out, x)
+    return tf.reduce_all(tf.equal(tf.reshape(grad, (-1, grad.shape[-1])), 0), axis=0)
+
+
 def unit_derivative_zero(layer, inputs):
     """Per output unit (last axis) of `layer`: True where d out / d in is exactly 0 at every one of `inputs`.
 
@@ -124,18 +144,14 @@ def unit_derivative_zero(layer, inputs):
     """
     import tensorflow as tf
 
-    x = tf.convert_to_tensor(inputs)
-    if not x.dtype.is_floating:
-        x = tf.cast(x, "float32")
-    elementwise = is_elementwise(layer, x.shape)
-    with tf.GradientTape(persistent=not elementwise) as tape:
+    x = _float_tensor(inputs)
+    if is_elementwise(layer, x.shape):
+        return np.asarray(_elementwise_derivative_zero(layer, x))
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         out = layer(x, training=False)
         # The slices are taken under the tape, or their gradients would be None.
-        units = [out] if elementwise else [out[..., j] for j in range(out.shape[-1])]
-    if elementwise:
-        grad = tape.gradient(out, x)
-        return np.asarray(tf.reduce_all(tf.equal(tf.reshape(grad, (-1, grad.shape[-1])), 0), axis=0))
+        units = [out[..., j] for j in range(out.shape[-1])]
     zero = []
     for unit in units:
         grad = tape.gradient(unit, x)
@@ -200,15 +216,9 @@ def _probe_statistics(probe_model, probed, loss_fn):
                 # Loss is a batch mean: scale back to per-example gradients before the norm.
                 g = tf.reshape(tf.cast(grad, "float64"), (batch, -1)) * batch
                 stats["grad_norm"] = tf.reduce_mean(tf.norm(g, axis=1))
-            x = layer_input if layer_input.dtype.is_floating else tf.cast(layer_input, "float32")
-            if is_elementwise(layer, x.shape):
-                # d out_j / d in_j of the layer at the input it received (unit_derivative_zero, in the graph).
-                with tf.GradientTape() as inner:
-                    inner.watch(x)
-                    y = layer(x, training=False)
-                derivative = inner.gradient(y, x)
-                zero = tf.reduce_all(tf.equal(tf.reshape(derivative, (-1, derivative.shape[-1])), 0), axis=0)
-                stats["dead_fraction"] = mean64(zero)
+            x = _float_tensor(layer_input)
+            if is_elementwise(layer, x.shape):  # unit_derivative_zero's one-pass case, in the graph
+                stats["dead_fraction"] = mean64(_elementwise_derivative_zero(layer, x))
             else:
                 stats["layer_input"] = layer_input
             found.append(stats)
