@@ -232,3 +232,32 @@ def test_default_run_report_states_each_timing_against_the_target():
     assert "| 1 | 15 | 4.0 min | missed | relu 97.00, elu 96.00 |" in lines[0]
     assert "| 2 | 15 | 2.8 min | met |" in lines[1] and "avx2, fma" in lines[1]
     assert "1 timing(s) of earlier defaults" in text
+
+
+def test_standard_protocol_cost_counts_only_the_new_activation(tmp_path):
+    from benchmarks import standard_protocol
+
+    def run(cell, run_id, activation, seconds, restored):
+        folder = tmp_path / cell / "runs" / run_id
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps({"activation": activation, "run_seconds": seconds}))
+        if not restored:
+            (folder / "history.csv").write_text("epoch\n")
+
+    run("mnist_cnn", "relu0", "relu", 40.0, restored=True)
+    run("mnist_cnn", "new0", "my_acts:swish2", 41.0, restored=False)
+    run("mnist_cnn", "new1", "my_acts:swish2", 39.0, restored=False)
+    run("imdb_transformer", "new0", "my_acts:swish2", 60.0, restored=False)
+    assert standard_protocol.cell_seconds(tmp_path, "my_acts:swish2") == {
+        "imdb_transformer": {"runs": 1, "seconds": 60.0}, "mnist_cnn": {"runs": 2, "seconds": 80.0}}
+    assert standard_protocol.trained_baselines(tmp_path, "my_acts:swish2") == []
+    run("imdb_transformer", "relu0", "relu", 55.0, restored=False)
+    assert standard_protocol.trained_baselines(tmp_path, "my_acts:swish2") == ["relu0"]
+
+    row = {"activation": "my_acts:swish2", "cpu": {"model": "AMD EPYC", "flags": ["avx2", "fma"], "cores": 2},
+           "load_before": [0.2], "cells": {"mnist_cnn": {"runs": 3, "seconds": 120.0}}, "trained_baselines": []}
+    text = standard_protocol.markdown([{**row, "seconds": 700.0}, {**row, "seconds": 1000.0},
+                                       {**row, "seconds": 600.0, "trained_baselines": ["relu0"]}])
+    lines = [line for line in text.splitlines() if line.startswith("| `my_acts:swish2`")]
+    assert lines[0].endswith("| 11.7 min | mnist_cnn 3, 120 s | met |")
+    assert lines[1].endswith("| missed |") and "not a cost: 1 baseline run(s) trained too" in lines[2]
