@@ -141,23 +141,31 @@ def onednn_enabled():
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
-class _NewModelStepTraces(logging.Filter):
-    """Drops TensorFlow's retracing warning about Keras' step function, which a sweep of short runs sets off.
+# The functions made once per model from one piece of code: Keras' step function, and the diagnostics' probe
+# (`relu_zoo.diagnostics._probe_statistics`).
+_PER_MODEL_FUNCTIONS = (".multi_step_on_iterator ", "_probe_statistics.<locals>.statistics ")
 
-    TensorFlow counts traces per Python code object, and each model gets its own step function made from the same
-    code in Keras: a sweep traces every new model's train and test step once, and after a few runs of a few steps
-    TensorFlow reports that as retracing ("5 out of the last 9 calls to ...multi_step_on_iterator"), though no
-    function was traced twice for one shape. Retracing warnings about any other function still show.
+
+class _NewModelStepTraces(logging.Filter):
+    """Drops TensorFlow's retracing warning about functions made once per model, which a sweep of short runs
+    sets off.
+
+    TensorFlow counts traces per Python code object, and each model gets its own step function (and diagnostics
+    probe) made from the same code: a sweep traces every new model's train and test step once, and after a few
+    runs of a few steps TensorFlow reports that as retracing ("5 out of the last 9 calls to
+    ...multi_step_on_iterator"), though no function was traced twice for one shape. Retracing warnings about
+    any other function still show.
     """
 
     def filter(self, record):
         message = record.getMessage()
-        return not ("triggered tf.function retracing" in message and ".multi_step_on_iterator " in message)
+        return not ("triggered tf.function retracing" in message
+                    and any(name in message for name in _PER_MODEL_FUNCTIONS))
 
 
 @contextlib.contextmanager
 def new_models_traced():
-    """Within it, TensorFlow's retracing warnings about Keras' step functions are dropped (see
+    """Within it, TensorFlow's retracing warnings about functions made once per model are dropped (see
     `_NewModelStepTraces`): for code that builds and fits a new model each time, like a sweep's runs."""
     logger, only = logging.getLogger("tensorflow"), _NewModelStepTraces()
     logger.addFilter(only)

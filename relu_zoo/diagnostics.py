@@ -42,6 +42,7 @@ callback needs the TensorFlow backend.
 import numpy as np
 import keras
 
+from relu_zoo import _logs
 from relu_zoo import layers as zoo_layers
 from relu_zoo import plugins
 
@@ -272,7 +273,8 @@ class ActivationDiagnostics(keras.callbacks.Callback):
         """One record of the current state (also usable outside `fit`)."""
         if self._probe_model is None:
             self._build_probe()
-        statistics = self._statistics(self.probe_inputs, self.probe_labels)
+        with _logs.new_models_traced():  # one probe per model: a user's loop of new models is no retracing
+            statistics = self._statistics(self.probe_inputs, self.probe_labels)
         record = {}
         for layer, stats in zip(self._probed, statistics):
             if "layer_input" in stats:  # a unit that reads several inputs: one backward pass per unit, eagerly

@@ -223,8 +223,12 @@ def test_default_run_report_states_each_timing_against_the_target():
     from benchmarks import default_run
 
     row = {"cpu": {"model": "AMD EPYC", "flags": ["avx2", "fma"], "cores": 2}, "load_before": [0.1, 0.2, 0.3],
-           "runs": 15, "mean_test_accuracy": {"relu": 0.97, "elu": 0.96}}
-    text = default_run.markdown([{**row, "jobs": 1, "seconds": 240.0}, {**row, "jobs": 2, "seconds": 170.0}])
+           "runs": 15, "mean_test_accuracy": {"relu": 0.97, "elu": 0.96}, "config": {"models": ["cnn_small"]}}
+    older = {**row, "jobs": 1, "seconds": 600.0, "config": {"models": ["cnn"]}}
+    text = default_run.markdown([older, {**row, "jobs": 1, "seconds": 240.0}, {**row, "jobs": 2, "seconds": 170.0}],
+                                current={"models": ["cnn_small"]})
     lines = [line for line in text.splitlines() if line.startswith("| AMD EPYC")]
+    assert len(lines) == 2, "a timing of an earlier default configuration is not a row"
     assert "| 1 | 15 | 4.0 min | missed | relu 97.00, elu 96.00 |" in lines[0]
     assert "| 2 | 15 | 2.8 min | met |" in lines[1] and "avx2, fma" in lines[1]
+    assert "1 timing(s) of earlier defaults" in text

@@ -153,3 +153,26 @@ def test_measurement_equals_the_definitions(policy):
                 assert record[name][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (name, key)
         for weight in model.trainable_weights:
             weight.assign(weight * -1.5)
+
+
+def test_a_loop_of_new_models_measures_without_retracing_warnings():
+    # Each model gets its own probe function, traced once; TensorFlow counts traces per code object and would
+    # call a loop of new models (a sweep, or a user's own) "retracing" after five of them.
+    import logging
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    collect = Collect()
+    logging.getLogger("tensorflow").addHandler(collect)
+    try:
+        for bias in np.linspace(-1.0, 1.0, 7):
+            _probe_one_layer("relu", bias)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(collect)
+    assert not [m for m in collect.messages if "retracing" in m]

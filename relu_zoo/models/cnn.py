@@ -107,3 +107,17 @@ def cnn(
             filters = (32, 64) if max(spec.input_shape[:2]) <= 28 else (32, 64, 128)
     rate = 0.25 if dropout_rate is None else dropout_rate
     return _image_cnn(spec, activation, tuple(filters), convs_per_block, dense_units, rate, head_norm, batch_norm)
+
+
+
+@register_model("cnn_small", modalities=("image", "speech", "text"))
+def cnn_small(spec, activation="relu", filters=(16, 32), convs_per_block=1, dense_units=64, dropout_rate=None,
+              embedding_dim=128, kernel_sizes=(3, 4, 5), text_filters=100, head_norm=True, batch_norm=True):
+    """`cnn` narrowed to seconds per run on a CPU: the model of the default comparison (plain `relu-zoo train`).
+
+    image/speech: one Conv3x3 -> BN -> activation per block, 16 and 32 filters, Dense(64); on mnist's first
+    6000 images, 2 epochs of Adam at 2e-3 reach about 96.5% test accuracy (`cnn`: 97.8%, at 3-4x the time).
+    text: as `cnn`. The options are `cnn`'s.
+    """
+    return cnn(spec, activation, filters, convs_per_block, dense_units, dropout_rate, embedding_dim, kernel_sizes,
+               text_filters, head_norm, batch_norm)

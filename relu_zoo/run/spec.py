@@ -28,7 +28,7 @@ class SweepConfig:
     """Everything that defines a sweep. Defaults give the quick mnist comparison of plain `python train.py`."""
 
     tasks: list = dataclasses.field(default_factory=lambda: ["mnist"])
-    models: list = dataclasses.field(default_factory=lambda: ["cnn"])
+    models: list = dataclasses.field(default_factory=lambda: ["cnn_small"])
     activations: list = dataclasses.field(default_factory=lambda: ["relu", "leaky_relu", "prelu", "rrelu", "elu"])
     seeds: list = dataclasses.field(default_factory=lambda: [0, 1, 2])
     epochs: int = 2
@@ -73,7 +73,7 @@ KEY_ALIASES = {"task": "tasks", "model": "models", "activation": "activations", 
 # (dashes -> underscores), so its documentation sits here beside the fields.
 FLAGS = {
     "--task": "task name(s), comma-separated (see `relu-zoo list`); default mnist",
-    "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn",
+    "--model": "model name(s), comma-separated (see `relu-zoo list models`); default cnn_small",
     "--activations": "activation specs, comma-separated; parameters as name:key=value "
                      "(e.g. relu,leaky_relu:negative_slope=0.2,prelu); your own as module:attr[:key=value] "
                      "(e.g. my_acts:swish2, see docs/howto/your_activation.md). The first is the baseline",

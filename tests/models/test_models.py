@@ -30,6 +30,7 @@ SMALL_KWARGS = {
     "airbench": {"widths": (4, 8, 8)},
     "mlp": {"width": 16},
     "cnn": {"filters": (4, 8), "dense_units": 8, "embedding_dim": 8, "text_filters": 4},
+    "cnn_small": {"filters": (4, 8), "dense_units": 8, "embedding_dim": 8, "text_filters": 4},
     "rnn": {"units": 8, "embedding_dim": 8, "dense_units": 8},
     "relu_rnn": {"units": 8, "embedding_dim": 8},
     "transformer": {"dim": 8, "heads": 2, "ffn_dim": 12, "depth": 1},
