@@ -61,7 +61,7 @@ def philox_bits(shape, seed):
 
 def slopes_from_bits(bits, shape, lower, upper, dtype):
     """Two slopes per 32-bit word: the midpoints of a 65,536-cell grid on [lower, upper] (why: the docstring of
-    `relu_zoo.activations._uniform`)."""
+    `relu_zoo._slopes.uniform_slopes`)."""
     import tensorflow as tf
 
     size = tf.reduce_prod(tf.cast(shape, tf.int32))

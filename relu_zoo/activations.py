@@ -7,7 +7,7 @@ Conventions shared by every function:
 
 - NaN in gives NaN out (nothing silently turns a NaN into a number), and a
   NaN input gives a NaN input gradient, for every function: the ReLU family
-  differentiates through `_with_slope`, whose slopes are NaN at NaN inputs
+  differentiates through `_numerics.with_slope`, whose slopes are NaN at NaN inputs
   (the default ReLU through `_plain_relu`, which passes the output's NaN).
   PyTorch's piecewise-linear kernels instead return the slope of the branch a
   comparison with NaN falls into (relu: 1, leaky_relu: negative_slope, ...);
@@ -32,79 +32,14 @@ import math
 import keras
 from keras import ops
 
-from relu_zoo._xla import fused, fusion_enabled, philox_bits, slopes_from_bits
+from relu_zoo._numerics import nan_gradient, non_positive, select, with_asymptotes, with_slope
+from relu_zoo._slopes import prelu_kernel, rrelu_training
 
 # Klambauer et al. 2017, eq. (14): the fixed point of mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 _register = keras.saving.register_keras_serializable(package="relu_zoo")
-
-
-def _non_positive(x):
-    """`min(x, 0)` with derivative 1 at 0 on every backend (JAX splits `minimum`'s tie 50/50).
-
-    Used inside exponential branches: the unused branch of `where` must stay finite, or its gradient
-    (0 * inf) poisons the result for large positive x.
-    """
-    return ops.where(x > 0, ops.zeros_like(x), x)
-
-
-def _with_asymptotes(fn, x, asymptote=None, beyond=None):
-    """`fn(x)`, except where `|x| > beyond` (default: at ±inf), where the asymptote is used.
-
-    The asymptote defaults to `x` for `x > 0` and `0` for `x < 0` (silu, gelu, mish). `fn` never sees those
-    inputs (it gets 0 instead), so neither its value nor its gradient can become `-inf * 0` or `0 * inf`
-    there: values and gradients at ±inf are the limits (PyTorch: NaN), and GELU's `x**3` no longer
-    overflows float16 for |x| >= 40. NaN is not beyond anything, so it still reaches `fn`.
-
-    16-bit inputs are computed in float32 and rounded once, as PyTorch does: TensorFlow's 16-bit kernels
-    round every intermediate, which put GELU's and Mish's gradients 2-4 units in the last place (float16)
-    and 2 % (bfloat16) away from the correctly rounded value.
-    """
-    x = ops.convert_to_tensor(x)
-    dtype = keras.backend.standardize_dtype(x.dtype)
-    if dtype in ("float16", "bfloat16"):
-        return ops.cast(_with_asymptotes(fn, ops.cast(x, "float32"), asymptote, beyond), dtype)
-    far = ops.isinf(x) if beyond is None else ops.greater(ops.abs(x), beyond)
-    inner = fn(ops.where(far, ops.zeros_like(x), x))
-    outer = ops.where(x > 0, x, ops.zeros_like(x)) if asymptote is None else asymptote(x)
-    return ops.where(far, outer, inner)
-
-
-def _select(x, threshold, below, above):
-    """`above` where `x > threshold`, `below` where `x <= threshold`, and NaN where x is NaN."""
-    return ops.where(x > threshold, above, ops.where(x <= threshold, below, x))
-
-
-def _with_slope(forward, slope, x):
-    """`forward(x)`, differentiated as `upstream * slope(x)`: the backward pass of every ReLU variant.
-
-    `slope` is built with `_select`, so the gradient at a NaN input is NaN for all of them (one rule; issue
-    20 found `relu` giving 0, `relu(max_value=1)` 1). It also keeps TensorFlow's fused forward kernels
-    (relu, relu6, leaky_relu) while fixing their float32-rounded slope in float64.
-    """
-
-    @ops.custom_gradient
-    def f(x):
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream
-            return dy * slope(x)
-
-        return forward(x), grad
-
-    return f(ops.convert_to_tensor(x))
-
-
-@ops.custom_gradient
-def _nan_gradient(x):
-    """Identity whose gradient is NaN at NaN inputs: the shared rule for functions built from `where`."""
-
-    def grad(*args, upstream=None):
-        dy = args[0] if upstream is None else upstream
-        return ops.where(ops.isnan(x), x, dy)
-
-    return ops.copy(x), grad
 
 
 @_register
@@ -131,9 +66,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 
     def slope(x):
         above = ops.ones_like(x) if max_value is None else ops.where(x >= max_value, ops.zeros_like(x), 1.0)
-        return _select(x, threshold, ops.full_like(x, negative_slope), above)
+        return select(x, threshold, ops.full_like(x, negative_slope), above)
 
-    return _with_slope(forward, slope, x)
+    return with_slope(forward, slope, x)
 
 
 @ops.custom_gradient
@@ -178,7 +113,7 @@ def leaky_relu(x, negative_slope=0.01):
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
         return ops.where(x > 0, x, negative_slope * x)
 
-    return _with_slope(forward, lambda x: _select(x, 0, ops.full_like(x, negative_slope), ops.ones_like(x)), x)
+    return with_slope(forward, lambda x: select(x, 0, ops.full_like(x, negative_slope), ops.ones_like(x)), x)
 
 
 def prelu(x, alpha):
@@ -199,7 +134,7 @@ def prelu(x, alpha):
         from relu_zoo import _torch_ops  # PyTorch's own kernels: eager mode runs each keras.ops op as a pass
 
         return _torch_ops.prelu(x, alpha)
-    return _prelu(x, alpha)
+    return prelu_kernel(x, alpha)
 
 
 _EXPORT_FORMULATION = []
@@ -222,49 +157,6 @@ def export_formulation():
         _EXPORT_FORMULATION.pop()
 
 
-def _prelu_slope(x, alpha):
-    return _select(x, 0, alpha, ops.ones_like(alpha))
-
-
-def _prelu_forward(x, alpha):
-    return x * _prelu_slope(x, alpha)
-
-
-def _prelu_backward(x, alpha, dy, slope=None):
-    slope = _prelu_slope(x, alpha) if slope is None else slope
-    negative = ops.where(x > 0, ops.zeros_like(x), x)  # NaN stays NaN: alpha's gradient shows it too
-    return dy * slope, _sum_to_shape(dy * negative, ops.shape(alpha))
-
-
-@ops.custom_gradient
-def _prelu(x, alpha):
-    # `f(x) = x * s` with the slope `s = 1 if x > 0 else alpha` (NaN at NaN): the backward pass is one multiply
-    # for x (`dy * s`) and one multiply-and-sum for alpha, where differentiating `where(x > 0, x, alpha * x)`
-    # costs two selects over zero tensors and more multiplies; on the mnist `cnn` training step that made
-    # PReLU 2.0x slower than ReLU instead of ~1.1x (README "Training speed and time to accuracy").
-    if fusion_enabled():
-        # One XLA loop each way; the backward pass recomputes the slope from x instead of keeping it.
-        forward, backward = fused(_prelu_forward), fused(_prelu_backward)
-        y, slope = forward(x, alpha), None
-    else:
-        slope = _prelu_slope(x, alpha)
-        y, backward = x * slope, _prelu_backward
-
-    def grad(*args, upstream=None):
-        dy = args[0] if upstream is None else upstream
-        return backward(x, alpha, dy) if slope is None else backward(x, alpha, dy, slope)
-
-    return y, grad
-
-
-def _sum_to_shape(g, shape):
-    """Sums `g` over the axes along which a tensor of (static) `shape` was broadcast to `g`'s shape."""
-    shape = tuple(shape)
-    lead = len(g.shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1)
-    return ops.reshape(ops.sum(g, axis=axes), shape) if axes else g
-
-
 @_register
 def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, inverse=False):
     """Randomized leaky ReLU (Xu et al. 2015).
@@ -283,62 +175,7 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
     """
     if not training:
         return leaky_relu(x, negative_slope=rrelu_inference_slope(lower, upper, inverse))
-    if fusion_enabled() and isinstance(seed, keras.random.SeedGenerator):
-        # The draw stays a TensorFlow kernel (XLA's own Philox on CPU was ~30x slower); everything after it
-        # (bits -> slopes -> select -> multiply) is one XLA loop each way, the slopes recomputed from the bits
-        # in the backward pass rather than kept (a 16-bit draw per element instead of a float32 slope).
-        bits = philox_bits(ops.shape(x), seed)
-        return _rrelu_from_bits(x, bits, float(lower), float(upper), bool(inverse))
-    a = _uniform(ops.shape(x), lower, upper, x.dtype, seed)
-    if inverse:
-        a = ops.reciprocal(a)
-    # `x * s` with the slope `s` held constant: the backward pass is the single multiply `dy * s`
-    # (differentiating `where(x > 0, x, a * x)` costs two selects and another multiply). `s` is NaN at NaN.
-    return x * ops.stop_gradient(_select(x, 0, a, ops.ones_like(a)))
-
-
-def _rrelu_slope(x, bits, lower, upper, inverse):
-    a = slopes_from_bits(bits, ops.shape(x), lower, upper, x.dtype)
-    if inverse:
-        a = ops.reciprocal(a)
-    return _select(x, 0, a, ops.ones_like(a))
-
-
-def _rrelu_bits_forward(x, bits, lower, upper, inverse):
-    return x * _rrelu_slope(x, bits, lower, upper, inverse)
-
-
-def _rrelu_bits_backward(x, bits, dy, lower, upper, inverse):
-    return dy * _rrelu_slope(x, bits, lower, upper, inverse)
-
-
-def _rrelu_from_bits(x, bits, lower, upper, inverse):
-    """`x * s` with the random slope `s` (from `bits`) held constant, both passes fused by XLA."""
-    forward, backward = fused(_rrelu_bits_forward), fused(_rrelu_bits_backward)
-
-    @ops.custom_gradient
-    def f(x):
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream
-            return backward(x, bits, dy, lower, upper, inverse)
-
-        return forward(x, bits, lower, upper, inverse), grad
-
-    return f(x)
-
-
-def _uniform(shape, lower, upper, dtype, seed):
-    """`keras.random.uniform(shape, lower, upper)`, at half the random-number cost on TensorFlow.
-
-    Drawing the slopes is most of RReLU's training cost (a Philox draw per element costs ~6x a ReLU). On
-    TensorFlow, with a `SeedGenerator` (what the layer passes), each 32-bit Philox output gives two slopes
-    of 16 bits: the midpoints of a 65,536-cell grid on [lower, upper], which is uniform for any practical
-    purpose (cells are ~3e-6 wide for the default range). Other backends and integer/None seeds use
-    `keras.random.uniform`. The SeedGenerator advances exactly as in `keras.random.uniform`.
-    """
-    if keras.backend.backend() != "tensorflow" or not isinstance(seed, keras.random.SeedGenerator):
-        return keras.random.uniform(shape, minval=lower, maxval=upper, dtype=dtype, seed=seed)
-    return slopes_from_bits(philox_bits(shape, seed), shape, lower, upper, dtype)
+    return rrelu_training(x, lower, upper, inverse, seed)
 
 
 def rrelu_inference_slope(lower, upper, inverse=False):
@@ -356,7 +193,7 @@ def srelu(x, t_left, a_left, t_right, a_right):
     ```
     Derivative at `t_left`: `a_left`; at `t_right`: `a_right`; at NaN: NaN.
     """
-    x = _nan_gradient(ops.convert_to_tensor(x))
+    x = nan_gradient(ops.convert_to_tensor(x))
     right = t_right + a_right * (x - t_right)
     left = t_left + a_left * (x - t_left)
     return ops.where(x >= t_right, right, ops.where(x <= t_left, left, x))
@@ -371,12 +208,12 @@ def pelu(x, alpha, beta):
     x = ops.convert_to_tensor(x)
     dtype = keras.backend.standardize_dtype(x.dtype)
     if dtype in ("float16", "bfloat16"):
-        # In float32, rounded once (as `_with_asymptotes`): in float16 `x / beta` overflows for
+        # In float32, rounded once (as `with_asymptotes`): in float16 `x / beta` overflows for
         # x = -65504, beta = 0.5, and beta's gradient becomes 0 * inf = NaN.
         return ops.cast(pelu(*(ops.cast(v, "float32") for v in (x, alpha, beta))), dtype)
     # exp of the clipped input: the unused branch of `where` must stay finite,
     # or its gradient (0 * inf) poisons the result for large positive x.
-    negative = alpha * ops.expm1(_non_positive(x) / beta)
+    negative = alpha * ops.expm1(non_positive(x) / beta)
     return ops.where(x >= 0, (alpha / beta) * x, negative)
 
 
@@ -409,7 +246,7 @@ def swish(x, beta=1.0):
         zero = ops.zeros_like(x * b)
         return ops.where(x * b > 0, x + zero, ops.where(ops.equal(b, 0), 0.5 * x + zero, zero))
 
-    return _with_asymptotes(lambda v: v * ops.sigmoid(ops.cast(beta, v.dtype) * v), x, asymptote)
+    return with_asymptotes(lambda v: v * ops.sigmoid(ops.cast(beta, v.dtype) * v), x, asymptote)
 
 
 @_register
@@ -419,7 +256,7 @@ def elu(x, alpha=1.0):
     `f(x) = x` for `x > 0`, else `alpha * (exp(x) - 1)`. Derivative at 0: `alpha`.
     Uses `expm1`: TensorFlow's fused `elu` computes `exp(x) - 1`, which is 20% off at x = -1e-7.
     """
-    return ops.where(x > 0, x, alpha * ops.expm1(_non_positive(x)))
+    return ops.where(x > 0, x, alpha * ops.expm1(non_positive(x)))
 
 
 @_register
@@ -428,7 +265,7 @@ def celu(x, alpha=1.0):
 
     `f(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`. Derivative at 0: 1.
     """
-    negative = alpha * ops.expm1(_non_positive(x) / alpha)
+    negative = alpha * ops.expm1(non_positive(x) / alpha)
     return ops.where(x > 0, x, negative)
 
 
@@ -440,7 +277,7 @@ def selu(x):
     for `elu`). Written out because backends disagree at 0: TensorFlow's fused op gives `scale`, JAX
     `scale * alpha`.
     """
-    negative = SELU_ALPHA * ops.expm1(_non_positive(x))
+    negative = SELU_ALPHA * ops.expm1(non_positive(x))
     return SELU_SCALE * ops.where(x > 0, x, negative)
 
 
@@ -453,7 +290,7 @@ def gelu(x, approximate=False):
     # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
     # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
     # the gradient `0 * inf = NaN` (with mixed_float16, at |x| >= 256).
-    return _with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
+    return with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
 
 
 # Written out rather than `tf.nn.gelu`, which rounds its constants (1/sqrt(2), 0.044715) to float32 even for
@@ -473,13 +310,13 @@ def silu(x):
 
     Derivative at 0: 0.5.
     """
-    return _with_asymptotes(ops.silu, x)
+    return with_asymptotes(ops.silu, x)
 
 
 @_register
 def mish(x):
     """Mish (Misra 2019): `x * tanh(softplus(x))`. Derivative at 0: `tanh(log 2) = 0.6`."""
-    return _with_asymptotes(lambda v: v * ops.tanh(ops.softplus(v)), x)
+    return with_asymptotes(lambda v: v * ops.tanh(ops.softplus(v)), x)
 
 
 @_register
@@ -520,8 +357,8 @@ def _gated(x, gate, axis, name):
     if size is not None and size % 2:
         raise ValueError(f"{name} splits axis {axis} into two halves, but it has odd size {size}. "
                          f"Received: input shape {tuple(x.shape)}")
-    # `_nan_gradient`: a NaN input gets a NaN gradient, the shared rule (d(a * b)/db = a is finite at b = NaN).
-    value, gate_input = ops.split(_nan_gradient(x), 2, axis=axis)
+    # `nan_gradient`: a NaN input gets a NaN gradient, the shared rule (d(a * b)/db = a is finite at b = NaN).
+    value, gate_input = ops.split(nan_gradient(x), 2, axis=axis)
     return value * gate(gate_input)
 
 
@@ -629,9 +466,12 @@ class Partial:
         return cls(config["function"], **config["arguments"])
 
 
-# The activation functions `Partial` may name: everything public here that takes the input first.
+# The activation functions `Partial` may name and the layers' records point to: every public function defined
+# here whose first argument is the input `x`, so a new function is listed by being written (and
+# tests/layers/test_records.py then asks for its layer's record).
 FUNCTIONS = {
-    fn.__name__: fn
-    for fn in (relu, relu6, leaky_relu, prelu, rrelu, srelu, pelu, apl, swish, elu, celu, selu, gelu, silu,
-               mish, softplus, crelu, glu, reglu, geglu, swiglu, bilinear)
+    name: fn
+    for name, fn in list(globals().items())
+    if inspect.isfunction(fn) and fn.__module__ == __name__ and not name.startswith("_")
+    and next(iter(inspect.signature(fn).parameters), None) == "x"
 }

@@ -1,4 +1,9 @@
-"""Every registered activation layer against an independent NumPy reference, parametrized over the registry.
+"""Every registered activation layer, parametrized over the registry: values against an independent NumPy
+reference, gradients against finite differences, shapes, serialization, mixed precision, training.
+
+The tables below are derived from the activation records (relu_zoo.layers.base.RECORDS); a hand-written NumPy
+reference is needed only for an activation with arguments or weights (REFERENCES). A parameter-free one is
+checked against PyTorch in test_torch_reference.py, and its gradient here against its own float64 forward pass.
 
 Backend-agnostic (keras.ops only), so the same checks run under JAX and PyTorch (CI does, .ci/run):
     KERAS_BACKEND=jax python -m pytest -q tests/layers/test_layer_core.py
@@ -55,7 +60,8 @@ def _gated(gate):
     return f
 
 
-# name -> (constructor overrides, weights to set or None, reference f(x) in float64).
+# name -> (constructor overrides, weights to set or None, reference f(x) in float64), for every activation with
+# arguments or weights (`needs_numpy_reference`): PyTorch's fixture checks a few settings, these non-default ones.
 # Parametric layers get non-default, per-channel-different parameters (3 channels) so broadcasting is tested.
 A3 = np.array([0.1, 0.3, -0.2])
 REFERENCES = {
@@ -103,6 +109,29 @@ def width(name):
     """Input channels the layer checks use: 3, or 6 for a gated unit (so it still outputs 3)."""
     return 6 if name in GATED else 3
 
+
+def reference(name):
+    """(constructor overrides, weights or None, NumPy f or None) of `name`: its REFERENCES entry, or the defaults."""
+    return REFERENCES.get(name, ({}, None, None))
+
+
+def needs_numpy_reference(name):
+    """Whether `name` has arguments (its record's `parameters`) or weights, whose non-default values need a NumPy
+    reference here: the PyTorch fixture covers a parameter-free activation."""
+    layer = relu_zoo.get(name)
+    layer.build((None, width(name)))
+    return RECORDS[name].parameters != "–" or bool(layer.weights)
+
+
+def forward64(name):
+    """f(x) in float64 for finite differences: the NumPy reference, or else the layer itself computing in float64
+    (which still checks a hand-written gradient against the forward pass)."""
+    numpy_reference = reference(name)[2]
+    if numpy_reference is not None:
+        return numpy_reference
+    layer = relu_zoo.get(name, dtype="float64")
+    return lambda x: ops.convert_to_numpy(layer(ops.convert_to_tensor(x, "float64")))
+
 # Derivative at exactly 0 (per channel for parametric layers), as the docstrings state.
 AT_ZERO = {
     **{r.name: np.full(3, r.derivative_at_zero) for r in RECORDS.values() if r.derivative_at_zero is not None},
@@ -126,7 +155,7 @@ SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4
 
 
 def make_layer(name, **extra):
-    overrides, weights, _ = REFERENCES[name]
+    overrides, weights, _ = reference(name)
     layer = relu_zoo.get(name, **{**overrides, **extra})
     layer.build((None, width(name)))
     if weights:
@@ -176,12 +205,13 @@ def grad(layer, x, wrt_weights=False):
 NAMES = relu_zoo.list_activations()
 
 
-def test_every_registered_activation_has_a_reference():
-    missing = sorted(set(NAMES) - set(REFERENCES))
-    assert not missing, f"add NumPy references for {missing}"
+def test_every_activation_with_arguments_or_weights_has_a_numpy_reference():
+    missing = sorted(name for name in NAMES if name not in REFERENCES and needs_numpy_reference(name))
+    assert not missing, f"add NumPy references with non-default arguments or weights to REFERENCES for {missing}"
+    assert sorted(set(REFERENCES) - set(NAMES)) == [], "REFERENCES names an activation that is not registered"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_values_against_numpy_reference(name):
     layer = make_layer(name)
     x = np.array([[v, v, v] for v in SPECIAL], dtype="float64")
@@ -213,10 +243,10 @@ def test_gradients_finite_differences_and_at_zero(name):
     layer = make_layer(name)
     rng = np.random.default_rng(1)
     x = rng.uniform(-4, 4, size=(64, width(name)))
-    kinks = np.concatenate([np.zeros(3)] + [np.ravel(w) for w in (REFERENCES[name][1] or {}).values()])
+    kinks = np.concatenate([np.zeros(3)] + [np.ravel(w) for w in (reference(name)[1] or {}).values()])
     x = x[np.all(np.abs(x[..., None] - kinks) > 0.05, axis=(1, 2))]  # stay away from every kink
     eps = 1e-4
-    ref = REFERENCES[name][2]
+    ref = forward64(name)
     # d sum(f(x)) / d x_j by central differences, one input channel j at a time (gated units mix channels).
     numeric = np.zeros_like(x)
     for j in range(x.shape[-1]):
@@ -225,10 +255,11 @@ def test_gradients_finite_differences_and_at_zero(name):
         numeric[:, j] = (ref(x + step).sum(-1) - ref(x - step).sum(-1)) / (2 * eps)
     np.testing.assert_allclose(grad(layer, x), numeric, rtol=2e-3, atol=2e-3, err_msg=name)
     at_zero = grad(layer, np.zeros((1, width(name))))[0]
+    assert name in AT_ZERO, f"{name}: state `derivative_at_zero` in its record, or its per-channel value in AT_ZERO"
     np.testing.assert_allclose(at_zero, AT_ZERO[name], rtol=1e-5, atol=1e-6, err_msg=f"{name} f'(0)")
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if REFERENCES[n][1]])
+@pytest.mark.parametrize("name", [n for n in NAMES if reference(n)[1]])
 def test_gradients_reach_every_learnable_parameter(name):
     layer = make_layer(name)
     x = np.random.default_rng(2).uniform(-3, 3, size=(128, 3))
@@ -254,10 +285,10 @@ def test_config_round_trip_and_new_instance(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_file_round_trip_safe_mode(tmp_path, name):
-    layer = relu_zoo.get(name, **REFERENCES[name][0])
+    layer = relu_zoo.get(name, **reference(name)[0])
     inputs = keras.Input((5, 3))
     model = keras.Model(inputs, keras.layers.Dense(2)(layer(keras.layers.Dense(width(name))(inputs))))
-    for key, value in (REFERENCES[name][1] or {}).items():
+    for key, value in (reference(name)[1] or {}).items():
         getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
     path = tmp_path / f"{name}.keras"
     model.save(path)
@@ -291,7 +322,7 @@ def test_keras_file_loads_after_import_relu_zoo_as_documented(tmp_path):
 def test_mixed_precision(name, policy):
     keras.config.set_dtype_policy(policy)
     try:
-        layer = relu_zoo.get(name, **REFERENCES[name][0])
+        layer = relu_zoo.get(name, **reference(name)[0])
         y = layer(np.random.default_rng(0).normal(size=(2, 4, width(name))).astype("float32"), training=True)
         assert keras.backend.standardize_dtype(y.dtype) == policy.split("_")[1]
         for weight in layer.weights:
@@ -358,7 +389,7 @@ def test_trains_in_a_model(name, jit):
 @pytest.mark.parametrize("name", NAMES)
 def test_ranks_and_unknown_sizes(name):
     for shape in [(2, 6), (2, 4, 6), (2, 4, 5, 6), (2, 2, 4, 5, 6)]:
-        layer = relu_zoo.get(name, **REFERENCES[name][0])
+        layer = relu_zoo.get(name, **reference(name)[0])
         inputs = keras.Input((None,) * (len(shape) - 2) + (6,))
         model = keras.Model(inputs, layer(inputs))
         y = model(np.ones(shape, "float32"))
@@ -367,7 +398,7 @@ def test_ranks_and_unknown_sizes(name):
         assert model.output_shape[1:-1] == (None,) * (len(shape) - 2)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if REFERENCES[n][1]])
+@pytest.mark.parametrize("name", [n for n in NAMES if reference(n)[1]])
 def test_parameter_placement(name):
     channels_first = relu_zoo.get(name, data_format="channels_first")
     channels_first.build((None, 5, 7, 9))
