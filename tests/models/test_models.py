@@ -189,7 +189,7 @@ def test_initializer_follows_activation_family(activation, expected):
 def test_unknown_model_and_modality_mismatch_are_clear():
     with pytest.raises(ValueError, match=r"Unknown model 'cnnn'.*Did you mean 'cnn'"):
         models.create_model("cnnn", task=SMALL_SPECS["image"])
-    with pytest.raises(ValueError, match=r"'rnn' does not support image.*Models for image: airbench, cnn, mlp"):
+    with pytest.raises(ValueError, match=r"'rnn' does not support image.*Models for image: airbench, cnn, cnn_small, mlp"):
         models.create_model("rnn", task=SMALL_SPECS["image"])
     with pytest.raises(ValueError, match="Unknown option"):
         models.create_model("mlp", task=SMALL_SPECS["image"], widht=3)
