@@ -69,3 +69,10 @@ def test_readme_examples_run_as_written(section, tmp_path, monkeypatch):
     code = re.search(r"```python\n(.*?)```", README.read_text().split(section, 1)[1], re.S).group(1)
     monkeypatch.chdir(tmp_path)  # the layers example saves m.keras
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_readme_example_activation_is_the_stored_example_file():
+    # The README's own-activation example and the file its stored report was made from are one source.
+    section = README.read_text().split("## Compare your own activation", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert code == (ROOT / "benchmarks" / "reports" / "standard" / "example" / "my_acts.py").read_text()

@@ -47,6 +47,7 @@ def test_a_protocol_fixes_everything_that_changes_results():
     assert tiny().config("mnist_cnn", settings={"data_dir": "/d"}).data_dir == "/d"
 
 
+@pytest.mark.slow  # trains 5 tiny runs through three compares (~30 s); CI runs it
 def test_compare_trains_only_what_the_stored_baselines_lack(tmp_path, mnist):
     stored = tmp_path / "stored"
     first, second = [], []
