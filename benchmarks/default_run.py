@@ -39,6 +39,15 @@ def time_sweep(jobs, out):
     return seconds, json.loads((out / "results.json").read_text())
 
 
+def store_report(out, dest, names):
+    """Copies a sweep's report files and folders (`names`) from `out` into `dest`, replacing older copies."""
+    for name in names:
+        target = dest / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        (shutil.copytree if (out / name).is_dir() else shutil.copyfile)(out / name, target)
+
+
 def accuracies(results):
     by = {}
     for run in results["runs"]:
@@ -69,11 +78,7 @@ def run(args):
                 atomic_write_json(path, stored)
                 print(f"[repeat {repeat}] --jobs {jobs}: {seconds:.0f} s", flush=True)
                 if not kept_report:
-                    for name in REPORT_FILES:
-                        target = DEST / name
-                        if target.is_dir():
-                            shutil.rmtree(target)
-                        (shutil.copytree if (out / name).is_dir() else shutil.copyfile)(out / name, target)
+                    store_report(out, DEST, REPORT_FILES)
                     kept_report = True
     report(args)
 

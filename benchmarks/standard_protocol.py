@@ -23,6 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+if not __package__:  # `python benchmarks/standard_protocol.py`: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.default_run import store_report  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEST = REPO / "benchmarks" / "reports" / "standard"
 EXAMPLE = DEST / "example"
@@ -77,11 +82,7 @@ def run(args):
             "cells": cell_seconds(out, args.activation), "trained_baselines": trained_baselines(out, args.activation),
             "versions": results["runs"][0]["versions"]})
         atomic_write_json(path, stored)
-        for name in REPORT_FILES:
-            target = EXAMPLE / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            (shutil.copytree if (out / name).is_dir() else shutil.copyfile)(out / name, target)
+        store_report(out, EXAMPLE, REPORT_FILES)
     print(f"{seconds:.0f} s", flush=True)
     report(args)
 
