@@ -337,6 +337,7 @@ def _tiny(out):
                 batch_size=32, probe_examples=32, model_kwargs={"filters": [4, 8], "dense_units": 8}, verbose=0)
 
 
+@pytest.mark.slow  # two sweeps through relu_zoo.compare (~10 s); CI runs it
 def test_compare_runs_plugins_through_the_sweep(acts, real_tfds_dir, tmp_path):
     real_tfds_dir("mnist/3.0.1")
     logged = []

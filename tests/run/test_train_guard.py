@@ -101,6 +101,7 @@ def test_the_runners_callbacks_leave_the_random_streams_alone(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow  # trains, stops and resumes (~4 s); CI runs it
 def test_a_backup_restores_the_random_streams_and_resumes_exactly(tmp_path):
     x, y = _xy()
     whole = _dropout_rrelu_model(seed=5)
