@@ -333,8 +333,9 @@ def test_plugin_runs_do_not_become_zoo_checkpoints(tmp_path, capsys):
 # -- a real tiny sweep ------------------------------------------------------------------------------------------
 
 def _tiny(out):
-    return dict(tasks=["mnist"], models=["cnn"], seeds=1, out=str(out), epochs=1, max_train_examples=64, max_eval_examples=32,
-                batch_size=32, probe_examples=32, model_kwargs={"filters": [4, 8], "dense_units": 8}, verbose=0)
+    return dict(tasks=["mnist"], models=["cnn"], seeds=1, out=str(out), epochs=1, max_train_examples=64,
+                max_eval_examples=32, batch_size=32, probe_examples=32,
+                model_kwargs={"filters": [4, 8], "dense_units": 8}, verbose=0)
 
 
 @pytest.mark.slow  # two sweeps through relu_zoo.compare (~10 s); CI runs it

@@ -361,7 +361,8 @@ def _fit_briefly(model, layers, jit):
             assert not np.allclose(b, np.array(w)), f"{w.path} did not train"
 
 
-@pytest.mark.parametrize("which,jit", [pytest.param("differently", False, marks=pytest.mark.slow), ("fast_jit", True),
+@pytest.mark.parametrize("which,jit", [pytest.param("differently", False, marks=pytest.mark.slow),
+                                      ("fast_jit", True),
                                       pytest.param("every", False, marks=pytest.mark.slow)])
 def test_activations_train_side_by_side(which, jit):
     if jit and BACKEND == "torch":
