@@ -193,6 +193,9 @@ def summary_figure(summary, path, highlight=()):
     ax.set_xticks(range(len(cells)), cells)
     ax.set_ylabel(f"test accuracy − {baseline} (points)")
     ax.set_title(f"Paired by seed against {baseline}; bars: 95% CI")
-    ax.legend(fontsize=8, ncol=2)
+    if names:
+        ax.legend(fontsize=8, ncol=2)
+    else:  # the baselines' own runs only (as when they are stored): nothing is compared with the baseline
+        ax.text(0.5, 0.5, f"only {baseline}: nothing to compare", transform=ax.transAxes, ha="center")
     save_figure(fig, path)
     return path

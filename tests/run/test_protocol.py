@@ -103,3 +103,14 @@ def test_a_rerun_of_a_stored_baseline_reproduces_it(tmp_path, mnist):
     (result,) = json.loads((tmp_path / "results.json").read_text())["runs"]
     expected = json.loads(record.read_text())["test_accuracy"]
     assert abs(result["test_accuracy"] - expected) <= 0.002, (result["test_accuracy"], expected)
+
+
+def test_the_summary_figure_of_baselines_alone_says_so(tmp_path):
+    # Storing the baselines compares nothing with the first one: the figure says so, without a legend warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        protocols.summary_figure([{"task": "mnist", "model": "cnn", "baseline": "relu", "rows": [
+            {"activation": "relu"}, {"activation": "elu"}]}], tmp_path / "compare.png")
+    assert (tmp_path / "compare.png").stat().st_size > 0
