@@ -162,38 +162,42 @@ def _is_baseline(protocol, result_path):
     return json.loads(Path(result_path).read_text()).get("activation") in labels
 
 
+def figure_points(summary):
+    """Per compared activation, in order of appearance: `(cell index, Δ, Δ - low, high - Δ)` in points for each
+    cell where it has a paired difference to the baseline (`stats.paired_comparison`'s mean and 95% CI)."""
+    points = {}
+    for x, group in enumerate(summary):
+        for row in group["rows"]:
+            diff = row.get("vs_baseline") or {}
+            if diff.get("mean_diff") is None:
+                continue
+            mean = diff["mean_diff"]
+            low, high = diff.get("ci95") or (mean, mean)
+            points.setdefault(row["activation"], []).append((x, 100 * mean, 100 * (mean - low), 100 * (high - mean)))
+    return points
+
+
 def summary_figure(summary, path, highlight=()):
     """One panel: each activation's test accuracy minus the baseline's per cell (paired by seed, 95% CI)."""
     from relu_zoo.run.plots import pyplot, save_figure
 
     plt = pyplot()
     cells = [f"{g['task']}\n{g['model']}" for g in summary]
-    names = []
-    for group in summary:
-        names += [r["activation"] for r in group["rows"] if "vs_baseline" in r and r["activation"] not in names]
+    points = figure_points(summary)
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(cells), 4))
-    width = 0.8 / max(len(names), 1)
-    for i, name in enumerate(names):
-        xs, ys, lows, highs = [], [], [], []
-        for x, group in enumerate(summary):
-            row = next((r for r in group["rows"] if r["activation"] == name), None)
-            diff = (row or {}).get("vs_baseline") or {}
-            if diff.get("mean") is None:
-                continue
-            ci = diff.get("ci95") or (diff["mean"], diff["mean"])
-            xs.append(x - 0.4 + width * (i + 0.5))
-            ys.append(100 * diff["mean"])
-            lows.append(100 * (diff["mean"] - ci[0]))
-            highs.append(100 * (ci[1] - diff["mean"]))
+    width = 0.8 / max(len(points), 1)
+    for i, (name, found) in enumerate(points.items()):
+        xs = [x - 0.4 + width * (i + 0.5) for x, *_ in found]
         bold = name in highlight
-        ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o" if bold else ".", capsize=3, label=name,
-                    markersize=8 if bold else 5, linewidth=2 if bold else 1, zorder=3 if bold else 2)
+        ax.errorbar(xs, [p[1] for p in found], yerr=[[p[2] for p in found], [p[3] for p in found]],
+                    fmt="o" if bold else ".", capsize=3, label=name, markersize=8 if bold else 5,
+                    linewidth=2 if bold else 1, zorder=3 if bold else 2)
     baseline = summary[0]["baseline"] if summary else "baseline"
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(cells)), cells)
     ax.set_ylabel(f"test accuracy − {baseline} (points)")
     ax.set_title(f"Paired by seed against {baseline}; bars: 95% CI")
-    if names:
+    if points:
         ax.legend(fontsize=8, ncol=2)
     else:  # the baselines' own runs only (as when they are stored): nothing is compared with the baseline
         ax.text(0.5, 0.5, f"only {baseline}: nothing to compare", transform=ax.transAxes, ha="center")

@@ -114,3 +114,21 @@ def test_the_summary_figure_of_baselines_alone_says_so(tmp_path):
         protocols.summary_figure([{"task": "mnist", "model": "cnn", "baseline": "relu", "rows": [
             {"activation": "relu"}, {"activation": "elu"}]}], tmp_path / "compare.png")
     assert (tmp_path / "compare.png").stat().st_size > 0
+
+
+def test_the_summary_figure_draws_each_paired_difference():
+    # Its points are the report's paired differences (stats.paired_difference), in points, with their 95% CI.
+    from relu_zoo.run import stats
+
+    baseline = {0: 0.90, 1: 0.91, 2: 0.92}
+    gelu = stats.paired_difference({0: 0.91, 1: 0.93, 2: 0.92}, baseline)
+    single = stats.paired_difference({0: 0.89}, baseline)
+    summary = [{"task": "mnist", "model": "cnn", "baseline": "relu",
+                "rows": [{"activation": "relu"}, {"activation": "gelu", "vs_baseline": gelu}]},
+               {"task": "imdb_reviews", "model": "transformer", "baseline": "relu",
+                "rows": [{"activation": "relu"}, {"activation": "gelu", "vs_baseline": single}]}]
+    ((x, mean, below, above), (x2, mean2, below2, above2)) = protocols.figure_points(summary)["gelu"]
+    assert (x, x2) == (0, 1)
+    assert mean == pytest.approx(1.0) and mean - below == pytest.approx(100 * gelu["ci95"][0])
+    assert mean + above == pytest.approx(100 * gelu["ci95"][1])
+    assert mean2 == pytest.approx(-1.0) and below2 == above2 == 0  # one pair: no interval
