@@ -93,6 +93,8 @@ def summarize(results, config=None):
             base_ok = {s: r for s, r in by_act[baseline].items() if r["status"] == "ok"}
             base_times = [r["mean_epoch_time"] for r in by_act[baseline].values() if r.get("mean_epoch_time")]
             times = [r["mean_epoch_time"] for r in seeds.values() if r.get("mean_epoch_time")]
+            if {r.get("command") for r in seeds.values()} != {r.get("command") for r in by_act[baseline].values()}:
+                times = []  # trained by another command (stored baselines, merged sweeps): other times, other loads
             dead = [d for d in map(final_dead_fraction, ok.values()) if d is not None]
             never = [d for d in map(final_never_active_fraction, ok.values()) if d is not None]
             row = {
@@ -153,7 +155,8 @@ TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. 
              "another, not interleaved, so the ratio moves with whatever else the machine did meanwhile: identical "
              "sweeps on a loaded machine can differ by a factor of two. Read it as a rough note, not as a speed "
              "measurement; `python benchmarks/training.py speed` times the models' epochs interleaved, under the "
-             "same load.")
+             "same load. – where the activation's runs and the baseline's came from different commands (stored "
+             "baselines, merged sweeps): their times were taken at other times, perhaps on other machines.")
 
 
 def render_markdown(summary, results, plots, command=None):
