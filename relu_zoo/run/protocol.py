@@ -137,7 +137,8 @@ def compare(activations, protocol="standard", out=None, baselines="stored", save
     check(protocol, activations, settings)
     out = Path(out) if out is not None else default_out(protocol.name, activations)
     source = stored_baselines(protocol.name) if baselines == "stored" else baselines
-    if source is not None and Path(source).is_dir():
+    stored = source is not None and Path(source).is_dir()
+    if stored:
         restored = records.restore(source, out, accept=stored_filter(protocol))
         log(f"{restored} stored baseline run(s) of protocol {protocol.name!r} restored from {source}")
     else:
@@ -151,7 +152,8 @@ def compare(activations, protocol="standard", out=None, baselines="stored", save
         if save_baselines is not None:  # after each cell: a long first run keeps what it finished
             saved = records.save(out, save_baselines, accept=lambda path: _is_baseline(protocol, path))
             log(f"{len(saved)} baseline record(s) saved into {save_baselines}")
-    path = write_report(folders, out, command=command)
+    # Stored baselines were timed in another session (also when restored by an earlier call): no time ratios.
+    path = write_report(folders, out, command=command, timed_together=not stored)
     summary_figure(json.loads((out / "results.json").read_text())["summary"], out / "plots" / SUMMARY_FIGURE,
                    highlight=[spec.activation_label(a) for a in activations])
     return path

@@ -74,8 +74,11 @@ def group_order(results, config=None):
     return groups, order
 
 
-def summarize(results, config=None):
-    """Per (task, model) and activation: accuracy/loss statistics, paired comparison to the baseline."""
+def summarize(results, config=None, timed_together=True):
+    """Per (task, model) and activation: accuracy/loss statistics, paired comparison to the baseline.
+
+    `timed_together=False`: the runs were not timed in one sweep (e.g. stored baselines from another session),
+    so no epoch-time ratio is given."""
     groups, order = group_order(results, config)
     summary = []
     for (task, model), runs in sorted(groups.items()):
@@ -93,8 +96,8 @@ def summarize(results, config=None):
             base_ok = {s: r for s, r in by_act[baseline].items() if r["status"] == "ok"}
             base_times = [r["mean_epoch_time"] for r in by_act[baseline].values() if r.get("mean_epoch_time")]
             times = [r["mean_epoch_time"] for r in seeds.values() if r.get("mean_epoch_time")]
-            if {r.get("command") for r in seeds.values()} != {r.get("command") for r in by_act[baseline].values()}:
-                times = []  # trained by another command (stored baselines, merged sweeps): other times, other loads
+            if not timed_together:
+                times = []
             dead = [d for d in map(final_dead_fraction, ok.values()) if d is not None]
             never = [d for d in map(final_never_active_fraction, ok.values()) if d is not None]
             row = {
@@ -155,8 +158,8 @@ TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. 
              "another, not interleaved, so the ratio moves with whatever else the machine did meanwhile: identical "
              "sweeps on a loaded machine can differ by a factor of two. Read it as a rough note, not as a speed "
              "measurement; `python benchmarks/training.py speed` times the models' epochs interleaved, under the "
-             "same load. – where the activation's runs and the baseline's came from different commands (stored "
-             "baselines, merged sweeps): their times were taken at other times, perhaps on other machines.")
+             "same load. – where the baseline's runs were not trained in this sweep (stored baselines): they were "
+             "timed in another session, perhaps on another machine.")
 
 
 def render_markdown(summary, results, plots, command=None):
@@ -220,13 +223,14 @@ def results_csv(results):
     return buffer.getvalue()
 
 
-def write_report(out_dirs, dest, config=None, command=None):
-    """Writes results.json, results.csv, summary.md and plots/ into `dest`; returns the summary.md path."""
+def write_report(out_dirs, dest, config=None, command=None, timed_together=True):
+    """Writes results.json, results.csv, summary.md and plots/ into `dest`; returns the summary.md path.
+    `timed_together`: as for `summarize`."""
     dest = Path(dest)
     results = collect(out_dirs)
     if not results:
         raise ValueError(f"No finished runs in {', '.join(map(str, out_dirs))}: nothing to report.")
-    summary = summarize(results, config)
+    summary = summarize(results, config, timed_together)
     if command is None:
         # Rebuilt or merged reports name the sweep command(s) that produced the runs.
         command = "\n".join(dict.fromkeys(r["command"] for r in results if r.get("command"))) or None

@@ -158,15 +158,11 @@ def test_runs_without_validation_draw_no_curve_and_warn_nothing(tmp_path):
     assert (tmp_path / "val.png").is_file()
 
 
-def test_no_time_ratio_against_runs_of_another_command(tmp_path):
-    # Stored baselines (relu-zoo compare) were timed by another command, at another time and load: no ratio.
-    results = [{**_result("relu", s, 0.9), "command": "relu-zoo compare --save-baselines B"} for s in range(3)]
-    results += [{**_result("swish2", s, 0.9, epoch_time=0.5), "command": "relu-zoo compare my_acts:swish2"}
-                for s in range(3)]
-    results += [{**_result("elu", s, 0.9, epoch_time=2.0), "command": "relu-zoo compare --save-baselines B"}
-                for s in range(3)]
+def test_no_time_ratio_for_runs_not_timed_together(tmp_path):
+    # Stored baselines (relu-zoo compare) were timed in another session, at another load: no ratio.
+    results = [_result("relu", s, 0.9) for s in range(3)] + [_result("elu", s, 0.9, epoch_time=2.0) for s in range(3)]
     _write_runs(tmp_path, results)
-    report.write_report([tmp_path], tmp_path)
-    rows = {r["activation"]: r for r in json.loads((tmp_path / "results.json").read_text())["summary"][0]["rows"]}
-    assert rows["swish2"]["time_ratio"] is None
-    assert rows["elu"]["time_ratio"] == pytest.approx(2.0) and rows["relu"]["time_ratio"] == pytest.approx(1.0)
+    for together, expected in ((True, 2.0), (False, None)):
+        report.write_report([tmp_path], tmp_path, timed_together=together)
+        rows = {r["activation"]: r for r in json.loads((tmp_path / "results.json").read_text())["summary"][0]["rows"]}
+        assert rows["elu"]["time_ratio"] == (pytest.approx(expected) if expected else None)
