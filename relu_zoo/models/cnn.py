@@ -109,7 +109,6 @@ def cnn(
     return _image_cnn(spec, activation, tuple(filters), convs_per_block, dense_units, rate, head_norm, batch_norm)
 
 
-
 @register_model("cnn_small", modalities=("image", "speech", "text"))
 def cnn_small(spec, activation="relu", filters=(16, 32), convs_per_block=1, dense_units=64, dropout_rate=None,
               embedding_dim=128, kernel_sizes=(3, 4, 5), text_filters=100, head_norm=True, batch_norm=True):

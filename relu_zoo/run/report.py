@@ -96,8 +96,6 @@ def summarize(results, config=None, timed_together=True):
             base_ok = {s: r for s, r in by_act[baseline].items() if r["status"] == "ok"}
             base_times = [r["mean_epoch_time"] for r in by_act[baseline].values() if r.get("mean_epoch_time")]
             times = [r["mean_epoch_time"] for r in seeds.values() if r.get("mean_epoch_time")]
-            if not timed_together:
-                times = []
             dead = [d for d in map(final_dead_fraction, ok.values()) if d is not None]
             never = [d for d in map(final_never_active_fraction, ok.values()) if d is not None]
             row = {
@@ -107,7 +105,8 @@ def summarize(results, config=None, timed_together=True):
                 "accuracy": stats.describe(list(acc.values())),
                 "loss": stats.describe(list(loss.values())),
                 "params": next(iter(seeds.values()))["params"],
-                "time_ratio": (float(np.mean(times) / np.mean(base_times)) if times and base_times else None),
+                "time_ratio": (float(np.mean(times) / np.mean(base_times))
+                               if timed_together and times and base_times else None),
                 "mean_epoch_time": float(np.mean(times)) if times else None,
                 "never_active_fraction": float(np.mean(never)) if never else None,
                 "dead_fraction": float(np.mean(dead)) if dead else None,
