@@ -76,3 +76,15 @@ def test_readme_example_activation_is_the_stored_example_file():
     section = README.read_text().split("## Compare your own activation", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert code == (ROOT / "benchmarks" / "reports" / "standard" / "example" / "my_acts.py").read_text()
+
+
+def test_the_layout_on_the_docs_home_names_every_public_module():
+    # The layout block is written by hand: a module added without a line there fails here.
+    text = (ROOT / "docs" / "index.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    package = ROOT / "relu_zoo"
+    public = sorted(p.name for p in package.iterdir()
+                    if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").exists()
+                                                              or p.name in ("presets", "protocols")))
+    missing = [name for name in public if not re.search(rf"^\s+{re.escape(name)}/?\s", block, re.M)]
+    assert not missing, f"docs/index.md's layout does not name {missing}"
