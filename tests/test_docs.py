@@ -88,3 +88,16 @@ def test_the_layout_on_the_docs_home_names_every_public_module():
                                                               or p.name in ("presets", "protocols")))
     missing = [name for name in public if not re.search(rf"^\s+{re.escape(name)}/?\s", block, re.M)]
     assert not missing, f"docs/index.md's layout does not name {missing}"
+
+
+def test_the_readme_names_every_layer():
+    # The README's "What is in it" lists the layers by hand: a layer added without its name there fails here.
+    import keras
+
+    from relu_zoo import layers
+
+    bullet = README.read_text().split("- **Layers**", 1)[1].split("\n- **", 1)[0]
+    classes = [name for name in layers.__all__
+               if isinstance(getattr(layers, name), type) and issubclass(getattr(layers, name), keras.layers.Layer)]
+    missing = [name for name in classes if not re.search(rf"(?<![\w-]){re.escape(name)}(?!\w)", bullet)]
+    assert classes and not missing, f"README.md's layer list does not name {missing}"
