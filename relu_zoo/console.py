@@ -433,6 +433,8 @@ def cmd_zoo(argv):
     exp.add_argument("runs", nargs="+")
     exp.add_argument("--root", help="zoo folder (default: the repository's models/)")
     exp.add_argument("--missed-note", default=None, help="reason recorded in the card when a target is missed")
+    exp.add_argument("--data-note", default=None, help="a sentence on the data for the card (e.g. which copy of "
+                     "the dataset it was trained on)")
     sub.add_parser("index", help="regenerate models/index.json and models/README.md (then run "
                    "`python tools/docs_tables.py` for the repository's docs tables and pyproject)").add_argument("--root")
     sub.add_parser("list", help="list the checkpoints").add_argument("--root")
@@ -444,7 +446,7 @@ def cmd_zoo(argv):
             task = json.loads((Path(run) / "result.json").read_text())["task"]
             try:
                 name = zoo.export(run, root=args.root, target_accuracy=zoo.TARGETS.get(task),
-                                  target_note=args.missed_note)
+                                  target_note=args.missed_note, data_notes=args.data_note)
             except ValueError as e:
                 return error(str(e))
             print(f"exported {name}")

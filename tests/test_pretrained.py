@@ -75,6 +75,7 @@ def test_export_writes_a_self_describing_folder(tiny_zoo):
     assert "--save-checkpoint" in meta["command"] and meta["learned_parameters"]
     card = (tiny_zoo / name / "README.md").read_text()
     assert "**missed** — a 1-epoch test run" in card and "alpha" in card
+    assert f"s of training in float32 on {meta['machine']['model']}" in card and meta["train_seconds"] > 0
     index = json.loads((tiny_zoo / "index.json").read_text())["checkpoints"]
     assert [row["name"] for row in index] == [name]
     assert zoo.index_markdown(index) in (tiny_zoo / "README.md").read_text()

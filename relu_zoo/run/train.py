@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relu_zoo import _io, _logs, models, tasks
+from relu_zoo import _cpu, _io, _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import store
 from relu_zoo.models.common import flip_tta
@@ -230,6 +230,8 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         # Wall seconds of this process on the run: model building, tracing, training, diagnostics, evaluation
         # (what a protocol's cost adds up); a resumed run counts its last part only.
         "run_seconds": time.perf_counter() - started,
+        # The CPU beside the seconds: times of different machines are never compared as one.
+        "machine": _cpu.describe(),
         "train_examples": data.num_examples["train"],
         "test_split": "test",
         "test_examples": data.num_examples["test"],
