@@ -91,7 +91,8 @@ def _cost(meta):
     if seconds is None or not machine:
         return ""
     flags = ", ".join(machine["flags"]) or "no AVX2"
-    return (f", {seconds:,.0f} s of training in {meta['dtype_policy']} on {machine['model']} ({flags}, "
+    stored = "" if meta["dtype_policy"] == "float32" else " (the checkpoint computes in float32)"
+    return (f", {seconds:,.0f} s of training in {meta['dtype_policy']}{stored} on {machine['model']} ({flags}, "
             f"{machine['cores']} cores)")
 
 
@@ -176,15 +177,36 @@ def save_lean(source, dest):
 
     The training configuration stays (`load(compile=True)` gives the same optimizer, loss and metrics), but
     the optimizer starts fresh: Adam's two moments per weight would triple the file for no use in
-    inference, and fine-tuning usually starts its own optimizer anyway. Weights are unchanged.
+    inference, and fine-tuning usually starts its own optimizer anyway. Weights are unchanged; a model trained in
+    mixed precision is stored computing in float32 (`as_float32`).
     """
     import keras
 
     model = load_file(source)
     compile_config = model.get_compile_config()
+    if any(layer.dtype_policy.compute_dtype in ("bfloat16", "float16") for layer in model.layers):
+        model = as_float32(model)
     if compile_config:
         model.compile(**keras.saving.deserialize_keras_object(compile_config))  # an unbuilt optimizer
     atomic_write(dest, model.save, suffix=".keras")
+
+
+def as_float32(model):
+    """A copy of a mixed-precision model computing in float32, with the same weights.
+
+    Mixed precision is a training speed choice of the machine that trained it (bfloat16 is native on some CPUs,
+    emulated and 4x slower on AVX2-only ones, and not every export format takes it); float32 runs on every CPU and
+    format, and its outputs differ from the bfloat16 ones only by their rounding (the weights are float32 either
+    way).
+    """
+    import keras
+
+    def to_float32(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    clone = keras.models.clone_model(model, clone_function=to_float32)
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def _command_for(result):

@@ -158,6 +158,31 @@ def test_exported_model_keeps_weights_and_training_config_but_not_optimizer_stat
     exported.fit(x, np.array([0, 1]), verbose=0)  # compile=True gives a model ready to fine-tune
 
 
+@pytest.mark.parametrize("activation", ["prelu", "rrelu"])
+def test_a_mixed_precision_model_is_stored_computing_in_float32(tmp_path, activation):
+    """bfloat16 is a training speed choice (emulated and slow on AVX2-only CPUs): the checkpoint's layers compute
+    in float32 with the trained weights, and its outputs are the trained model's up to bfloat16 rounding."""
+    from relu_zoo.models.registry import create_model
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        trained = create_model("airbench", "cifar10", activation=activation, widths=(8, 16, 16))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    trained.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    trained.save(tmp_path / "trained.keras")
+    zoo.save_lean(tmp_path / "trained.keras", tmp_path / "lean.keras")
+    lean = keras.saving.load_model(tmp_path / "lean.keras", safe_mode=True)
+    assert {layer.dtype_policy.name for layer in lean.layers} == {"float32"}
+    for a, b in zip(trained.weights, lean.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert lean.get_compile_config()["loss"] == "sparse_categorical_crossentropy"
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    expected = np.asarray(trained(x, training=False), "float32")
+    np.testing.assert_allclose(np.asarray(lean(x, training=False)), expected, atol=0.05 * np.abs(expected).max())
+
+
 @pytest.mark.slow
 def test_tampered_checkpoint_is_refused(tiny_zoo, tmp_path):
     name = "cnn_prelu.spoken_digit"
