@@ -81,3 +81,10 @@ def test_finished_runs_are_kept_as_records_and_restored_on_another_machine(tmp_p
     xu2015.report(tmp_path / "nothing_trained_here", dest)  # the report restores the records itself
     index = (tmp_path / "reports" / "README.md").read_text()
     assert "## short ([summary](short/summary.md))" in index and "Not run yet" in index
+
+
+def test_the_training_accuracy_is_described_as_each_regime_measured_it():
+    header, words = xu2015._train_accuracy_words({"task_kwargs": {"augmentation": None}, "label_smoothing": 0.0})
+    assert "augmented" not in header + words and "smoothing" not in header + words
+    header, words = xu2015._train_accuracy_words({"task_kwargs": {}, "label_smoothing": 0.2})
+    assert "augmented, label smoothing 0.2" in header and "augmented batches with label smoothing 0.2" in words
