@@ -1,6 +1,7 @@
 """The front door and the docs: the README stays short and runs as CI runs, generated pages are current, and
 code comments carry no issue history (that belongs in CHANGELOG.md and commit messages)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -37,6 +38,32 @@ def test_generated_docs_pages_are_current(name):
     # params.md and checkpoints.md are checked by test_models.py and test_pretrained.py.
     path = docs_tables.GENERATED / name
     assert path.read_text() == docs_tables.page_text(name), f"{path} is stale: run `python tools/docs_tables.py`"
+
+
+def test_claims_tables_are_current_and_checked_as_generated_files():
+    # README.md and the studies page carry one claims table, from the stored study results.
+    pages = docs_tables.claims_pages()
+    assert set(pages) == {README, docs_tables.STUDIES_PAGE}
+    assert not docs_tables.stale(pages), "the claims table is stale: run `python tools/docs_tables.py`"
+    for page, link_root in docs_tables.CLAIMS_PAGES.items():
+        assert docs_tables.claims_markdown(link_root) in page.read_text()
+    assert "](benchmarks/reports/studies/vanishing/README.md)" in README.read_text()
+    assert "](../reports/studies/vanishing/README.md)" in docs_tables.STUDIES_PAGE.read_text()
+
+
+def test_claims_table_says_what_is_missing_or_partial(tmp_path, monkeypatch):
+    from relu_zoo.studies import list_studies
+
+    stored = json.loads((docs_tables.REPORTS / "studies" / "sparsity" / "results.json").read_text())
+    stored.update(finished_runs=9, expected_runs=21)
+    (tmp_path / "studies" / "sparsity").mkdir(parents=True)
+    (tmp_path / "studies" / "sparsity" / "results.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(docs_tables, "REPORTS", tmp_path)
+    rows = {row.split(" | ")[-1]: row for row in docs_tables.claims_markdown("r").splitlines()[2:]}
+    assert len(rows) == len(list_studies())
+    assert "| *Partial, 9 of 21 runs:* **Not supported here**: the sparsest" in rows["`relu-zoo study sparsity` |"]
+    assert "| [sparsity](r/sparsity/README.md) |" in rows["`relu-zoo study sparsity` |"]
+    assert "| **Not measured yet**: no stored results | – |" in rows["`relu-zoo study vanishing` |"]
 
 
 def test_readme_links_and_nav_pages_exist():

@@ -1,6 +1,8 @@
 """relu_zoo.studies: the machinery, the analyses on synthetic records, and the born-dead prediction."""
 
+import copy
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -9,8 +11,14 @@ import pytest
 import relu_zoo
 from relu_zoo import models, tasks
 from relu_zoo import console
-from relu_zoo.studies import (born_dead, common, dying, get, list_studies, run_study, sparsity, trains_faster,
+from relu_zoo.studies import (born_dead, common, dying, get, init, list_studies, run_study, sparsity, trains_faster,
                               vanishing)
+
+STORED = Path(__file__).resolve().parents[1] / "benchmarks" / "reports" / "studies"
+
+
+def _stored_analysis(name):
+    return json.loads((STORED / name / "results.json").read_text())["analysis"]
 
 
 def _result(act, seed, acc, layers_by_epoch, status="ok"):
@@ -26,7 +34,7 @@ def test_every_study_has_the_interface():
     assert set(list_studies()) == {"vanishing", "init", "dying", "born_dead", "sparsity", "trains_faster"}
     for name in list_studies():
         module = get(name)
-        for attr in ("TITLE", "CLAIM", "cells", "setup", "analyze", "figures", "findings"):
+        for attr in ("TITLE", "CLAIM", "cells", "setup", "analyze", "figures", "findings", "verdict"):
             assert hasattr(module, attr), (name, attr)
         for quick in (True, False):
             ids = [cell_id for cell_id, _ in module.cells(quick)]
@@ -142,6 +150,8 @@ def test_a_study_writes_results_figures_and_readme(tmp_path):
     assert "![Born dead: measured vs predicted](figures/born_dead.png)" in text
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["study"] == "born_dead" and results["quick"] is True
+    assert results["verdict"] == born_dead.verdict(results["analysis"])
+    assert f"## Finding\n\n{results['verdict']}\n\n" in text  # the verdict leads the finding
     assert set(results["analysis"]["born_dead"]) == {"2x1", "2x5", "4x1", "4x5"}
     assert (tmp_path / "out" / "figures" / "born_dead.png").stat().st_size > 1000
     cached = (tmp_path / "work" / "born_dead.json").read_text()
@@ -230,3 +240,69 @@ def test_trains_faster_times_steps_round_robin_and_caches_them(tmp_path):
     assert set(times["median_s"]) == {"relu", "tanh"} and all(t > 0 for t in times["median_s"].values())
     assert trains_faster.step_times(["relu", "tanh"], tmp_path, quick=True) == json.loads(
         (tmp_path / "step_times.json").read_text())
+
+
+def test_every_stored_study_has_a_bold_one_line_verdict():
+    stored = [name for name in list_studies() if (STORED / name / "results.json").is_file()]
+    assert {"born_dead", "vanishing", "dying", "init", "sparsity"} <= set(stored)
+    for name in stored:
+        text = get(name).verdict(_stored_analysis(name))
+        assert text.startswith("**") and text.count("**") >= 2 and "\n" not in text and "|" not in text, (name, text)
+
+
+def test_verdicts_follow_the_numbers():
+    # Each stored verdict, then the same analysis with the deciding numbers moved: the verdict must move too.
+    analysis = _stored_analysis("vanishing")
+    assert vanishing.verdict(analysis).startswith("**Supported for sigmoid, not for tanh**: at depth 50")
+    changed = copy.deepcopy(analysis)
+    changed["by_depth"]["50"]["tanh"]["log10_ratio_init"]["mean"] = -5.0
+    assert vanishing.verdict(changed).startswith("**Supported**: at depth 50, layer 1 gets 10^-30.7")
+    changed["by_depth"]["50"]["relu"]["log10_ratio_init"]["mean"] = -40.0
+    assert vanishing.verdict(changed).startswith("**Not supported here**")
+
+    analysis = _stored_analysis("init")
+    assert init.verdict(analysis).startswith("**Supported at depth 20, not at depth 5**")
+    changed = copy.deepcopy(analysis)
+    changed["cells"]["relu__he_normal__depth5"]["test_accuracy"]["ci95"] = [0.95, 0.96]
+    assert init.verdict(changed).startswith("**Supported**:")
+
+    analysis = _stored_analysis("sparsity")
+    assert sparsity.verdict(analysis).startswith("**Not supported here**: the sparsest (relu")
+    changed = copy.deepcopy(analysis)
+    changed["activations"]["relu"]["test_accuracy"]["mean"] = 0.99
+    changed["spearman"].update(rho=0.8, p_value=0.001)
+    assert sparsity.verdict(changed).startswith("**Supported**: the sparsest activation (relu")
+    assert "sparser runs are more accurate (Spearman ρ = 0.80" in sparsity.verdict(changed)
+
+    analysis = _stored_analysis("dying")
+    assert dying.verdict(analysis).startswith("**Supported for the bias, weakly for the learning rate**")
+    assert "only prelu and rrelu also train there" in dying.verdict(analysis)
+    changed = copy.deepcopy(analysis)
+    changed["cells"]["relu__lr0.1__bias0"]["dead"]["1"]["ci95"] = [0.10, 0.20]
+    assert dying.verdict(changed).startswith("**Supported**:")
+
+    analysis = _stored_analysis("born_dead")
+    assert born_dead.verdict(analysis).startswith("**Supported**: at depth 50, 100.0% of width-2 nets")
+    changed = copy.deepcopy(analysis)
+    changed["born_dead"]["2x50"]["born_dead"] = 0.0
+    assert born_dead.verdict(changed).startswith("**Not supported here**")
+
+
+def test_trains_faster_verdict_is_the_epoch_ratio_beside_krizhevskys(tmp_path):
+    (tmp_path / "step_times.json").write_text(json.dumps({"median_s": {"relu": 0.01, "tanh": 0.012}}))
+
+    def verdict(relu_epoch, tanh_epoch, epochs=8):
+        def errors(reached):  # 25 % training error first reached at epoch `reached` (1-based), or never
+            return [0.2 if reached is not None and e + 1 >= reached else 0.5 for e in range(epochs)]
+
+        runs = [_curve_result("relu", s, errors(relu_epoch), [0.5] * epochs) for s in range(3)]
+        runs += [_curve_result("tanh", s, errors(tanh_epoch), [0.5] * epochs) for s in range(3)]
+        return trains_faster.verdict(trains_faster.analyze({"cifar10_cnn": runs}, False, tmp_path))
+
+    assert verdict(1, 6) == ("**Supported**: tanh took 6.00× ReLU's epochs to 25 % training error (medians 6 vs 1; "
+                             "Krizhevsky et al.: 6×)")
+    assert verdict(2, 5).startswith("**Partly supported**: tanh took 2.50× ReLU's epochs")
+    assert verdict(3, 3).startswith("**Not supported here**: tanh took 1.00×")
+    assert verdict(2, None) == ("**Supported**: tanh did not reach 25 % training error in 8 epochs, ReLU in 2 "
+                                "(median), at least 4.0× faster (Krizhevsky et al.: 6×)")
+    assert verdict(None, 2).startswith("**Not measured here**: ReLU did not reach 25 % training error")

@@ -26,6 +26,7 @@ from relu_zoo.studies import common
 TITLE = "Born dead: deep narrow ReLU nets at initialization"
 CLAIM = ("Deep, narrow ReLU nets can be dead at initialization (Lu et al. 2019), with a probability that grows "
          "with depth and falls with width.")
+SHORT_CLAIM = "Deep, narrow ReLU nets can be dead at initialization (Lu et al. 2019)"
 BORN_WIDTHS = [2, 3, 4, 5, 8]
 BORN_DEPTHS = [1, 2, 5, 10, 20, 50]
 BORN_TRIALS = 2000
@@ -125,6 +126,20 @@ def figures(analysis, dest):
     return [("Born dead: measured vs predicted", "born_dead.png")]
 
 
+def _summary(analysis):
+    """What the finding rests on: the (width, depth) cells whose measured interval holds the prediction, and the
+    born-dead fractions of the narrowest and the widest nets at the greatest depth."""
+    born = analysis["born_dead"]
+    inside = sum(b["dead_at_input_ci95"][0] <= b["predicted_dead_at_input"] <= b["dead_at_input_ci95"][1]
+                 for b in born.values())
+    deepest = max(b["depth"] for b in born.values())
+    narrow = min(b["width"] for b in born.values())
+    wide = max(b["width"] for b in born.values())
+    n, w = born[f"{narrow}x{deepest}"], born[f"{wide}x{deepest}"]
+    return {"inside": inside, "cells": len(born), "deepest": deepest, "narrow": narrow, "wide": wide,
+            "narrow_cell": n, "wide_cell": w, "supported": n["born_dead"] > w["born_dead"]}
+
+
 def findings(analysis):
     born = analysis["born_dead"]
     lines = ["Fraction of random nets (95% Wilson interval) dead at one input, its prediction 1-(1-2^-N)^L, and born "
@@ -136,17 +151,23 @@ def findings(analysis):
         lines.append(f"| {b['width']} | {b['depth']} | {100 * b['dead_at_input']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] "
                      f"| {100 * b['predicted_dead_at_input']:.1f} | {100 * b['born_dead']:.1f} [{100 * blo:.1f}, "
                      f"{100 * bhi:.1f}] |")
-    inside = sum(b["dead_at_input_ci95"][0] <= b["predicted_dead_at_input"] <= b["dead_at_input_ci95"][1]
-                 for b in born.values())
-    deepest = max(b["depth"] for b in born.values())
-    narrow = min(b["width"] for b in born.values())
-    wide = max(b["width"] for b in born.values())
-    n, w = born[f"{narrow}x{deepest}"], born[f"{wide}x{deepest}"]
-    lines += ["", f"The prediction lies inside the measured 95% interval in {inside} of {len(born)} (width, depth) "
-              f"cells. At depth {deepest}, width {narrow}: {100 * n['born_dead']:.1f}% of nets are born dead (dead at "
-              f"one input {100 * n['dead_at_input']:.1f}%, predicted {100 * n['predicted_dead_at_input']:.1f}%); "
-              f"width {wide}: {100 * w['born_dead']:.1f}% born dead.", ""]
+    s = _summary(analysis)
+    n, w = s["narrow_cell"], s["wide_cell"]
+    lines += ["", f"The prediction lies inside the measured 95% interval in {s['inside']} of {s['cells']} (width, "
+              f"depth) cells. At depth {s['deepest']}, width {s['narrow']}: {100 * n['born_dead']:.1f}% of nets are "
+              f"born dead (dead at one input {100 * n['dead_at_input']:.1f}%, predicted "
+              f"{100 * n['predicted_dead_at_input']:.1f}%); width {s['wide']}: {100 * w['born_dead']:.1f}% born dead.",
+              ""]
     lines.append("**Supported here**: narrow ReLU nets die at initialization more often the deeper they are, as "
-                 "predicted; width protects them." if n["born_dead"] > w["born_dead"] else
+                 "predicted; width protects them." if s["supported"] else
                  "**Not supported here**: the narrow deep nets are not born dead more often than the wide ones.")
     return lines
+
+
+def verdict(analysis):
+    s = _summary(analysis)
+    n, w = s["narrow_cell"], s["wide_cell"]
+    word = "**Supported**" if s["supported"] else "**Not supported here**"
+    return (f"{word}: at depth {s['deepest']}, {100 * n['born_dead']:.1f}% of width-{s['narrow']} nets are born "
+            f"dead, {100 * w['born_dead']:.1f}% of width-{s['wide']} ones; the predicted 1-(1-2^-N)^L lies inside "
+            f"the measured 95% interval in {s['inside']} of {s['cells']} (width, depth) cells")

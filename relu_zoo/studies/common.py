@@ -10,7 +10,11 @@ A study is a module with:
 - `analyze(results, quick, work)`: a pure function of the runs' records (`{cell_id: [result, ...]}`) to a
   JSON-able dict (and of anything the study measures without training, cached in `work`);
 - `figures(analysis, dest)`: PNGs into `dest`, returns `[(title, filename)]`;
-- `findings(analysis)`: the finding, as Markdown lines with numbers taken from `analysis`.
+- `findings(analysis)`: the finding, as Markdown lines with numbers taken from `analysis`;
+- `verdict(analysis)`: the finding in one Markdown line, a bold verdict (`**Supported**`, `**Not supported
+  here**`, ...) and its key numbers, computed from `analysis` as `findings` is (the claims table of the docs
+  calls it on each stored analysis, so a stored study needs no rerun for it);
+- optionally `SHORT_CLAIM`: the claim as that table names it, where `CLAIM` is longer.
 """
 
 import contextlib
@@ -146,6 +150,23 @@ def first_epoch_reaching(result, target, key="val_accuracy"):
     return None
 
 
+def above(a, b):
+    """Whether `ci()` summary `a`'s 95% interval lies wholly above `b`'s (False when either has none)."""
+    lo, hi = (a or {}).get("ci95"), (b or {}).get("ci95")
+    return bool(lo and hi and lo[0] > hi[1])
+
+
+def verdict_words(supported, refuted, preposition="for"):
+    """The bold verdict over the parts of a claim: `**Supported**` when every part holds, `**Not supported
+    here**` when none does, `**Supported for a, not for b**` otherwise (labels of the parts that hold and of
+    those that do not)."""
+    if not refuted:
+        return "**Supported**"
+    if not supported:
+        return "**Not supported here**"
+    return f"**Supported {preposition} {' and '.join(supported)}, not {preposition} {' and '.join(refuted)}**"
+
+
 def by_activation(results):
     """{activation label: [results, in seed order]}, in the order first met."""
     grouped = {}
@@ -186,8 +207,9 @@ def write_outputs(module, name, analysis, results, dest, command, quick, expecte
     dest = Path(dest)
     finished = sum(len(rs) for rs in results.values())
     made = module.figures(analysis, dest / "figures")
+    verdict = module.verdict(analysis)
     store.atomic_write_json(dest / "results.json", {
-        "study": name, "claim": module.CLAIM, "command": command, "quick": quick,
+        "study": name, "claim": module.CLAIM, "verdict": verdict, "command": command, "quick": quick,
         "finished_runs": finished, "expected_runs": expected,
         "versions": store.versions(), "analysis": analysis,
         "runs": {cell: [compact(r) for r in rs] for cell, rs in results.items()},
@@ -200,7 +222,7 @@ def write_outputs(module, name, analysis, results, dest, command, quick, expecte
         lines += [f"**Partial: {finished} of the grid's {expected} runs had finished when this was written.** "
                   "Cells and activations without runs are missing below; the command above completes the "
                   "study (finished runs are kept).", ""]
-    lines += ["## Finding", "", *module.findings(analysis), "", "## Setup", "", *module.setup(quick), ""]
+    lines += ["## Finding", "", verdict, "", *module.findings(analysis), "", "## Setup", "", *module.setup(quick), ""]
     lines += ["## Figures", ""]
     for title, filename in made:
         lines += [f"### {title}", "", f"![{title}](figures/{filename})", ""]

@@ -14,6 +14,7 @@ from relu_zoo.studies import common
 
 TITLE = "Dying ReLU: learning rate and bias initialization"
 CLAIM = "ReLU units die under a high learning rate or a large negative bias, and leaky / parametric variants fix it."
+SHORT_CLAIM = "ReLU units die under a high learning rate or a large negative bias; leaky / parametric variants fix it"
 ACTIVATIONS = ["relu", "leaky_relu", "prelu", "elu", "rrelu"]
 LEARNING_RATES = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 BIASES = [0.0, -1.0, -3.0]
@@ -154,21 +155,93 @@ def findings(analysis):
                      f"{common.fmt_ci(_final(c['never_active']))} | {common.fmt_ci(c['test_accuracy'])} | "
                      f"{c['diverged']}/{c['n']} |")
     lines.append("")
-
-    def dead_after(act, **match):
-        found = _cells(analysis, activation=act, **match)
-        return _final(found[0]["dead"]) if found else None
-
-    relu_worst = max((c for c in cells if c["activation"] == "relu" and _final(c["dead"]) and
-                      _final(c["dead"])["mean"] is not None), key=lambda c: _final(c["dead"])["mean"], default=None)
-    if relu_worst is not None:
-        others = []
-        for act in ("leaky_relu", "prelu", "elu", "rrelu"):
-            d = dead_after(act, learning_rate=relu_worst["learning_rate"], bias_init=relu_worst["bias_init"])
-            if d and d["mean"] is not None:
-                others.append(f"{act} {100 * d['mean']:.1f}%")
-        lines.append(f"Most dead relu units: {100 * _final(relu_worst['dead'])['mean']:.1f}% at learning rate "
-                     f"{relu_worst['learning_rate']:g}, bias {relu_worst['bias_init']:g} (test accuracy "
-                     f"{common.fmt_ci(relu_worst['test_accuracy'])}%); same setting: " + (", ".join(others) or "–") +
+    s = _summary(analysis)
+    worst = s["relu_worst"]
+    if worst is not None:
+        others = [f"{act} {100 * _dead(c)['mean']:.1f}%" for act, c in s["variants"].items()]
+        lines.append(f"Most dead relu units: {100 * _dead(worst)['mean']:.1f}% at learning rate "
+                     f"{worst['learning_rate']:g}, bias {worst['bias_init']:g} (test accuracy "
+                     f"{common.fmt_ci(worst['test_accuracy'])}%); same setting: " + (", ".join(others) or "–") +
                      ".")
     return lines
+
+
+def _dead(cell):
+    """The dead fraction after training of a cell (ci over seeds), None when no run finished."""
+    final = _final(cell["dead"])
+    return final if final and final["mean"] is not None else None
+
+
+def _effect(high, low):
+    """How much more relu dies in cell `high` than in `low`: "yes" (the 95% intervals are apart), "weak" (more on
+    average, overlapping intervals) or "no"."""
+    if common.above(_dead(high), _dead(low)):
+        return "yes"
+    return "weak" if _dead(high)["mean"] > _dead(low)["mean"] else "no"
+
+
+def _summary(analysis):
+    """What the finding rests on: relu's dead units at the most negative bias against bias 0 (at BIAS_LR) and at
+    the highest learning rate that trained against the lowest (bias 0), each with its `_effect`, and at the
+    setting with relu's most dead units, the variants' cells."""
+    cells = sorted(analysis["cells"].values(), key=lambda c: (c["activation"], -c["bias_init"], c["learning_rate"]))
+    relu = [c for c in cells if c["activation"] == "relu" and _dead(c)]
+    relu_worst = max(relu, key=lambda c: _dead(c)["mean"], default=None)
+    variants = {}
+    if relu_worst is not None:
+        for act in ACTIVATIONS[1:]:
+            found = _cells(analysis, activation=act, learning_rate=relu_worst["learning_rate"],
+                           bias_init=relu_worst["bias_init"])
+            if found and _dead(found[0]):
+                variants[act] = found[0]
+    by_bias = sorted((c for c in relu if c["learning_rate"] == BIAS_LR), key=lambda c: c["bias_init"])
+    by_lr = sorted((c for c in relu if c["bias_init"] == 0.0), key=lambda c: c["learning_rate"])
+    factors = {}
+    if len(by_bias) > 1 and by_bias[-1]["bias_init"] == 0.0:
+        factors["the bias"] = (by_bias[0], by_bias[-1], f"bias {by_bias[0]['bias_init']:g}",
+                               f"bias {by_bias[-1]['bias_init']:g}")
+    if len(by_lr) > 1:
+        factors["the learning rate"] = (by_lr[-1], by_lr[0], f"learning rate {by_lr[-1]['learning_rate']:g}",
+                                        f"{by_lr[0]['learning_rate']:g}")
+    return {"relu_worst": relu_worst, "variants": variants,
+            "factors": {name: {"high": high, "low": low, "high_label": hi, "low_label": lo,
+                               "effect": _effect(high, low)} for name, (high, low, hi, lo) in factors.items()}}
+
+
+def _and(names):
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def verdict(analysis):
+    s = _summary(analysis)
+    factors, worst = s["factors"], s["relu_worst"]
+    if not factors:
+        return "**Inconclusive**: no two settings of the learning rate or of the bias where relu trained"
+    effects = [f["effect"] for f in factors.values()]
+    if len(set(effects)) == 1:
+        word = {"yes": "**Supported**", "weak": "**Weakly supported**", "no": "**Not supported here**"}[effects[0]]
+    else:
+        lead = {"yes": "Supported", "weak": "Weakly supported", "no": "Not supported"}
+        then = {"yes": "supported", "weak": "weakly", "no": "not"}
+        word = "**" + ", ".join((lead if i == 0 else then)[f["effect"]] + " for " + name
+                                for i, (name, f) in enumerate(factors.items())) + "**"
+    text = f"{word}: relu's dead units after training: " + ", ".join(
+        f"{100 * _dead(f['high'])['mean']:.1f}% at {f['high_label']} vs {100 * _dead(f['low'])['mean']:.1f}% at "
+        f"{f['low_label']}" + (" (95% intervals overlap)" if f["effect"] == "weak" else "")
+        for f in factors.values())
+    variants = s["variants"]
+    if variants:
+        removed = [a for a, c in variants.items() if common.above(_dead(worst), _dead(c))]
+        trained = [a for a, c in variants.items() if common.above(c["test_accuracy"], worst["test_accuracy"])]
+        most = max(100 * _dead(c)["mean"] for c in variants.values())
+        text += f"; at learning rate {worst['learning_rate']:g}, bias {worst['bias_init']:g} " + (
+            f"the variants remove them (at most {most:.1f}% dead)" if len(removed) == len(variants) else
+            f"only {_and(removed)} remove them" if removed else f"the variants do not remove them (up to {most:.1f}%)")
+        accuracy = _and([f"{100 * variants[a]['test_accuracy']['mean']:.1f}%" for a in trained])
+        relu_accuracy = (f"relu's {100 * worst['test_accuracy']['mean']:.1f}%"
+                         if worst["test_accuracy"]["mean"] is not None else "relu")
+        text += (f", and all of them train there ({accuracy} test accuracy vs {relu_accuracy})"
+                 if len(trained) == len(variants) else
+                 f", but only {_and(trained)} also train there ({accuracy} test accuracy vs {relu_accuracy})"
+                 if trained else ", but none of them trains better there than relu")
+    return text

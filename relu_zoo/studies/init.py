@@ -14,6 +14,7 @@ from relu_zoo.studies import common
 TITLE = "Initialization: He vs Glorot vs LeCun for the ReLU family"
 CLAIM = ("ReLU networks need He initialization: with Glorot or LeCun the activations shrink with depth and deep "
          "nets train worse.")
+SHORT_CLAIM = "ReLU networks need He initialization"
 INITIALIZERS = ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform"]
 # relu only: 6 initializers x 2 depths x 3 seeds already fill the 30-minute budget of a study.
 ACTIVATIONS = ["relu"]
@@ -121,24 +122,50 @@ def findings(analysis):
                      f"{common.fmt_ci(c['log10_variance_ratio'], scale=1.0, digits=2)} |")
     lines.append("")
     depth = max(c["depth"] for c in cells)
-    relu = {c["initializer"]: c for c in cells if c["activation"] == "relu" and c["depth"] == depth}
-    he = [relu[i] for i in ("he_normal", "he_uniform") if i in relu and relu[i]["test_accuracy"]["mean"] is not None]
-    other = [relu[i] for i in relu if not i.startswith("he") and relu[i]["test_accuracy"]["mean"] is not None]
-    if he and other:
-        best_he = max(he, key=lambda c: c["test_accuracy"]["mean"])
-        best_other = max(other, key=lambda c: c["test_accuracy"]["mean"])
+    c = _comparison(analysis, depth)
+    if c is not None:
+        best_he, best_other = c["he"], c["other"]
         lines.append(f"relu at depth {depth}: He variance ratio (last / first layer) 10^"
                      f"{best_he['log10_variance_ratio']['mean']:.2f}, {best_other['initializer']} 10^"
                      f"{best_other['log10_variance_ratio']['mean']:.2f}; test accuracy best He "
                      f"({best_he['initializer']}) {common.fmt_ci(best_he['test_accuracy'])}%, best other "
                      f"({best_other['initializer']}) {common.fmt_ci(best_other['test_accuracy'])}%.")
-        lo_he = best_he["test_accuracy"]["ci95"]
-        hi_other = best_other["test_accuracy"]["ci95"]
         lines.append("")
-        if lo_he and hi_other and lo_he[0] > hi_other[1]:
+        if c["supported"]:
             lines.append("**Supported here** at this depth: He's interval lies above every other initializer's best.")
         else:
             lines.append("**Not supported here** as a difference in accuracy: the 95% intervals of the best He and "
                          "the best non-He initializer overlap (the variance figure shows whether the activations "
                          "shrink).")
     return lines
+
+
+def _comparison(analysis, depth):
+    """relu at `depth`: the He and the non-He initializer with the best mean test accuracy, and whether He's 95%
+    interval lies above the other's (the claim); None without both."""
+    relu = {c["initializer"]: c for c in sorted(analysis["cells"].values(), key=lambda c: c["initializer"])
+            if c["activation"] == "relu" and c["depth"] == depth}
+    he = [relu[i] for i in ("he_normal", "he_uniform") if i in relu and relu[i]["test_accuracy"]["mean"] is not None]
+    other = [relu[i] for i in relu if not i.startswith("he") and relu[i]["test_accuracy"]["mean"] is not None]
+    if not (he and other):
+        return None
+    best_he = max(he, key=lambda c: c["test_accuracy"]["mean"])
+    best_other = max(other, key=lambda c: c["test_accuracy"]["mean"])
+    return {"he": best_he, "other": best_other,
+            "supported": common.above(best_he["test_accuracy"], best_other["test_accuracy"])}
+
+
+def verdict(analysis):
+    depths = sorted({c["depth"] for c in analysis["cells"].values()})
+    compared = {d: _comparison(analysis, d) for d in depths}
+    compared = {d: c for d, c in compared.items() if c is not None}
+    if not compared:
+        return "**Inconclusive**: no relu run with both a He and a non-He initializer"
+    word = common.verdict_words([f"depth {d}" for d, c in compared.items() if c["supported"]],
+                                [f"depth {d}" for d, c in compared.items() if not c["supported"]], preposition="at")
+    return f"{word}: relu's test accuracy, best He vs best other initializer, " + "; ".join(
+        f"at depth {d} {c['he']['initializer']} {common.fmt_ci(c['he']['test_accuracy'])}% vs "
+        f"{c['other']['initializer']} {common.fmt_ci(c['other']['test_accuracy'])}%"
+        + ("" if c["supported"] else " (He's 95% interval lies below)"
+           if common.above(c["other"]["test_accuracy"], c["he"]["test_accuracy"]) else " (95% intervals overlap)")
+        for d, c in compared.items())

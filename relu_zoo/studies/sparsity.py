@@ -13,10 +13,13 @@ from relu_zoo.studies import common
 
 TITLE = "Sparsity: activation sparsity vs accuracy"
 CLAIM = "Sparse activations are why ReLU works: the sparser network is the better one."
+SHORT_CLAIM = "Sparse activations are why ReLU works"
 # Sparse (relu: exact zeros) against non-sparse relatives: leaky/parametric (Xu et al. 2015), ELU, GELU, and softplus,
 # the smooth non-sparse ReLU Glorot et al. 2011 compared it with; tanh as a saturating baseline.
 ACTIVATIONS = ["relu", "leaky_relu", "prelu", "elu", "gelu", "softplus", "tanh"]
 WIDTH, DEPTH, EPOCHS = 128, 3, 2
+# The significance level below which the rank correlation of sparsity and accuracy counts as a ranking.
+ALPHA = 0.05
 
 
 def cells(quick):
@@ -105,11 +108,9 @@ def findings(analysis):
         lines.append(f"| {act} | {common.fmt_ci(a['sparsity'].get('-1'))} | {common.fmt_ci(_final(a['sparsity']))} | "
                      f"{common.fmt_ci(a['test_accuracy'])} | {a['diverged']}/{a['n']} |")
     lines.append("")
-    scored = [(act, _final(a["sparsity"]), a["test_accuracy"]) for act, a in acts.items()
-              if _final(a["sparsity"]) and _final(a["sparsity"])["mean"] is not None and a["test_accuracy"]["mean"]]
-    if scored:
-        sparsest = max(scored, key=lambda t: t[1]["mean"])
-        best = max(scored, key=lambda t: t[2]["mean"])
+    c = _comparison(analysis)
+    if c is not None:
+        sparsest, best = c["sparsest"], c["best"]
         lines.append(f"Sparsest: {sparsest[0]} ({100 * sparsest[1]['mean']:.1f}% zeros, test accuracy "
                      f"{common.fmt_ci(sparsest[2])}%). Most accurate: {best[0]} ({100 * best[1]['mean']:.1f}% zeros, "
                      f"{common.fmt_ci(best[2])}%).")
@@ -117,15 +118,50 @@ def findings(analysis):
         if sp:
             lines.append(f"Spearman ρ(final sparsity, test accuracy) over {sp['n']} runs: {sp['rho']:.2f} "
                          f"(p = {sp['p_value']:.3g}).")
-        lo_best = best[2]["ci95"][0] if best[2].get("ci95") else None
-        hi_sparse = sparsest[2]["ci95"][1] if sparsest[2].get("ci95") else None
         lines.append("")
-        if best[0] == sparsest[0]:
+        if c["outcome"] == "supported":
             lines.append("**Supported here**: the sparsest activation is also the most accurate.")
-        elif lo_best is not None and hi_sparse is not None and lo_best > hi_sparse:
+        elif c["outcome"] == "apart":
             lines.append(f"**Not supported here**: the sparsest activation ({sparsest[0]}) is significantly less "
                          f"accurate than {best[0]} (non-overlapping 95% intervals).")
         else:
             lines.append(f"**Not supported here**: the sparsest activation ({sparsest[0]}) is not the most accurate "
                          f"({best[0]}), though their 95% intervals overlap.")
     return lines
+
+
+def _comparison(analysis):
+    """The sparsest and the most accurate activation after training, each `(name, sparsity, test accuracy)`, and
+    the outcome: "supported" (they are one), "apart" (the most accurate's 95% interval lies above the sparsest's)
+    or "overlap"; None without a run that has both."""
+    scored = [(act, _final(a["sparsity"]), a["test_accuracy"]) for act, a in analysis["activations"].items()
+              if _final(a["sparsity"]) and _final(a["sparsity"])["mean"] is not None and a["test_accuracy"]["mean"]]
+    if not scored:
+        return None
+    sparsest = max(scored, key=lambda t: t[1]["mean"])
+    best = max(scored, key=lambda t: t[2]["mean"])
+    outcome = ("supported" if best[0] == sparsest[0] else "apart" if common.above(best[2], sparsest[2])
+               else "overlap")
+    return {"sparsest": sparsest, "best": best, "outcome": outcome}
+
+
+def verdict(analysis):
+    c = _comparison(analysis)
+    if c is None:
+        return "**Inconclusive**: no finished run with both sparsity and test accuracy"
+    (sparse, s_zeros, s_acc), (best, b_zeros, b_acc) = c["sparsest"], c["best"]
+    if c["outcome"] == "supported":
+        text = (f"**Supported**: the sparsest activation ({sparse}, {100 * s_zeros['mean']:.1f}% zeros) is also the "
+                f"most accurate ({100 * s_acc['mean']:.1f}% test accuracy)")
+    else:
+        text = (f"**Not supported here**: the sparsest ({sparse}, {100 * s_zeros['mean']:.1f}% zeros, "
+                f"{100 * s_acc['mean']:.1f}% test accuracy) is "
+                + ("significantly less accurate than" if c["outcome"] == "apart" else "not the most accurate;")
+                + f" {best} ({100 * b_zeros['mean']:.1f}% zeros) reaches {100 * b_acc['mean']:.1f}%")
+    sp = analysis.get("spearman")
+    if sp:
+        numbers = f"Spearman ρ = {sp['rho']:.2f}, p = {sp['p_value']:.2g} over {sp['n']} runs"
+        text += (f"; sparsity does not rank accuracy ({numbers})" if not sp["p_value"] < ALPHA else
+                 f"; sparser runs are more accurate ({numbers})" if sp["rho"] > 0 else
+                 f"; sparser runs are less accurate ({numbers})")
+    return text

@@ -135,9 +135,8 @@ def figures(analysis, dest):
 
 def findings(analysis):
     depths, acts = analysis["depths"], analysis["activations"]
-    deepest = str(depths[-1])
-    lines = [f"log10 of the gradient-norm ratio layer 1 / last layer at initialization, and test accuracy %, "
-             f"mean [95% CI] over seeds:", "",
+    lines = ["log10 of the gradient-norm ratio layer 1 / last layer at initialization, and test accuracy %, "
+             "mean [95% CI] over seeds:", "",
              "| activation | " + " | ".join(f"depth {d}: log10 ratio at init | acc %" for d in depths) + " |",
              "|---|" + "---|---|" * len(depths)]
     for act in acts:
@@ -148,6 +147,29 @@ def findings(analysis):
                          f"{common.fmt_ci(e.get('test_accuracy'))}")
         lines.append(f"| {act} | " + " | ".join(cells) + " |")
     lines.append("")
+    c = _comparison(analysis)
+    if c is not None:
+        lines.append(f"At depth {c['depth']}, at initialization, the first layer receives 10^{c['floor']:.1f} of the "
+                     f"last layer's gradient norm with {c['base']} (test accuracy "
+                     f"{common.fmt_ci(c['base_accuracy'])}%); the most attenuated of relu's relatives here is "
+                     f"{c['worst_relu']}, 10^{c['worst_ratio']:.1f}.")
+        lines.append("")
+        for act, s in c["saturating"].items():
+            claim = (f"**supported**: at least ten times more gradient lost than with {c['base']}"
+                     if s["supported"] else
+                     f"**not supported here**: it loses less than ten times more gradient than {c['base']}")
+            lines.append(f"- {act}: 10^{s['ratio']:.1f} at initialization"
+                         + (f", 10^{s['after']:.1f} after the epoch" if s["after"] is not None else "")
+                         + f"; test accuracy {common.fmt_ci(s['accuracy'])}%. Claim for {act}: {claim}.")
+    return lines
+
+
+def _comparison(analysis):
+    """At the greatest depth: the log10 gradient ratio at initialization of relu (or, without it, of its most
+    attenuated relative) and of each saturating activation, which holds the claim when it loses at least ten
+    times more gradient; None without both kinds of runs."""
+    depths = analysis["depths"]
+    deepest = str(depths[-1])
 
     def mean(act, key, depth=deepest):
         e = analysis["by_depth"][depth].get(act, {}).get(key) or {}
@@ -155,23 +177,36 @@ def findings(analysis):
 
     sat = [a for a in ("sigmoid", "tanh") if mean(a, "log10_ratio_init") is not None]
     relus = [a for a in ("relu", "leaky_relu", "elu", "selu", "gelu") if mean(a, "log10_ratio_init") is not None]
-    if sat and relus:
-        worst_relu = min(relus, key=lambda a: mean(a, "log10_ratio_init"))
-        base = "relu" if "relu" in relus else worst_relu
-        floor = mean(base, "log10_ratio_init")
-        relu_acc = analysis["by_depth"][deepest].get(base, {}).get("test_accuracy")
-        lines.append(f"At depth {deepest}, at initialization, the first layer receives 10^{floor:.1f} of the last "
-                     f"layer's gradient norm with {base} (test accuracy {common.fmt_ci(relu_acc)}%); the most "
-                     f"attenuated of relu's relatives here is {worst_relu}, 10^"
-                     f"{mean(worst_relu, 'log10_ratio_init'):.1f}.")
-        lines.append("")
-        for act in sat:
-            ratio, after = mean(act, "log10_ratio_init"), mean(act, "log10_ratio_after")
-            acc = analysis["by_depth"][deepest][act]["test_accuracy"]
-            verdict = (f"**supported**: at least ten times more gradient lost than with {base}"
-                       if ratio < floor - 1 else
-                       f"**not supported here**: it loses less than ten times more gradient than {base}")
-            lines.append(f"- {act}: 10^{ratio:.1f} at initialization"
-                         + (f", 10^{after:.1f} after the epoch" if after is not None else "")
-                         + f"; test accuracy {common.fmt_ci(acc)}%. Claim for {act}: {verdict}.")
-    return lines
+    if not (sat and relus):
+        return None
+    worst_relu = min(relus, key=lambda a: mean(a, "log10_ratio_init"))
+    base = "relu" if "relu" in relus else worst_relu
+    floor = mean(base, "log10_ratio_init")
+    return {
+        "depth": depths[-1], "base": base, "floor": floor, "worst_relu": worst_relu,
+        "worst_ratio": mean(worst_relu, "log10_ratio_init"),
+        "base_accuracy": analysis["by_depth"][deepest].get(base, {}).get("test_accuracy"),
+        "shallowest": depths[0],
+        "base_accuracy_shallowest": analysis["by_depth"][str(depths[0])].get(base, {}).get("test_accuracy"),
+        "saturating": {act: {"ratio": mean(act, "log10_ratio_init"), "after": mean(act, "log10_ratio_after"),
+                             "accuracy": analysis["by_depth"][deepest][act]["test_accuracy"],
+                             "supported": mean(act, "log10_ratio_init") < floor - 1} for act in sat},
+    }
+
+
+def verdict(analysis):
+    c = _comparison(analysis)
+    if c is None:
+        return (f"**Inconclusive**: no sigmoid or tanh run beside a ReLU-family one at depth "
+                f"{analysis['depths'][-1]}")
+    sat = c["saturating"]
+    word = common.verdict_words([a for a, s in sat.items() if s["supported"]],
+                                [a for a, s in sat.items() if not s["supported"]])
+    text = (f"{word}: at depth {c['depth']}, layer 1 gets " + ", ".join(
+        f"10^{s['ratio']:.1f}" + (" of the last layer's gradient norm at initialization" if i == 0 else "")
+        + f" with {act}" for i, (act, s) in enumerate(sat.items())) + f", 10^{c['floor']:.1f} with {c['base']}")
+    deep, shallow = c["base_accuracy"], c["base_accuracy_shallowest"]
+    if c["depth"] != c["shallowest"] and common.above(shallow, deep):
+        text += (f"; keeping it is not enough to train depth {c['depth']} in one epoch ({c['base']}: "
+                 f"{100 * deep['mean']:.1f}% test accuracy, {100 * shallow['mean']:.1f}% at depth {c['shallowest']})")
+    return text
