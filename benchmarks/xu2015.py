@@ -182,7 +182,26 @@ def _train_accuracy_words(recipe):
                     "quantity.")
 
 
-def markdown(comparison, results, command, preset="xu2015_short"):
+def slope_lines(slopes):
+    """PReLU's learned slope per layer in words, beside He et al. 2015's finding (larger slopes early)."""
+    if not slopes:
+        return []
+    per_layer = np.asarray(list(slopes.values())).mean(axis=0)
+    half, top = len(per_layer) // 2, int(np.argmax(per_layer))
+    early, late = per_layer[:half].mean(), per_layer[-half:].mean()
+    # Larger early: the early layers' mean above the late ones', and the largest slope among the early layers.
+    verdict = "seen here too" if early > late and top < half else "not seen here"
+
+    def fmt(v):
+        return f"{v:.2f}".replace("-0.00", "0.00")
+
+    return [f"- **PReLU's learned slopes** (mean over channels and {len(slopes)} seeds, layer by layer from the "
+            f"input): {', '.join(fmt(v) for v in per_layer)} (initial 0.25). He et al. 2015 found larger slopes in "
+            f"early layers: {verdict} (the first {half} layers' mean {fmt(early)}, the last {half} layers' "
+            f"{fmt(late)}; the largest is layer {top + 1}'s)."]
+
+
+def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
     rows, claims = comparison["rows"], comparison["claims"]
     recipe = results[0]["config"] if results else {}
     train_header, train_words = _train_accuracy_words(recipe)
@@ -229,8 +248,11 @@ def markdown(comparison, results, command, preset="xu2015_short"):
         lines.append(f"  - {key.replace('_', ' ')}: {text}")
     lines += [f"  - In test accuracy: {_holds(random_wins, 'better')}; in the gap (lower is the claim): "
               f"{_holds(smaller_gap, 'worse')}.",
+              *slope_lines(slopes),
               "",
-              train_words, ""]
+              train_words, "", "## Figures", "", "![Test accuracy beside the paper's](accuracy.png)", ""]
+    if slopes:
+        lines += ["![PReLU's learned slope per layer](prelu_slopes.png)", ""]
     return "\n".join(lines)
 
 
@@ -286,7 +308,7 @@ def report(out, dest, regime="short"):
     store.atomic_write_json(dest / "results.json", {
         "comparison": comparison, "prelu_slopes_per_layer": slopes, "paper_cifar10_error": PAPER_CIFAR10_ERROR,
         "runs": [{k: r.get(k) for k in keep} for r in results]})
-    store.atomic_write_text(dest / "summary.md", markdown(comparison, results, command, f"xu2015_{regime}"))
+    store.atomic_write_text(dest / "summary.md", markdown(comparison, results, command, f"xu2015_{regime}", slopes))
     plot(comparison, slopes, dest)
     write_index(dest.parent)
     print(f"wrote {dest}/summary.md ({len(results)} runs)")
@@ -309,7 +331,7 @@ def write_index(root):
             lines += [f"## {regime}", "", "Not run yet: `python benchmarks/xu2015.py run --regime " + regime + "`.", ""]
             continue
         text = summary.read_text()
-        conclusions = text.split("## The paper's conclusions, checked", 1)[-1].strip()
+        conclusions = text.split("## The paper's conclusions, checked", 1)[-1].split("## Figures", 1)[0].strip()
         lines += [f"## {regime} ([summary]({regime}/summary.md))", "", conclusions, ""]
     store.atomic_write_text(Path(root) / "README.md", "\n".join(lines))
 

@@ -88,3 +88,10 @@ def test_the_training_accuracy_is_described_as_each_regime_measured_it():
     assert "augmented" not in header + words and "smoothing" not in header + words
     header, words = xu2015._train_accuracy_words({"task_kwargs": {}, "label_smoothing": 0.2})
     assert "augmented, label smoothing 0.2" in header and "augmented batches with label smoothing 0.2" in words
+
+
+def test_prelus_slopes_per_layer_are_checked_against_he_et_al():
+    (line,) = xu2015.slope_lines({"0": [0.6, 0.4, 0.2, 0.1], "1": [0.5, 0.3, 0.2, 0.1]})
+    assert "0.55, 0.35, 0.20, 0.10" in line and "seen here too" in line and "largest is layer 1's" in line
+    (line,) = xu2015.slope_lines({"0": [0.0, 0.1, 0.2, 0.3]})
+    assert "not seen here" in line and xu2015.slope_lines({}) == []
