@@ -18,7 +18,7 @@ from relu_zoo import _logs
 
 _logs.quiet_tensorflow_import()  # before anything imports TensorFlow (see relu_zoo._logs)
 
-from relu_zoo import activations, layers  # noqa: E402
+from relu_zoo import activations, layers, losses, schedules  # noqa: E402,F401  (losses, schedules: registered)
 from relu_zoo.layers import *  # noqa: F401,F403  (the layer classes are the public API)
 from relu_zoo.registry import get, list_activations, list_aliases, list_plugins, register_activation
 from relu_zoo.swap import count_activations, swap_activations

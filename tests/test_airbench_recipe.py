@@ -15,7 +15,8 @@ from relu_zoo.models.common import Translate, flip_tta
 from relu_zoo.run import spec as spec_lib
 from relu_zoo.run.callbacks import EpochBackup, Lookahead
 from relu_zoo.run.store import BACKUP_STATE
-from relu_zoo.run.optim import Triangle, make_optimizer
+from relu_zoo.run.optim import make_optimizer
+from relu_zoo.schedules import Triangle
 from relu_zoo.tasks.image import random_crop_flip
 
 

@@ -17,7 +17,7 @@ PACKAGE = ROOT / "relu_zoo"
 # `relu_zoo.tasks`, so that must come first too. "x.*" is every module of x not named elsewhere: peers that may
 # not import each other. "" is relu_zoo/__init__.py (the public API).
 ORDER = [
-    "_io", "_cpu", "_logs", "_net", "_xla", "_torch_ops", "task_spec", "_numerics", "_slopes", "activations",
+    "_io", "_cpu", "_logs", "_net", "_xla", "_torch_ops", "task_spec", "_numerics", "_slopes", "activations", "schedules", "losses",
     "layers.base", "layers.*", "layers", "plugins",
     "registry", "swap", "",
     "diagnostics",

@@ -183,6 +183,22 @@ def test_a_mixed_precision_model_is_stored_computing_in_float32(tmp_path, activa
     np.testing.assert_allclose(np.asarray(lean(x, training=False)), expected, atol=0.05 * np.abs(expected).max())
 
 
+def test_a_model_saved_with_the_runners_schedule_and_loss_loads_compiled_after_import_relu_zoo(tmp_path):
+    """A zoo checkpoint keeps its training configuration: airbench's schedule and the smoothed loss must load with
+    `compile=True` in a fresh process that only imported relu_zoo (they are not Keras' own)."""
+    from relu_zoo.losses import SparseSmoothedCrossentropy
+    from relu_zoo.schedules import Triangle, Warmup
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(keras.optimizers.SGD(Warmup(Triangle(1.5, 100, 23), 5)), SparseSmoothedCrossentropy(0.2))
+    model.save(tmp_path / "m.keras")
+    code = ("import keras, relu_zoo; m = keras.saving.load_model('m.keras', safe_mode=True); "
+            "print(m.optimizer.get_config()['learning_rate']['class_name'], type(m.loss).__name__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["Warmup", "SparseSmoothedCrossentropy"]
+
+
 @pytest.mark.slow
 def test_tampered_checkpoint_is_refused(tiny_zoo, tmp_path):
     name = "cnn_prelu.spoken_digit"

@@ -9,7 +9,9 @@ import relu_zoo
 from relu_zoo import models, tasks
 from relu_zoo.run import spec as spec_lib
 from relu_zoo.run.plan import run_grid
-from relu_zoo.run.optim import SparseSmoothedCrossentropy, Warmup, make_optimizer
+from relu_zoo.losses import SparseSmoothedCrossentropy
+from relu_zoo.run.optim import make_optimizer
+from relu_zoo.schedules import Warmup
 from relu_zoo.run.train import build_model
 from relu_zoo.run.distribute import Distribution
 
