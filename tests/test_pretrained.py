@@ -76,6 +76,11 @@ def test_export_writes_a_self_describing_folder(tiny_zoo):
     card = (tiny_zoo / name / "README.md").read_text()
     assert "**missed** — a 1-epoch test run" in card and "alpha" in card
     assert f"s of training in float32 on {meta['machine']['model']}" in card and meta["train_seconds"] > 0
+    # What `load(raw_inputs=True)` gives on the whole test split, measured on the stored checkpoint; the target
+    # is judged on it.
+    whole = meta["metrics"]["raw_input_test_accuracy"]
+    assert f"on the whole `test` split: {100 * whole:.2f}%" in card and 0 <= whole <= 1
+    assert zoo.raw_input_accuracy(meta["metrics"]) == whole
     index = json.loads((tiny_zoo / "index.json").read_text())["checkpoints"]
     assert [row["name"] for row in index] == [name]
     assert zoo.index_markdown(index) in (tiny_zoo / "README.md").read_text()
