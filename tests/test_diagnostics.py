@@ -146,11 +146,17 @@ def test_measurement_equals_the_definitions(policy):
     y = rng.integers(0, 3, size=64)
     diagnostics = ActivationDiagnostics(x, y)
     diagnostics.set_model(model)
+    # bfloat16 keeps 8 significant bits. Where the CPU computes it natively (AVX-512 BF16, AMX) the probe's traced
+    # graph and the eager reference can round in different places (a graph's kernels may fuse ops that eager mode
+    # runs one at a time), so their layer outputs differ by bfloat16 rounding: measured there, the metrics agreed
+    # to 0.4 % and element fractions to one of the 512 elements. Where bfloat16 is emulated (AVX2) they round
+    # alike and met the float32 tolerance.
+    rel, abs_ = (1e-5, 1e-9) if policy == "float32" else (1e-2, 2 / 512)
     for _ in range(2):
         record = diagnostics.measure()
         for name, expected in _eager_reference(model, layers, x, y).items():
             for key, value in expected.items():
-                assert record[name][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (name, key)
+                assert record[name][key] == pytest.approx(value, rel=rel, abs=abs_), (name, key)
         for weight in model.trainable_weights:
             weight.assign(weight * -1.5)
 
