@@ -36,10 +36,10 @@ def test_the_report_gives_each_budget_and_the_fewest_epochs_to_the_goal(tmp_path
     assert [r["epochs"] for r in rows] == [6, 8, 10] and rows[0]["train_seconds"] == [180.0]
     text = (args.dest / "README.md").read_text()
     assert "| 64/256/256 | relu | 8 | 0 | 89.50 | 90.50 | 240 | mixed_bfloat16 | Some CPU (avx512_bf16, 2 cores) |" in text
-    assert "relu, with TTA, ≥ 90 %: 8 epochs (met)." in text
-    assert "relu, without TTA, ≥ 90 %: 10 epochs (met)." in text
-    assert "relu, without TTA, ≥ 92 %: not reached in any budget run so far (up to 10 epochs)." in text
-    assert "relu, with TTA, ≥ 92 %: 10 epochs." in text
+    assert "- with TTA, ≥ 90 %: 64/256/256 relu 8 epochs (met by every one)." in text
+    assert "- without TTA, ≥ 90 %: 64/256/256 relu 10 epochs (met by every one)." in text
+    assert "- without TTA, ≥ 92 %: 64/256/256 relu not reached." in text
+    assert "- with TTA, ≥ 92 %: 64/256/256 relu 10 epochs." in text and "(up to 10 epochs)" in text
 
 
 def test_records_carry_the_runs_to_another_machine(tmp_path):
