@@ -90,7 +90,9 @@ def summarize(found):
 def _machine(machine):
     if not machine:
         return "machine not recorded"
-    return f"{machine['model']} ({', '.join(machine['flags']) or 'no AVX2'}, {machine['cores']} cores)"
+    from relu_zoo import _cpu
+
+    return _cpu.text(machine)
 
 
 def _mean(values):

@@ -26,6 +26,11 @@ def model(path=CPUINFO):
     return _first("model name", path)
 
 
+def text(described):
+    """`describe()`'s dict in words: "AMD EPYC (avx2, fma, 2 cores)", as records show it beside a time."""
+    return f"{described['model']} ({', '.join(described['flags']) or 'no AVX2'}, {described['cores']} cores)"
+
+
 def describe(path=CPUINFO):
     """{"model", "flags" (the speed-deciding ones), "cores"}: what a record states beside a time."""
     return {"model": model(path) or "unknown", "flags": sorted(flags(path) & set(SPEED_FLAGS)),

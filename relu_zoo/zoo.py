@@ -9,7 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
-from relu_zoo import registry
+from relu_zoo import _cpu, registry
 from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
 from relu_zoo.pretrained import (CARD_FILE, INDEX_FILE, METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE, end_to_end,
                                  list_pretrained, load_file, raw_accuracy, sha256, zoo_dir)
@@ -94,10 +94,8 @@ def _cost(meta):
     seconds, machine = meta.get("train_seconds"), meta.get("machine")
     if seconds is None or not machine:
         return ""
-    flags = ", ".join(machine["flags"]) or "no AVX2"
     stored = "" if meta["dtype_policy"] == "float32" else " (the checkpoint computes in float32)"
-    return (f", {seconds:,.0f} s of training in {meta['dtype_policy']}{stored} on {machine['model']} ({flags}, "
-            f"{machine['cores']} cores)")
+    return f", {seconds:,.0f} s of training in {meta['dtype_policy']}{stored} on {_cpu.text(machine)}"
 
 
 def _raw_input_lines(meta):
