@@ -49,6 +49,31 @@ def fused(fn):
     return _FUSED[fn]
 
 
+def sum_leading(g, shape):
+    """`g` summed to the (static) `shape` it was broadcast from, as a matrix-vector product where the summed
+    axes lead (alpha of shape `(C,)` or `(1, 1, C)` against `(N, H, W, C)`); else `reduce_sum`.
+
+    TensorFlow's CPU matrix-vector kernel sums a `(N*H*W, C)` matrix over its rows ~3x faster than either
+    TensorFlow's or XLA's column reduction; the sum is taken in another order, so it may differ in the last bits.
+    """
+    import tensorflow as tf
+
+    shape = tuple(int(d) for d in shape)
+    lead = len(g.shape) - len(shape)
+    kept = [lead + i for i, d in enumerate(shape) if d != 1]
+    axes = [i for i in range(len(g.shape)) if i not in kept]
+    if not axes:
+        return g
+    if kept and axes == list(range(len(axes))):
+        columns = 1
+        for d in shape:
+            columns *= d
+        matrix = tf.reshape(g, [-1, columns])
+        ones = tf.ones(tf.shape(matrix)[:1], g.dtype)
+        return tf.reshape(tf.linalg.matvec(matrix, ones, transpose_a=True), shape)
+    return tf.reshape(tf.reduce_sum(g, axis=axes), shape)
+
+
 def philox_bits(shape, seed):
     """One 32-bit Philox output per two elements of `shape`, from a `SeedGenerator` (TensorFlow)."""
     import tensorflow as tf

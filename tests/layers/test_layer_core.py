@@ -438,6 +438,47 @@ def test_prelu_gradient_reaches_every_channel():
     np.testing.assert_allclose(g_alpha, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kwargs,shape", [({}, (3, 4, 5, 8)), ({"data_format": "channels_first"}, (3, 8, 4, 5)),
+                                          ({"channelwise": False}, (3, 4, 5, 8)), ({"shared_axes": []}, (3, 4, 5, 8)),
+                                          ({"shared_axes": [1]}, (3, 4, 5, 8))])
+def test_prelu_gradients_in_a_traced_step(kwargs, shape):
+    """In a traced step (on TensorFlow: the XLA-fused backward pass, alpha's sum as a matrix-vector product where
+    the shared axes lead, a reduction elsewhere) both gradients match `dy * slope` and the sum of `dy * min(x, 0)`
+    over the axes alpha is shared along, for every placement of alpha."""
+    layer = relu_zoo.PReLU(alpha_initializer=keras.initializers.RandomUniform(0.1, 0.4, seed=0), **kwargs)
+    layer.build((None,) + shape[1:])
+    rng = np.random.default_rng(3)
+    x, dy = rng.normal(size=shape).astype("float32"), rng.normal(size=shape).astype("float32")
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def step(x, dy):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(x) * dy)
+            return tape.gradient(loss, [x, layer.alpha])
+
+        gx, ga = (np.asarray(g) for g in step(tf.constant(x), tf.constant(dy)))
+    else:
+        if BACKEND == "torch":
+            pytest.skip("PyTorch's own PReLU kernels run eagerly; test_gradients_reach_every_learnable_parameter "
+                        "covers them")
+        import jax
+
+        def loss(alpha, x):
+            return (layer.stateless_call([alpha], [], x)[0] * dy).sum()
+
+        ga, gx = (np.asarray(g) for g in jax.jit(jax.grad(loss, argnums=(0, 1)))(layer.alpha.value, x))
+    alpha = np.asarray(layer.alpha)
+    np.testing.assert_allclose(gx, dy * np.where(x > 0, 1.0, np.broadcast_to(alpha, x.shape)), rtol=1e-6)
+    product = dy * np.minimum(x, 0)
+    lead = x.ndim - alpha.ndim
+    expected = product.sum(axis=tuple(range(lead)))
+    expected = expected.sum(axis=tuple(i for i, d in enumerate(alpha.shape) if d == 1), keepdims=True)
+    np.testing.assert_allclose(ga, expected.reshape(alpha.shape), rtol=1e-5, atol=1e-5)
+
+
 def test_rrelu_training_slopes_statistics_and_inference():
     layer = relu_zoo.RReLU(seed=7)
     x = -np.ones((100_000,), "float32")
