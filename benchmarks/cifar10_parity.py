@@ -272,6 +272,26 @@ def markdown(settings):
     return "\n".join(lines)
 
 
+def summary(settings):
+    """(measured, judged) sentences for the README's CIFAR-10 table: each setting measured with the kernels the
+    recipe runs on now (TensorFlow's oneDNN; the Eigen rows stay in the report)."""
+    measured, judged = [], []
+    for s in settings:
+        if s.get("tensorflow_onednn") is False or "test_accuracy_gap" not in s:
+            continue
+        text = (f"{'/'.join(map(str, s['widths']))}, {s['epochs']:g} epochs, {ACTIVATION}, "
+                f"{len(s['keras']['seeds'])} + {len(s['pytorch']['seeds'])} seeds: Keras − PyTorch "
+                f"{100 * s['test_accuracy_gap']:+.2f} points ({100 * s['test_accuracy_tta_gap']:+.2f} with TTA)")
+        verdict = f"≥ −{100 * ACCURACY_MARGIN:.1f} points: {'met' if s['test_accuracy_met'] else '**missed**'}"
+        if s.get("step"):
+            text += (f"; train step {s['step']['ratio']:.2f}× PyTorch's ({s['step']['precision']}, "
+                     f"{s['cpu']['model']}, {', '.join(s['cpu']['flags'])})")
+            verdict += f"; step ≤ {STEP_RATIO_AT_MOST:.1f}×: {'met' if s['step_met'] else '**missed**'}"
+        measured.append(text)
+        judged.append(verdict)
+    return "; ".join(measured) or "not run yet", "; ".join(judged) or "–"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -170,6 +170,28 @@ def _holds(verdicts, want):
     return "not supported here"
 
 
+def conclusions(comparison):
+    """The paper's three conclusions, each judged from the paired tests of `compare`: "holds here", "holds in
+    part", "not supported here" or "too few seeds to tell"."""
+    rows, claims = comparison["rows"], comparison["claims"]
+    return {
+        "non-zero slope improves": _holds([r["vs_relu"]["verdict"] for r in rows if "vs_relu" in r], "better"),
+        "random slope beats fixed and learned": _holds(
+            [claims[k]["verdict"] for k in claims if k.endswith("test_accuracy")], "better"),
+        # A gap that is "worse" in the paired test is a lower one: the paper's account.
+        "random slope over-fits less": _holds(
+            [claims[k]["verdict"] for k in claims if k.endswith("generalization_gap")], "worse"),
+    }
+
+
+def summary(comparison):
+    """The checked conclusions in one sentence (the README's CIFAR-10 table)."""
+    held = conclusions(comparison)
+    return (f"a non-zero slope improves on ReLU: {held['non-zero slope improves']}; RReLU beats the very leaky ReLU "
+            f"and PReLU: {held['random slope beats fixed and learned']}, with a smaller train − test gap: "
+            f"{held['random slope over-fits less']}")
+
+
 def _train_accuracy_words(recipe):
     """What the runs' final training accuracy is, from their recipe: (column header, closing sentence)."""
     augmented = (recipe.get("task_kwargs") or {}).get("augmentation", "default") is not None
@@ -227,8 +249,7 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
                      f"| {100 * r['paper_test_accuracy']:.2f} | {100 * r['paper_train_accuracy']:.2f} |")
     names = {r["activation"]: r["name"] for r in rows}
     helps = [r["vs_relu"]["verdict"] for r in rows if "vs_relu" in r]
-    random_wins = [claims[k]["verdict"] for k in claims if k.endswith("test_accuracy")]
-    smaller_gap = [claims[k]["verdict"] for k in claims if k.endswith("generalization_gap")]
+    held = conclusions(comparison)
     lines += [
         "",
         "## The paper's conclusions, checked",
@@ -236,7 +257,7 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
         f"- **Ordering.** Ours (best first, by mean test accuracy): {', '.join(names[a] for a in comparison['our_order'])}. "
         f"The paper's: {', '.join(names[a] for a in comparison['paper_order'])}.",
         f"- **\"A non-zero negative slope consistently improves the results\"** (each variant against ReLU, "
-        f"above): {_holds(helps, 'better')} ({', '.join(helps)}).",
+        f"above): {held['non-zero slope improves']} ({', '.join(helps)}).",
         "- **\"Deterministic or learned slopes overfit on small data; the random one does not\"**: RReLU minus "
         "the very leaky ReLU and minus PReLU, in test accuracy (the paper: RReLU higher) and in the "
         "train − test gap (the paper's account: RReLU's smaller):",
@@ -246,8 +267,8 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
         if key.endswith("gap"):  # for a gap, "better"/"worse" of the paired test mean higher/lower
             text = text.replace("(better)", "(RReLU's higher)").replace("(worse)", "(RReLU's lower)")
         lines.append(f"  - {key.replace('_', ' ')}: {text}")
-    lines += [f"  - In test accuracy: {_holds(random_wins, 'better')}; in the gap (lower is the claim): "
-              f"{_holds(smaller_gap, 'worse')}.",
+    lines += [f"  - In test accuracy: {held['random slope beats fixed and learned']}; in the gap (lower is the "
+              f"claim): {held['random slope over-fits less']}.",
               *slope_lines(slopes),
               "",
               train_words, "", "## Figures", "", "![Test accuracy beside the paper's](accuracy.png)", ""]

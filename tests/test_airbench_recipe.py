@@ -183,6 +183,11 @@ def test_parity_report_states_the_gap_and_the_step_ratio(tmp_path):
     text = (tmp_path / "README.md").read_text()
     assert "-0.33 points (MISSED)" in text and "**0.90×** (met" in text and "Test CPU (avx2)" in text
     assert "Eigen kernels" in text
+    # The README's row: the current kernels' setting only, each target judged.
+    measured, judged = cifar10_parity.summary(report["settings"])
+    assert measured.startswith("16/64/64, 4 epochs, relu, 3 + 3 seeds: Keras − PyTorch -0.33 points")
+    assert "train step 0.90× PyTorch's" in measured and "Test CPU, avx2" in measured
+    assert judged == "≥ −0.3 points: **missed**; step ≤ 1.0×: met"
 
 
 def test_history_of_a_run_without_validation_is_kept(tmp_path):

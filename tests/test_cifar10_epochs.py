@@ -38,6 +38,10 @@ def test_the_report_gives_each_budget_and_the_fewest_epochs_to_the_goal(tmp_path
     assert "| 64/256/256 | relu | 8 | 0 | 89.50 | 90.50 | 240 | mixed_bfloat16 | Some CPU (avx512_bf16, 2 cores) |" in text
     assert "- with TTA, ≥ 90 %: 64/256/256 relu 8 epochs (met by every one)." in text
     assert "- without TTA, ≥ 90 %: 64/256/256 relu 10 epochs (met by every one)." in text
+    measured, judged = cifar10_epochs.summary(rows)
+    assert "relu 8 epochs 90.50 / 89.50" in measured and "Some CPU (avx512_bf16, 2 cores)" in measured
+    assert judged.startswith("≥ 90 % in ≤ 10 epochs with TTA: met by relu; ≥ 90 % in ≤ 10 epochs without: met by relu")
+    assert judged.endswith("92 % (ambition): reached by relu")
     assert "- without TTA, ≥ 92 %: 64/256/256 relu not reached." in text
     assert "- with TTA, ≥ 92 %: 64/256/256 relu 10 epochs." in text and "(up to 10 epochs)" in text
 

@@ -50,6 +50,9 @@ def test_report_compares_with_the_paper_and_checks_its_claims(tmp_path):
     assert comparison["claims"]["rrelu_minus_prelu_generalization_gap"]["verdict"] == "worse"  # smaller gap
     summary = (dest / "summary.md").read_text()
     assert "holds here" in summary and "| Leaky ReLU (a = 5.5) | 5 |" in summary and "88.81" in summary
+    assert xu2015.summary(comparison) == ("a non-zero slope improves on ReLU: holds here; RReLU beats the very "
+                                          "leaky ReLU and PReLU: holds here, with a smaller train − test gap: holds "
+                                          "here")
     stored = json.loads((dest / "results.json").read_text())
     assert stored["prelu_slopes_per_layer"]["0"] == [0.4, 0.3, 0.2, 0.1] and len(stored["runs"]) == 25
     assert (dest / "accuracy.png").stat().st_size > 0 and (dest / "prelu_slopes.png").stat().st_size > 0
@@ -61,6 +64,7 @@ def test_a_claim_the_data_does_not_support_is_said_so(tmp_path):
     comparison = xu2015.report(out, dest)
     assert all(r["vs_relu"]["verdict"] == "worse" for r in comparison["rows"][1:])
     assert "not supported here" in (dest / "summary.md").read_text()
+    assert xu2015.summary(comparison).startswith("a non-zero slope improves on ReLU: not supported here;")
 
 
 def test_report_without_runs_is_a_clear_error(tmp_path):
