@@ -443,7 +443,7 @@ def test_prelu_gradient_reaches_every_channel():
                                           ({"shared_axes": [1]}, (3, 4, 5, 8))])
 def test_prelu_gradients_in_a_traced_step(kwargs, shape):
     """In a traced step (on TensorFlow: the XLA-fused backward pass, alpha's sum as a matrix-vector product where
-    the shared axes lead, a reduction elsewhere) both gradients match `dy * slope` and the sum of `dy * min(x, 0)`
+    the shared axes lead, a reduction elsewhere; `jax.jit`; PyTorch's own kernels, eagerly) both gradients match `dy * slope` and the sum of `dy * min(x, 0)`
     over the axes alpha is shared along, for every placement of alpha."""
     layer = relu_zoo.PReLU(alpha_initializer=keras.initializers.RandomUniform(0.1, 0.4, seed=0), **kwargs)
     layer.build((None,) + shape[1:])
@@ -460,10 +460,13 @@ def test_prelu_gradients_in_a_traced_step(kwargs, shape):
             return tape.gradient(loss, [x, layer.alpha])
 
         gx, ga = (np.asarray(g) for g in step(tf.constant(x), tf.constant(dy)))
+    elif BACKEND == "torch":  # eager: PyTorch's own PReLU kernels (relu_zoo._torch_ops)
+        import torch
+
+        xt = torch.tensor(x, requires_grad=True)
+        gx, ga = (g.numpy() for g in torch.autograd.grad((layer(xt) * torch.tensor(dy)).sum(),
+                                                          [xt, layer.alpha.value]))
     else:
-        if BACKEND == "torch":
-            pytest.skip("PyTorch's own PReLU kernels run eagerly; test_gradients_reach_every_learnable_parameter "
-                        "covers them")
         import jax
 
         def loss(alpha, x):
