@@ -231,7 +231,11 @@ def test_trains_faster_counts_epochs_to_the_error_level_and_never_invents_one(tm
     slow = [_curve_result("tanh", s, [0.7] * 4, [0.3] * 4) for s in range(3)]
     analysis = trains_faster.analyze({"cifar10_cnn": relu + slow}, False, tmp_path)
     assert analysis["activations"]["tanh"]["median_epochs_to_train_error"] is None
-    assert "tanh did not reach it within 4 epochs" in "\n".join(trains_faster.findings(analysis))
+    text = "\n".join(trains_faster.findings(analysis))
+    # 4 epochs over ReLU's 3 bound the factor below by 1.3 only: no claim about the paper's 6x.
+    assert "tanh did not reach it within 4 epochs" in text and "at least 1.3× faster" in text
+    assert "cannot be told from runs of 4 epochs" in text
+    assert trains_faster.verdict(analysis).startswith("**Supported in direction**: tanh did not reach 25 % training")
 
 
 def test_trains_faster_times_steps_round_robin_and_caches_them(tmp_path):
@@ -303,6 +307,10 @@ def test_trains_faster_verdict_is_the_epoch_ratio_beside_krizhevskys(tmp_path):
                              "Krizhevsky et al.: 6×)")
     assert verdict(2, 5).startswith("**Partly supported**: tanh took 2.50× ReLU's epochs")
     assert verdict(3, 3).startswith("**Not supported here**: tanh took 1.00×")
-    assert verdict(2, None) == ("**Supported**: tanh did not reach 25 % training error in 8 epochs, ReLU in 2 "
-                                "(median), at least 4.0× faster (Krizhevsky et al.: 6×)")
+    # tanh never there: the run's length over ReLU's epochs bounds the factor from below, nothing more.
+    assert verdict(1, None) == ("**Supported**: tanh did not reach 25 % training error in 8 epochs, ReLU in 1 "
+                                "(median), at least 8.0× faster (Krizhevsky et al.: 6×)")
+    assert verdict(2, None) == ("**Supported in direction**: tanh did not reach 25 % training error in 8 epochs, "
+                                "ReLU in 2 (median): at least 4.0× faster; the paper's factor is not testable in 8 "
+                                "epochs (Krizhevsky et al.: 6×)")
     assert verdict(None, 2).startswith("**Not measured here**: ReLU did not reach 25 % training error")
