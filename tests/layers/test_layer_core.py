@@ -443,8 +443,8 @@ def test_prelu_gradient_reaches_every_channel():
                                           ({"shared_axes": [1]}, (3, 4, 5, 8))])
 def test_prelu_gradients_in_a_traced_step(kwargs, shape):
     """In a traced step (on TensorFlow: the XLA-fused backward pass, alpha's sum as a matrix-vector product where
-    the shared axes lead, a reduction elsewhere; `jax.jit`; PyTorch's own kernels, eagerly) both gradients match `dy * slope` and the sum of `dy * min(x, 0)`
-    over the axes alpha is shared along, for every placement of alpha."""
+    the shared axes lead, a reduction elsewhere; `jax.jit`; PyTorch's own kernels, eagerly) both gradients match
+    `dy * slope` and the sum of `dy * min(x, 0)` over the axes alpha is shared along, for every placement of alpha."""
     layer = relu_zoo.PReLU(alpha_initializer=keras.initializers.RandomUniform(0.1, 0.4, seed=0), **kwargs)
     layer.build((None,) + shape[1:])
     rng = np.random.default_rng(3)
