@@ -47,7 +47,8 @@ def prelu_kernel(x, alpha):
             return dx, sum_leading(product, ops.shape(alpha))
     elif keras.backend.backend() == "jax":
         # Under `jax.jit` the whole pass fuses anyway, so recomputing the slope is free and keeping it costs a
-        # tensor written and read again (1.9x -> 1.5x `jax.nn.relu` forward + backward, benchmarks/backends.py).
+        # tensor written and read again (1.9x -> 1.4-1.8x `jax.nn.relu` forward + backward in repeated runs of
+        # benchmarks/backends.py; XLA's column reduction for alpha's sum is the rest, docs/howto/benchmarks.md).
         y, slope, backward = _prelu_forward(x, alpha), None, _prelu_backward
     else:
         # Graph-mode TensorFlow without XLA runs each op as a pass over memory: keeping the slope saves two.

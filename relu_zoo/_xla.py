@@ -3,6 +3,7 @@ of two 16-bit slopes per 32-bit word. `relu_zoo.activations` uses them when `fus
 it computes the same math with `keras.ops`.
 """
 
+import math
 import os
 
 import keras
@@ -65,10 +66,7 @@ def sum_leading(g, shape):
     if not axes:
         return g
     if kept and axes == list(range(len(axes))):
-        columns = 1
-        for d in shape:
-            columns *= d
-        matrix = tf.reshape(g, [-1, columns])
+        matrix = tf.reshape(g, [-1, math.prod(shape)])
         ones = tf.ones(tf.shape(matrix)[:1], g.dtype)
         return tf.reshape(tf.linalg.matvec(matrix, ones, transpose_a=True), shape)
     return tf.reshape(tf.reduce_sum(g, axis=axes), shape)
