@@ -26,6 +26,11 @@ def raw_input_accuracy(metrics):
     return metrics["test_accuracy"] if with_tta is None else with_tta
 
 
+def missed_target(row):
+    """Whether an index row (or a card's metrics with `target_accuracy`) misses its target; False without one."""
+    return row["target_accuracy"] is not None and raw_input_accuracy(row) < row["target_accuracy"]
+
+
 def card(meta):
     """The model card (README.md) text of a checkpoint."""
     acc = meta["metrics"]["test_accuracy"]
@@ -263,7 +268,7 @@ def index_markdown(rows):
 
     for r in rows:
         target = "–" if r["target_accuracy"] is None else f"{100 * r['target_accuracy']:.1f}%"
-        missed = r["target_accuracy"] is not None and raw_input_accuracy(r) < r["target_accuracy"]
+        missed = missed_target(r)
         lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | {r['epochs']} | "
                      f"{pct(r['test_accuracy'])} | {pct(r.get('test_accuracy_tta'))} | "
                      f"{pct(r.get('raw_input_test_accuracy'))} | {target}{' (missed)' if missed else ''} | "

@@ -191,6 +191,11 @@ def export_markdown():
     return "\n\n".join(parts)
 
 
+def _table_row(cells):
+    """A Markdown table row, with `|` inside a cell escaped."""
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
 def _study_verdict(name, link_root):
     """(verdict, report link) of a study: its `verdict()` on the stored analysis, marked partial when fewer runs
     finished than the grid has."""
@@ -220,8 +225,7 @@ def claims_markdown(link_root):
         module = get(name)
         verdict, report = _study_verdict(name, link_root)
         claim = getattr(module, "SHORT_CLAIM", module.CLAIM).removesuffix(".")
-        cells = [claim, verdict, report, f"`relu-zoo study {name}`"]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        lines.append(_table_row([claim, verdict, report, f"`relu-zoo study {name}`"]))
     return "\n".join(lines)
 
 
@@ -237,15 +241,17 @@ def cifar10_markdown():
             ("Epochs to accuracy, full width",
              *epochs.summary(json.loads((REPORTS / "cifar10_epochs" / "results.json").read_text())["rows"]),
              f"[epochs]({reports}/cifar10_epochs/README.md)")]
-    zoo = [r for r in json.loads((ZOO / "index.json").read_text())["checkpoints"] if r["task"] == "cifar10"]
+    from relu_zoo.zoo import missed_target, raw_input_accuracy
+
+    zoo = [r for r in json.loads((ZOO / "index.json").read_text())["checkpoints"]
+           if r["task"] == "cifar10" and r["target_accuracy"] is not None]
     if zoo:
-        met = [r for r in zoo if r["raw_input_test_accuracy"] >= r["target_accuracy"]]
+        missed = [r["activation"] for r in zoo if missed_target(r)]
         rows.append(("Checkpoints, as `pretrained.load(name, raw_inputs=True)` gives them",
-                     "; ".join(f"`{r['name']}` {100 * r['raw_input_test_accuracy']:.2f} % ({r['epochs']} epochs)"
+                     "; ".join(f"`{r['name']}` {100 * raw_input_accuracy(r):.2f} % ({r['epochs']} epochs)"
                                for r in zoo),
-                     f"≥ {100 * min(r['target_accuracy'] for r in zoo):.0f} %: {len(met)} of {len(zoo)} met"
-                     + (f"; **missed** by {', '.join(r['activation'] for r in zoo if r not in met)}"
-                        if len(met) < len(zoo) else ""),
+                     f"≥ {100 * min(r['target_accuracy'] for r in zoo):.0f} %: {len(zoo) - len(missed)} of "
+                     f"{len(zoo)} met" + (f"; **missed** by {', '.join(missed)}" if missed else ""),
                      "[models](models/README.md)"))
     for regime in xu2015.REGIMES:
         path = REPORTS / "xu2015" / regime / "results.json"
@@ -256,7 +262,7 @@ def cifar10_markdown():
     verdict, report = _study_verdict("trains_faster", f"{reports}/studies")
     rows.append(("Krizhevsky et al. 2012: ReLU trains six times faster than tanh", verdict, "the paper's 6×", report))
     lines = ["| part | measured (CIFAR-10, JPEG copy) | target | report |", "|---|---|---|---|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += [_table_row(row) for row in rows]
     return "\n".join(lines)
 
 
