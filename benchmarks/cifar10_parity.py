@@ -155,7 +155,7 @@ def run(args):
 
     # The Keras runs (child processes importing relu_zoo as this one did) and steps use the same TensorFlow kernels.
     machine = {**cpu(), "tensorflow_onednn": _logs.onednn_enabled()}
-    tag = f"w{'-'.join(map(str, widths))}_e{args.epochs}"
+    tag = f"w{'-'.join(map(str, widths))}_e{args.epochs}" + precision_suffix(precision)
     keras_tag = tag + kernels_suffix(machine["tensorflow_onednn"])
     for seed in range(args.seeds):
         for framework in ("keras", "pytorch"):
@@ -175,6 +175,11 @@ def run(args):
     report(args)
 
 
+def precision_suffix(precision):
+    """Record names of bfloat16 runs (both sides, where the CPU has it natively) carry `_bf16`."""
+    return "_bf16" if "bfloat16" in precision else ""
+
+
 def kernels_suffix(onednn):
     """Record names of Keras runs with TensorFlow's Eigen kernels carry `_eigen`; oneDNN's are the default."""
     return "_eigen" if onednn is False else ""
@@ -188,22 +193,24 @@ def report(args):
     keras_runs, torch_runs = {}, {}
     for path in sorted((out / "records").glob("*.json")):
         record = json.loads(path.read_text())
-        key = (tuple(record["widths"]), record["epochs"], record["cpu"]["model"], tuple(record["cpu"]["flags"]))
+        key = (tuple(record["widths"]), record["epochs"], record["cpu"]["model"], tuple(record["cpu"]["flags"]),
+               precision_suffix(record["precision"]))
         if record["framework"] == "keras":
             # TensorFlow's kernels are a setting of their own; PyTorch's runs are the reference for each.
             keras_runs.setdefault(key + (record["cpu"].get("tensorflow_onednn", True),), []).append(record)
         else:
             torch_runs.setdefault(key, []).append(record)
-    groups = {key: {"keras": runs, **({"pytorch": torch_runs[key[:4]]} if key[:4] in torch_runs else {})}
+    groups = {key: {"keras": runs, **({"pytorch": torch_runs[key[:5]]} if key[:5] in torch_runs else {})}
               for key, runs in keras_runs.items()}
     groups.update({key + (None,): {"pytorch": runs} for key, runs in torch_runs.items()
-                   if not any(k[:4] == key for k in keras_runs)})
+                   if not any(k[:5] == key for k in keras_runs)})
     settings = []
-    for (widths, epochs, model, flags, onednn), sides in groups.items():
-        tag = f"w{'-'.join(map(str, widths))}_e{epochs:g}" + kernels_suffix(onednn)
+    for (widths, epochs, model, flags, bf16, onednn), sides in groups.items():
+        tag = f"w{'-'.join(map(str, widths))}_e{epochs:g}" + bf16 + kernels_suffix(onednn)
         steps_path = out / f"{tag}_steps.json"
         steps = json.loads(steps_path.read_text()) if steps_path.exists() else None
         summary = {"widths": list(widths), "epochs": epochs, "cpu": {"model": model, "flags": list(flags)},
+                   "precision": "bfloat16" if bf16 else "float32",
                    "tensorflow_onednn": onednn, "step": steps}
         for side, records in sides.items():
             records.sort(key=lambda r: r["seed"])
@@ -246,7 +253,7 @@ def markdown(settings):
         kernels = {True: ", TensorFlow's oneDNN kernels", False: ", TensorFlow's Eigen kernels (its default on "
                    "this CPU, before relu_zoo turned oneDNN's on)", None: ""}[s.get("tensorflow_onednn")]
         lines += [f"## widths {'/'.join(map(str, s['widths']))}, {s['epochs']:g} epochs — {s['cpu']['model']} "
-                  f"({', '.join(s['cpu']['flags'])}){kernels}", "",
+                  f"({', '.join(s['cpu']['flags'])}), {s.get('precision', 'float32')}{kernels}", "",
                   "| | seeds | test accuracy % | with TTA % | train s per run | s per step (in the runs) |",
                   "|---|---|---|---|---|---|"]
         for side in ("keras", "pytorch"):
@@ -276,9 +283,8 @@ def summary(settings):
     """(measured, judged) sentences for the README's CIFAR-10 table: each setting measured with the kernels the
     recipe runs on now (TensorFlow's oneDNN; the Eigen rows stay in the report)."""
     measured, judged = [], []
-    for s in settings:
-        if s.get("tensorflow_onednn") is False or "test_accuracy_gap" not in s:
-            continue
+    shown = [s for s in settings if s.get("tensorflow_onednn") is not False and "test_accuracy_gap" in s]
+    for s in shown:
         text = (f"{'/'.join(map(str, s['widths']))}, {s['epochs']:g} epochs, {ACTIVATION}, "
                 f"{len(s['keras']['seeds'])} + {len(s['pytorch']['seeds'])} seeds: Keras − PyTorch "
                 f"{100 * s['test_accuracy_gap']:+.2f} points ({100 * s['test_accuracy_tta_gap']:+.2f} with TTA)")
@@ -287,8 +293,10 @@ def summary(settings):
             text += (f"; train step {s['step']['ratio']:.2f}× PyTorch's ({s['step']['precision']}, "
                      f"{s['cpu']['model']}, {', '.join(s['cpu']['flags'])})")
             verdict += f"; step ≤ {STEP_RATIO_AT_MOST:.1f}×: {'met' if s['step_met'] else '**missed**'}"
-        measured.append(text)
-        judged.append(verdict)
+        # With several settings each sentence names its precision, so no verdict is read against another's.
+        label = f"{s['precision']}: " if len(shown) > 1 else ""
+        measured.append(label + text)
+        judged.append(label + verdict)
     return "; ".join(measured) or "not run yet", "; ".join(judged) or "–"
 
 

@@ -163,7 +163,7 @@ def test_parity_report_states_the_gap_and_the_step_ratio(tmp_path):
             (records / f"w16-64-64_e4_{framework}_seed{seed}.json").write_text(json.dumps({
                 "framework": framework, "seed": seed, "widths": [16, 64, 64], "epochs": 4 if framework == "keras" else 4.0,
                 "test_accuracy": acc, "test_accuracy_tta": acc + 0.01, "train_seconds": 100.0, "step_seconds": 0.5,
-                "cpu": machine}))
+                "precision": "float32", "cpu": machine}))
     (tmp_path / "w16-64-64_e4_steps.json").write_text(json.dumps({
         "ratio": 0.9, "median_step_seconds": {"keras": 0.45, "pytorch": 0.5}, "precision": "float32", "steps": 3,
         "repeats": 5}))
@@ -171,23 +171,41 @@ def test_parity_report_states_the_gap_and_the_step_ratio(tmp_path):
     for seed, acc in enumerate((0.81, 0.80, 0.81)):
         (records / f"w16-64-64_e4_eigen_keras_seed{seed}.json").write_text(json.dumps({
             "framework": "keras", "seed": seed, "widths": [16, 64, 64], "epochs": 4, "test_accuracy": acc,
-            "test_accuracy_tta": acc, "train_seconds": 100.0, "step_seconds": 0.5,
+            "test_accuracy_tta": acc, "train_seconds": 100.0, "step_seconds": 0.5, "precision": "float32",
             "cpu": {**machine, "tensorflow_onednn": False}}))
+    # bfloat16 on both sides, on the same machine: a third setting, with its own step ratio.
+    for framework, precision in (("keras", "mixed_bfloat16"), ("pytorch", "bfloat16")):
+        for seed, acc in enumerate((0.78, 0.79, 0.78)):
+            (records / f"w16-64-64_e4_bf16_{framework}_seed{seed}.json").write_text(json.dumps({
+                "framework": framework, "seed": seed, "widths": [16, 64, 64], "epochs": 4, "test_accuracy": acc,
+                "test_accuracy_tta": acc, "train_seconds": 20.0, "step_seconds": 0.1, "precision": precision,
+                "cpu": machine}))
+    (tmp_path / "w16-64-64_e4_bf16_steps.json").write_text(json.dumps({
+        "ratio": 1.2, "median_step_seconds": {"keras": 0.12, "pytorch": 0.1}, "precision": "mixed_bfloat16",
+        "steps": 3, "repeats": 5}))
     cifar10_parity.main(["report", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
-    onednn, eigen = sorted(report["settings"], key=lambda s: s["tensorflow_onednn"] is False)
+    bf16 = next(s for s in report["settings"] if s["precision"] == "bfloat16")
+    assert bf16["test_accuracy_gap"] == 0.0 and bf16["test_accuracy_met"] and bf16["step_met"] is False
+    assert len(bf16["keras"]["runs"]) == len(bf16["pytorch"]["runs"]) == 3
+    onednn, eigen = sorted((s for s in report["settings"] if s is not bf16),
+                           key=lambda s: s["tensorflow_onednn"] is False)
     assert onednn["test_accuracy_gap"] == pytest.approx(-0.0033333, abs=1e-6)
     assert onednn["test_accuracy_met"] is False and onednn["step_met"] is True
     assert eigen["test_accuracy_gap"] == pytest.approx(0.0033333, abs=1e-6) and eigen["step"] is None
     assert len(eigen["pytorch"]["runs"]) == len(onednn["pytorch"]["runs"]) == 3
     text = (tmp_path / "README.md").read_text()
     assert "-0.33 points (MISSED)" in text and "**0.90×** (met" in text and "Test CPU (avx2)" in text
-    assert "Eigen kernels" in text
+    assert "Eigen kernels" in text and "Test CPU (avx2), bfloat16" in text
     # The README's row: the current kernels' setting only, each target judged.
-    measured, judged = cifar10_parity.summary(report["settings"])
+    measured, judged = cifar10_parity.summary([onednn])
     assert measured.startswith("16/64/64, 4 epochs, relu, 3 + 3 seeds: Keras − PyTorch -0.33 points")
     assert "train step 0.90× PyTorch's" in measured and "Test CPU, avx2" in measured
     assert judged == "≥ −0.3 points: **missed**; step ≤ 1.0×: met"
+    # Several settings: each sentence names its own, so a verdict cannot be read against the wrong one.
+    measured, judged = cifar10_parity.summary(report["settings"])
+    assert "float32: 16/64/64" in measured and "bfloat16: 16/64/64" in measured
+    assert "bfloat16: ≥ −0.3 points: met; step ≤ 1.0×: **missed**" in judged
 
 
 def test_history_of_a_run_without_validation_is_kept(tmp_path):
