@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from relu_zoo import _logs
-from relu_zoo.run import spec
+from relu_zoo.run import interrupt, spec
 
 LISTS = ("activations", "aliases", "models", "tasks", "presets", "pretrained")
 
@@ -85,19 +85,6 @@ def _overrides(args):
     return overrides
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM (which clusters send before killing): stop, keeping finished runs and the resume
-    point, and exit with 128 + the signal's number (130, 143)."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _interrupt(signum, frame):
-    raise Interrupted(signum)
-
-
 def _ray_sweep():
     """relu_zoo.run.ray_sweep.ray_sweep, imported only for --ray: Ray is an optional dependency."""
     try:
@@ -112,9 +99,9 @@ def _sweeping(work, out):
     keeping finished runs (128 + the signal), an unwritable `out()` named. Returns (exit status or None, result)."""
     from relu_zoo.tasks import DatasetNotFoundError
 
-    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return None, work()
+        with interrupt.stop_on_signals():
+            return None, work()
     except (spec.ConfigError, DatasetNotFoundError) as e:
         return error(str(e)), None
     except KeyboardInterrupt as e:
@@ -129,9 +116,6 @@ def _sweeping(work, out):
         if failure is None:
             raise
         return error(str(failure)), None
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def cmd_train(argv, prog="relu-zoo train"):

@@ -1,8 +1,8 @@
 """The Keras callbacks a run trains with, and `PeakMemory`.
 
-`relu_zoo.run.train` lists them in this order: EpochTimer, DivergenceMonitor, (diagnostics, SaveJSON),
-CSVLogger, TensorBoard, EpochBackup — the backup last, so that when a backup of epoch e exists, its CSV row and
-diagnostics exist too. None of them changes what training computes: a run trains exactly as a plain
+`relu_zoo.run.train` lists them in this order: StopOnSignal, EpochTimer, DivergenceMonitor, (diagnostics,
+SaveJSON), CSVLogger, TensorBoard, EpochBackup — the backup last, so that when a backup of epoch e exists, its CSV
+row and diagnostics exist too. None of them changes what training computes: a run trains exactly as a plain
 `model.fit` of the same model, data and optimizer does (tests/run/test_train_guard.py).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from relu_zoo.run import interrupt
 from relu_zoo.run.store import (BACKUP_METADATA, BACKUP_STATE, BACKUP_WEIGHTS, atomic_write_json, resume_epoch,
                                 switch_current)
 
@@ -47,6 +48,17 @@ class DivergenceMonitor(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged_epoch = self._epoch
             self.model.stop_training = True
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Raises a pending SIGINT/SIGTERM (`relu_zoo.run.interrupt`) at the next training or evaluation batch end.
+    No epoch-end check: it could run before EpochBackup and lose the epoch just finished."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupt.check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        interrupt.check()
 
 
 class SaveJSON(keras.callbacks.Callback):

@@ -27,9 +27,10 @@ import tensorflow as tf
 
 from relu_zoo import _cpu, _io, _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
-from relu_zoo.run import store
+from relu_zoo.run import interrupt, store
 from relu_zoo.models.common import flip_tta
-from relu_zoo.run.callbacks import DivergenceMonitor, EpochBackup, EpochTimer, Lookahead, PeakMemory, SaveJSON
+from relu_zoo.run.callbacks import (DivergenceMonitor, EpochBackup, EpochTimer, Lookahead, PeakMemory, SaveJSON,
+                                    StopOnSignal)
 from relu_zoo.run.distribute import Distribution
 from relu_zoo.run.optim import make_loss, make_optimizer
 from relu_zoo.run.precision import dtype_policy
@@ -67,7 +68,8 @@ def run_one(run, config, data, run_dir, log=print, command=None, distribution=No
     temporary folder that is removed afterwards, resuming from the chief's backup in `run_dir`.
     """
     distribution = distribution or Distribution()
-    with _logs.new_models_traced():
+    # A signal stops the run at a batch end: raised in the middle of TensorFlow's tracing it would be mangled.
+    with interrupt.deferred(), _logs.new_models_traced():
         if distribution.is_chief:
             return _run_one(run, config, data, Path(run_dir), Path(run_dir), log, command, distribution)
         work_dir = Path(tempfile.mkdtemp(prefix=f"relu_zoo_worker{distribution.task_id}_"))
@@ -177,7 +179,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     lookahead = [Lookahead(config.epochs * steps_per_epoch)] if config.lookahead else []
     diagnostics, diagnostic_callbacks = _diagnostics(config, data, run_dir, start_epoch)
     callbacks = [
-        EpochTimer(), monitor, *lookahead, *diagnostic_callbacks,
+        StopOnSignal(), EpochTimer(), monitor, *lookahead, *diagnostic_callbacks,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=start_epoch > 0),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         # Last, so that when a backup exists the epoch's CSV row and diagnostics exist too.
@@ -191,11 +193,13 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         diverged = monitor.diverged_epoch is not None or any(
             not math.isfinite(h.get("loss", 0.0)) for h in history)
         diverged = bool(distribution.agree(f"whether {run.run_id} diverged", int(diverged)))
-        test = {} if diverged else model.evaluate(test_data, return_dict=True, verbose=0)
+        stop = [StopOnSignal()]
+        test = {} if diverged else model.evaluate(test_data, return_dict=True, verbose=0, callbacks=stop)
         if config.tta and not diverged:
             tta_model = flip_tta(model, mode="flip" if config.tta is True else config.tta)
             tta_model.compile(loss=make_loss(config), metrics=["accuracy"])
-            test["accuracy_tta"] = tta_model.evaluate(test_data, return_dict=True, verbose=0)["accuracy"]
+            tta = tta_model.evaluate(test_data, return_dict=True, verbose=0, callbacks=stop)
+            test["accuracy_tta"] = tta["accuracy"]
     if config.save_checkpoint and not diverged:
         # The preprocessor travels with the model so it can be served on raw inputs (relu_zoo.pretrained).
         for obj, filename in ((data.preprocessor, "preprocessor.keras"), (model, "model.keras")):

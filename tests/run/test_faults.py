@@ -327,7 +327,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_written(one_epoch,
 
 @needs_mnist
 @pytest.mark.slow
-# One handler serves both signals (relu_zoo.console): CI sends SIGINT; the full suite SIGTERM too.
+# One handler serves both signals (relu_zoo.run.interrupt): CI sends SIGINT; the full suite SIGTERM too.
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143,
                                                                            marks=pytest.mark.exhaustive)],
                          ids=["SIGINT", "SIGTERM"])
