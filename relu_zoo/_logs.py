@@ -143,7 +143,8 @@ def onednn_enabled():
 
 # The functions made once per model from one piece of code: Keras' step function, and the diagnostics' probe
 # (`relu_zoo.diagnostics._probe_statistics`).
-_PER_MODEL_FUNCTIONS = (".multi_step_on_iterator ", "_probe_statistics.<locals>.statistics ")
+# fit/evaluate's step; train_on_batch's; the diagnostics probe.
+_PER_MODEL_FUNCTIONS = (".multi_step_on_iterator ", ".one_step_on_data ", "_probe_statistics.<locals>.statistics ")
 
 
 class _NewModelStepTraces(logging.Filter):

@@ -45,21 +45,24 @@ def select(x, threshold, below, above):
     return ops.where(x > threshold, above, ops.where(x <= threshold, below, x))
 
 
-def with_slope(forward, slope, x):
+def with_slope(forward, slope, x, of_output=False):
     """`forward(x)`, differentiated as `upstream * slope(x)`: the backward pass of every ReLU variant.
 
     `slope` is built with `select`, so the gradient at a NaN input is NaN for all of them: one rule. It also
     keeps TensorFlow's fused forward kernels (relu, relu6, leaky_relu) while fixing their float32-rounded slope
-    in float64.
+    in float64. `of_output=True` passes `forward(x)` to `slope` instead, for functions whose output has the
+    input's sign.
     """
 
     @ops.custom_gradient
     def f(x):
+        y = forward(x)
+
         def grad(*args, upstream=None):
             dy = args[0] if upstream is None else upstream
-            return dy * slope(x)
+            return dy * slope(y if of_output else x)
 
-        return forward(x), grad
+        return y, grad
 
     return f(ops.convert_to_tensor(x))
 

@@ -113,7 +113,11 @@ def leaky_relu(x, negative_slope=0.01):
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
         return ops.where(x > 0, x, negative_slope * x)
 
-    return with_slope(forward, lambda x: select(x, 0, ops.full_like(x, negative_slope), ops.ones_like(x)), x)
+    # A positive slope keeps the sign (and NaN), so the backward pass can read the output. Reading the input
+    # instead, TensorFlow's graph optimizer fails to fuse a conv + bias + leaky_relu whose bias output the
+    # gradient still needs, and logs "remapper failed" for every such model.
+    return with_slope(forward, lambda y: select(y, 0, ops.full_like(y, negative_slope), ops.ones_like(y)), x,
+                      of_output=negative_slope > 0)
 
 
 def prelu(x, alpha):

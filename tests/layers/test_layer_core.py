@@ -375,6 +375,21 @@ def test_activations_train_side_by_side(which, jit):
     _fit_briefly(keras.Model(inputs, keras.layers.Add()(branches)), layers, jit)
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's graph optimizer (grappler)")
+def test_after_a_conv_with_bias_the_graph_optimizer_keeps_working(capfd):
+    # Grappler fuses conv + bias + activation where it can. LeakyReLU's backward pass once read the bias
+    # output that the fusion removes: "remapper failed" on stderr, and no fusion, for every such model.
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 3))
+    branches = [keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(
+        relu_zoo.get(n, name=n)(keras.layers.Conv2D(8, 3, use_bias=True)(inputs)))) for n in NAMES]
+    model = keras.Model(inputs, keras.layers.Add()(branches))
+    model.compile(optimizer="sgd", loss="mse", jit_compile=False)
+    capfd.readouterr()
+    model.fit(np.ones((8, 6, 6, 3)), np.zeros((8, 2)), batch_size=4, epochs=1, verbose=0)
+    assert "remapper failed" not in capfd.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.exhaustive
 @pytest.mark.parametrize("name,jit", [(n, False) for n in NAMES] + [(n, True) for n in NAMES])
