@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from relu_zoo._numerics import select
-from relu_zoo._xla import fused, fusion_enabled, philox_bits, slopes_from_bits, sum_leading
+from relu_zoo._xla import broadcast_axes, fused, fusion_enabled, philox_bits, slopes_from_bits, sum_leading
 
 
 def _prelu_slope(x, alpha):
@@ -65,8 +65,7 @@ def prelu_kernel(x, alpha):
 def _sum_to_shape(g, shape):
     """Sums `g` over the axes along which a tensor of (static) `shape` was broadcast to `g`'s shape."""
     shape = tuple(shape)
-    lead = len(g.shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1)
+    axes = tuple(broadcast_axes(len(g.shape), shape))
     return ops.reshape(ops.sum(g, axis=axes), shape) if axes else g
 
 

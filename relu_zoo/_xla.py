@@ -50,6 +50,12 @@ def fused(fn):
     return _FUSED[fn]
 
 
+def broadcast_axes(rank, shape):
+    """The axes of a rank-`rank` tensor along which one of (static) `shape` was broadcast to it."""
+    lead = rank - len(shape)
+    return [*range(lead), *(lead + i for i, d in enumerate(shape) if d == 1)]
+
+
 def sum_leading(g, shape):
     """`g` summed to the (static) `shape` it was broadcast from, as a matrix-vector product where the summed
     axes lead (alpha of shape `(C,)` or `(1, 1, C)` against `(N, H, W, C)`); else `reduce_sum`.
@@ -60,12 +66,10 @@ def sum_leading(g, shape):
     import tensorflow as tf
 
     shape = tuple(int(d) for d in shape)
-    lead = len(g.shape) - len(shape)
-    kept = [lead + i for i, d in enumerate(shape) if d != 1]
-    axes = [i for i in range(len(g.shape)) if i not in kept]
+    axes = broadcast_axes(len(g.shape), shape)
     if not axes:
         return g
-    if kept and axes == list(range(len(axes))):
+    if len(axes) < len(g.shape) and axes == list(range(len(axes))):
         matrix = tf.reshape(g, [-1, math.prod(shape)])
         ones = tf.ones(tf.shape(matrix)[:1], g.dtype)
         return tf.reshape(tf.linalg.matvec(matrix, ones, transpose_a=True), shape)
