@@ -141,9 +141,8 @@ def onednn_enabled():
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
-# The functions made once per model from one piece of code: Keras' step function, and the diagnostics' probe
-# (`relu_zoo.diagnostics._probe_statistics`).
-# fit/evaluate's step; train_on_batch's; the diagnostics probe.
+# The functions made once per model from one piece of code: Keras' step functions (fit/evaluate's and
+# train_on_batch's), and the diagnostics' probe (`relu_zoo.diagnostics._probe_statistics`).
 _PER_MODEL_FUNCTIONS = (".multi_step_on_iterator ", ".one_step_on_data ", "_probe_statistics.<locals>.statistics ")
 
 

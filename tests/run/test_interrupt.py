@@ -63,10 +63,15 @@ def test_a_second_signal_raises_at_once_and_a_pending_one_stops_the_next_run_bef
 
 
 def test_without_stop_on_signals_deferred_changes_nothing():
-    with pytest.raises(KeyboardInterrupt) as caught:
-        with interrupt.deferred():
-            send()
-    assert not isinstance(caught.value, interrupt.Interrupted)  # Python's own handler
+    # Python's own handler, whatever an earlier test's library (Ray, say) left installed.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt) as caught:
+            with interrupt.deferred():
+                send()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not isinstance(caught.value, interrupt.Interrupted)
 
 
 def test_a_signal_while_tensorflow_traces_is_raised_after_the_trace():
