@@ -42,8 +42,8 @@ def check():
 @contextlib.contextmanager
 def stop_on_signals():
     """SIGINT and SIGTERM raise `Interrupted` inside the block (deferred to `check()` inside `deferred()`)."""
+    _state["pending"] = None  # before the handlers, so that none of their marks is wiped
     previous = {signum: signal.signal(signum, _handle) for signum in SIGNALS}
-    _state["pending"] = None
     try:
         yield
     finally:
