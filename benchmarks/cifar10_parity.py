@@ -155,8 +155,8 @@ def run(args):
 
     # The Keras runs (child processes importing relu_zoo as this one did) and steps use the same TensorFlow kernels.
     machine = {**cpu(), "tensorflow_onednn": _logs.onednn_enabled()}
-    tag = f"w{'-'.join(map(str, widths))}_e{args.epochs}" + precision_suffix(precision)
-    keras_tag = tag + kernels_suffix(machine["tensorflow_onednn"])
+    tag = setting_tag(widths, args.epochs, precision)
+    keras_tag = setting_tag(widths, args.epochs, precision, machine["tensorflow_onednn"])
     for seed in range(args.seeds):
         for framework in ("keras", "pytorch"):
             path = records / f"{keras_tag if framework == 'keras' else tag}_{framework}_seed{seed}.json"
@@ -173,6 +173,12 @@ def run(args):
         print("timing the train steps, interleaved", flush=True)
         atomic_write_json(path, {**step_ratio(args.torch_python, widths, 1024, precision), "cpu": machine})
     report(args)
+
+
+def setting_tag(widths, epochs, precision, onednn=None):
+    """The name shared by one setting's records and its step timing: `w16-64-64_e4[_bf16][_eigen]` (PyTorch's
+    records without the kernels part, `onednn=None`)."""
+    return f"w{'-'.join(map(str, widths))}_e{epochs:g}" + precision_suffix(precision) + kernels_suffix(onednn)
 
 
 def precision_suffix(precision):
@@ -206,11 +212,12 @@ def report(args):
                    if not any(k[:5] == key for k in keras_runs)})
     settings = []
     for (widths, epochs, model, flags, bf16, onednn), sides in groups.items():
-        tag = f"w{'-'.join(map(str, widths))}_e{epochs:g}" + bf16 + kernels_suffix(onednn)
+        precision = "bfloat16" if bf16 else "float32"
+        tag = setting_tag(widths, epochs, precision, onednn)
         steps_path = out / f"{tag}_steps.json"
         steps = json.loads(steps_path.read_text()) if steps_path.exists() else None
         summary = {"widths": list(widths), "epochs": epochs, "cpu": {"model": model, "flags": list(flags)},
-                   "precision": "bfloat16" if bf16 else "float32",
+                   "precision": precision,
                    "tensorflow_onednn": onednn, "step": steps}
         for side, records in sides.items():
             records.sort(key=lambda r: r["seed"])
