@@ -17,7 +17,7 @@ from relu_zoo.run.callbacks import EpochBackup, Lookahead
 from relu_zoo.run.store import BACKUP_STATE
 from relu_zoo.run.optim import make_optimizer
 from relu_zoo.schedules import Triangle
-from relu_zoo.tasks.image import random_crop_flip
+from relu_zoo.tasks.image import alternating_coin, random_crop_flip
 
 
 def _config(**overrides):
@@ -217,3 +217,14 @@ def test_history_of_a_run_without_validation_is_kept(tmp_path):
                     "0,0.35,361.2,1.99,NA,NA,NA\n1,0.61,421.0,1.58,NA,NA,NA\n")
     assert history_from_csv(path) == [{"epoch": 0, "accuracy": 0.35, "epoch_time": 361.2, "loss": 1.99},
                                       {"epoch": 1, "accuracy": 0.61, "epoch_time": 421.0, "loss": 1.58}]
+
+
+def test_alternating_flip_draws_a_new_half_for_every_run_seed():
+    index = tf.range(4096, dtype=tf.int64)
+    coins = [alternating_coin(index, s).numpy() for s in range(4)]
+    np.testing.assert_array_equal(coins[1], alternating_coin(index, 1).numpy())  # fixed within a run
+    for a in range(4):
+        assert 0.45 < coins[a].mean() < 0.55  # a random half
+        for b in range(a + 1, 4):
+            agreement = (coins[a] == coins[b]).mean()
+            assert 0.45 < agreement < 0.55, (a, b, agreement)  # independent halves agree on about half

@@ -24,9 +24,10 @@ class RunSpec:
 
 
 def run_grid(config):
-    """Every run of the sweep, in a stable order (task, model, activation, seed)."""
-    return [RunSpec(t, m, a, s) for t in config.tasks for m in config.models for a in config.activations
-            for s in config.seeds]
+    """Every run of the sweep, in a stable order (task, model, seed, activation): seed by seed, so that a sweep
+    stopped at any point leaves complete pairs of activations on every seed it finished."""
+    return [RunSpec(t, m, a, s) for t in config.tasks for m in config.models for s in config.seeds
+            for a in config.activations]
 
 
 def shard_runs(runs, shard):

@@ -223,12 +223,12 @@ class Task(abc.ABC):
         """Whether `load(augment=None)` augments the training split."""
         return False
 
-    def augment_batch(self, x, seed, epoch=None, index=None):
+    def augment_batch(self, x, seed, epoch=None, index=None, run_seed=0):
         """Train-time augmentation of a batch of cached inputs; `seed` is a `(2,)` int64 stateless seed.
 
-        `epoch` (an int64 scalar tensor, or None where the pipeline does not know it) and `index` (each
-        example's position in the unshuffled training split, `(batch,)` int64) let an augmentation depend on
-        the epoch and on the example itself. Only called for tasks whose `default_augment()` is True.
+        `epoch` (an int64 scalar tensor, or None where the pipeline does not know it), `index` (each
+        example's position in the unshuffled training split, `(batch,)` int64) and `run_seed` (the run's
+        integer seed) let an augmentation depend on the epoch, on the example itself and on the run. Only called for tasks whose `default_augment()` is True.
         """
         raise NotImplementedError(f"Task {self.name!r} defines no augmentation.")
 
@@ -316,12 +316,12 @@ class Task(abc.ABC):
         def finish(ds):
             return self.finalize(ds, preprocessor).prefetch(AUTOTUNE)
 
-        def augmented(batches, seeds, epoch=None):
+        def augmented(batches, seeds, epoch=None, run_seed=seed):
             # Batches of (position in the unshuffled split, (x, y)).
             if not augment:
                 return batches.map(lambda i, example: example)
             return tf.data.Dataset.zip((batches, seeds)).map(
-                lambda batch, s: (self.augment_batch(batch[1][0], s, epoch, batch[0]), batch[1][1]),
+                lambda batch, s: (self.augment_batch(batch[1][0], s, epoch, batch[0], run_seed), batch[1][1]),
                 num_parallel_calls=AUTOTUNE)
 
         # The position travels with each example through the shuffle (which orders by seed alone, whatever
@@ -338,7 +338,7 @@ class Task(abc.ABC):
             batches = (indexed.shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
                        .batch(batch_size, num_parallel_calls=AUTOTUNE))
             seeds = tf.data.Dataset.range(tf.int64.max).map(lambda i: tf.stack([tf.constant(epoch_seed, tf.int64), i]))
-            return self.finalize(augmented(batches, seeds, tf.constant(epoch, tf.int64)), preprocessor)
+            return self.finalize(augmented(batches, seeds, tf.constant(epoch, tf.int64), run_seed), preprocessor)
 
         examples = {split: self.finalize(ds.batch(batch_size), preprocessor).unbatch() for split, ds in cached.items()}
         return TaskData(

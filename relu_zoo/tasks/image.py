@@ -15,8 +15,9 @@ with p=0.5) is the one of He et al. 2016, §4.2.
 
 The augmentation is a set of options (`Task.replace(...)`, or a sweep's `task_kwargs`): `crop_padding`,
 `pad_mode` ("constant": black, He et al.; "reflect": airbench's mirrored border) and `flip` ("random": each
-image with p=0.5 every epoch; "alternating": airbench's scheme, a fixed random half of the images flipped in
-even epochs and the other half in odd ones, so every image is seen both ways in any two consecutive epochs).
+image with p=0.5 every epoch; "alternating": airbench's scheme, a random half of the images flipped in even
+epochs and the other half in odd ones, so every image is seen both ways in any two consecutive epochs; the
+half is drawn from the run's seed, so that seeds differ in every source of randomness).
 `validation_every=None` trains on the whole TFDS train split (no validation), for final checkpoints.
 
 Pipeline: decoded uint8 images are cached (4× smaller than float32), shuffled, batched, augmented on the
@@ -50,7 +51,8 @@ CIFAR100_CLASSES = (
 )
 
 
-def random_crop_flip(images, seed, padding=4, pad_mode="constant", flip="random", epoch=None, index=None):
+def random_crop_flip(images, seed, padding=4, pad_mode="constant", flip="random", epoch=None, index=None,
+                     run_seed=0):
     """Per-image random crop of the padded batch and horizontal flip, stateless.
 
     Args:
@@ -59,9 +61,9 @@ def random_crop_flip(images, seed, padding=4, pad_mode="constant", flip="random"
         padding: Pixels of padding on every side; offsets are uniform in `[0, 2 * padding]`.
         pad_mode: "constant" (zeros) or "reflect" (the border mirrored, without repeating the edge pixel).
         flip: "random" (each image with p=0.5, from `seed`) or "alternating": image `index` is flipped iff
-            its fixed coin (from `index` alone) differs from the parity of `epoch`.
-        epoch, index: For "alternating": the epoch (int tensor) and each image's position in the
-            unshuffled training set (`(batch,)` int64).
+            its coin (from `index` and `run_seed`) differs from the parity of `epoch`.
+        epoch, index, run_seed: For "alternating": the epoch (int tensor), each image's position in the
+            unshuffled training set (`(batch,)` int64) and the run's seed (an int >= 0).
 
     Returns:
         Tensor of the shape and dtype of `images`.
@@ -77,20 +79,21 @@ def random_crop_flip(images, seed, padding=4, pad_mode="constant", flip="random"
     cols = dx[:, None] + tf.range(width)[None, :]
     crops = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
     if flip == "alternating":
-        mirrored = tf.not_equal(alternating_coin(index), tf.cast(epoch % 2, tf.int64))
+        mirrored = tf.not_equal(alternating_coin(index, run_seed), tf.cast(epoch % 2, tf.int64))
     else:
         mirrored = tf.random.stateless_uniform([batch], seeds[2]) < 0.5
     return tf.where(mirrored[:, None, None, None], tf.reverse(crops, axis=[2]), crops)
 
 
-def alternating_coin(index):
-    """A fixed 0/1 coin per training-set position: the parity of a seeded permutation of the positions.
+def alternating_coin(index, run_seed=0):
+    """A 0/1 coin per training-set position and run seed: a fingerprint of `"seed:position"` modulo 2.
 
-    The same for every run and epoch, so that "alternating" flips each image in every other epoch.
+    The same in every epoch of a run, so that "alternating" flips each image in every other epoch; a new
+    draw for every run seed, so that seeds share no randomness. (The parity of a keyed `index_shuffle`, the
+    obvious choice, hardly depends on its key: it gives the same half for every seed.)
     """
-    shuffled = tf.random.experimental.index_shuffle(
-        tf.cast(index, tf.int64), tf.constant([7, 2015], tf.int64), tf.constant(2**40 - 1, tf.int64))
-    return shuffled % 2
+    keys = tf.strings.join([tf.strings.as_string(tf.cast(run_seed, tf.int64)), tf.strings.as_string(index)], ":")
+    return tf.strings.to_hash_bucket_fast(keys, 2)
 
 
 class ImageTask(Task):
@@ -161,12 +164,12 @@ class ImageTask(Task):
     def default_augment(self):
         return self.augmentation is not None
 
-    def augment_batch(self, x, seed, epoch=None, index=None):
+    def augment_batch(self, x, seed, epoch=None, index=None, run_seed=0):
         if self.augmentation is None:
-            return super().augment_batch(x, seed, epoch, index)
+            return super().augment_batch(x, seed, epoch, index, run_seed)
         # Without an epoch (TaskData.train, re-iterated by fit) alternation has no parity to follow.
         flip = self.flip if epoch is not None else "random"
-        return random_crop_flip(x, seed, self.crop_padding, self.pad_mode, flip, epoch, index)
+        return random_crop_flip(x, seed, self.crop_padding, self.pad_mode, flip, epoch, index, run_seed)
 
 
 register_task(ImageTask(
