@@ -30,6 +30,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from relu_zoo.run import stats  # noqa: E402  (after the path: a checkout's relu_zoo)
 REGIMES = ("short", "overfit")
 
 
@@ -94,8 +96,6 @@ def prelu_slopes(results):
 
 def compare(results):
     """Our numbers per activation, paired tests against ReLU (Holm-adjusted), and the paper's claims checked."""
-    from relu_zoo.run import stats
-
     by_act = defaultdict(dict)
     for r in results:
         if r["status"] == "ok":
@@ -156,31 +156,33 @@ def _diff(d):
     if d.get("ci95"):
         text += f" [{100 * d['ci95'][0]:+.2f}, {100 * d['ci95'][1]:+.2f}]"
     if d.get("p_adjusted") is not None:
-        text += f", p = {d['p_adjusted']:.3g} ({d['verdict']})"
+        text += f", p = {d['p_adjusted']:.3g} ({stats.verdict_text(d)})"
     return text
 
 
-def _holds(verdicts, want):
-    if any(v == "too few seeds" for v in verdicts):
-        return "too few seeds to tell"
-    if all(v == want for v in verdicts):
-        return "holds here"
-    if any(v == want for v in verdicts):
-        return "holds in part"
-    return "not supported here"
+def _holds(comparisons, want):
+    """`stats.claim_outcome` of the comparisons, with the smallest difference they could have detected where
+    they could not tell."""
+    outcome = stats.claim_outcome([c.get("verdict") for c in comparisons], want)
+    if outcome == "inconclusive":
+        mdes = [c["mde"] for c in comparisons if c.get("verdict") == "inconclusive" and c.get("mde") is not None]
+        if mdes:
+            outcome += f" (could not detect less than {100 * max(mdes):.2f} points)"
+    return outcome
 
 
 def conclusions(comparison):
     """The paper's three conclusions, each judged from the paired tests of `compare`: "holds here", "holds in
-    part", "not supported here" or "too few seeds to tell"."""
+    part", "not supported here" (only where the comparisons could have detected it), "inconclusive (could not
+    detect less than X points)" or "too few seeds to tell"."""
     rows, claims = comparison["rows"], comparison["claims"]
     return {
-        "non-zero slope improves": _holds([r["vs_relu"]["verdict"] for r in rows if "vs_relu" in r], "better"),
+        "non-zero slope improves": _holds([r["vs_relu"] for r in rows if "vs_relu" in r], "better"),
         "random slope beats fixed and learned": _holds(
-            [claims[k]["verdict"] for k in claims if k.endswith("test_accuracy")], "better"),
+            [claims[k] for k in claims if k.endswith("test_accuracy")], "better"),
         # A gap that is "worse" in the paired test is a lower one: the paper's account.
         "random slope over-fits less": _holds(
-            [claims[k]["verdict"] for k in claims if k.endswith("generalization_gap")], "worse"),
+            [claims[k] for k in claims if k.endswith("generalization_gap")], "worse"),
     }
 
 
@@ -234,7 +236,10 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
         f"Produced by `python benchmarks/xu2015.py report` from the runs of `{command}`. Recipe: "
         f"`{results[0]['model'] if results else '?'}` with the `{preset}` preset "
         f"(config: `{json.dumps(recipe, sort_keys=True)}`), test split of the TFDS JPEG copy (10,000 images), "
-        "95% t intervals over seeds; paired t-tests over seeds against ReLU, Holm-adjusted. The paper's numbers "
+        "95% t intervals over seeds; paired t-tests over seeds against ReLU, Holm-adjusted, each with its verdict: "
+        "better / worse, equivalent within ±0.5 points (two one-sided tests), or inconclusive with the smallest "
+        "difference it could have detected (80% power at these seeds); a conclusion is \"not supported\" only "
+        f"where its comparisons could have detected it. Precision: {_precisions(results)}. The paper's numbers "
         "are from its Table 3 (a Network in Network trained far longer), ours from a fast recipe of a few "
         "minutes: compare orderings and differences, not levels.",
         "",
@@ -248,7 +253,7 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
                      f"| {_pct(r['final_train_accuracy'])} | {_pct(r['generalization_gap'])} "
                      f"| {100 * r['paper_test_accuracy']:.2f} | {100 * r['paper_train_accuracy']:.2f} |")
     names = {r["activation"]: r["name"] for r in rows}
-    helps = [r["vs_relu"]["verdict"] for r in rows if "vs_relu" in r]
+    helps = [stats.verdict_text(r["vs_relu"]) for r in rows if "vs_relu" in r]
     held = conclusions(comparison)
     lines += [
         "",
@@ -275,6 +280,15 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
     if slopes:
         lines += ["![PReLU's learned slope per layer](prelu_slopes.png)", ""]
     return "\n".join(lines)
+
+
+def _precisions(results):
+    """The runs' Keras dtype policies in words ("100 runs in mixed_bfloat16"): seeds trained on different
+    machines may differ in it, and each pair of a seed shares one."""
+    counts = defaultdict(int)
+    for r in results:
+        counts[r.get("dtype_policy") or "unrecorded"] += 1
+    return ", ".join(f"{n} runs in {policy}" for policy, n in sorted(counts.items()))
 
 
 def plot(comparison, slopes, dest):

@@ -74,11 +74,25 @@ def group_order(results, config=None):
     return groups, order
 
 
+def comparison_alpha(results, config=None):
+    """The two-sided level each interval is computed at: 0.05, or what a `--target-ci` design spends per look
+    (relu_zoo.run.sequential), from `config` or else from the sweep config stored in the records."""
+    settings = config if config is not None else next((r.get("config") for r in results if r.get("config")), None)
+    get = settings.get if isinstance(settings, dict) else lambda key: getattr(settings, key, None)
+    if settings is None or get("target_ci") is None:
+        return stats.ALPHA
+    from relu_zoo.run import sequential
+
+    return sequential.alpha_per_look(settings)
+
+
 def summarize(results, config=None, timed_together=True):
-    """Per (task, model) and activation: accuracy/loss statistics, paired comparison to the baseline.
+    """Per (task, model) and activation: accuracy/loss statistics, paired comparison to the baseline, with the
+    three-way verdict of `stats` (better / worse / equivalent / inconclusive with the detectable difference).
 
     `timed_together=False`: the runs were not timed in one sweep (e.g. stored baselines from another session),
     so no epoch-time ratio is given."""
+    alpha = comparison_alpha(results, config)
     groups, order = group_order(results, config)
     summary = []
     for (task, model), runs in sorted(groups.items()):
@@ -102,7 +116,7 @@ def summarize(results, config=None, timed_together=True):
                 "activation": act,
                 "runs": len(seeds),
                 "diverged": sorted(s for s, r in seeds.items() if r["status"] == "diverged"),
-                "accuracy": stats.describe(list(acc.values())),
+                "accuracy": stats.describe(list(acc.values()), alpha),
                 "loss": stats.describe(list(loss.values())),
                 "params": next(iter(seeds.values()))["params"],
                 "time_ratio": (float(np.mean(times) / np.mean(base_times))
@@ -113,7 +127,7 @@ def summarize(results, config=None, timed_together=True):
             }
             if act != baseline:
                 row["vs_baseline"] = stats.paired_difference(
-                    acc, {s: r["test_accuracy"] for s, r in base_ok.items()})
+                    acc, {s: r["test_accuracy"] for s, r in base_ok.items()}, alpha)
             rows.append(row)
         stats.adjust([r.get("vs_baseline") for r in rows])
         summary.append({"task": task, "model": model, "baseline": baseline, "rows": rows})
@@ -140,17 +154,22 @@ def _fmt_loss(d):
 
 
 def _fmt_diff(row):
+    """(Δ with its interval, the paired test and verdict, P(A > B), the arms' correlation) as table cells."""
     cmp = row.get("vs_baseline")
     if cmp is None:
-        return "baseline", ""
-    if cmp["mean_diff"] is None:
-        return "–", "too few seeds"
-    diff = f"{100 * cmp['mean_diff']:+.2f}"
-    if cmp["p_value"] is None:
-        return diff, "too few seeds"
-    p = f"p={cmp['p_value']:.3g}, Holm {cmp['p_adjusted']:.3g}"
-    verdict = cmp["verdict"]
-    return diff, (f"{p} — **{verdict}**" if verdict in ("better", "worse") else f"{p} — {verdict}")
+        return "baseline", "", "", ""
+    if cmp["mean_diff"] is None or cmp["p_value"] is None:
+        diff = "–" if cmp["mean_diff"] is None else f"{100 * cmp['mean_diff']:+.2f}"
+        return diff, "too few seeds", "", ""
+    lo, hi = cmp["ci95"]
+    diff = f"{100 * cmp['mean_diff']:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+    words = stats.verdict_text(cmp)
+    test = f"p={cmp['p_value']:.3g}, Holm {cmp['p_adjusted']:.3g} — " + (
+        f"**{words}**" if cmp["verdict"] in ("better", "worse") else words)
+    p_lo, p_hi = cmp["prob_improvement_ci95"]
+    improvement = f"{cmp['prob_improvement']:.2f} [{p_lo:.2f}, {p_hi:.2f}]"
+    correlation = "–" if cmp.get("correlation") is None else f"{cmp['correlation']:+.2f}"
+    return diff, test, improvement, correlation
 
 
 TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. The runs were trained one after "
@@ -168,40 +187,32 @@ def render_markdown(summary, results, plots, command=None):
     n_runs = len(results)
     n_div = sum(r["status"] == "diverged" for r in results)
     lines += [f"{n_runs} runs ({n_div} diverged). Accuracy in %: mean ± std over seeds [95% t-interval]. "
-              "Δ is the paired difference to the baseline (first activation) over the same seeds, tested with "
-              "a paired t-test; p-values are Holm-corrected for the number of activations compared. "
-              "With few seeds, small differences are expected to be **not significant**: that is a statement "
-              "about the evidence, not a tie. Units (channels of an activation layer's output) after the last "
+              "Δ is the paired difference to the baseline (first activation) over the same seeds [95% t-interval], "
+              "tested with a paired t-test; p-values are Holm-corrected for the number of activations compared. "
+              "The verdict is **better** / **worse** (the paired test), **equivalent within ±δ** (two one-sided "
+              f"tests, δ = {100 * stats.DELTA:.1f} points, Holm-corrected) or **inconclusive: could not detect less "
+              "than X points**, X being the difference the paired test would detect with 80% power at these seeds "
+              "and this spread: an inconclusive row is a statement about the evidence, not a tie. P(A > B) is the "
+              "share of seeds on which the activation beats the baseline [Wilson 95% interval]; r is the "
+              "correlation of the two arms over seeds (positive: the pairing removes shared noise). Units (channels of an activation layer's output) after the last "
               "epoch, on the probe batch, mean over layers and seeds: **never active** = output never > 0; **dead** = "
               "d out / d in of the activation is 0 at every probe input (no gradient passes; for relu the two "
               "coincide, a leaky or ELU unit can be never active but is not dead). – = not recorded.", ""]
     for group in summary:
         lines += [f"## {group['task']} · {group['model']} (baseline: {group['baseline']})", "",
-                  "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test | time/epoch vs "
-                  "baseline † | never-active units (final) | dead units (final) | params |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test and verdict | "
+                  "P(A > B) | r | time/epoch vs baseline † | never-active units (final) | dead units (final) | params |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in group["rows"]:
-            diff, test = _fmt_diff(row)
+            diff, test, improvement, correlation = _fmt_diff(row)
             runs = f"{row['runs']}" + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
             ratio = "–" if row["time_ratio"] is None else f"{row['time_ratio']:.2f}×"
             never = "–" if row.get("never_active_fraction") is None else f"{100 * row['never_active_fraction']:.1f}%"
             dead = "–" if row["dead_fraction"] is None else f"{100 * row['dead_fraction']:.1f}%"
             lines.append(f"| {row['activation']} | {runs} | {_fmt_acc(row['accuracy'])} | {_fmt_loss(row['loss'])} "
-                         f"| {diff} | {test} | {ratio} | {never} | {dead} | {row['params']:,} |")
-        better = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "better"]
-        worse = [r["activation"] for r in group["rows"] if r.get("vs_baseline", {}).get("verdict") == "worse"]
-        lines += ["", TIME_NOTE, ""]
-        if better or worse:
-            if better:
-                lines.append(f"Significantly better than {group['baseline']} (Holm-adjusted p < 0.05): "
-                             f"{', '.join(better)}.")
-            if worse:
-                lines.append(f"Significantly worse than {group['baseline']}: {', '.join(worse)}.")
-            lines.append("Every other activation is statistically indistinguishable from the baseline here.")
-        else:
-            lines.append(f"No activation differs significantly from {group['baseline']} at this number of seeds; "
-                         "the table does not support a ranking.")
-        lines.append("")
+                         f"| {diff} | {test} | {improvement} | {correlation} | {ratio} | {never} | {dead} "
+                         f"| {row['params']:,} |")
+        lines += ["", TIME_NOTE, "", *verdict_lines(group), ""]
     if plots:
         lines += ["## Plots", ""]
         for title, name, note in plots:
@@ -210,6 +221,36 @@ def render_markdown(summary, results, plots, command=None):
     lines += ["Files: `results.json` and `results.csv` (every run), `runs/<run_id>/` (history.csv, "
               "diagnostics.json, TensorBoard logs).", ""]
     return "\n".join(lines)
+
+
+def verdict_lines(group):
+    """The group's verdicts in sentences: what differs, what is equivalent, and how small a difference the
+    comparison could have detected where it could tell neither."""
+    by_verdict = {}
+    for row in group["rows"]:
+        cmp = row.get("vs_baseline")
+        if cmp is not None:
+            by_verdict.setdefault(cmp.get("verdict") or "too few seeds", []).append((row["activation"], cmp))
+    base = group["baseline"]
+    names = lambda verdict: ", ".join(a for a, _ in by_verdict.get(verdict, []))  # noqa: E731
+    lines = []
+    if "better" in by_verdict:
+        lines.append(f"Better than {base} (Holm-adjusted p < 0.05): {names('better')}.")
+    if "worse" in by_verdict:
+        lines.append(f"Worse than {base}: {names('worse')}.")
+    if "equivalent" in by_verdict:
+        delta = by_verdict["equivalent"][0][1]["delta"]
+        lines.append(f"Equivalent to {base} within ±{100 * delta:.2f} points: {names('equivalent')}.")
+    if "inconclusive" in by_verdict:
+        each = ", ".join(a + ("" if c.get("mde") is None else f" ({100 * c['mde']:.2f})")
+                         for a, c in by_verdict["inconclusive"])
+        lines.append(f"Inconclusive: {each}. At these seeds each comparison could not detect a difference smaller "
+                     "than the points in brackets (80% power); more seeds (`--target-ci`) narrow it.")
+    if "too few seeds" in by_verdict:
+        lines.append(f"Too few paired seeds to compare: {names('too few seeds')}.")
+    if by_verdict and not {"better", "worse"} & set(by_verdict):
+        lines.append(f"No activation differs detectably from {base}: the table does not support a ranking.")
+    return lines
 
 
 def results_csv(results):
@@ -246,7 +287,7 @@ def short_table(out_dir):
     for group in load_summary(out_dir):
         lines.append(f"{group['task']} / {group['model']}  (baseline {group['baseline']})")
         for row in group["rows"]:
-            diff, test = _fmt_diff(row)
+            diff, test, _, _ = _fmt_diff(row)
             lines.append(f"  {row['activation']:<28} acc {_fmt_acc(row['accuracy']):<34} {diff:>9}  "
                          f"{test.replace('**', '')}")
     return "\n".join(lines)

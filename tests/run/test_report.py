@@ -29,6 +29,42 @@ def test_paired_difference_matches_scipy_and_pairs_by_seed():
     assert stats.paired_difference({0: 0.5}, {0: 0.4})["p_value"] is None
 
 
+def test_detectable_difference_is_the_80_percent_power_shift():
+    sd, n = 0.01, 10
+    mde = stats.detectable(sd, n)
+    # Simulated: a paired t-test at 0.05 detects a true shift of `mde` about 80 % of the time (the formula is
+    # the usual normal-shift approximation of the noncentral t, so a little above or below).
+    rng = np.random.default_rng(1)
+    diffs = rng.normal(mde, sd, size=(20000, n))
+    p = scipy_stats.ttest_1samp(diffs, 0.0, axis=1).pvalue
+    assert 0.76 < np.mean(p < 0.05) < 0.84
+    assert stats.detectable(sd, 40) < mde / 2 + 1e-3  # four times the seeds, about half the difference
+    assert stats.detectable(None, 10) is None and stats.detectable(sd, 1) is None
+
+
+def test_equivalence_tost_probability_of_improvement_and_correlation():
+    base = {s: 0.9 + 0.01 * s for s in range(8)}
+    same = {s: v + (0.0005 if s % 2 else -0.0005) for s, v in base.items()}
+    r = stats.paired_difference(same, base, delta=0.005)
+    assert r["p_equivalence"] < 0.001 and r["correlation"] > 0.99
+    assert r["prob_improvement"] == 0.5 and r["prob_improvement_ci95"][0] < 0.5 < r["prob_improvement_ci95"][1]
+    stats.adjust([r])
+    assert r["verdict"] == "equivalent" and stats.verdict_text(r) == "equivalent within ±0.50 points"
+    # The same spread around a 1-point shift is not equivalent within 0.5: it is better.
+    better = stats.paired_difference({s: v + 0.01 for s, v in same.items()}, base)
+    assert better["prob_improvement"] == 1.0 and stats.adjust([better])[0]["verdict"] == "better"
+    # Wilson: 10 of 10 wins still leaves room below 1.
+    assert stats.wilson(10, 10)[0] == pytest.approx(0.7225, abs=1e-3)
+
+
+def test_claim_outcome_says_not_supported_only_where_detectable():
+    assert stats.claim_outcome(["better", "better"], "better") == "holds here"
+    assert stats.claim_outcome(["better", "inconclusive"], "better") == "holds in part"
+    assert stats.claim_outcome(["equivalent", "worse"], "better") == "not supported here"
+    assert stats.claim_outcome(["equivalent", "inconclusive"], "better") == "inconclusive"
+    assert stats.claim_outcome(["too few seeds"], "better") == "too few seeds to tell"
+
+
 def test_holm_adjustment():
     adjusted = stats.holm([0.01, None, 0.04, 0.03])
     # sorted: 0.01*3=0.03, 0.03*2=0.06, 0.04*1 -> max(0.06, 0.04)=0.06
@@ -45,7 +81,7 @@ def _result(act, seed, acc, status="ok", epoch_time=1.0):
         "history": [{"epoch": 0, "val_accuracy": acc, "loss": 0.5}],
         "diagnostics": [{"epoch": 0, "layers": {"a": {"never_active_fraction": 0.5, "dead_fraction": 0.25,
                                                         "sparsity": 0.5, "grad_norm": 1.0}}}],
-        "config": {"activations": ["relu", "prelu", "elu"]},
+        "config": {"activations": ["relu", "prelu", "elu", "gelu"]},
     }
 
 
@@ -61,6 +97,7 @@ def test_report_statistics_and_honest_verdicts(tmp_path):
     results += [_result("prelu", s, base[s] + 0.02 + rng.normal(0, 0.0005), epoch_time=1.5) for s in range(6)]
     results += [_result("elu", s, base[s] + rng.normal(0, 0.002)) for s in range(5)]
     results += [_result("elu", 5, None, status="diverged")]
+    results += [_result("gelu", s, base[s] + rng.normal(0, 0.02)) for s in range(6)]  # too noisy to call
     _write_runs(tmp_path, results)
     path = report.write_report([tmp_path], tmp_path)
     text = path.read_text()
@@ -68,14 +105,19 @@ def test_report_statistics_and_honest_verdicts(tmp_path):
     rows = {r["activation"]: r for r in summary["rows"]}
     assert summary["baseline"] == "relu"
     assert rows["prelu"]["vs_baseline"]["verdict"] == "better"
-    assert rows["elu"]["vs_baseline"]["verdict"] == "not significant"
+    assert rows["elu"]["vs_baseline"]["verdict"] == "equivalent"  # within ±0.5 points, and that was detectable
+    gelu = rows["gelu"]["vs_baseline"]
+    assert gelu["verdict"] == "inconclusive" and gelu["mde"] > 0.02  # could not detect less than ~3 points
     assert rows["elu"]["diverged"] == [5] and rows["elu"]["accuracy"]["n"] == 5
     assert rows["prelu"]["time_ratio"] == pytest.approx(1.5)
     assert rows["relu"]["dead_fraction"] == pytest.approx(0.25)
     assert rows["relu"]["never_active_fraction"] == pytest.approx(0.5)
     assert "| 50.0% | 25.0% |" in text  # never active, then dead
-    assert "Significantly better than relu (Holm-adjusted p < 0.05): prelu." in text
-    assert "(1 diverged)" in text and "not significant" in text
+    assert "Better than relu (Holm-adjusted p < 0.05): prelu." in text
+    assert "Equivalent to relu within ±0.50 points: elu." in text
+    assert f"inconclusive: could not detect less than {100 * gelu['mde']:.2f} points" in text
+    assert f"Inconclusive: gelu ({100 * gelu['mde']:.2f})." in text
+    assert "(1 diverged)" in text and "not significant" not in text
     for plot in ("val_accuracy.png", "activations.png", "dead_units.png"):
         assert (tmp_path / "plots" / plot).stat().st_size > 1000
 
