@@ -41,11 +41,24 @@ def final_dead_fraction(result):
     return _final_mean(result, 1)
 
 
+def stored_or_finished(out):
+    """A folder's finished runs: its `runs/*/result.json`, or where it has none, the runs of the report stored
+    in it (`results.json`), so that a stored report is rebuilt from its own records without training."""
+    results = load_results(out)
+    stored = Path(out) / "results.json"
+    if not results and not (Path(out) / "runs").is_dir() and stored.is_file():
+        runs = json.loads(stored.read_text()).get("runs")
+        if isinstance(runs, list) and all(isinstance(r, dict) and "run_id" in r for r in runs):
+            return runs
+    return results
+
+
 def collect(out_dirs):
-    """Finished results from one or more output folders; the same run in two folders is an error."""
+    """Finished results from one or more output folders (or stored reports, see `stored_or_finished`); the same
+    run in two folders is an error."""
     by_id = {}
     for out in out_dirs:
-        for result in load_results(out):
+        for result in stored_or_finished(out):
             if result["run_id"] in by_id and by_id[result["run_id"]]["test_accuracy"] != result["test_accuracy"]:
                 raise ValueError(f"Run {result['run_id']} appears in two folders with different results; "
                                  "were they made with different configs?")

@@ -208,3 +208,13 @@ def test_no_time_ratio_for_runs_not_timed_together(tmp_path):
         report.write_report([tmp_path], tmp_path, timed_together=together)
         rows = {r["activation"]: r for r in json.loads((tmp_path / "results.json").read_text())["summary"][0]["rows"]}
         assert rows["elu"]["time_ratio"] == (pytest.approx(expected) if expected else None)
+
+
+def test_a_stored_report_is_rebuilt_from_its_own_records(tmp_path):
+    results = [_result("relu", s, 0.9 + 0.01 * s) for s in range(3)]
+    results += [_result("prelu", s, 0.91 + 0.01 * s) for s in range(3)]
+    _write_runs(tmp_path / "sweep", results)
+    first = report.write_report([tmp_path / "sweep"], tmp_path / "stored").read_text()
+    # The stored folder has no runs/: its results.json is the record, and the rebuilt report is the same.
+    assert report.write_report([tmp_path / "stored"], tmp_path / "stored").read_text() == first
+    assert report.collect([tmp_path / "stored"]) == report.collect([tmp_path / "sweep"])
