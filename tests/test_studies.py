@@ -1,18 +1,19 @@
 """relu_zoo.studies: the machinery, the analyses on synthetic records, and the born-dead prediction."""
 
-import copy
 import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 import relu_zoo
 from relu_zoo import models, tasks
 from relu_zoo import console
-from relu_zoo.studies import (born_dead, common, dying, get, init, list_studies, run_study, sparsity, trains_faster,
-                              vanishing)
+from relu_zoo.run.spec import ConfigError
+from relu_zoo.studies import (born_dead, common, dying, get, init, list_studies, restate_study, run_study, sparsity,
+                              trains_faster, vanishing)
 
 STORED = Path(__file__).resolve().parents[1] / "benchmarks" / "reports" / "studies"
 
@@ -254,42 +255,200 @@ def test_every_stored_study_has_a_bold_one_line_verdict():
         assert text.startswith("**") and text.count("**") >= 2 and "\n" not in text and "|" not in text, (name, text)
 
 
-def test_verdicts_follow_the_numbers():
-    # Each stored verdict, then the same analysis with the deciding numbers moved: the verdict must move too.
-    analysis = _stored_analysis("vanishing")
-    assert vanishing.verdict(analysis).startswith("**Supported for sigmoid, not for tanh**: at depth 50")
-    changed = copy.deepcopy(analysis)
-    changed["by_depth"]["50"]["tanh"]["log10_ratio_init"]["mean"] = -5.0
-    assert vanishing.verdict(changed).startswith("**Supported**: at depth 50, layer 1 gets 10^-30.7")
-    changed["by_depth"]["50"]["relu"]["log10_ratio_init"]["mean"] = -40.0
-    assert vanishing.verdict(changed).startswith("**Not supported here**")
+def test_stored_verdicts_state_what_they_could_detect():
+    # The stored studies' verdicts, restated from their results.json (`relu-zoo study NAME --restate`).
+    expected = {
+        "born_dead": "**Supported**: at depth 50, 100.0% of width-2 nets are born dead, 11.5% of width-8 ones",
+        "dying": "**Supported for the bias, inconclusive for the learning rate**: relu's dead units after training",
+        "init": "**Supported at depth 20, inconclusive at depth 5**: relu's test accuracy",
+        "sparsity": "**Inconclusive**: the sparsest (relu, 67.6% zeros",
+        "trains_faster": "**Not supported here**: tanh took 0.83× ReLU's epochs",
+        "vanishing": "**Supported for sigmoid, inconclusive for tanh**: at depth 50",
+    }
+    for name, start in expected.items():
+        text = get(name).verdict(_stored_analysis(name))
+        assert text.startswith(start), (name, text)
+        assert "detectable" in text or "could not detect" in text, (name, text)
+        if "nconclusive" in text.split("**")[1]:
+            assert "could not detect less than" in text, (name, text)
 
-    analysis = _stored_analysis("init")
-    assert init.verdict(analysis).startswith("**Supported at depth 20, not at depth 5**")
-    changed = copy.deepcopy(analysis)
-    changed["cells"]["relu__he_normal__depth5"]["test_accuracy"]["ci95"] = [0.95, 0.96]
-    assert init.verdict(changed).startswith("**Supported**:")
 
-    analysis = _stored_analysis("sparsity")
-    assert sparsity.verdict(analysis).startswith("**Not supported here**: the sparsest (relu")
-    changed = copy.deepcopy(analysis)
-    changed["activations"]["relu"]["test_accuracy"]["mean"] = 0.99
-    changed["spearman"].update(rho=0.8, p_value=0.001)
-    assert sparsity.verdict(changed).startswith("**Supported**: the sparsest activation (relu")
-    assert "sparser runs are more accurate (Spearman ρ = 0.80" in sparsity.verdict(changed)
+def test_stored_comparisons_are_current():
+    # Each stored analysis' comparisons are what its study computes from the stored analysis and runs now.
+    for name in list_studies():
+        stored = json.loads((STORED / name / "results.json").read_text())
+        assert get(name).compare(stored["analysis"], stored["runs"]) == stored["analysis"]["comparisons"], name
 
-    analysis = _stored_analysis("dying")
-    assert dying.verdict(analysis).startswith("**Supported for the bias, weakly for the learning rate**")
-    assert "only prelu and rrelu also train there" in dying.verdict(analysis)
-    changed = copy.deepcopy(analysis)
-    changed["cells"]["relu__lr0.1__bias0"]["dead"]["1"]["ci95"] = [0.10, 0.20]
-    assert dying.verdict(changed).startswith("**Supported**:")
 
-    analysis = _stored_analysis("born_dead")
-    assert born_dead.verdict(analysis).startswith("**Supported**: at depth 50, 100.0% of width-2 nets")
-    changed = copy.deepcopy(analysis)
-    changed["born_dead"]["2x50"]["born_dead"] = 0.0
-    assert born_dead.verdict(changed).startswith("**Not supported here**")
+def test_restate_recomputes_a_stored_study_without_runs(tmp_path):
+    stored = json.loads((STORED / "sparsity" / "results.json").read_text())
+    del stored["analysis"]["comparisons"]
+    stored["verdict"] = "stale"
+    (tmp_path / "results.json").write_text(json.dumps(stored))
+    path = restate_study("sparsity", out=tmp_path)
+    restated = json.loads((tmp_path / "results.json").read_text())
+    assert restated["verdict"] == sparsity.verdict(restated["analysis"]) != "stale"
+    assert restated["verdict"] in path.read_text()
+    # Paired by seed from the runs' scalars results.json keeps; the runs and their versions stay as they were.
+    assert restated["analysis"]["comparisons"]["versus"]["elu"]["test"] == "paired"
+    assert restated["runs"] == stored["runs"] and restated["versions"] == stored["versions"]
+    assert not (tmp_path / "figures").exists()  # the figures are left as the runs drew them
+    with pytest.raises(ConfigError, match="nothing to restate"):
+        restate_study("sparsity", out=tmp_path / "none")
+    assert console.main(["study", "sparsity", "--restate", "--out", str(tmp_path)]) == 0
+
+
+# -- the comparisons every verdict rests on ---------------------------------------------------------------------
+
+def test_welch_matches_scipy_and_difference_pairs_only_where_both_keep_seeds():
+    a, b = [0.90, 0.93, 0.91, 0.95], [0.88, 0.89, 0.90]
+    w = common.difference(common.ci(a), common.ci(b))
+    assert w["test"] == "welch" and w["mean_diff"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert w["p_value"] == pytest.approx(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+    paired = common.difference(common.seeded(dict(enumerate(a))), common.seeded(dict(enumerate(b))))
+    assert paired["test"] == "paired" and paired["n_pairs"] == 3
+    assert paired["p_value"] == pytest.approx(scipy_stats.ttest_rel(a[:3], b).pvalue)
+    assert common.difference(common.seeded({0: 0.9}), common.ci(b))["p_value"] is None  # one value: too few
+
+
+def test_adjust_gives_unpaired_comparisons_their_detectable_difference():
+    a, b = common.ci([0.90, 0.93, 0.91]), common.ci([0.88, 0.89, 0.90])
+    w, other = common.difference(a, b), common.difference(b, a)
+    common.adjust([w, other])
+    level = 0.05 / 2  # Bonferroni over the two, as stats.adjust does for paired comparisons
+    assert w["mde"] == pytest.approx((scipy_stats.t.ppf(1 - level / 2, w["df"]) + scipy_stats.t.ppf(0.8, w["df"]))
+                                     * w["se"])
+    assert w["verdict"] in ("better", "inconclusive") and "detectable" in f"detectable: {common.detectable(w)}"
+
+
+def _cmp(verdict, mean, ci95, mde, delta=0.005):
+    return {"verdict": verdict, "mean_diff": mean, "ci95": ci95, "mde": mde, "delta": delta}
+
+
+def test_outcome_says_not_supported_only_where_the_claim_could_be_detected():
+    assert common.outcome(_cmp("better", 0.02, [0.01, 0.03], 0.01)) == "holds"
+    assert common.outcome(_cmp("equivalent", 0.0, [-0.001, 0.001], 0.002)) == "not supported"
+    assert common.outcome(_cmp("worse", -0.02, [-0.03, -0.01], 0.01)) == "not supported"
+    assert common.outcome(_cmp("inconclusive", 0.01, [-0.02, 0.04], 0.05)) == "inconclusive"
+    assert common.outcome(_cmp("worse", -0.02, [-0.03, -0.01], 0.01), want="worse") == "holds"
+    assert common.outcome({"verdict": "too few seeds"}) == "too few seeds"
+    # A claim with a size: detected but smaller; ruled out where a difference of that size was detectable ...
+    assert common.outcome(_cmp("better", 0.5, [0.3, 0.7], 0.3), size=1.0) == "smaller"
+    assert common.outcome(_cmp("inconclusive", 0.1, [-0.2, 0.4], 0.6), size=1.0) == "not supported"
+    # ... and inconclusive where it was not, or where the interval still reaches the claimed size.
+    assert common.outcome(_cmp("inconclusive", 0.1, [-0.2, 0.4], 1.5), size=1.0) == "inconclusive"
+    assert common.outcome(_cmp("inconclusive", 0.5, [-0.2, 1.2], 0.9), size=1.0) == "inconclusive"
+
+
+def test_claim_words_use_the_words_of_claim_outcome():
+    assert common.claim_words([("a", "holds"), ("b", "holds")]) == "**Supported**"
+    assert common.claim_words([("a", "not supported")]) == "**Not supported here**"
+    assert common.claim_words([("a", "inconclusive")]) == "**Inconclusive**"
+    assert common.claim_words([("a", "too few seeds")]) == "**Too few seeds to tell**"
+    assert (common.claim_words([("tanh", "inconclusive"), ("sigmoid", "holds"), ("gelu", "not supported")])
+            == "**Supported for sigmoid, not for gelu, inconclusive for tanh**")
+
+
+# -- each study's verdict: supported, not supported where detectable, inconclusive -------------------------------
+
+def _vanishing_runs(act, log_ratios, acc=0.5):
+    """Runs whose log10 gradient ratio (first / last layer) is `log_ratios[seed]`, at init and after the epoch."""
+    return [_result(act, s, acc, {e: [{"grad_norm": 10.0 ** r}, {"grad_norm": 1.0}] for e in (-1, 0)})
+            for s, r in enumerate(log_ratios)]
+
+
+def test_vanishing_verdict_needs_ten_times_more_lost_to_be_detectable():
+    relu = [0.0, 0.1, -0.1]
+
+    def verdict(tanh_loss):
+        runs = _vanishing_runs("relu", relu, 0.9) + _vanishing_runs("sigmoid", [r - 30 - 0.1 * s for s, r in
+                                                                                enumerate(relu)])
+        runs += _vanishing_runs("tanh", [r - d for r, d in zip(relu, tanh_loss)])
+        return vanishing.verdict(vanishing.analyze({"depth50": runs}, False, None))
+
+    assert verdict([2.0, 2.1, 1.9]).startswith("**Supported**: at depth 50")
+    # tanh loses as much as relu, and a factor of 10^0.2 would have been detected: not the claimed 10 times.
+    text = verdict([0.05, -0.05, 0.0])
+    assert text.startswith("**Supported for sigmoid, not for tanh**") and "detectable: a factor of 10^0.2" in text
+    # Seeds too spread to tell a factor of 10 from none.
+    text = verdict([2.0, -1.0, 0.5])
+    assert text.startswith("**Supported for sigmoid, inconclusive for tanh**")
+    assert "times more than tanh (inconclusive: could not detect less than a factor of 10^" in text
+
+
+def _dying_runs(act, dead, acc=(0.9, 0.9, 0.9)):
+    def entry(fraction):
+        return {"dead_fraction": fraction, "never_active_fraction": fraction}
+    return [_result(act, s, a, {-1: [entry(0.0)], 1: [entry(d)]}) for s, (d, a) in enumerate(zip(dead, acc))]
+
+
+def test_dying_verdict_says_inconclusive_where_the_dead_units_could_not_be_told_apart():
+    def verdict(dead_at_bias):
+        results = {"lr0.01__bias0": _dying_runs("relu", [0.02, 0.03, 0.01]) + _dying_runs("leaky_relu", [0.0] * 3),
+                   "lr0.01__bias-3": _dying_runs("relu", dead_at_bias, (0.1, 0.1, 0.1))
+                   + _dying_runs("leaky_relu", [0.0] * 3, (0.85, 0.86, 0.87))}
+        return dying.verdict(dying.analyze(results, False, None))
+
+    text = verdict([0.80, 0.81, 0.79])
+    assert text.startswith("**Supported**: relu's dead units after training: 80.0% at bias -3 vs 2.0% at bias 0 "
+                           "(detectable: ")
+    assert "the variants remove them" in text and "all of them train there" in text
+    # As many dead units at bias -3 as at 0, within 2 points of the units, detectably: not supported.
+    assert verdict([0.02, 0.035, 0.01]).startswith("**Not supported here**: relu's dead units after training")
+    text = verdict([0.5, 0.0, 0.2])
+    assert text.startswith("**Inconclusive**: relu's dead units after training: 23.3% at bias -3 vs 2.0% at bias 0 "
+                           "(inconclusive: could not detect less than ")
+
+
+def test_init_verdict_pairs_the_initializers_by_seed():
+    def verdict(he, glorot):
+        results = {}
+        for init_name, accs in (("he_normal", he), ("glorot_uniform", glorot)):
+            results[f"{init_name}__depth5"] = [
+                _result("relu", s, a, {-1: [{"variance": 1.0}, {"variance": 0.5}]}) for s, a in enumerate(accs)]
+        return init.verdict(init.analyze(results, False, None))
+
+    assert verdict([0.95, 0.96, 0.97], [0.90, 0.905, 0.91]).startswith("**Supported**: relu's test accuracy")
+    text = verdict([0.90, 0.92, 0.91], [0.901, 0.919, 0.91])
+    assert text.startswith("**Not supported here**") and "equivalent within ±0.50 points" in text
+    text = verdict([0.95, 0.90, 0.93], [0.90, 0.94, 0.91])
+    assert text.startswith("**Inconclusive**") and "could not detect less than" in text
+
+
+def test_sparsity_verdict_needs_the_sparsest_detectably_ahead_or_behind():
+    def verdict(relu, elu):
+        runs = [_result("relu", s, a, {-1: [{"sparsity": 0.5}], 2: [{"sparsity": 0.6}]}) for s, a in enumerate(relu)]
+        runs += [_result("elu", s, a, {-1: [{"sparsity": 0.0}], 2: [{"sparsity": 0.0}]}) for s, a in enumerate(elu)]
+        return sparsity.verdict(sparsity.analyze({"mlp": runs}, False, None))
+
+    assert verdict([0.95, 0.96, 0.97], [0.90, 0.905, 0.91]).startswith("**Supported**: the sparsest activation "
+                                                                       "(relu, 60.0% zeros) is detectably more")
+    assert verdict([0.90, 0.91, 0.92], [0.95, 0.96, 0.97]).startswith(
+        "**Not supported here**: the sparsest (relu, 60.0% zeros, 91.0% test accuracy) is detectably less accurate "
+        "than elu")
+    text = verdict([0.95, 0.90, 0.93], [0.90, 0.94, 0.91])
+    assert text.startswith("**Inconclusive**: the sparsest (relu") and "could not detect less than" in text
+    assert "could not detect a correlation weaker than ρ = ±" in text
+
+
+def _born(width, depth, fraction, trials=2000):
+    return {"width": width, "depth": depth, "trials": trials, "born_dead": fraction, "born_dead_ci95": [0, 1],
+            "dead_at_input": fraction, "dead_at_input_ci95": [0, 1], "predicted_dead_at_input": 0.5}
+
+
+def test_born_dead_verdict_compares_the_frequencies_over_the_trials():
+    def verdict(narrow_deep, wide_deep, narrow_shallow, trials=2000):
+        born = {f"{w}x{d}": _born(w, d, f, trials) for w, d, f in
+                ((2, 50, narrow_deep), (8, 50, wide_deep), (2, 1, narrow_shallow), (8, 1, 0.0))}
+        analysis = {"born_dead": born}
+        analysis["comparisons"] = born_dead.compare(analysis, {})
+        return born_dead.verdict(analysis)
+
+    assert verdict(1.0, 0.1, 0.0).startswith("**Supported**: at depth 50, 100.0% of width-2 nets")
+    # 2,000 trials each tell frequencies within 5 % of the nets apart: the same frequency is detectably no more.
+    assert verdict(0.3, 0.3, 0.3).startswith("**Not supported here**")
+    text = verdict(0.3, 0.2, 0.25, trials=20)
+    assert text.startswith("**Inconclusive**") and "could not detect less than" in text
 
 
 def test_trains_faster_verdict_is_the_epoch_ratio_beside_krizhevskys(tmp_path):
@@ -299,14 +458,22 @@ def test_trains_faster_verdict_is_the_epoch_ratio_beside_krizhevskys(tmp_path):
         def errors(reached):  # 25 % training error first reached at epoch `reached` (1-based), or never
             return [0.2 if reached is not None and e + 1 >= reached else 0.5 for e in range(epochs)]
 
-        runs = [_curve_result("relu", s, errors(relu_epoch), [0.5] * epochs) for s in range(3)]
-        runs += [_curve_result("tanh", s, errors(tanh_epoch), [0.5] * epochs) for s in range(3)]
+        def each(reached):  # one epoch for every seed, or one per seed
+            return reached if isinstance(reached, list) else [reached] * 3
+
+        runs = [_curve_result("relu", s, errors(r), [0.5] * epochs) for s, r in enumerate(each(relu_epoch))]
+        runs += [_curve_result("tanh", s, errors(t), [0.5] * epochs) for s, t in enumerate(each(tanh_epoch))]
         return trains_faster.verdict(trains_faster.analyze({"cifar10_cnn": runs}, False, tmp_path))
 
     assert verdict(1, 6) == ("**Supported**: tanh took 6.00× ReLU's epochs to 25 % training error (medians 6 vs 1; "
-                             "Krizhevsky et al.: 6×)")
+                             "6.00× [6.00×, 6.00×] over 3 paired seeds, detectable: a factor of 1.00×; Krizhevsky et "
+                             "al.: 6×)")
     assert verdict(2, 5).startswith("**Partly supported**: tanh took 2.50× ReLU's epochs")
     assert verdict(3, 3).startswith("**Not supported here**: tanh took 1.00×")
+    # Seeds too spread to tell: tanh 1.5× slower in the median, but no factor below 6 could be detected.
+    text = verdict([2, 4, 3], [6, 3, 4])
+    assert text.startswith("**Inconclusive**: tanh took 1.33× ReLU's epochs")
+    assert "inconclusive: could not detect less than a factor of" in text
     # tanh never there: the run's length over ReLU's epochs bounds the factor from below, nothing more.
     assert verdict(1, None) == ("**Supported**: tanh did not reach 25 % training error in 8 epochs, ReLU in 1 "
                                 "(median), at least 8.0× faster (Krizhevsky et al.: 6×)")

@@ -1,10 +1,12 @@
 """Studies: the claims made about ReLU, each measured with the zoo's layers, models and real data.
 
     relu-zoo study NAME [--out DIR] [--work DIR] [--quick]
+    relu-zoo study NAME --restate [--out DIR]
 
 Each study (a module here, see `relu_zoo.studies.common`) trains its grid through the resumable runner
 (`relu_zoo.run.sweep`), one sweep per grid cell, then writes `results.json`, `figures/*.png` and a `README.md`
-stating the finding with numbers into `--out` (default `benchmarks/reports/studies/<name>/`).
+stating the finding with numbers into `--out` (default `benchmarks/reports/studies/<name>/`). `--restate`
+recomputes a stored study's comparisons and verdict from its `results.json` alone.
 """
 
 import importlib
@@ -68,3 +70,17 @@ def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, 
                               "without --report-only first.")
         analysis = module.analyze(results, quick, work)
         return common.write_outputs(module, name, analysis, results, out, command, quick, expected)
+
+
+def restate_study(name, out=None, quick=False):
+    """Recomputes the comparisons and verdict of study `name` stored in `out` from its results.json alone
+    (`common.restate`: nothing is trained or read from a work folder) and rewrites the report; returns the
+    README.md path."""
+    from relu_zoo.studies import common
+
+    out = Path(out) if out else default_out(name, quick)
+    if not (out / "results.json").is_file():
+        raise ConfigError(f"No stored results of study {name!r} in {str(out)!r}: nothing to restate. Run the "
+                          "study first.")
+    with common.baseline_activations():
+        return common.restate(get(name), name, out)

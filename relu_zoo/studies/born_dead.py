@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relu_zoo.run import store
+from relu_zoo.run import stats, store
 from relu_zoo.studies import common
 
 TITLE = "Born dead: deep narrow ReLU nets at initialization"
@@ -32,6 +32,8 @@ BORN_DEPTHS = [1, 2, 5, 10, 20, 50]
 BORN_TRIALS = 2000
 BORN_INPUTS = 256
 BORN_INPUT_DIM = 2
+# Born-dead frequencies within 5 % of the nets of each other count as the same (equivalence margin).
+DELTA = 0.05
 
 
 def cells(quick):
@@ -93,7 +95,32 @@ def analyze(results, quick, work):
     else:
         measured = born_dead(widths=[2, 4], depths=[1, 5], trials=200) if quick else born_dead()
         store.atomic_write_json(cache, measured)
-    return {"born_dead": measured}
+    analysis = {"born_dead": measured}
+    analysis["comparisons"] = compare(analysis, results)
+    return analysis
+
+
+def _trials(cell):
+    """The cell's trials as `common.ci()` of 0/1 values (born dead or not), what `common.difference` compares,
+    with one born-dead and one living net added (Agresti & Caffo 2000): a frequency of 0 or 1 then keeps a
+    spread, and the unpaired interval of the difference its coverage."""
+    dead = round(cell["born_dead"] * cell["trials"])
+    return common.ci([1.0] * (dead + 1) + [0.0] * (cell["trials"] - dead + 1))
+
+
+def compare(analysis, runs):
+    """The born-dead frequency of the narrowest nets minus the widest at the greatest depth ("width"), and of the
+    deepest narrowest nets minus the shallowest ("depth"), Holm over the two; each trial is a fresh net, so
+    nothing is paired (Welch's test on the 0/1 outcomes, `_trials`)."""
+    born = analysis["born_dead"]
+    deepest, shallowest = max(b["depth"] for b in born.values()), min(b["depth"] for b in born.values())
+    narrow, wide = min(b["width"] for b in born.values()), max(b["width"] for b in born.values())
+    pairs = {"width": (f"{narrow}x{deepest}", f"{wide}x{deepest}"),
+             "depth": (f"{narrow}x{deepest}", f"{narrow}x{shallowest}")}
+    compared = {name: {"cells": [a, b], **common.difference(_trials(born[a]), _trials(born[b]), DELTA)}
+                for name, (a, b) in pairs.items() if a != b and a in born and b in born}
+    common.adjust(list(compared.values()))
+    return compared
 
 
 def figures(analysis, dest):
@@ -127,17 +154,51 @@ def figures(analysis, dest):
 
 
 def _summary(analysis):
-    """What the finding rests on: the (width, depth) cells whose measured interval holds the prediction, and the
-    born-dead fractions of the narrowest and the widest nets at the greatest depth."""
+    """What the finding rests on: the (width, depth) cells whose measured interval holds the prediction, the
+    born-dead fractions of the narrowest and the widest nets at the greatest depth and of the narrowest at the
+    smallest depth, and the comparisons (`compare`) with their outcomes for the claim (more die narrower, and
+    deeper)."""
     born = analysis["born_dead"]
     inside = sum(b["dead_at_input_ci95"][0] <= b["predicted_dead_at_input"] <= b["dead_at_input_ci95"][1]
                  for b in born.values())
-    deepest = max(b["depth"] for b in born.values())
+    deepest, shallowest = max(b["depth"] for b in born.values()), min(b["depth"] for b in born.values())
     narrow = min(b["width"] for b in born.values())
     wide = max(b["width"] for b in born.values())
-    n, w = born[f"{narrow}x{deepest}"], born[f"{wide}x{deepest}"]
-    return {"inside": inside, "cells": len(born), "deepest": deepest, "narrow": narrow, "wide": wide,
-            "narrow_cell": n, "wide_cell": w, "supported": n["born_dead"] > w["born_dead"]}
+    comparisons = analysis.get("comparisons") or compare(analysis, {})
+    return {"inside": inside, "cells": len(born), "deepest": deepest, "shallowest": shallowest, "narrow": narrow,
+            "wide": wide, "narrow_cell": born[f"{narrow}x{deepest}"], "wide_cell": born[f"{wide}x{deepest}"],
+            "shallow_cell": born[f"{narrow}x{shallowest}"], "comparisons": comparisons,
+            "outcomes": {name: common.outcome(c, "better") for name, c in comparisons.items()}}
+
+
+def _could(c, result):
+    if result == "inconclusive":
+        return f"inconclusive: could not detect less than {common.detectable(c)}"
+    return f"detectable: {common.detectable(c)}"
+
+
+def _summary(analysis):
+    """What the finding rests on: the (width, depth) cells whose measured interval holds the prediction, the
+    born-dead fractions of the narrowest and the widest nets at the greatest depth and of the narrowest at the
+    smallest depth, and the comparisons (`compare`) with their outcomes for the claim (more die narrower, and
+    deeper)."""
+    born = analysis["born_dead"]
+    inside = sum(b["dead_at_input_ci95"][0] <= b["predicted_dead_at_input"] <= b["dead_at_input_ci95"][1]
+                 for b in born.values())
+    deepest, shallowest = max(b["depth"] for b in born.values()), min(b["depth"] for b in born.values())
+    narrow = min(b["width"] for b in born.values())
+    wide = max(b["width"] for b in born.values())
+    comparisons = analysis.get("comparisons") or compare(analysis, {})
+    return {"inside": inside, "cells": len(born), "deepest": deepest, "shallowest": shallowest, "narrow": narrow,
+            "wide": wide, "narrow_cell": born[f"{narrow}x{deepest}"], "wide_cell": born[f"{wide}x{deepest}"],
+            "shallow_cell": born[f"{narrow}x{shallowest}"], "comparisons": comparisons,
+            "outcomes": {name: common.outcome(c, "better") for name, c in comparisons.items()}}
+
+
+def _could(c, result):
+    if result == "inconclusive":
+        return f"inconclusive: could not detect less than {common.detectable(c)}"
+    return f"detectable: {common.detectable(c)}"
 
 
 def findings(analysis):
@@ -158,16 +219,35 @@ def findings(analysis):
               f"born dead (dead at one input {100 * n['dead_at_input']:.1f}%, predicted "
               f"{100 * n['predicted_dead_at_input']:.1f}%); width {s['wide']}: {100 * w['born_dead']:.1f}% born dead.",
               ""]
+    for name, c in s["comparisons"].items():
+        a, b = c["cells"]
+        if c.get("ci95") is None:
+            lines.append(f"- {name}: too few trials to compare")
+            continue
+        lo, hi = c["ci95"]
+        lines.append(f"- {name}: born dead at {a} minus at {b} (width x depth): {100 * c['mean_diff']:+.1f} "
+                     f"[{100 * lo:+.1f}, {100 * hi:+.1f}] points, {stats.verdict_text(c)} "
+                     f"({_could(c, s['outcomes'][name])}; unpaired (Welch), {born[a]['trials']} and "
+                     f"{born[b]['trials']} nets, one born dead and one living added to each).")
+    lines.append("")
+    outcomes = set(s["outcomes"].values())
     lines.append("**Supported here**: narrow ReLU nets die at initialization more often the deeper they are, as "
-                 "predicted; width protects them." if s["supported"] else
-                 "**Not supported here**: the narrow deep nets are not born dead more often than the wide ones.")
+                 "predicted; width protects them." if outcomes == {"holds"} else
+                 "**Not supported here**: the narrow deep nets are not born dead more often than the wide or the "
+                 "shallow ones, and the trials could have detected it." if outcomes == {"not supported"} else
+                 "Each part of the claim as the verdict above says: " + ", ".join(
+                     f"{name} {result}" for name, result in s["outcomes"].items()) + ".")
     return lines
 
 
 def verdict(analysis):
     s = _summary(analysis)
-    n, w = s["narrow_cell"], s["wide_cell"]
-    word = "**Supported**" if s["supported"] else "**Not supported here**"
+    n, w, shallow = s["narrow_cell"], s["wide_cell"], s["shallow_cell"]
+    word = common.claim_words(list(s["outcomes"].items()))
+    comparisons = s["comparisons"]
+    width = (f" ({_could(comparisons['width'], s['outcomes']['width'])})" if "width" in comparisons else "")
+    depth = (f"; width-{s['narrow']} nets: {100 * shallow['born_dead']:.1f}% at depth {s['shallowest']} "
+             f"({_could(comparisons['depth'], s['outcomes']['depth'])})" if "depth" in comparisons else "")
     return (f"{word}: at depth {s['deepest']}, {100 * n['born_dead']:.1f}% of width-{s['narrow']} nets are born "
-            f"dead, {100 * w['born_dead']:.1f}% of width-{s['wide']} ones; the predicted 1-(1-2^-N)^L lies inside "
-            f"the measured 95% interval in {s['inside']} of {s['cells']} (width, depth) cells")
+            f"dead, {100 * w['born_dead']:.1f}% of width-{s['wide']} ones{width}{depth}; the predicted 1-(1-2^-N)^L "
+            f"lies inside the measured 95% interval in {s['inside']} of {s['cells']} (width, depth) cells")

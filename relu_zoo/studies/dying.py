@@ -20,6 +20,9 @@ LEARNING_RATES = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 BIASES = [0.0, -1.0, -3.0]
 BIAS_LR = 1e-2
 WIDTH, DEPTH = 128, 3
+# Dead fractions within 2 % of the units of each other count as the same (equivalence margin): less than one
+# unit in 50, below what any account of dying ReLU is about.
+DEAD_DELTA = 0.02
 
 
 def cells(quick):
@@ -52,15 +55,15 @@ def setup(quick):
 
 
 def _unit_series(runs, key):
-    """{epoch: ci over seeds of the mean over layers of `key`} for the runs that finished."""
+    """{epoch: ci over seeds of the mean over layers of `key`, with its values by seed} for the given runs."""
     epochs = sorted({rec["epoch"] for r in runs for rec in (r.get("diagnostics") or [])})
     series = {}
     for epoch in epochs:
-        values = []
+        values = {}
         for r in runs:
             layer_values = [v for v in common.layer_series(r, epoch, key) if v is not None]
-            values.append(float(np.mean(layer_values)) if layer_values else None)
-        series[str(epoch)] = common.ci(values)
+            values[r["seed"]] = float(np.mean(layer_values)) if layer_values else None
+        series[str(epoch)] = common.seeded(values)
     return series
 
 
@@ -79,7 +82,50 @@ def analyze(results, quick, work):
                 "never_active": _unit_series(ok, "never_active_fraction"),
                 "dead_at_init": _unit_series(rs, "dead_fraction").get("-1"),
             }
+    analysis["comparisons"] = compare(analysis, results)
     return analysis
+
+
+def _cell_id(cell):
+    """The grid cell (`cells()`) an analysis cell comes from."""
+    return f"lr{cell['learning_rate']:g}__bias{cell['bias_init']:g}"
+
+
+def _key(cell):
+    return f"{cell['activation']}__{_cell_id(cell)}"
+
+
+def compare(analysis, runs):
+    """relu's dead units after training at the most negative bias minus at bias 0 (at BIAS_LR), and at the
+    highest learning rate that trained minus at the lowest (bias 0), Holm over the two; at the setting with
+    relu's most dead units, each variant's dead units and test accuracy minus relu's there (Holm over the
+    variants, each). Cells are named by their analysis keys."""
+    cells = sorted(analysis["cells"].values(), key=lambda c: (c["activation"], -c["bias_init"], c["learning_rate"]))
+    relu = [c for c in cells if c["activation"] == "relu" and _dead(c)]
+    by_bias = sorted((c for c in relu if c["learning_rate"] == BIAS_LR), key=lambda c: c["bias_init"])
+    by_lr = sorted((c for c in relu if c["bias_init"] == 0.0), key=lambda c: c["learning_rate"])
+    pairs = {}
+    if len(by_bias) > 1 and by_bias[-1]["bias_init"] == 0.0:
+        pairs["the bias"] = (by_bias[0], by_bias[-1])
+    if len(by_lr) > 1:
+        pairs["the learning rate"] = (by_lr[-1], by_lr[0])
+    factors = {name: {"high": _key(high), "low": _key(low), **common.difference(_dead(high), _dead(low), DEAD_DELTA)}
+               for name, (high, low) in pairs.items()}
+    common.adjust(list(factors.values()))
+    worst = max(relu, key=lambda c: _dead(c)["mean"], default=None)
+    dead, accuracy = {}, {}
+    if worst is not None:
+        here = runs.get(_cell_id(worst))
+        relu_accuracy = common.with_seeds(worst["test_accuracy"], here, "relu")
+        for act in ACTIVATIONS[1:]:
+            found = analysis["cells"].get(f"{act}__{_cell_id(worst)}")
+            if found and _dead(found):
+                dead[act] = common.difference(_dead(found), _dead(worst), DEAD_DELTA)
+                accuracy[act] = common.difference(common.with_seeds(found["test_accuracy"], here, act), relu_accuracy)
+        common.adjust(list(dead.values()))
+        common.adjust(list(accuracy.values()))
+    return {"factors": factors, "worst": None if worst is None else _key(worst), "variants_dead": dead,
+            "variants_accuracy": accuracy}
 
 
 def _final(series):
@@ -163,6 +209,16 @@ def findings(analysis):
                      f"{worst['learning_rate']:g}, bias {worst['bias_init']:g} (test accuracy "
                      f"{common.fmt_ci(worst['test_accuracy'])}%); same setting: " + (", ".join(others) or "–") +
                      ".")
+    if s["factors"]:
+        lines += ["", "Comparisons (difference in points [95% CI], Holm-adjusted verdict, the difference each could "
+                  "detect):", ""]
+        for name, f in s["factors"].items():
+            lines.append(f"- {name}, relu's dead units at {f['high_label']} minus at {f['low_label']}: "
+                         + common.fmt_difference(f["comparison"]))
+        for act, c in s["dead_comparisons"].items():
+            lines.append(f"- {act}'s dead units minus relu's there: " + common.fmt_difference(c))
+        for act, c in s["accuracy_comparisons"].items():
+            lines.append(f"- {act}'s test accuracy minus relu's there: " + common.fmt_difference(c))
     return lines
 
 
@@ -172,44 +228,58 @@ def _dead(cell):
     return final if final and final["mean"] is not None else None
 
 
-def _effect(high, low):
-    """How much more relu dies in cell `high` than in `low`: "yes" (the 95% intervals are apart), "weak" (more on
-    average, overlapping intervals) or "no"."""
-    if common.above(_dead(high), _dead(low)):
-        return "yes"
-    return "weak" if _dead(high)["mean"] > _dead(low)["mean"] else "no"
-
-
 def _summary(analysis):
-    """What the finding rests on: relu's dead units at the most negative bias against bias 0 (at BIAS_LR) and at
-    the highest learning rate that trained against the lowest (bias 0), each with its `_effect`, and at the
-    setting with relu's most dead units, the variants' cells."""
-    cells = sorted(analysis["cells"].values(), key=lambda c: (c["activation"], -c["bias_init"], c["learning_rate"]))
-    relu = [c for c in cells if c["activation"] == "relu" and _dead(c)]
-    relu_worst = max(relu, key=lambda c: _dead(c)["mean"], default=None)
-    variants = {}
-    if relu_worst is not None:
-        for act in ACTIVATIONS[1:]:
-            found = _cells(analysis, activation=act, learning_rate=relu_worst["learning_rate"],
-                           bias_init=relu_worst["bias_init"])
-            if found and _dead(found[0]):
-                variants[act] = found[0]
-    by_bias = sorted((c for c in relu if c["learning_rate"] == BIAS_LR), key=lambda c: c["bias_init"])
-    by_lr = sorted((c for c in relu if c["bias_init"] == 0.0), key=lambda c: c["learning_rate"])
+    """What the finding rests on (`compare`, from the analysis' own `comparisons` where it has them: those pair
+    the seeds): relu's dead units at the most negative bias against bias 0 (at BIAS_LR) and at the highest
+    learning rate that trained against the lowest (bias 0), each with its outcome for the claim that relu dies
+    more there; at the setting with relu's most dead units, the variants' cells, whether they have fewer dead
+    units and whether they train better."""
+    comparisons = analysis.get("comparisons") or compare(analysis, {})
+    cells = analysis["cells"]
     factors = {}
-    if len(by_bias) > 1 and by_bias[-1]["bias_init"] == 0.0:
-        factors["the bias"] = (by_bias[0], by_bias[-1], f"bias {by_bias[0]['bias_init']:g}",
-                               f"bias {by_bias[-1]['bias_init']:g}")
-    if len(by_lr) > 1:
-        factors["the learning rate"] = (by_lr[-1], by_lr[0], f"learning rate {by_lr[-1]['learning_rate']:g}",
-                                        f"{by_lr[0]['learning_rate']:g}")
-    return {"relu_worst": relu_worst, "variants": variants,
-            "factors": {name: {"high": high, "low": low, "high_label": hi, "low_label": lo,
-                               "effect": _effect(high, low)} for name, (high, low, hi, lo) in factors.items()}}
+    for name, c in comparisons["factors"].items():
+        high, low = cells[c["high"]], cells[c["low"]]
+        labels = ((f"bias {high['bias_init']:g}", f"bias {low['bias_init']:g}") if name == "the bias" else
+                  (f"learning rate {high['learning_rate']:g}", f"{low['learning_rate']:g}"))
+        factors[name] = {"high": high, "low": low, "high_label": labels[0], "low_label": labels[1],
+                         "comparison": c, "outcome": common.outcome(c, "better")}
+    worst = cells[comparisons["worst"]] if comparisons["worst"] else None
+    variants = {act: cells[f"{act}__{_cell_id(worst)}"] for act in comparisons["variants_dead"]}
+    return {"relu_worst": worst, "variants": variants, "factors": factors,
+            "removed": {act: common.outcome(c, "worse") for act, c in comparisons["variants_dead"].items()},
+            "trained": {act: common.outcome(c, "better") for act, c in comparisons["variants_accuracy"].items()},
+            "dead_comparisons": comparisons["variants_dead"], "accuracy_comparisons": comparisons["variants_accuracy"]}
 
 
 def _and(names):
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _could(comparison, result):
+    """What a comparison could detect, in points, as the verdict says it beside its numbers."""
+    if result == "inconclusive":
+        return f"inconclusive: could not detect less than {common.detectable(comparison)}"
+    return f"detectable: {common.detectable(comparison)}"
+
+
+def _parts(outcomes, comparisons, every, held, not_held, unsure):
+    """The variants' outcomes in words: `every` where all hold, else "prelu and rrelu <held>, leaky_relu
+    <not_held> and it is inconclusive whether elu <unsure> (could not detect less than 8.6 points)"; `held`,
+    `not_held` and `unsure` are each (singular, plural)."""
+    groups = {}
+    for act, result in outcomes.items():
+        groups.setdefault(result, []).append(act)
+    if set(groups) == {"holds"}:
+        return every
+    clauses = [f"{_and(acts)} {words[len(acts) > 1]}" for acts, words in
+               ((groups.get("holds"), held), (groups.get("smaller"), held), (groups.get("not supported"), not_held))
+               if acts]
+    acts = groups.get("inconclusive", []) + groups.get("too few seeds", [])
+    if acts:
+        could = ", ".join((f"{a}: " if len(acts) > 1 else "") + common.detectable(comparisons[a]) for a in acts)
+        clauses.append(f"it is inconclusive whether {_and(acts)} {unsure[len(acts) > 1]} (could not detect less "
+                       f"than {could})")
+    return _and(clauses)
 
 
 def verdict(analysis):
@@ -217,31 +287,23 @@ def verdict(analysis):
     factors, worst = s["factors"], s["relu_worst"]
     if not factors:
         return "**Inconclusive**: no two settings of the learning rate or of the bias where relu trained"
-    effects = [f["effect"] for f in factors.values()]
-    if len(set(effects)) == 1:
-        word = {"yes": "**Supported**", "weak": "**Weakly supported**", "no": "**Not supported here**"}[effects[0]]
-    else:
-        lead = {"yes": "Supported", "weak": "Weakly supported", "no": "Not supported"}
-        then = {"yes": "supported", "weak": "weakly", "no": "not"}
-        word = "**" + ", ".join((lead if i == 0 else then)[f["effect"]] + " for " + name
-                                for i, (name, f) in enumerate(factors.items())) + "**"
+    word = common.claim_words([(name, f["outcome"]) for name, f in factors.items()])
     text = f"{word}: relu's dead units after training: " + ", ".join(
         f"{100 * _dead(f['high'])['mean']:.1f}% at {f['high_label']} vs {100 * _dead(f['low'])['mean']:.1f}% at "
-        f"{f['low_label']}" + (" (95% intervals overlap)" if f["effect"] == "weak" else "")
-        for f in factors.values())
+        f"{f['low_label']} ({_could(f['comparison'], f['outcome'])})" for f in factors.values())
     variants = s["variants"]
     if variants:
-        removed = [a for a, c in variants.items() if common.above(_dead(worst), _dead(c))]
-        trained = [a for a, c in variants.items() if common.above(c["test_accuracy"], worst["test_accuracy"])]
         most = max(100 * _dead(c)["mean"] for c in variants.values())
-        text += f"; at learning rate {worst['learning_rate']:g}, bias {worst['bias_init']:g} " + (
-            f"the variants remove them (at most {most:.1f}% dead)" if len(removed) == len(variants) else
-            f"only {_and(removed)} remove them" if removed else f"the variants do not remove them (up to {most:.1f}%)")
+        text += f"; at learning rate {worst['learning_rate']:g}, bias {worst['bias_init']:g}: " + _parts(
+            s["removed"], s["dead_comparisons"], f"the variants remove them (at most {most:.1f}% dead)",
+            ("removes them", "remove them"), ("does not", "do not"), ("removes them", "remove them"))
+        trained = [a for a, o in s["trained"].items() if o == "holds"]
         accuracy = _and([f"{100 * variants[a]['test_accuracy']['mean']:.1f}%" for a in trained])
         relu_accuracy = (f"relu's {100 * worst['test_accuracy']['mean']:.1f}%"
                          if worst["test_accuracy"]["mean"] is not None else "relu")
-        text += (f", and all of them train there ({accuracy} test accuracy vs {relu_accuracy})"
-                 if len(trained) == len(variants) else
-                 f", but only {_and(trained)} also train there ({accuracy} test accuracy vs {relu_accuracy})"
-                 if trained else ", but none of them trains better there than relu")
+        there = f"({accuracy} test accuracy vs {relu_accuracy})"
+        text += "; " + _parts(s["trained"], s["accuracy_comparisons"], f"all of them train there {there}",
+                              (f"also trains there {there}", f"also train there {there}"),
+                              ("does not train better there", "do not train better there"),
+                              ("trains better there", "train better there"))
     return text

@@ -9,6 +9,7 @@ at which validation accuracy first reaches the target).
 
 import numpy as np
 
+from relu_zoo.run import stats
 from relu_zoo.studies import common
 
 TITLE = "Initialization: He vs Glorot vs LeCun for the ReLU family"
@@ -61,7 +62,36 @@ def analyze(results, quick, work):
                 "log10_variance_ratio": common.ci([
                     float(np.log10(v[-1] / v[0])) if v and v[0] > 0 and v[-1] > 0 else None for v in variances]),
             }
+    analysis["comparisons"] = compare(analysis, results)
     return analysis
+
+
+def _best(analysis, depth):
+    """relu at `depth`: the He and the non-He initializer with the best mean test accuracy (cells); None
+    without both."""
+    relu = {c["initializer"]: c for c in sorted(analysis["cells"].values(), key=lambda c: c["initializer"])
+            if c["activation"] == "relu" and c["depth"] == depth}
+    he = [relu[i] for i in ("he_normal", "he_uniform") if i in relu and relu[i]["test_accuracy"]["mean"] is not None]
+    other = [relu[i] for i in relu if not i.startswith("he") and relu[i]["test_accuracy"]["mean"] is not None]
+    if not (he and other):
+        return None
+    return max(he, key=lambda c: c["test_accuracy"]["mean"]), max(other, key=lambda c: c["test_accuracy"]["mean"])
+
+
+def compare(analysis, runs):
+    """Per depth, relu's test accuracy with the best He initializer minus with the best other one, paired by
+    seed (the cells share their seeds), Holm over the depths: {depth: comparison with its `he` and `other`}."""
+    compared = {}
+    for depth in sorted({c["depth"] for c in analysis["cells"].values()}):
+        best = _best(analysis, depth)
+        if best is None:
+            continue
+        he, other = (common.with_seeds(c["test_accuracy"], runs.get(f"{c['initializer']}__depth{depth}"), "relu")
+                     for c in best)
+        compared[str(depth)] = {"he": best[0]["initializer"], "other": best[1]["initializer"],
+                                **common.difference(he, other)}
+    common.adjust(list(compared.values()))
+    return compared
 
 
 def _cells_for(analysis, act, depth):
@@ -121,38 +151,59 @@ def findings(analysis):
                      f"| {c['reached_target']}/{c['n']} | "
                      f"{common.fmt_ci(c['log10_variance_ratio'], scale=1.0, digits=2)} |")
     lines.append("")
-    depth = max(c["depth"] for c in cells)
-    c = _comparison(analysis, depth)
-    if c is not None:
+    for depth in sorted({c["depth"] for c in cells}):
+        c = _comparison(analysis, depth)
+        if c is None:
+            continue
         best_he, best_other = c["he"], c["other"]
-        lines.append(f"relu at depth {depth}: He variance ratio (last / first layer) 10^"
-                     f"{best_he['log10_variance_ratio']['mean']:.2f}, {best_other['initializer']} 10^"
-                     f"{best_other['log10_variance_ratio']['mean']:.2f}; test accuracy best He "
+        if lines[-1]:
+            lines.append("")
+        lines.append(f"relu at depth {depth}: He variance ratio (last / first layer) "
+                     f"{_power(best_he['log10_variance_ratio'])}, {best_other['initializer']} "
+                     f"{_power(best_other['log10_variance_ratio'])}; test accuracy best He "
                      f"({best_he['initializer']}) {common.fmt_ci(best_he['test_accuracy'])}%, best other "
-                     f"({best_other['initializer']}) {common.fmt_ci(best_other['test_accuracy'])}%.")
-        lines.append("")
-        if c["supported"]:
-            lines.append("**Supported here** at this depth: He's interval lies above every other initializer's best.")
-        else:
-            lines.append("**Not supported here** as a difference in accuracy: the 95% intervals of the best He and "
-                         "the best non-He initializer overlap (the variance figure shows whether the activations "
-                         "shrink).")
+                     f"({best_other['initializer']}) {common.fmt_ci(best_other['test_accuracy'])}%: He minus other "
+                     f"{_difference(c)}, {common.how_compared(c['comparison'])}. " + {
+                         "holds": "**Supported here** at this depth: He trains detectably better than the best "
+                                  "other initializer.",
+                         "not supported": "**Not supported here** at this depth: He is detectably no better than the "
+                                          "best other initializer (equivalent, or worse).",
+                         "inconclusive": "**Inconclusive** at this depth: no difference is detected, and this study "
+                                         "could not have detected one smaller than the one stated (the variance "
+                                         "figure shows whether the activations shrink).",
+                         "too few seeds": "**Too few seeds to tell** at this depth."}[c["outcome"]])
     return lines
 
 
+def _power(summary):
+    """"10^-5.94" from a `ci()` summary of log10 values, "–" where it has no mean (no variance recorded)."""
+    return "–" if summary.get("mean") is None else f"10^{summary['mean']:.2f}"
+
+
 def _comparison(analysis, depth):
-    """relu at `depth`: the He and the non-He initializer with the best mean test accuracy, and whether He's 95%
-    interval lies above the other's (the claim); None without both."""
-    relu = {c["initializer"]: c for c in sorted(analysis["cells"].values(), key=lambda c: c["initializer"])
-            if c["activation"] == "relu" and c["depth"] == depth}
-    he = [relu[i] for i in ("he_normal", "he_uniform") if i in relu and relu[i]["test_accuracy"]["mean"] is not None]
-    other = [relu[i] for i in relu if not i.startswith("he") and relu[i]["test_accuracy"]["mean"] is not None]
-    if not (he and other):
+    """relu at `depth`: the He and the non-He initializer with the best mean test accuracy, their comparison
+    (`compare`, from the analysis' own `comparisons` where it has them: those pair the seeds) and its outcome
+    for the claim that He trains better; None without both."""
+    comparisons = analysis.get("comparisons") or compare(analysis, {})
+    c = comparisons.get(str(depth))
+    if c is None:
         return None
-    best_he = max(he, key=lambda c: c["test_accuracy"]["mean"])
-    best_other = max(other, key=lambda c: c["test_accuracy"]["mean"])
-    return {"he": best_he, "other": best_other,
-            "supported": common.above(best_he["test_accuracy"], best_other["test_accuracy"])}
+    cells = {cell["initializer"]: cell for cell in analysis["cells"].values()
+             if cell["activation"] == "relu" and cell["depth"] == depth}
+    return {"he": cells[c["he"]], "other": cells[c["other"]], "comparison": c, "outcome": common.outcome(c)}
+
+
+def _difference(c):
+    """"+58.7 [+34.5, +82.8] points (detectable: 24.5 points)", or with "inconclusive: could not detect less
+    than ..." where the comparison could not tell."""
+    cmp = c["comparison"]
+    if cmp.get("ci95") is None:
+        return "too few seeds to compare"
+    lo, hi = cmp["ci95"]
+    could = (f"inconclusive: could not detect less than {common.detectable(cmp)}" if c["outcome"] == "inconclusive"
+             else stats.verdict_text(cmp) if cmp["verdict"] == "equivalent"
+             else f"detectable: {common.detectable(cmp)}")
+    return f"{100 * cmp['mean_diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] points ({could})"
 
 
 def verdict(analysis):
@@ -161,11 +212,8 @@ def verdict(analysis):
     compared = {d: c for d, c in compared.items() if c is not None}
     if not compared:
         return "**Inconclusive**: no relu run with both a He and a non-He initializer"
-    word = common.verdict_words([f"depth {d}" for d, c in compared.items() if c["supported"]],
-                                [f"depth {d}" for d, c in compared.items() if not c["supported"]], preposition="at")
+    word = common.claim_words([(f"depth {d}", c["outcome"]) for d, c in compared.items()], preposition="at")
     return f"{word}: relu's test accuracy, best He vs best other initializer, " + "; ".join(
         f"at depth {d} {c['he']['initializer']} {common.fmt_ci(c['he']['test_accuracy'])}% vs "
-        f"{c['other']['initializer']} {common.fmt_ci(c['other']['test_accuracy'])}%"
-        + ("" if c["supported"] else " (He's 95% interval lies below)"
-           if common.above(c["other"]["test_accuracy"], c["he"]["test_accuracy"]) else " (95% intervals overlap)")
+        f"{c['other']['initializer']} {common.fmt_ci(c['other']['test_accuracy'])}%, {_difference(c)}"
         for d, c in compared.items())

@@ -6,9 +6,12 @@ variants at least as good. Measured here: the fraction of exact zeros in the hid
 fixed probe batch, at initialization and after each epoch, against test accuracy, across activations.
 """
 
+import math
+
 import numpy as np
 from scipy import stats as scipy_stats
 
+from relu_zoo.run import stats
 from relu_zoo.studies import common
 
 TITLE = "Sparsity: activation sparsity vs accuracy"
@@ -62,7 +65,42 @@ def analyze(results, quick, work):
         analysis["spearman"] = {"rho": float(rho), "p_value": float(p), "n": len(pairs)}
     else:
         analysis["spearman"] = None
+    analysis["comparisons"] = compare(analysis, results)
     return analysis
+
+
+def _sparsest(analysis):
+    """The activation with the most exact zeros after training; None without one that has both sparsity and test
+    accuracy."""
+    scored = [act for act, a in analysis["activations"].items()
+              if _final(a["sparsity"]) and _final(a["sparsity"])["mean"] is not None and a["test_accuracy"]["mean"]]
+    return max(scored, key=lambda act: _final(analysis["activations"][act]["sparsity"])["mean"], default=None)
+
+
+def rho_detectable(n, alpha=ALPHA, power=stats.POWER):
+    """The smallest |Spearman ρ| a two-sided test at `alpha` detects with `power` over `n` runs: Fisher's z with
+    the variance 1.06 / (n - 3) of Spearman's ρ (Fieller, Hartley & Pearson 1957); None below 4 runs."""
+    if n is None or n < 4:
+        return None
+    z = (scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power)) * math.sqrt(1.06 / (n - 3))
+    return float(math.tanh(z))
+
+
+def compare(analysis, runs):
+    """The sparsest activation's test accuracy minus every other's, paired by seed, Holm over them (the claim:
+    each is positive), and the smallest rank correlation of sparsity and accuracy the runs could detect."""
+    sparsest = _sparsest(analysis)
+    versus = {}
+    if sparsest is not None:
+        cell = [r for rs in runs.values() for r in rs]
+        acts = analysis["activations"]
+        mine = common.with_seeds(acts[sparsest]["test_accuracy"], cell, sparsest)
+        versus = {act: common.difference(mine, common.with_seeds(a["test_accuracy"], cell, act))
+                  for act, a in acts.items() if act != sparsest and a["test_accuracy"]["mean"] is not None}
+        common.adjust(list(versus.values()))
+    spearman = analysis.get("spearman")
+    return {"sparsest": sparsest, "versus": versus,
+            "rho_detectable": rho_detectable(spearman["n"]) if spearman else None}
 
 
 def _final(series):
@@ -116,33 +154,82 @@ def findings(analysis):
                      f"{common.fmt_ci(best[2])}%).")
         sp = analysis.get("spearman")
         if sp:
+            least = c.get("rho_detectable")
+            weakest = "" if least is None else f"; the weakest correlation detectable: ρ = ±{least:.2f}"
             lines.append(f"Spearman ρ(final sparsity, test accuracy) over {sp['n']} runs: {sp['rho']:.2f} "
-                         f"(p = {sp['p_value']:.3g}).")
-        lines.append("")
-        if c["outcome"] == "supported":
-            lines.append("**Supported here**: the sparsest activation is also the most accurate.")
-        elif c["outcome"] == "apart":
-            lines.append(f"**Not supported here**: the sparsest activation ({sparsest[0]}) is significantly less "
-                         f"accurate than {best[0]} (non-overlapping 95% intervals).")
-        else:
-            lines.append(f"**Not supported here**: the sparsest activation ({sparsest[0]}) is not the most accurate "
-                         f"({best[0]}), though their 95% intervals overlap.")
+                         f"(p = {sp['p_value']:.3g}{weakest}).")
+        lines += ["", f"{sparsest[0]}'s test accuracy minus each other activation's (points [95% CI], "
+                  "Holm-adjusted verdict, the difference it could detect):", ""]
+        for act, x in c["versus"].items():
+            lines.append(f"- {act}: {common.fmt_difference(x)}")
+        better = [act for act, x in c["versus"].items() if x.get("verdict") == "better"]
+        lines += ["", {
+            "holds here": "**Supported here**: the sparsest activation is detectably more accurate than every other.",
+            "holds in part": f"**Partly supported**: the sparsest activation is detectably more accurate than "
+                             f"{', '.join(better)} only.",
+            "not supported here": f"**Not supported here**: {', '.join(c['beaten_by'])} "
+                                  f"{'is' if len(c['beaten_by']) == 1 else 'are'} detectably more accurate than the "
+                                  "sparsest activation." if c["beaten_by"] else
+                                  "**Not supported here**: the sparsest activation is equivalent to or less accurate "
+                                  "than every other, detectably.",
+            "inconclusive": "**Inconclusive**: no comparison detects a difference, and they could not detect less "
+                            f"than {_detectable(c)}.",
+            "too few seeds to tell": "**Too few seeds to tell.**"}[c["outcome"]]]
     return lines
 
 
 def _comparison(analysis):
-    """The sparsest and the most accurate activation after training, each `(name, sparsity, test accuracy)`, and
-    the outcome: "supported" (they are one), "apart" (the most accurate's 95% interval lies above the sparsest's)
-    or "overlap"; None without a run that has both."""
-    scored = [(act, _final(a["sparsity"]), a["test_accuracy"]) for act, a in analysis["activations"].items()
-              if _final(a["sparsity"]) and _final(a["sparsity"])["mean"] is not None and a["test_accuracy"]["mean"]]
-    if not scored:
+    """The sparsest and the most accurate activation after training, each `(name, sparsity, test accuracy)`, the
+    sparsest's comparisons with every other activation (`compare`, from the analysis' own `comparisons` where it
+    has them: those pair the seeds) and the claim's outcome; None without a run that has both."""
+    comparisons = analysis.get("comparisons") or compare(analysis, {})
+    sparsest = comparisons["sparsest"]
+    if sparsest is None:
         return None
-    sparsest = max(scored, key=lambda t: t[1]["mean"])
-    best = max(scored, key=lambda t: t[2]["mean"])
-    outcome = ("supported" if best[0] == sparsest[0] else "apart" if common.above(best[2], sparsest[2])
-               else "overlap")
-    return {"sparsest": sparsest, "best": best, "outcome": outcome}
+    acts = analysis["activations"]
+
+    def scored(act):
+        return act, _final(acts[act]["sparsity"]), acts[act]["test_accuracy"]
+
+    best = max((act for act, a in acts.items() if a["test_accuracy"]["mean"] is not None),
+               key=lambda act: acts[act]["test_accuracy"]["mean"])
+    versus = comparisons["versus"]
+    beaten = [act for act, c in versus.items() if c.get("verdict") == "worse"]
+    # The claim is about every pair ("the sparser network is the better one"): one activation detectably more
+    # accurate than the sparsest is a counterexample, whatever the other comparisons could tell.
+    outcome = ("not supported here" if beaten else
+               stats.claim_outcome([c.get("verdict") for c in versus.values()], "better") if versus else
+               "too few seeds to tell")
+    return {"sparsest": scored(sparsest), "best": scored(best), "versus": versus, "beaten_by": beaten,
+            "outcome": outcome, "rho_detectable": comparisons.get("rho_detectable")}
+
+
+_WORD = {"holds here": "**Supported**", "holds in part": "**Partly supported**",
+         "not supported here": "**Not supported here**", "inconclusive": "**Inconclusive**",
+         "too few seeds to tell": "**Too few seeds to tell**"}
+
+
+def _detectable(c):
+    """The differences the sparsest's inconclusive comparisons could detect, in points: "5.9–31.3 points" from
+    the most to the least sensitive."""
+    mdes = [x["mde"] for x in c["versus"].values() if x.get("verdict") == "inconclusive" and x.get("mde") is not None]
+    if not mdes:
+        return "not computable"
+    low, high = 100 * min(mdes), 100 * max(mdes)
+    return f"{high:.1f} points" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f} points"
+
+
+def _spearman(analysis, c):
+    sp = analysis.get("spearman")
+    if not sp:
+        return ""
+    numbers = f"Spearman ρ = {sp['rho']:.2f}, p = {sp['p_value']:.2g} over {sp['n']} runs"
+    if sp["p_value"] < ALPHA:
+        return (f"; sparser runs are more accurate ({numbers})" if sp["rho"] > 0 else
+                f"; sparser runs are less accurate ({numbers})")
+    least = c.get("rho_detectable")
+    return (f"; sparsity does not detectably rank accuracy ({numbers}"
+            + ("" if least is None else f"; could not detect a correlation weaker than ρ = ±{least:.2f}") + ")")
 
 
 def verdict(analysis):
@@ -150,18 +237,21 @@ def verdict(analysis):
     if c is None:
         return "**Inconclusive**: no finished run with both sparsity and test accuracy"
     (sparse, s_zeros, s_acc), (best, b_zeros, b_acc) = c["sparsest"], c["best"]
-    if c["outcome"] == "supported":
-        text = (f"**Supported**: the sparsest activation ({sparse}, {100 * s_zeros['mean']:.1f}% zeros) is also the "
-                f"most accurate ({100 * s_acc['mean']:.1f}% test accuracy)")
+    word = _WORD[c["outcome"]]
+    if c["outcome"] == "holds here":
+        text = (f"{word}: the sparsest activation ({sparse}, {100 * s_zeros['mean']:.1f}% zeros) is detectably more "
+                f"accurate than every other ({100 * s_acc['mean']:.1f}% test accuracy)")
+    elif c["beaten_by"]:
+        text = (f"{word}: the sparsest ({sparse}, {100 * s_zeros['mean']:.1f}% zeros, {100 * s_acc['mean']:.1f}% "
+                f"test accuracy) is detectably less accurate than {', '.join(c['beaten_by'])}; {best} "
+                f"({100 * b_zeros['mean']:.1f}% zeros) reaches {100 * b_acc['mean']:.1f}%")
     else:
-        text = (f"**Not supported here**: the sparsest ({sparse}, {100 * s_zeros['mean']:.1f}% zeros, "
-                f"{100 * s_acc['mean']:.1f}% test accuracy) is "
-                + ("significantly less accurate than" if c["outcome"] == "apart" else "not the most accurate;")
-                + f" {best} ({100 * b_zeros['mean']:.1f}% zeros) reaches {100 * b_acc['mean']:.1f}%")
-    sp = analysis.get("spearman")
-    if sp:
-        numbers = f"Spearman ρ = {sp['rho']:.2f}, p = {sp['p_value']:.2g} over {sp['n']} runs"
-        text += (f"; sparsity does not rank accuracy ({numbers})" if not sp["p_value"] < ALPHA else
-                 f"; sparser runs are more accurate ({numbers})" if sp["rho"] > 0 else
-                 f"; sparser runs are less accurate ({numbers})")
-    return text
+        detail = {"holds in part": f"more accurate than some, not all, of the others; {best}",
+                  "not supported here": f"no more accurate than the others (equivalent within "
+                                        f"±{100 * stats.DELTA:.1f} points or less accurate); {best}",
+                  "inconclusive": "not detectably more or less accurate than the others (could not detect less "
+                                  f"than {_detectable(c)}); {best}",
+                  "too few seeds to tell": f"compared over too few seeds; {best}"}[c["outcome"]]
+        text = (f"{word}: the sparsest ({sparse}, {100 * s_zeros['mean']:.1f}% zeros, {100 * s_acc['mean']:.1f}% "
+                f"test accuracy) is {detail} ({100 * b_zeros['mean']:.1f}% zeros) reaches {100 * b_acc['mean']:.1f}%")
+    return text + _spearman(analysis, c)

@@ -18,7 +18,14 @@ ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu"]
 DEPTHS = [2, 5, 10, 20, 50]
 QUICK_DEPTHS = [2, 5]
 QUICK_ACTIVATIONS = ["sigmoid", "relu"]
+SATURATING = ["sigmoid", "tanh"]
+RELU_FAMILY = ["relu", "leaky_relu", "elu", "selu", "gelu"]
 WIDTH = 64
+# The claim's size, in log10 of the gradient ratio: a saturating activation loses at least ten times more of the
+# gradient between the last layer and the first than relu does.
+SIZE = 1.0
+# Attenuations within a factor of about 3 (10^0.5) of each other count as the same (equivalence margin).
+DELTA = 0.5
 
 
 # Training order: depth 10 last, so that a study cut short (`--report-only`) already spans the depth range.
@@ -65,15 +72,49 @@ def analyze(results, quick, work):
             cell[act] = {
                 "n": len(rs), "diverged": sum(r["status"] == "diverged" for r in rs),
                 "test_accuracy": common.ci([r["test_accuracy"] for r in ok]),
-                "log10_ratio_init": common.ci([_log_ratio(n) for n in init]),
-                "log10_ratio_after": common.ci([_log_ratio(n) for n in after]),
+                # By seed, so that the comparisons pair relu's seeds with sigmoid's.
+                "log10_ratio_init": common.seeded({r["seed"]: _log_ratio(n) for r, n in zip(rs, init)}),
+                "log10_ratio_after": common.seeded({r["seed"]: _log_ratio(n) for r, n in zip(ok, after)}),
                 # Per layer, the mean over seeds (for the profile figure).
                 "grad_norm_init": np.mean(init, axis=0).tolist() if init and all(init) else [],
                 "grad_norm_after": np.mean(after, axis=0).tolist() if after and all(after) else [],
             }
         analysis["by_depth"][str(depth)] = cell
     analysis["depths"].sort()
+    analysis["comparisons"] = compare(analysis, results)
     return analysis
+
+
+def _base(cell):
+    """The ReLU-family activation the saturating ones are compared with in a depth's cell: relu, or without it its
+    most attenuated relative; None without any."""
+    relus = [a for a in RELU_FAMILY if (cell.get(a, {}).get("log10_ratio_init") or {}).get("mean") is not None]
+    if not relus:
+        return None
+    return "relu" if "relu" in relus else min(relus, key=lambda a: cell[a]["log10_ratio_init"]["mean"])
+
+
+def compare(analysis, runs):
+    """At the greatest depth: the base's log10 gradient ratio at initialization minus each saturating
+    activation's (the claim: at least SIZE, Holm over the saturating ones), and the base's test accuracy at the
+    shallowest depth minus at the greatest (paired by seed: the depths' cells share their seeds)."""
+    depths = analysis["depths"]
+    deepest, shallowest = str(depths[-1]), str(depths[0])
+    cell = analysis["by_depth"][deepest]
+    base = _base(cell)
+    if base is None:
+        return {"base": None, "gradient": {}, "accuracy": None}
+    gradient = {act: common.difference(cell[base]["log10_ratio_init"], cell[act]["log10_ratio_init"], DELTA)
+                for act in SATURATING if (cell.get(act, {}).get("log10_ratio_init") or {}).get("mean") is not None}
+    common.adjust(list(gradient.values()))
+    accuracy = None
+    if deepest != shallowest and base in analysis["by_depth"][shallowest]:
+        accuracy = common.difference(
+            common.with_seeds(analysis["by_depth"][shallowest][base]["test_accuracy"], runs.get(f"depth{shallowest}"),
+                              base),
+            common.with_seeds(cell[base]["test_accuracy"], runs.get(f"depth{deepest}"), base))
+        common.adjust([accuracy])
+    return {"base": base, "gradient": gradient, "accuracy": accuracy}
 
 
 def figures(analysis, dest):
@@ -155,43 +196,70 @@ def findings(analysis):
                      f"{c['worst_relu']}, 10^{c['worst_ratio']:.1f}.")
         lines.append("")
         for act, s in c["saturating"].items():
-            claim = (f"**supported**: at least ten times more gradient lost than with {c['base']}"
-                     if s["supported"] else
-                     f"**not supported here**: it loses less than ten times more gradient than {c['base']}")
-            lines.append(f"- {act}: 10^{s['ratio']:.1f} at initialization"
-                         + (f", 10^{s['after']:.1f} after the epoch" if s["after"] is not None else "")
-                         + f"; test accuracy {common.fmt_ci(s['accuracy'])}%. Claim for {act}: {claim}.")
+            claim = {"holds": f"**supported**: at least ten times more gradient lost than with {c['base']}",
+                     "smaller": f"**partly**: more gradient lost than with {c['base']}, by less than ten times",
+                     "not supported": f"**not supported here**: it loses less than ten times more gradient than "
+                                      f"{c['base']}, and a factor of {_power(s['comparison']['mde'] or 0)} "
+                                      "would have been detected",
+                     "inconclusive": f"**inconclusive**: this study could not detect less than a factor of "
+                                     f"{_power(s['comparison']['mde'] or 0)}, the claim is {10 ** SIZE:g} times",
+                     "too few seeds": "**too few seeds to tell**"}[s["outcome"]]
+            lines.append(f"- {act}: {_power(s['ratio'])} at initialization"
+                         + (f", {_power(s['after'])} after the epoch" if s["after"] is not None else "")
+                         + f"; test accuracy {common.fmt_ci(s['accuracy'])}%. {c['base']} keeps {_evidence(act, s)}, "
+                         f"{common.how_compared(s['comparison'])}. Claim for {act}: {claim}.")
+        if c["accuracy"] is not None:
+            lines += ["", f"{c['base']}'s test accuracy at depth {c['shallowest']} minus at depth {c['depth']}: "
+                      f"{common.fmt_difference(c['accuracy'])}."]
     return lines
 
 
 def _comparison(analysis):
     """At the greatest depth: the log10 gradient ratio at initialization of relu (or, without it, of its most
-    attenuated relative) and of each saturating activation, which holds the claim when it loses at least ten
-    times more gradient; None without both kinds of runs."""
+    attenuated relative) and of each saturating activation, with its comparison (`compare`, from the analysis'
+    own `comparisons` where it has them: those pair the seeds) and its outcome for the claim that it loses at
+    least SIZE more powers of ten; None without both kinds of runs."""
     depths = analysis["depths"]
     deepest = str(depths[-1])
+    cell = analysis["by_depth"][deepest]
 
-    def mean(act, key, depth=deepest):
-        e = analysis["by_depth"][depth].get(act, {}).get(key) or {}
-        return e.get("mean")
+    def mean(act, key):
+        return (cell.get(act, {}).get(key) or {}).get("mean")
 
-    sat = [a for a in ("sigmoid", "tanh") if mean(a, "log10_ratio_init") is not None]
-    relus = [a for a in ("relu", "leaky_relu", "elu", "selu", "gelu") if mean(a, "log10_ratio_init") is not None]
-    if not (sat and relus):
+    comparisons = analysis.get("comparisons") or compare(analysis, {})
+    base, gradient = comparisons["base"], comparisons["gradient"]
+    if not (base and gradient):
         return None
+    relus = [a for a in RELU_FAMILY if mean(a, "log10_ratio_init") is not None]
     worst_relu = min(relus, key=lambda a: mean(a, "log10_ratio_init"))
-    base = "relu" if "relu" in relus else worst_relu
-    floor = mean(base, "log10_ratio_init")
     return {
-        "depth": depths[-1], "base": base, "floor": floor, "worst_relu": worst_relu,
+        "depth": depths[-1], "base": base, "floor": mean(base, "log10_ratio_init"), "worst_relu": worst_relu,
         "worst_ratio": mean(worst_relu, "log10_ratio_init"),
-        "base_accuracy": analysis["by_depth"][deepest].get(base, {}).get("test_accuracy"),
+        "base_accuracy": cell.get(base, {}).get("test_accuracy"),
         "shallowest": depths[0],
         "base_accuracy_shallowest": analysis["by_depth"][str(depths[0])].get(base, {}).get("test_accuracy"),
+        "accuracy": comparisons.get("accuracy"),
         "saturating": {act: {"ratio": mean(act, "log10_ratio_init"), "after": mean(act, "log10_ratio_after"),
-                             "accuracy": analysis["by_depth"][deepest][act]["test_accuracy"],
-                             "supported": mean(act, "log10_ratio_init") < floor - 1} for act in sat},
+                             "accuracy": cell[act]["test_accuracy"], "comparison": c,
+                             "outcome": common.outcome(c, "better", SIZE)} for act, c in gradient.items()},
     }
+
+
+def _power(x):
+    return f"10^{x:.1f}"
+
+
+def _evidence(act, s):
+    """How many times more of the gradient the base keeps than `act`, with its interval and what the comparison
+    could detect: "10^0.8 [10^-0.7, 10^2.3] times more than tanh (inconclusive: could not detect less than a
+    factor of 10^2.6)"."""
+    c = s["comparison"]
+    if c.get("ci95") is None:
+        return f"too few seeds to compare with {act}"
+    lo, hi = c["ci95"]
+    could = (f"inconclusive: could not detect less than a factor of {_power(c['mde'])}"
+             if s["outcome"] == "inconclusive" else f"detectable: a factor of {_power(c['mde'])}")
+    return f"{_power(c['mean_diff'])} [{_power(lo)}, {_power(hi)}] times more than {act} ({could})"
 
 
 def verdict(analysis):
@@ -200,13 +268,14 @@ def verdict(analysis):
         return (f"**Inconclusive**: no sigmoid or tanh run beside a ReLU-family one at depth "
                 f"{analysis['depths'][-1]}")
     sat = c["saturating"]
-    word = common.verdict_words([a for a, s in sat.items() if s["supported"]],
-                                [a for a, s in sat.items() if not s["supported"]])
+    word = common.claim_words([(act, s["outcome"]) for act, s in sat.items()])
     text = (f"{word}: at depth {c['depth']}, layer 1 gets " + ", ".join(
-        f"10^{s['ratio']:.1f}" + (" of the last layer's gradient norm at initialization" if i == 0 else "")
-        + f" with {act}" for i, (act, s) in enumerate(sat.items())) + f", 10^{c['floor']:.1f} with {c['base']}")
+        f"{_power(s['ratio'])}" + (" of the last layer's gradient norm at initialization" if i == 0 else "")
+        + f" with {act}" for i, (act, s) in enumerate(sat.items())) + f", {_power(c['floor'])} with {c['base']}; "
+        f"{c['base']} keeps " + " and ".join(_evidence(act, s) for act, s in sat.items())
+        + f"; the claim is {10 ** SIZE:g} times or more")
     deep, shallow = c["base_accuracy"], c["base_accuracy_shallowest"]
-    if c["depth"] != c["shallowest"] and common.above(shallow, deep):
+    if c["accuracy"] is not None and common.outcome(c["accuracy"], "better") == "holds":
         text += (f"; keeping it is not enough to train depth {c['depth']} in one epoch ({c['base']}: "
                  f"{100 * deep['mean']:.1f}% test accuracy, {100 * shallow['mean']:.1f}% at depth {c['shallowest']})")
     return text
