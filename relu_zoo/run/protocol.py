@@ -2,7 +2,8 @@
 with the zoo's own, against baselines stored once.
 
 A protocol (`relu_zoo/protocols/<name>.yaml`) lists its baseline activations, its seeds, overrides common to every
-cell, and its cells: each a preset plus overrides, i.e. a sweep of its own. `compare` trains, cell by cell, the
+cell, and its cells: each a preset plus overrides, i.e. a sweep of its own; a cell may set its own `seeds` (a count
+or a list), sized so that its stored baselines resolve the difference the protocol is for. `compare` trains, cell by cell, the
 given activations and every baseline run the stored records do not already hold, then writes one report across
 the cells (paired by seed against the first baseline, Holm-adjusted per cell) and a summary figure.
 
@@ -22,8 +23,10 @@ from relu_zoo.run.spec import ConfigError
 PROTOCOL_DIR = Path(__file__).parents[1] / "protocols"
 # A checkout's stored baselines; an installed package has none (then the baselines are trained too).
 STORED = Path(__file__).parents[2] / "benchmarks" / "reports"
-# Keys a stored baseline may differ in from the cell it is used for: the list of activations around it.
-FREE_KEYS = ("activations",)
+# Keys a stored baseline may differ in from the cell it is used for: the list of activations around it, and the
+# seeds of the sweep it came from (a cell that gains seeds keeps the records of the seeds it had; each record's own
+# seed is checked against the cell's).
+FREE_KEYS = ("activations", "seeds")
 SUMMARY_FIGURE = "compare.png"
 
 
@@ -33,7 +36,12 @@ class Protocol:
     baselines: tuple
     seeds: tuple
     common: dict
-    cells: dict  # cell name -> {"preset": ..., other SweepConfig keys}
+    cells: dict  # cell name -> {"preset": ..., optional "seeds", other SweepConfig keys}
+
+    def seeds_of(self, cell):
+        """The cell's seeds: its own `seeds` (a count n means 0..n-1, or a list), else the protocol's."""
+        seeds = self.cells[cell].get("seeds", self.seeds)
+        return tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
 
     def config(self, cell, activations=(), out="runs/compare", settings=None):
         """The cell's sweep: the baselines, then `activations` not among them, into `out/<cell>`. `settings`: keys
@@ -48,7 +56,7 @@ class Protocol:
             raise ConfigError(f"A protocol fixes {', '.join(changing)}; only {', '.join(spec.NON_IDENTITY_KEYS)} "
                               "may be set. Use `relu-zoo train` for other settings.")
         overrides = {**self.common, **overrides, "activations": [*self.baselines, *extra],
-                     "seeds": list(self.seeds), **settings, "out": str(Path(out) / cell)}
+                     "seeds": list(self.seeds_of(cell)), **settings, "out": str(Path(out) / cell)}
         try:
             return spec.resolve(preset, overrides=overrides, check=False)
         except ConfigError as e:
@@ -101,7 +109,8 @@ def stored_filter(protocol):
             result = json.loads(record_path.read_text())
         except (OSError, ValueError):
             return False
-        return result.get("seed") in protocol.seeds and _comparable(result.get("config") or {}) == wanted[cell]
+        return (result.get("seed") in protocol.seeds_of(cell)
+                and _comparable(result.get("config") or {}) == wanted[cell])
 
     return accept
 
