@@ -17,6 +17,7 @@ import keras
 from relu_zoo import plugins, registry
 from relu_zoo.run import spec as spec_lib
 from relu_zoo.run.distribute import Distribution
+from relu_zoo.run.rounds import sweep_until
 from relu_zoo.run.sweep import sweep
 
 
@@ -121,9 +122,10 @@ def compare(activations=None, tasks=None, models=None, seeds=None, out=None, pre
     # Devices and strategies are set up before anything creates a tensor (validation builds layers).
     distribution = Distribution(resolved.distribute, resolved.cpu_devices)
     spec_lib.validate(resolved)
-    summary_path = sweep(resolved, log=log, command=_call_text({**({"preset": preset} if preset else {}),
-                                                                 **({"config": config} if config else {}), **given}),
-                         distribution=distribution)
+    run = sweep_until if resolved.target_ci is not None else sweep  # seeds added in rounds, as on the command line
+    summary_path = run(resolved, log=log, command=_call_text({**({"preset": preset} if preset else {}),
+                                                               **({"config": config} if config else {}), **given}),
+                       distribution=distribution)
     if summary_path is None:
         raise RuntimeError(f"Some runs of {resolved.out!r} are still being trained by other processes; call "
                            "compare again when they finish to get the report.")

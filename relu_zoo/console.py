@@ -2,7 +2,7 @@
 
     relu-zoo train [options]                     # compare activations across seeds (`relu-zoo train --help`)
     relu-zoo compare my_pkg.acts:swish2          # one activation against the stored baselines (--protocol standard)
-    relu-zoo report DIR [DIR ...] [--dest DIR]   # rebuild / merge the reports of finished sweeps
+    relu-zoo report DIR [DIR ...] [--out DIR]    # rebuild / merge the reports of finished sweeps
     relu-zoo list [activations|aliases|models|tasks|presets|pretrained]
     relu-zoo study NAME [--quick]                # measure a claim about ReLU (relu_zoo.studies)
     relu-zoo predict cnn_relu.mnist digit.png    # top-k labels with probabilities
@@ -27,7 +27,7 @@ import signal
 import sys
 from pathlib import Path
 
-from relu_zoo import _logs
+from relu_zoo import _deprecation, _logs
 from relu_zoo.run import interrupt, spec
 
 LISTS = ("activations", "aliases", "models", "tasks", "presets", "pretrained")
@@ -123,6 +123,7 @@ def cmd_train(argv, prog="relu-zoo train"):
     args = train_parser(prog).parse_args(argv)
     from relu_zoo.run import jobs, report
     from relu_zoo.run.distribute import Distribution
+    from relu_zoo.run.rounds import sweep_until
     from relu_zoo.run.sweep import sweep
 
     resolved = {}
@@ -132,6 +133,10 @@ def cmd_train(argv, prog="relu-zoo train"):
         if args.jobs < 1 or (args.jobs > 1 and (args.ray or config.distribute)):
             raise spec.ConfigError(f"--jobs must be a number of processes >= 1, without --ray or --distribute "
                                    f"(they place runs themselves). Received: --jobs {args.jobs}.")
+        if config.target_ci is not None and (args.jobs > 1 or args.ray):
+            raise spec.ConfigError(f"--target-ci decides after each round, from all of its runs, whether to add "
+                                   f"seeds: it runs in one process, without {'--ray' if args.ray else '--jobs'}. "
+                                   "Drop one of the two.")
         if args.jobs > 1:
             jobs.use_threads(jobs.threads_per_job(args.jobs))
         # Devices and strategies must be set up before anything creates a tensor (validation builds layers).
@@ -142,6 +147,8 @@ def cmd_train(argv, prog="relu-zoo train"):
         if args.ray:
             return _ray_sweep()(config, command=command, address=args.ray_address,
                                 cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run)
+        if config.target_ci is not None:
+            return sweep_until(config, command=command, distribution=distribution)
         if args.jobs == 1:
             return sweep(config, command=command, distribution=distribution)
         others = jobs.start(argv, args.jobs)
@@ -267,10 +274,11 @@ def cmd_report(argv):
     parser = argparse.ArgumentParser(prog="relu-zoo report",
                                      description="Rebuild a report from finished sweeps, merging several folders.")
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep output folder(s) holding runs/")
-    parser.add_argument("--dest", help="where to write the merged report (default: the first DIR)")
+    out = parser.add_argument("--out", help="where to write the merged report (default: the first DIR)")
+    _deprecation.renamed_flag(parser, "--dest", out)
     args = parser.parse_args(argv)
     try:
-        path = report.write_report(args.dirs, args.dest or args.dirs[0])
+        path = report.write_report(args.dirs, args.out or args.dirs[0])
     except ValueError as e:
         return error(str(e))
     print(f"Report: {path}")
@@ -280,7 +288,7 @@ def cmd_report(argv):
 # -- study ---------------------------------------------------------------------------------------------------
 
 def cmd_study(argv):
-    from relu_zoo.studies import list_studies, run_study
+    from relu_zoo.studies import list_studies, restate_study, run_study
 
     parser = argparse.ArgumentParser(prog="relu-zoo study",
                                      description="Measure a claim about ReLU; resumable: re-run to continue.")
@@ -293,11 +301,17 @@ def cmd_study(argv):
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: write the results of the runs finished so far (marked partial if "
                              "some are missing)")
+    parser.add_argument("--restate", action="store_true",
+                        help="train and read no runs: recompute the comparisons and verdict of the results.json "
+                             "stored in --out, from its analysis and the runs' scalars, and rewrite the report")
     parser.add_argument("--data-dir", help="TFDS data folder (default TFDS_DATA_DIR)")
     args = parser.parse_args(argv)
     try:
-        path = run_study(args.name, out=args.out, work=args.work, quick=args.quick, data_dir=args.data_dir,
-                         train=not args.report_only)
+        if args.restate:
+            path = restate_study(args.name, out=args.out, quick=args.quick)
+        else:
+            path = run_study(args.name, out=args.out, work=args.work, quick=args.quick, data_dir=args.data_dir,
+                             train=not args.report_only)
     except spec.ConfigError as e:
         return error(str(e))
     print(f"Wrote {path}")
@@ -474,6 +488,11 @@ def main(argv=None, prog="relu-zoo"):
     except BrokenPipeError:  # `relu-zoo list | head`: the reader left; not an error of ours
         sys.stdout = open(os.devnull, "w")
         return 0
+
+
+# Moved to relu_zoo.predict: reading and classifying input files is not the command line's job.
+__getattr__ = _deprecation.moved(__name__, {name: f"relu_zoo.predict.{name}" for name in (
+    "predict", "read_input", "sniff", "what_fits", "InputError")})
 
 
 if __name__ == "__main__":

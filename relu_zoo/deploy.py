@@ -31,6 +31,8 @@ import shutil
 import warnings
 from pathlib import Path
 
+from relu_zoo import _deprecation
+
 FORMATS = {  # our name: (Keras' format name, file suffix or None for a folder, modules the format needs)
     "saved_model": ("tf_saved_model", None, ()),
     "tflite": ("litert", ".tflite", ()),
@@ -284,3 +286,7 @@ def parity(model, run, inputs, batch_size=100):
         agree += int(np.sum(np.argmax(expected, -1) == np.argmax(got, -1)))
         diffs.append(np.max(np.abs(expected.astype("float64") - got)))  # NaN propagates: np.max, not max()
     return {"examples": len(inputs), "top1_agreement": agree / len(inputs), "max_abs_diff": float(np.max(diffs))}
+
+
+# Moved to relu_zoo.pretrained: the inputs come from a checkpoint's task, and deploy imports nothing of the zoo.
+__getattr__ = _deprecation.moved(__name__, {"model_inputs": "relu_zoo.pretrained.model_inputs"})

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from relu_zoo.registry import did_you_mean
+from relu_zoo import _deprecation
 from relu_zoo._net import unreachable, url_address
 
 MODEL_FILE = "model.keras"
@@ -441,3 +442,11 @@ def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
         correct += int(np.sum(predictions == np.asarray(y)))
         total += int(len(y))
     return correct / total, total
+
+
+# Moved: exporting to deployment formats to relu_zoo.deploy, building the zoo from finished runs to relu_zoo.zoo.
+__getattr__ = _deprecation.moved(__name__, {
+    "export_model": "relu_zoo.deploy.export_model",
+    **{name: f"relu_zoo.zoo.{name}" for name in ("export", "card", "index_rows", "index_markdown", "write_index",
+                                                 "save_lean", "TARGETS")},
+})

@@ -1,5 +1,6 @@
 """The `relu-zoo` command, run as a user runs it: a subprocess on the real checkpoints."""
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -254,3 +255,73 @@ def test_default_train_run_is_quiet(tmp_path, real_tfds_dir):
     assert loud.returncode == 0, loud.stderr[-3000:]
     assert re.search(r"^[IWEF]\d{4} ", loud.stderr, re.MULTILINE)  # TensorFlow's C++ log lines are back
     assert "did not fully read the dataset being cached" not in loud.stderr  # fixed at its cause, not hidden
+
+
+# -- flags: one name per meaning, old names for one release ----------------------------------------------------
+
+def command_parser(command):
+    """The argparse parser of `relu-zoo COMMAND`, from relu_zoo.console without running the command: each command
+    builds its parser and parses its arguments before anything else, so parse_args is stopped there and hands the
+    parser over. (`train` has its own parser function.)"""
+    from relu_zoo import console
+
+    class Parsed(Exception):
+        pass
+
+    def stop(parser, *args, **kwargs):
+        raise Parsed(parser)
+
+    if command == "train":
+        return console.train_parser()
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", autospec=True, side_effect=stop):
+        try:
+            console.COMMANDS[command]([])
+        except Parsed as parsed:
+            return parsed.args[0]
+    raise AssertionError(f"relu-zoo {command} did not parse its arguments")
+
+
+def _all_parsers():
+    """(name, parser) of every command and subcommand of relu-zoo."""
+    from relu_zoo import console
+
+    found = [(name, command_parser(name)) for name in console.COMMANDS]
+    # argparse lists subcommands only in a private table (read here, never changed).
+    return found + [(f"{name} {sub}", subparser) for name, parser in found for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction) for sub, subparser in action.choices.items()]
+
+
+# Spellings of a meaning that has one flag: where output goes is --out, the TFDS folder --data-dir.
+OTHER_SPELLINGS = {"--out": ["--dest", "--output", "--output-dir", "--out-dir", "--outdir", "--destination"],
+                   "--data-dir": ["--data", "--tfds-dir", "--tfds-data-dir", "--datadir"]}
+
+
+def test_every_command_spells_a_meaning_with_one_flag():
+    from relu_zoo._deprecation import RenamedFlag
+
+    for name, parser in _all_parsers():
+        options = parser._option_string_actions
+        for flag, others in OTHER_SPELLINGS.items():
+            current = [o for o in others if o in options and not isinstance(options[o], RenamedFlag)]
+            assert not current, f"relu-zoo {name} takes {current}: the flag for this is {flag}"
+
+
+def test_report_writes_to_out_and_dest_is_an_old_spelling_of_it(tmp_path, monkeypatch, capsys):
+    from relu_zoo import console
+    from relu_zoo.run import report
+
+    written = []
+    monkeypatch.setattr(report, "write_report", lambda dirs, dest: written.append((dirs, dest)) or dest)
+    assert console.main(["report", "a", "b", "--out", "merged"]) == 0
+    assert written.pop() == (["a", "b"], "merged") and capsys.readouterr().err == ""
+    assert console.main(["report", "a"]) == 0
+    assert written.pop() == (["a"], "a")  # default: the first folder
+    assert console.main(["report", "a", "b", "--dest", "merged"]) == 0
+    assert written.pop() == (["a", "b"], "merged")
+    assert capsys.readouterr().err.splitlines() == [
+        "DeprecationWarning: relu-zoo report --dest is deprecated: use --out (it will be removed in the next "
+        "release)."]
+    with pytest.raises(SystemExit):
+        console.main(["report", "--help"])
+    usage = capsys.readouterr().out
+    assert "--out OUT" in usage and "--dest" not in usage  # the old spelling is not offered

@@ -17,6 +17,7 @@ PACKAGE = ROOT / "relu_zoo"
 # `relu_zoo.tasks`, so that must come first too. "x.*" is every module of x not named elsewhere: peers that may
 # not import each other. "" is relu_zoo/__init__.py (the public API).
 ORDER = [
+    "_deprecation",
     "_io", "_cpu", "_logs", "_net", "_xla", "_torch_ops", "task_spec", "_numerics", "_slopes", "activations", "schedules", "losses",
     "layers.base", "layers.*", "layers", "plugins",
     "registry", "swap", "",
@@ -24,9 +25,10 @@ ORDER = [
     "tasks.preprocessing", "tasks.tfds_data", "tasks.base", "tasks.*", "tasks",
     "models.registry", "models.common", "models.*", "models",
     "deploy", "pretrained",
-    "run.values", "run.spec", "run.plan", "run.store", "run.records", "run.claims", "run._keras_compat",
-    "run.interrupt", "run.callbacks", "run.distribute", "run.precision", "run.optim", "run.train", "run.stats",
-    "run.plots", "run.report", "run.sweep",
+    "run.values", "run.spec", "run.plan", "run.store", "run.records", "run.locks", "run.claims",
+    "run._keras_compat", "run.interrupt", "run.callbacks", "run.distribute", "run.precision", "run.optim", "run.train",
+    "run.stats",
+    "run.sequential", "run.plots", "run.report", "run.sweep", "run.rounds",
     "run.jobs", "run.protocol", "run.ray_sweep", "run", "comparison",
     "studies.common", "studies.*", "studies",
     "zoo", "finetune", "predict", "console",

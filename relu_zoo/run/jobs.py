@@ -3,7 +3,7 @@
 A small net keeps two cores only partly busy: much of a short run is single-threaded (tracing, the input
 pipeline's Python, diagnostics, evaluation), and its small convolutions gain little from a second thread. N
 processes with cores/N threads each overlap all of it (benchmarks/reports/default measures both ways). They
-share the sweep's `--out` like any processes do: each run is claimed before it is trained (relu_zoo.run.claims),
+share the sweep's `--out` like any processes do: each run is locked before it is trained (relu_zoo.run.locks),
 so it is trained once, and the last process to finish writes the report. A run's numbers may differ in the
 last bits from the same run trained with another number of threads (the order of a sum over threads).
 """

@@ -18,7 +18,7 @@ import time
 import ray
 
 from relu_zoo import tasks
-from relu_zoo.run import claims, store
+from relu_zoo.run import locks, store
 from relu_zoo.run.spec import ConfigError
 from relu_zoo.run.sweep import finish, log_result, pending
 from relu_zoo.run.train import TaskCache, download_mode, run_one
@@ -62,7 +62,7 @@ def ray_sweep(config, log=print, command=None, address=None, cpus_per_run=1, gpu
             # Like relu_zoo.run.sweep: a run that another process (another sweep on this `out`) holds is left to
             # it; one whose holder stopped meanwhile is submitted in the next pass.
             free = [run for run in runs if run.run_id not in failures and not store.is_finished(out, run)]
-            busy = claims.holders(out, [run.run_id for run in free])
+            busy = locks.holders(out, [run.run_id for run in free])
             free = [run for run in free if run.run_id not in busy]
             if not free:
                 break
@@ -90,7 +90,7 @@ def _wait_all(refs, runs, out, log, failures):
             failures[run.run_id] = str(e)
             continue
         if result is None:
-            continue  # claimed by another process, or recorded by one, before this task started
+            continue  # locked by another process, or recorded by one, before this task started
         if not store.is_finished(out, run):
             failures[run.run_id] = "record not visible to the driver"
             log(f"[{run.run_id}] finished on {host}, but {store.run_dir(out, run) / store.RESULT_FILE} does not "
@@ -105,7 +105,7 @@ _CACHES = {}
 
 
 def _train_run(run, config, out, command, threads):
-    """The Ray task: claims the run and trains it exactly as the single-process sweep does.
+    """The Ray task: locks the run and trains it exactly as the single-process sweep does.
 
     Returns (result, seconds, host); result is None when another process holds or has recorded the run."""
     import tensorflow as tf
@@ -118,10 +118,10 @@ def _train_run(run, config, out, command, threads):
     except RuntimeError:
         pass  # a reused worker: TensorFlow is initialized and keeps the setting of its first task
     host = socket.gethostname()
-    claim, _ = claims.try_claim(out, run.run_id)
-    if claim is None:
+    lock, _ = locks.try_lock(out, run.run_id)
+    if lock is None:
         return None, 0.0, host
-    with claim:
+    with lock:
         if store.prepare_run(out, run):
             return None, 0.0, host
         key = json.dumps([config.data_dir, config.batch_size, config.max_train_examples, config.max_eval_examples])

@@ -142,7 +142,7 @@ def summarize(results, config=None, timed_together=True):
                 row["vs_baseline"] = stats.paired_difference(
                     acc, {s: r["test_accuracy"] for s, r in base_ok.items()}, alpha)
             rows.append(row)
-        stats.adjust([r.get("vs_baseline") for r in rows])
+        stats.adjust([r.get("vs_baseline") for r in rows], alpha)
         summary.append({"task": task, "model": model, "baseline": baseline, "rows": rows})
     return summary
 
@@ -193,7 +193,23 @@ TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. 
              "timed in another session, perhaps on another machine.")
 
 
-def render_markdown(summary, results, plots, command=None):
+def sequential_lines(results, config=None):
+    """The `--target-ci` paragraph (relu_zoo.run.sequential) for a sweep with that design, else nothing: from
+    `config`, or from the sweep configuration the records hold, so that a rebuilt report keeps it."""
+    import types
+
+    settings = config if config is not None else next((r.get("config") for r in results if r.get("config")), None)
+    if isinstance(settings, dict):
+        settings = types.SimpleNamespace(**settings)
+    if settings is None or getattr(settings, "target_ci", None) is None:
+        return []
+    from relu_zoo.run import sequential
+
+    record = sequential.progress(results, settings)
+    return [sequential.markdown(record), ""] if record["seen"] else []
+
+
+def render_markdown(summary, results, plots, command=None, sequential=()):
     lines = ["# Activation comparison", ""]
     if command:
         lines += ["Produced by:", "", "```", command, "```", ""]
@@ -211,6 +227,7 @@ def render_markdown(summary, results, plots, command=None):
               "epoch, on the probe batch, mean over layers and seeds: **never active** = output never > 0; **dead** = "
               "d out / d in of the activation is 0 at every probe input (no gradient passes; for relu the two "
               "coincide, a leaky or ELU unit can be never active but is not dead). – = not recorded.", ""]
+    lines += list(sequential)
     for group in summary:
         lines += [f"## {group['task']} · {group['model']} (baseline: {group['baseline']})", "",
                   "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test and verdict | "
@@ -290,7 +307,8 @@ def write_report(out_dirs, dest, config=None, command=None, timed_together=True)
     atomic_write_json(dest / "results.json", {"runs": results, "summary": summary})
     atomic_write_text(dest / "results.csv", results_csv(results))
     made = plots.make_all(results, summary, dest / "plots")
-    atomic_write_text(dest / "summary.md", render_markdown(summary, results, made, command))
+    atomic_write_text(dest / "summary.md",
+                      render_markdown(summary, results, made, command, sequential_lines(results, config)))
     return dest / "summary.md"
 
 

@@ -15,7 +15,7 @@ import relu_zoo
 from relu_zoo.plugins import PluginError
 from relu_zoo.registry import Registry, did_you_mean, name_of, parse_spec, shadowed_plugins
 from relu_zoo.run.values import (DISTRIBUTE, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError,  # noqa: F401
-                                 coerce, split_activation_list)
+                                 coerce, seed_count, split_activation_list)
 
 PRESET_DIR = Path(__file__).parents[1] / "presets"
 PRESETS = Registry("preset", listing="Presets")
@@ -53,6 +53,8 @@ class SweepConfig:
     save_checkpoint: bool = False
     distribute: str = None
     cpu_devices: int = None
+    target_ci: float = None  # accuracy points; seeds are added until every paired half-width is at most this
+    max_seeds: int = None  # the cap on seeds for target_ci
     # Not part of the sweep's identity (may differ between a run and its resume):
     out: str = "runs/default"
     data_dir: str = None
@@ -64,7 +66,8 @@ class SweepConfig:
 # Keys that may change between a sweep and its resumption (or between its shards) without changing results.
 NON_IDENTITY_KEYS = ("out", "data_dir", "download", "verbose", "save_checkpoint", "shard")
 # Keys added after sweeps were already stored: left out of the identity at their defaults, so those resume.
-LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta", "lookahead", "task_kwargs")
+LATER_KEYS = ("momentum", "warmup", "label_smoothing", "precision", "tta", "lookahead", "task_kwargs", "target_ci",
+              "max_seeds")
 # Accepted spellings of keys in files and on the command line.
 KEY_ALIASES = {"task": "tasks", "model": "models", "activation": "activations", "seed": "seeds", "lr": "learning_rate"}
 
@@ -78,6 +81,11 @@ FLAGS = {
                      "(e.g. relu,leaky_relu:negative_slope=0.2,prelu); your own as module:attr[:key=value] "
                      "(e.g. my_acts:swish2, see docs/howto/your_activation.md). The first is the baseline",
     "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
+    "--target-ci": "add seeds in rounds (every activation on the same new seeds) until every paired interval against "
+                   "the baseline has a half-width of at most this many accuracy points (e.g. 0.3), or --max-seeds "
+                   "is reached; --seeds (a count >= 3) is the first round, then it doubles. The intervals are "
+                   "corrected for the repeated looks (docs/howto/comparisons.md)",
+    "--max-seeds": "the cap on seeds for --target-ci (its last look)",
     "--epochs": "epochs per run",
     "--batch-size": "batch size",
     "--learning-rate": "peak learning rate",
@@ -230,6 +238,37 @@ def validate(config):
             print(f"warning: {shadowed[parse_spec(label)[0]]}", file=sys.stderr)
     if len(set(labels)) != len(labels):
         raise ConfigError(f"Activations are listed twice: {labels}. Each must be distinct.")
+    check_target(config)
+
+
+def check_target(config):
+    """`target_ci` and `max_seeds` against the other keys (the design: relu_zoo.run.sequential)."""
+    target, cap = config.target_ci, config.max_seeds
+    if target is None:
+        if cap is not None:
+            raise ConfigError("`max_seeds` caps the seeds that `target_ci` adds: give --target-ci too (e.g. "
+                              f"--target-ci 0.3), or drop --max-seeds. Received: max_seeds={cap}")
+        return
+    first = seed_count(config.seeds)
+    if first is None:
+        raise ConfigError("`target_ci` adds seeds n, n+1, ... after seeds 0 ... n-1, so `seeds` must be a count "
+                          f"(e.g. --seeds 3): an explicit list leaves no seeds to add. Received: seeds={config.seeds}")
+    if first < 3:
+        raise ConfigError("`target_ci` needs at least 3 seeds in its first round (--seeds 3 or more): with fewer, "
+                          f"the corrected t interval is too wide to decide anything. Received: seeds={first}")
+    if cap is None:
+        raise ConfigError("`target_ci` needs `max_seeds`, the cap on seeds, which fixes the planned looks and so "
+                          f"the intervals' correction (e.g. --max-seeds 40). Received: target_ci={target}")
+    if cap < first:
+        raise ConfigError(f"`max_seeds` must be at least the first round's seeds (--seeds). Received: "
+                          f"max_seeds={cap}, seeds={first}")
+    if len(config.activations) < 2:
+        raise ConfigError("`target_ci` narrows the paired intervals against the baseline (the first activation): "
+                          f"give at least two activations. Received: activations={config.activations}")
+    if config.shard or config.distribute == "multi_worker":
+        what = f"--shard {config.shard}" if config.shard else "--distribute multi_worker"
+        raise ConfigError(f"`target_ci` decides after each round, from all of its runs, whether to add seeds: it "
+                          f"runs in one process and does not combine with {what}. Drop one of the two.")
 
 
 def activation_label(spec):

@@ -6,7 +6,7 @@
     runs/<run_id>/diagnostics.json, tensorboard/
     runs/<run_id>/backup/       while a run trains: epoch<N>/ and a `current` symlink to the newest one
     results.json, results.csv, summary.md, plots/*.png   the report (relu_zoo.run.report)
-    claims/                     which process trains which run now (relu_zoo.run.claims)
+    claims/                     which process trains which run now: its lock (relu_zoo.run.locks)
     quarantine/                 unreadable run folders, moved aside (`quarantine`) and trained again
 
 Every file another process (or a resumed run) may read is written to a temporary name and renamed, so a
@@ -232,7 +232,7 @@ def _backup_problem(backup):
 
 
 def prepare_run(out, run):
-    """Called while holding the run's claim: True when `run` is finished; otherwise quarantines an unreadable
+    """Called while holding the run's lock: True when `run` is finished; otherwise quarantines an unreadable
     record or resume state (so the run is trained again from the start) and returns False."""
     folder = run_dir(out, run)
     try:

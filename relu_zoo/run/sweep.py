@@ -1,17 +1,18 @@
 """A sweep: every unfinished run of the grid (or of this process's shard), one after another, then the report.
 
 Several processes may run the same sweep on one `--out`: each claims a run before training it
-(relu_zoo.run.claims), so each run is trained once, and the process that finds every run recorded when it
+(relu_zoo.run.locks), so each run is trained once, and the process that finds every run recorded when it
 is done writes the report, a pure function of the records, so it equals an undisturbed sweep's.
 
 `train.py` is a thin command line over `sweep`.
 """
 
+import dataclasses
 import time
 import zlib
 from pathlib import Path
 
-from relu_zoo.run import claims, store
+from relu_zoo.run import locks, store
 from relu_zoo.run.distribute import Distribution
 from relu_zoo.run.plan import run_grid, runs_of
 from relu_zoo.run.report import write_report
@@ -19,9 +20,9 @@ from relu_zoo.run.spec import ConfigError
 from relu_zoo.run.train import TaskCache, run_one
 
 
-def pending(config, out):
-    """(this process's runs, those without a result yet)."""
-    runs = runs_of(config)
+def pending(config, out, seeds=None):
+    """(this process's runs, those without a result yet); `seeds`: as for `sweep`."""
+    runs = runs_of(config if seeds is None else dataclasses.replace(config, seeds=list(seeds)))
     return runs, [run for run in runs if not store.is_finished(out, run)]
 
 
@@ -68,13 +69,13 @@ def train_run(run, runs, config, out, cache, log, command, distribution):
 
 
 def claim_and_train(runs, config, out, cache, log, command, distribution):
-    """One pass over `runs`: trains each unfinished run this process can claim (relu_zoo.run.claims).
+    """One pass over `runs`: trains each unfinished run this process can lock (relu_zoo.run.locks).
     Returns whether it trained any: then runs whose holders died meanwhile may be left for another pass."""
     trained = False
     for run in runs:
         if store.is_finished(out, run):
             continue
-        claim, _ = claims.try_claim(out, run.run_id)
+        claim, _ = locks.try_lock(out, run.run_id)
         if claim is None:
             continue
         with claim:
@@ -114,7 +115,7 @@ def _remove_created(out, created):
             return
 
 
-def sweep(config, log=print, command=None, distribution=None, cache=None):
+def sweep(config, log=print, command=None, distribution=None, cache=None, seeds=None):
     """Runs every unfinished run of the grid, then writes the report. Returns the summary.md path, or None when
     this process writes no report: a multi-worker non-chief, or while other processes still train runs of
     the same `out` (the last of them writes it).
@@ -122,12 +123,15 @@ def sweep(config, log=print, command=None, distribution=None, cache=None):
     Any number of processes can run the same sweep on one `out`: each run is claimed by one of them.
 
     `cache`: a `TaskCache` to reuse across sweeps that load the data the same way (relu_zoo.studies runs one
-    sweep per grid cell); it must have been made for a config with this one's data settings."""
+    sweep per grid cell); it must have been made for a config with this one's data settings.
+
+    `seeds`: train these seeds instead of `config.seeds`: a round of a `target_ci` sweep (relu_zoo.run.rounds),
+    whose records and report keep the configuration it was started with, from which its design is read."""
     distribution = distribution or Distribution()
     created = _to_create(config.out) if distribution.is_chief else []
     out = store.prepare_out_dir(config, write=distribution.is_chief)  # a bad --out fails before the data loads
     try:
-        runs, todo = pending(config, out)
+        runs, todo = pending(config, out, seeds)
         if config.shard:
             log(f"shard {config.shard}: {len(runs)} of {len(run_grid(config))} runs")
         distribution.agree("the runs left to do", zlib.crc32(" ".join(run.run_id for run in todo).encode()))
@@ -150,7 +154,7 @@ def sweep(config, log=print, command=None, distribution=None, cache=None):
         while True:
             trained = claim_and_train(runs, config, out, cache, log, command, distribution)
             unfinished = [run.run_id for run in runs if not store.is_finished(out, run)]
-            busy = claims.holders(out, unfinished)
+            busy = locks.holders(out, unfinished)
             # Another pass while a run is neither recorded nor held: its holder stopped after this pass looked.
             if not unfinished or (not trained and len(busy) == len(unfinished)):
                 break
@@ -167,7 +171,7 @@ def finish(out, runs, skipped, config, command, log):
         log(f"{skipped} finished run(s) were already in {out} and were skipped.")
     unfinished = [run.run_id for run in runs if not store.is_finished(out, run)]
     if unfinished:
-        busy = claims.holders(out, unfinished)
+        busy = locks.holders(out, unfinished)
         who = sorted({f"{h.get('host')} pid {h.get('pid')}" for h in busy.values()})
         log(f"{len(busy)} run(s) are still being trained by other processes ({', '.join(who)}); the last of them "
             "to finish writes the report." if len(busy) == len(unfinished) else

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from relu_zoo import _cpu, _io, _logs, models, tasks
+from relu_zoo import _cpu, _deprecation, _io, _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
 from relu_zoo.run import interrupt, store
 from relu_zoo.models.common import flip_tta
@@ -247,3 +247,10 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
     }
     store.write_result(run_dir, result)
     return result
+
+
+# Moved to relu_zoo.schedules and relu_zoo.losses, registered on `import relu_zoo` so checkpoints load compiled.
+__getattr__ = _deprecation.moved(__name__, {
+    "Warmup": "relu_zoo.schedules.Warmup",
+    "SparseSmoothedCrossentropy": "relu_zoo.losses.SparseSmoothedCrossentropy",
+})

@@ -13,6 +13,8 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # auto: rel
 DISTRIBUTE = ("mirrored", "multi_worker")  # see relu_zoo.run.distribute.Distribution
 # Keys in [0, 1): SGD momentum, the fraction of steps that warm the learning rate up, label smoothing.
 FRACTION_KEYS = ("momentum", "warmup", "label_smoothing")
+# Caps on examples per split: 'all' (or none, 0) for no cap.
+EXAMPLE_CAPS = ("max_train_examples", "max_eval_examples")
 
 
 class ConfigError(ValueError):
@@ -78,12 +80,12 @@ def coerce(key, value, default):
         return value
     if key == "distribute":
         return None if value in (None, "none") else _choice(key, value, DISTRIBUTE)
-    if key == "cpu_devices" and value is None:
+    if key in ("cpu_devices", "max_seeds") and value is None:
         return None
-    if key in ("epochs", "batch_size", "max_train_examples", "max_eval_examples", "probe_examples", "cpu_devices"):
-        if value is None and key.startswith("max_"):
+    if key in ("epochs", "batch_size", *EXAMPLE_CAPS, "probe_examples", "cpu_devices", "max_seeds"):
+        if value is None and key in EXAMPLE_CAPS:
             return None
-        if isinstance(value, str) and key.startswith("max_") and value.lower() in ("none", "all", "0"):
+        if isinstance(value, str) and key in EXAMPLE_CAPS and value.lower() in ("none", "all", "0"):
             return None
         try:
             number = int(value)
@@ -92,10 +94,10 @@ def coerce(key, value, default):
         except (TypeError, ValueError):
             return _bad(key, value, "an integer")
         if number < 1:
-            return _bad(key, value, "an integer >= 1" + (" (or 'all')" if key.startswith("max_") else ""))
+            return _bad(key, value, "an integer >= 1" + (" (or 'all')" if key in EXAMPLE_CAPS else ""))
         return number
-    if key in ("learning_rate", "weight_decay", "clipnorm"):
-        if value is None and key == "clipnorm":
+    if key in ("learning_rate", "weight_decay", "clipnorm", "target_ci"):
+        if value is None and key in ("clipnorm", "target_ci"):
             return None
         try:
             number = float(value)
@@ -152,6 +154,16 @@ def _coerce_seeds(value):
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"`seeds` must be a non-empty list of distinct integers. Received: seeds={original!r}")
     return seeds
+
+
+def seed_count(seeds):
+    """n when `seeds` are 0, 1, ..., n-1, else None (a fixed choice of seeds).
+
+    `seeds: 3` and `seeds: [0, 1, 2]` resolve to the same list (the spelling is not kept), and either way the
+    seeds that continue it are 3, 4, ...: so such a list counts as a count. Any other list (0,5,7) names its seeds
+    and has no next seed to add."""
+    seeds = list(seeds)
+    return len(seeds) if seeds == list(range(len(seeds))) else None
 
 
 def _coerce_shard(value):

@@ -21,6 +21,7 @@ import abc
 import tensorflow as tf
 
 from relu_zoo.registry import Registry
+from relu_zoo import _deprecation
 # TaskSpec lives outside tasks: building a model for given shapes (create_model(input_shape=...)) needs no
 # TensorFlow.
 from relu_zoo.task_spec import MODALITIES, TaskSpec  # noqa: F401  (re-exported by relu_zoo.tasks)
@@ -433,3 +434,8 @@ def get(name):
     if isinstance(name, Task):
         return name
     return TASKS.get(name)
+
+
+# Moved to relu_zoo.tasks.tfds_data, the module that finds, downloads and reads the TFDS data.
+__getattr__ = _deprecation.moved(__name__, {name: f"relu_zoo.tasks.tfds_data.{name}" for name in (
+    "DatasetNotFoundError", "resolve_data_dir", "download_addresses", "DOWNLOAD_MODES", "GCS_HOST")})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from relu_zoo import console
-from relu_zoo.run import claims, store
+from relu_zoo.run import locks, store
 from test_train import ROOT, metrics_of, needs_mnist, run_cli, summary_rows
 
 TINY = ["--task", "mnist", "--model", "mlp", "--model-kwargs", '{"width": 32}', "--max-train-examples", "256",
@@ -61,84 +61,95 @@ def start(args, out, log_path):
 
 
 def wait_for_mid_run(out, procs, timeout=300):
-    """A run with a finished epoch backed up and no record yet, and the pid of the process holding its claim."""
+    """A run with a finished epoch backed up and no record yet, and the pid of the process holding its lock."""
     deadline = time.time() + timeout
     while time.time() < deadline and any(p.poll() is None for p in procs):
         for meta in out.glob("runs/*/backup/current/training_metadata.json"):
             run_id = meta.parents[2].name
-            holder = claims.holders(out, [run_id]).get(run_id)
+            holder = locks.holders(out, [run_id]).get(run_id)
             if holder and not (meta.parents[2] / "result.json").exists():
                 return run_id, holder["pid"]
         time.sleep(0.01)
     raise AssertionError("no run was caught between its first and its last epoch; make the runs longer")
 
 
-# --- claims, without training -------------------------------------------------------------------------------
+# --- locks, without training --------------------------------------------------------------------------------
 
 
-def test_a_claimed_run_cannot_be_claimed_again_until_released(tmp_path):
-    claim, _ = claims.try_claim(tmp_path, "run_a")
-    assert claim is not None and claim.held()
-    info = json.loads(claim.path.read_text())
+def test_a_locked_run_cannot_be_locked_again_until_released(tmp_path):
+    lock, _ = locks.try_lock(tmp_path, "run_a")
+    assert lock is not None and lock.held()
+    info = json.loads(lock.path.read_text())
     assert info["pid"] == os.getpid() and info["host"] and info["started"] <= time.time()
-    again, holder = claims.try_claim(tmp_path, "run_a")
+    again, holder = locks.try_lock(tmp_path, "run_a")
     assert again is None and holder == info
-    other, _ = claims.try_claim(tmp_path, "run_b")  # other runs are independent
+    other, _ = locks.try_lock(tmp_path, "run_b")  # other runs are independent
     assert other is not None
-    claim.release()
-    assert [p.name for p in (tmp_path / claims.CLAIMS_DIR).iterdir()] == [other.path.name]
+    lock.release()
+    assert [p.name for p in (tmp_path / locks.LOCKS_DIR).iterdir()] == [other.path.name]
     other.release()
-    assert not (tmp_path / claims.CLAIMS_DIR).exists()  # no empty claims/ folder left in the results
-    again, _ = claims.try_claim(tmp_path, "run_a")
+    assert not (tmp_path / locks.LOCKS_DIR).exists()  # no empty folder of locks left in the results
+    again, _ = locks.try_lock(tmp_path, "run_a")
     assert again is not None
     again.release()
 
 
-def write_claim(out, run_id, generation=0, **info):
-    path = out / claims.CLAIMS_DIR / f"{run_id}.{generation}.json"
+def write_lock(out, run_id, generation=0, **info):
+    path = out / locks.LOCKS_DIR / f"{run_id}.{generation}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"run_id": run_id, **info}))
     return path
 
 
-def test_a_claim_of_a_process_that_is_gone_is_taken_over(tmp_path):
+def test_a_lock_of_a_process_that_is_gone_is_taken_over(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    write_claim(tmp_path, "r", machine=claims.machine_id(), pid=dead.pid, pid_start=None)
+    write_lock(tmp_path, "r", machine=locks.machine_id(), pid=dead.pid, pid_start=None)
     # Our own pid with another start time: the pid of a dead process, reused.
-    write_claim(tmp_path, "s", machine=claims.machine_id(), pid=os.getpid(), pid_start=-1)
-    # A live process on this machine keeps its claim, however old the file.
-    live = write_claim(tmp_path, "t", machine=claims.machine_id(), pid=os.getppid(), pid_start=None)
+    write_lock(tmp_path, "s", machine=locks.machine_id(), pid=os.getpid(), pid_start=-1)
+    # A live process on this machine keeps its lock, however old the file.
+    live = write_lock(tmp_path, "t", machine=locks.machine_id(), pid=os.getppid(), pid_start=None)
     os.utime(live, (0, 0))
     for run_id, generation in (("r", 1), ("s", 1)):
-        claim, _ = claims.try_claim(tmp_path, run_id)
-        assert claim is not None and claim.path.name == f"{run_id}.{generation}.json"
-        claim.release()
-    assert claims.try_claim(tmp_path, "t")[0] is None
+        lock, _ = locks.try_lock(tmp_path, run_id)
+        assert lock is not None and lock.path.name == f"{run_id}.{generation}.json"
+        lock.release()
+    assert locks.try_lock(tmp_path, "t")[0] is None
 
 
-def test_a_claim_from_another_machine_is_taken_over_after_its_heartbeat_stops(tmp_path):
-    path = write_claim(tmp_path, "r", machine="elsewhere/boot/1", pid=1, host="elsewhere")
-    claim, holder = claims.try_claim(tmp_path, "r", stale_after=60)
-    assert claim is None and holder["host"] == "elsewhere"  # touched just now: alive
+def test_a_lock_from_another_machine_is_taken_over_after_its_heartbeat_stops(tmp_path):
+    path = write_lock(tmp_path, "r", machine="elsewhere/boot/1", pid=1, host="elsewhere")
+    lock, holder = locks.try_lock(tmp_path, "r", stale_after=60)
+    assert lock is None and holder["host"] == "elsewhere"  # touched just now: alive
     old = time.time() - 61
     os.utime(path, (old, old))
-    claim, _ = claims.try_claim(tmp_path, "r", stale_after=60)
-    assert claim is not None and claim.path.name == "r.1.json"
-    claim.release()
+    lock, _ = locks.try_lock(tmp_path, "r", stale_after=60)
+    assert lock is not None and lock.path.name == "r.1.json"
+    lock.release()
     assert not path.exists()  # the dead generation is cleaned up with the release
 
 
 def test_the_holder_refreshes_its_heartbeat_and_sees_a_takeover(tmp_path):
-    claim, _ = claims.try_claim(tmp_path, "r", heartbeat=0.05)
-    os.utime(claim.path, (0, 0))
+    lock, _ = locks.try_lock(tmp_path, "r", heartbeat=0.05)
+    os.utime(lock.path, (0, 0))
     time.sleep(0.3)
-    assert time.time() - claim.path.stat().st_mtime < 5
-    write_claim(tmp_path, "r", generation=1, machine="elsewhere", pid=1)  # another machine took it over
-    assert not claim.held()
-    claim.release()
-    assert (tmp_path / claims.CLAIMS_DIR / "r.1.json").exists()  # the newer holder's claim stays
+    assert time.time() - lock.path.stat().st_mtime < 5
+    write_lock(tmp_path, "r", generation=1, machine="elsewhere", pid=1)  # another machine took it over
+    assert not lock.held()
+    lock.release()
+    assert (tmp_path / locks.LOCKS_DIR / "r.1.json").exists()  # the newer holder's lock stays
 
+
+
+def test_locks_where_stored_sweeps_keep_them_are_respected(tmp_path):
+    # A sweep started by an earlier relu_zoo keeps its locks in <out>/claims/; resumed (or still running
+    # beside a newer process), its runs must stay locked.
+    path = tmp_path / "claims" / "r.0.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"run_id": "r", "machine": locks.machine_id(), "pid": os.getppid(),
+                                "pid_start": None}))
+    assert locks.holders(tmp_path, ["r", "s"]) == {"r": json.loads(path.read_text())}
+    assert locks.try_lock(tmp_path, "r")[0] is None
 
 RACE = """
 import importlib.util, os, sys, time, types
@@ -146,24 +157,24 @@ import importlib.util, os, sys, time, types
 package = types.ModuleType("relu_zoo")
 package.__path__ = [os.path.dirname(os.path.dirname(sys.argv[1]))]
 sys.modules["relu_zoo"] = package
-spec = importlib.util.spec_from_file_location("claims", sys.argv[1])
-claims = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(claims)
+spec = importlib.util.spec_from_file_location("locks", sys.argv[1])
+locks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(locks)
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.001)
-claim, _ = claims.try_claim(sys.argv[2], "r", stale_after=60)
-print("won" if claim else "lost")
+lock, _ = locks.try_lock(sys.argv[2], "r", stale_after=60)
+print("won" if lock else "lost")
 time.sleep(1)  # hold it while the others try
 """
 
 
 @pytest.mark.parametrize("stale", [False, True], ids=["fresh", "takeover"])
-def test_concurrent_claims_have_one_winner(tmp_path, stale):
+def test_concurrent_locks_have_one_winner(tmp_path, stale):
     if stale:
-        path = write_claim(tmp_path, "r", machine="elsewhere", pid=1)
+        path = write_lock(tmp_path, "r", machine="elsewhere", pid=1)
         os.utime(path, (0, 0))
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", RACE, claims.__file__, str(tmp_path), str(go)],
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, locks.__file__, str(tmp_path), str(go)],
                               stdout=subprocess.PIPE, text=True) for _ in range(8)]
     time.sleep(1)
     go.touch()

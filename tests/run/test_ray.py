@@ -72,8 +72,11 @@ def records(out):
 
 def summary_rows(out):
     """summary.md's table rows without the timing column (wall-clock times differ between processes)."""
-    return [row.split(" | ")[:6] + row.split(" | ")[7:] for row in (Path(out) / "summary.md").read_text().splitlines()
-            if row.startswith("| ") and not row.startswith("| activation")]
+    lines = (Path(out) / "summary.md").read_text().splitlines()
+    timing = next(line for line in lines if line.startswith("| activation")).split(" | ").index(
+        "time/epoch vs baseline †")
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and not line.startswith("| activation")]
+    return [row[:timing] + row[timing + 1:] for row in rows]
 
 
 @pytest.mark.slow  # a fresh interpreter without Ray
@@ -102,7 +105,7 @@ def test_ray_refuses_distribute(tmp_path):
 
 @pytest.mark.slow
 def test_ray_sweep_equals_single_process_sweep(tmp_path, ray_cluster, real_tfds_dir):
-    from relu_zoo.run import claims
+    from relu_zoo.run import locks
 
     real_tfds_dir("mnist/3.0.1")
     # Each Ray task runs TensorFlow on the CPUs it asked for (1 here); the thread count changes how reductions
@@ -113,8 +116,8 @@ def test_ray_sweep_equals_single_process_sweep(tmp_path, ray_cluster, real_tfds_
     # Another process (this test) holds the prelu run: the Ray sweep trains relu, leaves prelu to its holder
     # and writes no report yet.
     ray_args = SWEEP + ["--out", str(tmp_path / "ray"), "--ray", "--ray-address", ray_cluster]
-    claim, _ = claims.try_claim(tmp_path / "ray", "mnist__mlp__prelu__seed0")
-    with claim:
+    lock, _ = locks.try_lock(tmp_path / "ray", "mnist__mlp__prelu__seed0")
+    with lock:
         first = run_cli(ray_args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Ray: 2 run(s) as tasks of 1 CPU / 0 GPU each, on 2 CPUs" in first.stdout
@@ -132,4 +135,4 @@ def test_ray_sweep_equals_single_process_sweep(tmp_path, ray_cluster, real_tfds_
     for run_id in expected:
         assert comparable(got[run_id]) == comparable(expected[run_id]), run_id
     assert summary_rows(tmp_path / "ray") == summary_rows(tmp_path / "single")
-    assert not list((tmp_path / "ray" / "claims").glob("*.json"))  # every task released its claim
+    assert not list((tmp_path / "ray" / "claims").glob("*.json"))  # every task released its lock

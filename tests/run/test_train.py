@@ -62,9 +62,11 @@ def tiny_sweep(tmp_path_factory):
 
 def summary_rows(out):
     """The summary table rows without the timing column (wall-clock times differ between processes)."""
-    rows = [line.split(" | ") for line in (Path(out) / "summary.md").read_text().splitlines()
-            if line.startswith("| ") and not line.startswith("| activation")]
-    return [row[:6] + row[7:] for row in rows]
+    lines = (Path(out) / "summary.md").read_text().splitlines()
+    timing = next(line for line in lines if line.startswith("| activation")).split(" | ").index(
+        "time/epoch vs baseline †")
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and not line.startswith("| activation")]
+    return [row[:timing] + row[timing + 1:] for row in rows]
 
 
 @pytest.mark.slow
@@ -74,7 +76,7 @@ def test_end_to_end_report_matches_results(tiny_sweep):
     for name in ("config.json", "results.json", "results.csv", "summary.md", "plots/val_accuracy.png",
                  "plots/activations.png", "plots/learned_params.png"):
         assert (out / name).is_file(), name
-    assert not (out / "claims").exists()  # no empty folder left once every claim is released
+    assert not (out / "claims").exists()  # no empty folder left once every lock is released
     data = json.loads((out / "results.json").read_text())
     runs = data["runs"]
     # The dead-units figure is drawn when some unit was never active or dead; else the report says so in words.
@@ -120,7 +122,7 @@ def test_shards_merged_equal_the_single_sweep(tiny_sweep, tmp_path):
         assert f"shard {i}/3" in proc.stdout
     assert sorted(len(list(out.glob("runs/*/result.json"))) for out in shards) == [1, 1, 2]
     merged = tmp_path / "merged"
-    proc = run_cli(["report", *map(str, shards), "--dest", str(merged)])
+    proc = run_cli(["report", *map(str, shards), "--out", str(merged)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert metrics_of(merged) == metrics_of(tiny_sweep)
     assert summary_rows(merged) == summary_rows(tiny_sweep)
