@@ -2,6 +2,7 @@
 file outside the package, compared against the stored baselines in one command.
 
     python benchmarks/standard_protocol.py run [--activation my_acts:swish2]
+    python benchmarks/standard_protocol.py baselines [--cells spoken_digit_cnn,imdb_transformer]   # resumable
     python benchmarks/standard_protocol.py report
 
 `run` copies `reports/standard/example/my_acts.py` into a fresh folder and times, from there,
@@ -10,7 +11,10 @@ every run of the new activation, the report). It adds the timing (with the CPU, 
 before it and each cell's training seconds) to `timings.json`, and stores the comparison's report
 (`summary.md`, `results.json`, `plots/`) in `reports/standard/example/`. A timing counts only when every
 baseline run came from the stored records, i.e. only the new activation trained. `report` writes
-`reports/standard/README.md` from `timings.json`. Target: at most 15 minutes per activation on a 2-core AVX2 CPU.
+`reports/standard/README.md` from `timings.json` and, from the stored records, each cell's precision (the
+widest paired half-width of its baselines) and cost per new activation. `baselines` trains the baseline runs the
+cells lack (all cells, or those named, in that order) into `runs/standard_baselines`, copying each finished
+run's record into `reports/standard/records/` as it lands, so that a long session keeps what it finished. Target: at most 15 minutes per activation on a 2-core AVX2 CPU.
 """
 
 import argparse
@@ -189,15 +193,53 @@ def report(args=None):
     print((DEST / "README.md").read_text())
 
 
+def baselines(args):
+    """Trains the stored baselines' missing runs, cell by cell, saving every finished record at once."""
+    import threading
+
+    from relu_zoo.run import protocol as protocols
+    from relu_zoo.run import records
+
+    protocol = protocols.load("standard")
+    cells = args.cells.split(",") if args.cells else list(protocol.cells)
+    unknown = sorted(set(cells) - set(protocol.cells))
+    if unknown:
+        raise SystemExit(f"Unknown cell(s) {', '.join(unknown)}; the standard protocol's: {', '.join(protocol.cells)}")
+    dest, out = DEST / "records", REPO / "runs" / "standard_baselines"
+    accept = protocols.stored_filter(protocol)
+    stop = threading.Event()
+
+    def keep_saving():
+        while not stop.wait(30):
+            for name in records.save(out, dest, accept=accept):
+                print(f"saved {name}", flush=True)
+
+    saver = threading.Thread(target=keep_saving, daemon=True)
+    saver.start()
+    try:
+        for cell in cells:
+            one = protocols.Protocol(protocol.name, protocol.baselines, protocol.seeds, protocol.common,
+                                     {cell: protocol.cells[cell]})
+            protocols.compare([], one, out, baselines=dest, settings={"verbose": 2})
+    finally:
+        stop.set()
+        saver.join()
+        for name in records.save(out, dest, accept=accept):
+            print(f"saved {name}", flush=True)
+    report(args)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
     go.add_argument("--activation", default="my_acts:swish2",
                     help="the activation to compare (default: the example file's my_acts:swish2)")
+    fill = sub.add_parser("baselines")
+    fill.add_argument("--cells", help="comma-separated cells, in this order (default: every cell)")
     sub.add_parser("report")
     args = parser.parse_args(argv)
-    (run if args.command == "run" else report)(args)
+    {"run": run, "baselines": baselines, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":
