@@ -53,7 +53,8 @@ def wilson(successes, n, alpha=ALPHA):
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    # The interval always holds p; clamped so that rounding at p = 0 or 1 never puts it outside.
+    return [max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))]
 
 
 def detectable(sd, n, alpha=ALPHA, power=POWER):

@@ -54,15 +54,6 @@ def predicted_dead_at_input(width, depth):
     return 1.0 - (1.0 - 2.0 ** -width) ** depth
 
 
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return None
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
-
-
 def born_dead(widths=BORN_WIDTHS, depths=BORN_DEPTHS, trials=BORN_TRIALS, seed=0):
     """Measured frequencies of nets dead at one input and born dead over the input set, per (width, depth)."""
     rng = np.random.default_rng(seed)
@@ -80,8 +71,8 @@ def born_dead(widths=BORN_WIDTHS, depths=BORN_DEPTHS, trials=BORN_TRIALS, seed=0
             born = int(np.sum(np.ptp(y, axis=1) == 0))
             out[f"{width}x{depth}"] = {
                 "width": width, "depth": depth, "trials": trials,
-                "dead_at_input": at_input / trials, "dead_at_input_ci95": wilson(at_input, trials),
-                "born_dead": born / trials, "born_dead_ci95": wilson(born, trials),
+                "dead_at_input": at_input / trials, "dead_at_input_ci95": stats.wilson(at_input, trials),
+                "born_dead": born / trials, "born_dead_ci95": stats.wilson(born, trials),
                 "predicted_dead_at_input": predicted_dead_at_input(width, depth),
             }
     return out
@@ -151,30 +142,6 @@ def figures(analysis, dest):
     axes[0].legend(fontsize=7)
     common.save_figure(fig, dest / "born_dead.png")
     return [("Born dead: measured vs predicted", "born_dead.png")]
-
-
-def _summary(analysis):
-    """What the finding rests on: the (width, depth) cells whose measured interval holds the prediction, the
-    born-dead fractions of the narrowest and the widest nets at the greatest depth and of the narrowest at the
-    smallest depth, and the comparisons (`compare`) with their outcomes for the claim (more die narrower, and
-    deeper)."""
-    born = analysis["born_dead"]
-    inside = sum(b["dead_at_input_ci95"][0] <= b["predicted_dead_at_input"] <= b["dead_at_input_ci95"][1]
-                 for b in born.values())
-    deepest, shallowest = max(b["depth"] for b in born.values()), min(b["depth"] for b in born.values())
-    narrow = min(b["width"] for b in born.values())
-    wide = max(b["width"] for b in born.values())
-    comparisons = analysis.get("comparisons") or compare(analysis, {})
-    return {"inside": inside, "cells": len(born), "deepest": deepest, "shallowest": shallowest, "narrow": narrow,
-            "wide": wide, "narrow_cell": born[f"{narrow}x{deepest}"], "wide_cell": born[f"{wide}x{deepest}"],
-            "shallow_cell": born[f"{narrow}x{shallowest}"], "comparisons": comparisons,
-            "outcomes": {name: common.outcome(c, "better") for name, c in comparisons.items()}}
-
-
-def _could(c, result):
-    if result == "inconclusive":
-        return f"inconclusive: could not detect less than {common.detectable(c)}"
-    return f"detectable: {common.detectable(c)}"
 
 
 def _summary(analysis):
