@@ -197,6 +197,10 @@ def cmd_compare(argv):
                              "benchmarks/reports/PROTOCOL/records where there is one; 'none': train them too")
     parser.add_argument("--save-baselines", metavar="DIR",
                         help="copy the finished baseline runs' records into DIR (how the stored ones are made)")
+    parser.add_argument("--target-ci", type=float, default=None,
+                        help="add seeds beyond each cell's in rounds until every paired interval's half-width is at "
+                             "most this many points (as for `relu-zoo train`; the extra seeds' baselines train too)")
+    parser.add_argument("--max-seeds", type=int, default=None, help="the cap on seeds per cell with --target-ci")
     parser.add_argument("--data-dir", help="TFDS data folder (default TFDS_DATA_DIR)")
     parser.add_argument("--verbose", default=None, help="as for `relu-zoo train`")
     args = parser.parse_args(argv)
@@ -205,7 +209,8 @@ def cmd_compare(argv):
     if baselines not in (None, "stored") and not Path(baselines).is_dir():
         return error(f"--baselines {baselines!r} is not a folder. Pass a folder of stored records, 'stored' or "
                      "'none'.")
-    settings = {k: v for k, v in (("data_dir", args.data_dir), ("verbose", args.verbose)) if v is not None}
+    settings = {k: v for k, v in (("data_dir", args.data_dir), ("verbose", args.verbose),
+                                  ("target_ci", args.target_ci), ("max_seeds", args.max_seeds)) if v is not None}
     command = shlex.join(["relu-zoo", "compare", *argv])
     status, path = _sweeping(
         lambda: protocols.compare(activations, args.protocol, args.out, baselines, args.save_baselines, settings,

@@ -25,8 +25,11 @@ PROTOCOL_DIR = Path(__file__).parents[1] / "protocols"
 STORED = Path(__file__).parents[2] / "benchmarks" / "reports"
 # Keys a stored baseline may differ in from the cell it is used for: the list of activations around it, and the
 # seeds of the sweep it came from (a cell that gains seeds keeps the records of the seeds it had; each record's own
-# seed is checked against the cell's).
-FREE_KEYS = ("activations", "seeds")
+# seed is checked against the cell's) and the design that chose how many seeds to train.
+FREE_KEYS = ("activations", "seeds") + ("target_ci", "max_seeds")
+# A comparison's own design on top of a cell's seeds (`--target-ci`): it decides how many seeds train, never what
+# one run gives, so a stored baseline serves it (FREE_KEYS).
+DESIGN_KEYS = ("target_ci", "max_seeds")
 SUMMARY_FIGURE = "compare.png"
 
 
@@ -45,13 +48,14 @@ class Protocol:
 
     def config(self, cell, activations=(), out="runs/compare", settings=None):
         """The cell's sweep: the baselines, then `activations` not among them, into `out/<cell>`. `settings`: keys
-        that change no result (spec.NON_IDENTITY_KEYS: data_dir, verbose, ...)."""
+        that change no result (spec.NON_IDENTITY_KEYS: data_dir, verbose, ...) and `target_ci`/`max_seeds`, which
+        add seeds beyond the cell's own in rounds (relu_zoo.run.rounds)."""
         overrides = dict(self.cells[cell])
         preset = overrides.pop("preset", None)
         labels = {spec.activation_label(a) for a in self.baselines}
         extra = [a for a in activations if spec.activation_label(a) not in labels]
         settings = dict(settings or {})
-        changing = sorted(set(settings) - set(spec.NON_IDENTITY_KEYS))
+        changing = sorted(set(settings) - set(spec.NON_IDENTITY_KEYS) - set(DESIGN_KEYS))
         if changing:
             raise ConfigError(f"A protocol fixes {', '.join(changing)}; only {', '.join(spec.NON_IDENTITY_KEYS)} "
                               "may be set. Use `relu-zoo train` for other settings.")
@@ -139,6 +143,7 @@ def compare(activations, protocol="standard", out=None, baselines="stored", save
     every baseline too. `save_baselines`: a folder that the finished baseline runs' records are copied into
     (how the stored ones are made). Each cell is a sweep in `out/<cell>`, resumable like any other."""
     from relu_zoo.run.report import write_report
+    from relu_zoo.run.rounds import sweep_until
     from relu_zoo.run.sweep import sweep
 
     protocol = load(protocol) if isinstance(protocol, str) else protocol
@@ -156,7 +161,7 @@ def compare(activations, protocol="standard", out=None, baselines="stored", save
     for cell in protocol.cells:
         config = protocol.config(cell, activations, out, settings)
         log(f"== {protocol.name} / {cell}")
-        sweep(config, log=log, command=command)
+        (sweep_until if config.target_ci is not None else sweep)(config, log=log, command=command)
         folders.append(out / cell)
         if save_baselines is not None:  # after each cell: a long first run keeps what it finished
             saved = records.save(out, save_baselines, accept=lambda path: _is_baseline(protocol, path))

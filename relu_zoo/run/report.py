@@ -87,10 +87,19 @@ def group_order(results, config=None):
     return groups, order
 
 
+def design(results, config=None):
+    """The sweep configuration that planned `results`' seeds: `config` when given, else the stored one of a
+    record trained under `--target-ci` (a protocol's restored baselines were not, and plan nothing), else any."""
+    if config is not None:
+        return config
+    stored = [r["config"] for r in results if r.get("config")]
+    return next((c for c in stored if c.get("target_ci") is not None), stored[0] if stored else None)
+
+
 def comparison_alpha(results, config=None):
     """The two-sided level each interval is computed at: 0.05, or what a `--target-ci` design spends per look
-    (relu_zoo.run.sequential), from `config` or else from the sweep config stored in the records."""
-    settings = config if config is not None else next((r.get("config") for r in results if r.get("config")), None)
+    (relu_zoo.run.sequential), from `config` or else from the sweep configuration stored in the records."""
+    settings = design(results, config)
     get = settings.get if isinstance(settings, dict) else lambda key: getattr(settings, key, None)
     if settings is None or get("target_ci") is None:
         return stats.ALPHA
@@ -105,10 +114,11 @@ def summarize(results, config=None, timed_together=True):
 
     `timed_together=False`: the runs were not timed in one sweep (e.g. stored baselines from another session),
     so no epoch-time ratio is given."""
-    alpha = comparison_alpha(results, config)
     groups, order = group_order(results, config)
     summary = []
     for (task, model), runs in sorted(groups.items()):
+        # Per group: the cells of a protocol comparison each plan their own looks.
+        alpha = comparison_alpha(runs, config)
         by_act = defaultdict(dict)
         for r in runs:
             by_act[r["activation"]][r["seed"]] = r
@@ -194,19 +204,24 @@ TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. 
 
 
 def sequential_lines(results, config=None):
-    """The `--target-ci` paragraph (relu_zoo.run.sequential) for a sweep with that design, else nothing: from
-    `config`, or from the sweep configuration the records hold, so that a rebuilt report keeps it."""
+    """The `--target-ci` paragraph (relu_zoo.run.sequential) of each (task, model) group trained under that
+    design, from `config` or from the sweep configuration its records hold, so that a rebuilt report keeps it."""
     import types
 
-    settings = config if config is not None else next((r.get("config") for r in results if r.get("config")), None)
-    if isinstance(settings, dict):
-        settings = types.SimpleNamespace(**settings)
-    if settings is None or getattr(settings, "target_ci", None) is None:
-        return []
     from relu_zoo.run import sequential
 
-    record = sequential.progress(results, settings)
-    return [sequential.markdown(record), ""] if record["seen"] else []
+    lines = []
+    groups, _ = group_order(results, config)
+    for (task, model), runs in sorted(groups.items()):
+        settings = design(runs, config)
+        if isinstance(settings, dict):
+            settings = types.SimpleNamespace(**settings)
+        if settings is None or getattr(settings, "target_ci", None) is None:
+            continue
+        record = sequential.progress(runs, settings)
+        if record["seen"]:
+            lines += [(f"{task} · {model}: " if len(groups) > 1 else "") + sequential.markdown(record), ""]
+    return lines
 
 
 def render_markdown(summary, results, plots, command=None, sequential=()):

@@ -73,8 +73,24 @@ def test_compare_trains_only_what_the_stored_baselines_lack(tmp_path, mnist):
     assert trained(third) == ["mnist__cnn__elu__seed0", "mnist__cnn__relu__seed0"]
 
 
+@pytest.mark.slow  # trains 12 tiny runs (~60 s); CI runs it
+def test_compare_with_a_target_adds_seeds_beyond_the_cell_and_keeps_the_stored_baselines(tmp_path, mnist):
+    stored, log = tmp_path / "stored", []
+    protocols.compare([], tiny(seeds=3), tmp_path / "a", baselines=None, save_baselines=stored, log=lambda line: None)
+    # A target no tiny run meets: seeds 3-5 are added (the looks at 3 and 6 seeds), the stored seeds 0-2 reused.
+    path = protocols.compare(["leaky_relu"], tiny(seeds=3), tmp_path / "b", baselines=stored,
+                             settings={"target_ci": 0.001, "max_seeds": 6}, log=log.append)
+    assert "6 stored baseline run(s)" in log[0]
+    assert trained(log) == sorted([f"mnist__cnn__{a}__seed{s}" for a in ("relu", "elu") for s in (3, 4, 5)]
+                                  + [f"mnist__cnn__leaky_relu__seed{s}" for s in range(6)])
+    (group,) = json.loads((tmp_path / "b" / "results.json").read_text())["summary"]
+    assert all(row["vs_baseline"]["alpha"] == pytest.approx(0.025) for row in group["rows"][1:])  # 0.05 / 2 looks
+    assert "target 0.001 points not reached at 6 seeds" in path.read_text()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["not_an_activation"], "not_an_activation"),
+    (["gelu", "--target-ci", "0.5", "--max-seeds", "2"], "max"),
     (["gelu", "--baselines", "/no/such/folder"], "is not a folder"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
