@@ -137,7 +137,10 @@ def compare(results):
     order = [r["activation"] for r in sorted(rows, key=lambda r: -(r["test_accuracy"]["mean"] or 0))
              if r["test_accuracy"]["n"]]
     paper_order = sorted(PAPER_CIFAR10_ERROR, key=lambda a: PAPER_CIFAR10_ERROR[a][1])
-    return {"rows": rows, "claims": claims, "our_order": order, "paper_order": paper_order}
+    planned = max((len((r.get("config") or {}).get("seeds") or []) for r in results), default=0)
+    finished = min((len(r["seeds"]) for r in rows), default=0)
+    return {"rows": rows, "claims": claims, "our_order": order, "paper_order": paper_order,
+            "seeds_planned": planned, "seeds_finished": finished}
 
 
 def _pct(d, digits=2):
@@ -158,6 +161,14 @@ def _diff(d):
     if d.get("p_adjusted") is not None:
         text += f", p = {d['p_adjusted']:.3g} ({stats.verdict_text(d)})"
     return text
+
+
+def _improvement(d):
+    """P(this activation beats ReLU on a seed) with its Wilson interval, or – for the baseline."""
+    if not d or d.get("prob_improvement") is None:
+        return "–"
+    lo, hi = d["prob_improvement_ci95"]
+    return f"{d['prob_improvement']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _holds(comparisons, want):
@@ -189,7 +200,9 @@ def conclusions(comparison):
 def summary(comparison):
     """The checked conclusions in one sentence (the README's CIFAR-10 table)."""
     held = conclusions(comparison)
-    return (f"a non-zero slope improves on ReLU: {held['non-zero slope improves']}; RReLU beats the very leaky ReLU "
+    planned, finished = comparison.get("seeds_planned"), comparison.get("seeds_finished")
+    partial = f"*Partial, {finished} of {planned} seeds:* " if planned and finished is not None and finished < planned else ""
+    return (f"{partial}a non-zero slope improves on ReLU: {held['non-zero slope improves']}; RReLU beats the very leaky ReLU "
             f"and PReLU: {held['random slope beats fixed and learned']}, with a smaller train − test gap: "
             f"{held['random slope over-fits less']}")
 
@@ -244,19 +257,23 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
         "minutes: compare orderings and differences, not levels.",
         "",
         f"| activation | seeds | test accuracy % [95% CI] | with {tta} TTA % | Δ vs ReLU (pts) [95% CI], p | "
-        f"{train_header} | train − test gap (pts) | paper: test % | paper: train % |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"P(> ReLU) [95% CI] | {train_header} | train − test gap (pts) | paper: test % | paper: train % |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['name']} | {len(r['seeds'])} | {_pct(r['test_accuracy'])} | {_pct(r['test_accuracy_tta'])} "
                      f"| {_diff(r.get('vs_relu')) if 'vs_relu' in r else '(baseline)'} "
+                     f"| {_improvement(r.get('vs_relu'))} "
                      f"| {_pct(r['final_train_accuracy'])} | {_pct(r['generalization_gap'])} "
                      f"| {100 * r['paper_test_accuracy']:.2f} | {100 * r['paper_train_accuracy']:.2f} |")
     names = {r["activation"]: r["name"] for r in rows}
-    helps = [stats.verdict_text(r["vs_relu"]) for r in rows if "vs_relu" in r]
+    helps = [r["vs_relu"]["verdict"] for r in rows if "vs_relu" in r]  # the table above has each one's numbers
     held = conclusions(comparison)
+    planned, finished = comparison.get("seeds_planned"), comparison.get("seeds_finished")
     lines += [
         "",
+        *([f"*Partial: every activation has finished {finished} of the preset's {planned} seeds; `python "
+           "benchmarks/xu2015.py run` trains the rest.*", ""] if planned and finished < planned else []),
         "## The paper's conclusions, checked",
         "",
         f"- **Ordering.** Ours (best first, by mean test accuracy): {', '.join(names[a] for a in comparison['our_order'])}. "
