@@ -1,6 +1,6 @@
 """A sweep: every unfinished run of the grid (or of this process's shard), one after another, then the report.
 
-Several processes may run the same sweep on one `--out`: each claims a run before training it
+Several processes may run the same sweep on one `--out`: each locks a run before training it
 (relu_zoo.run.locks), so each run is trained once, and the process that finds every run recorded when it
 is done writes the report, a pure function of the records, so it equals an undisturbed sweep's.
 
@@ -68,17 +68,17 @@ def train_run(run, runs, config, out, cache, log, command, distribution):
     log_result(result, log, time.perf_counter() - started)
 
 
-def claim_and_train(runs, config, out, cache, log, command, distribution):
+def lock_and_train(runs, config, out, cache, log, command, distribution):
     """One pass over `runs`: trains each unfinished run this process can lock (relu_zoo.run.locks).
     Returns whether it trained any: then runs whose holders died meanwhile may be left for another pass."""
     trained = False
     for run in runs:
         if store.is_finished(out, run):
             continue
-        claim, _ = locks.try_lock(out, run.run_id)
-        if claim is None:
+        lock, _ = locks.try_lock(out, run.run_id)
+        if lock is None:
             continue
-        with claim:
+        with lock:
             # The previous holder may have recorded it just before releasing; or its record may be unreadable.
             if store.prepare_run(out, run):
                 continue
@@ -145,14 +145,14 @@ def sweep(config, log=print, command=None, distribution=None, cache=None, seeds=
         raise
     unfinished, busy = [], {}
     if distribution.kind == "multi_worker":
-        # The workers of one multi-worker sweep train the same runs in lockstep, so they take no claims.
+        # The workers of one multi-worker sweep train the same runs in lockstep, so they take no locks.
         for run in todo:
             if distribution.is_chief:
                 store.prepare_run(out, run)
             train_run(run, runs, config, out, cache, log, command, distribution)
     else:
         while True:
-            trained = claim_and_train(runs, config, out, cache, log, command, distribution)
+            trained = lock_and_train(runs, config, out, cache, log, command, distribution)
             unfinished = [run.run_id for run in runs if not store.is_finished(out, run)]
             busy = locks.holders(out, unfinished)
             # Another pass while a run is neither recorded nor held: its holder stopped after this pass looked.
