@@ -205,13 +205,13 @@ def baselines(args):
     unknown = sorted(set(cells) - set(protocol.cells))
     if unknown:
         raise SystemExit(f"Unknown cell(s) {', '.join(unknown)}; the standard protocol's: {', '.join(protocol.cells)}")
+    # `out` holds this protocol's baseline runs only (nothing else trains there), so every record in it is kept.
     dest, out = DEST / "records", REPO / "runs" / "standard_baselines"
-    accept = protocols.stored_filter(protocol)
     stop = threading.Event()
 
     def keep_saving():
         while not stop.wait(30):
-            for name in records.save(out, dest, accept=accept):
+            for name in records.save(out, dest):
                 print(f"saved {name}", flush=True)
 
     saver = threading.Thread(target=keep_saving, daemon=True)
@@ -224,7 +224,7 @@ def baselines(args):
     finally:
         stop.set()
         saver.join()
-        for name in records.save(out, dest, accept=accept):
+        for name in records.save(out, dest):
             print(f"saved {name}", flush=True)
     report(args)
 
