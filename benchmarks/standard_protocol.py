@@ -144,7 +144,8 @@ def precision_markdown(cells, target=0.005):
              f"Each cell is sized so that its stored baselines give paired 95% intervals of at most ±{100 * target:.1f} "
              "points against relu: the widest half-width over the other baselines, on the seeds every baseline has "
              "stored. The cost of a new activation in a cell is its seeds times one run's seconds, per CPU that "
-             "stored runs (float32 everywhere).", "",
+             "stored runs (float32 everywhere): the median of the runs' own `run_seconds`, which include whatever "
+             "else the machine ran meanwhile (the rows timed above are the quiet measurements).", "",
              "| cell | seeds | stored for every baseline | widest paired half-width (pts) | median paired sd (pts) "
              "| target | seconds per run (CPU) | cost per new activation |", "|---|---:|---:|---:|---:|---|---|---|"]
     for cell, c in cells.items():

@@ -38,7 +38,7 @@ def test_the_shipped_protocols_are_valid_sweeps():
     # Image, text and speech; not mnist, where every activation ties at the ceiling.
     assert {standard.config(cell).tasks[0] for cell in standard.cells} == {"cifar10", "imdb_reviews", "spoken_digit"}
     assert {cell: len(standard.seeds_of(cell)) for cell in standard.cells} == {
-        "cifar10_airbench": 8, "imdb_transformer": 12, "spoken_digit_cnn": 14}
+        "cifar10_airbench": 8, "imdb_transformer": 12, "spoken_digit_cnn": 22}
     # Fixed precision: a baseline stored on one CPU pairs with a run made on another.
     assert {standard.config(cell).precision for cell in standard.cells} == {"float32"}
 
