@@ -151,10 +151,11 @@ def run(args):
     if not images.exists():
         images.parent.mkdir(parents=True, exist_ok=True)
         export_images(images, args.data_dir)
-    from relu_zoo import _logs
+    from relu_zoo import _compat
 
-    # The Keras runs (child processes importing relu_zoo as this one did) and steps use the same TensorFlow kernels.
-    machine = {**cpu(), "tensorflow_onednn": _logs.onednn_enabled()}
+    # The Keras runs (relu_zoo's commands, started as this one was: relu_zoo._startup) and steps use the same
+    # TensorFlow kernels.
+    machine = {**cpu(), "tensorflow_onednn": _compat.onednn_enabled()}
     tag = setting_tag(widths, args.epochs, precision)
     keras_tag = setting_tag(widths, args.epochs, precision, machine["tensorflow_onednn"])
     for seed in range(args.seeds):

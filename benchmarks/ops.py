@@ -63,11 +63,12 @@ def _layer_of(scope):
 
 def tf_op_events(logdir):
     """(op name scope, op type, seconds) of every TensorFlow op event in the profile written to `logdir`."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    from relu_zoo import _compat
 
+    xspace = _compat.xspace_proto()
     events = []
     for path in glob.glob(f"{logdir}/plugins/profile/*/*.xplane.pb"):
-        space = xplane_pb2.XSpace()
+        space = xspace()
         with open(path, "rb") as f:
             space.ParseFromString(f.read())
         for plane in space.planes:
@@ -165,10 +166,10 @@ def main(argv=None):
     parser.add_argument("--profile-steps", type=int, default=2)
     parser.add_argument("--jit-compile", action="store_true", help="compile the whole step with XLA")
     args = parser.parse_args(argv)
-    import relu_zoo  # noqa: F401  (before TensorFlow's first import: oneDNN as relu_zoo's users get it)
+    import relu_zoo  # noqa: F401  (before TensorFlow's first import: started as relu_zoo's commands start it)
     import tensorflow as tf
 
-    from relu_zoo import _logs
+    from relu_zoo import _compat
 
     if args.intra is not None:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra)
@@ -187,7 +188,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as logdir:
         profile = profile_tf(step, args.profile_steps, logdir) if args.profile_steps else None
     return serve_steps(step, {"tensorflow": tf.__version__, "parameters": int(model.count_params()),
-                              "onednn": _logs.onednn_enabled(),
+                              "onednn": _compat.onednn_enabled(),
                               "threads": {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
                                           "inter": tf.config.threading.get_inter_op_parallelism_threads()},
                               "ops": profile})

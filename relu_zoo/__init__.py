@@ -14,9 +14,11 @@ raw-input models `import relu_zoo.tasks`; `relu_zoo.pretrained.load` imports bot
 
 __version__ = "0.1.0"
 
-from relu_zoo import _logs
+from relu_zoo import _startup
 
-_logs.quiet_tensorflow_import()  # before anything imports TensorFlow (see relu_zoo._logs)
+# Before anything imports TensorFlow: relu_zoo's own commands start it their way (oneDNN kernels, quiet); in any
+# other program this does nothing, and TensorFlow starts as it would without relu_zoo (see relu_zoo._startup).
+_startup.start()
 
 from relu_zoo import activations, layers, losses, schedules  # noqa: E402,F401  (losses, schedules: registered)
 from relu_zoo.layers import *  # noqa: F401,F403  (the layer classes are the public API)

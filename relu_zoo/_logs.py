@@ -2,17 +2,15 @@
 
 Importing TensorFlow writes lines like `cudart_stub.cc:31] Could not find cuda drivers` and
 `cpu_feature_guard.cc ... rebuild TensorFlow` straight to file descriptor 2 from C++, before its own
-`TF_CPP_MIN_LOG_LEVEL` is read for some of them, so no Python setting reaches them. `quiet_tensorflow_import()`
-imports TensorFlow with descriptor 2 captured and writes back every line that is not one of those known
-start-up notices: anything else (a real error) still shows.
+`TF_CPP_MIN_LOG_LEVEL` is read for some of them, so no Python setting reaches them. `filtered_stderr()` captures
+descriptor 2 and writes back every line that is not one of those known start-up notices: anything else (a real
+error) still shows. relu_zoo's own commands (`is_command()`) import TensorFlow inside it (`relu_zoo._startup`); a
+program that imports relu_zoo as a library gets TensorFlow's start-up lines as TensorFlow writes them.
 
-It also looks for GPUs inside the capture (`cuda_platform.cc failed call to cuInit` on machines without a GPU
-is absl's and ignores the level), and `quiet_xla_start()` spends XLA's once-per-process start-up lines inside
-one before relu_zoo's first XLA cluster. For relu_zoo's own commands (`train.py`, `relu-zoo`,
-`python -m relu_zoo.<module>`) it also sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set, which hides the
-runtime C++ lines; errors still reach Python as exceptions. A library import changes no environment variable.
+`quiet_xla_start()` spends XLA's once-per-process start-up lines inside one capture before relu_zoo's first XLA
+cluster: those lines come from relu_zoo's clusters, not from the user's own TensorFlow code.
 
-Show everything: `RELU_ZOO_VERBOSE=2` (or `--verbose 2` on those commands, or set `TF_CPP_MIN_LOG_LEVEL`
+Show everything: `RELU_ZOO_VERBOSE=2` (or `--verbose 2` on relu_zoo's commands, or set `TF_CPP_MIN_LOG_LEVEL`
 yourself).
 """
 
@@ -25,17 +23,19 @@ import sys
 import tempfile
 
 VERBOSE_ENV = "RELU_ZOO_VERBOSE"
-COMMANDS = ("train.py", "relu-zoo")
+# The console script of `[project.scripts]` (pyproject.toml), with the suffixes of its Windows launchers.
+CONSOLE_SCRIPT = re.compile(r"relu-zoo(\.exe|-script\.pyw?)?")
 # The start-up notices TensorFlow prints on every import; nothing a user can act on.
-NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc|cpu_feature_guard\.cc|"
-                   r"To enable the following instructions: |cuda_(platform|executor|dnn|fft|blas)\.cc|"
-                   r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
-                   r"Created TensorFlow Lite XNNPACK delegate|"
-                   # Every import with oneDNN's kernels on (see onednn()):
-                   r"oneDNN custom operations are on|"
-                   # XLA's first compilation in a process (see quiet_xla_start):
-                   r"XLA service 0x[0-9a-f]+ initialized for platform|StreamExecutor (\[\d+\]|device \(\d+\))|"
-                   r"Compiled cluster using XLA!")
+TENSORFLOW_START = (r"All log messages before absl::InitializeLog|cudart_stub\.cc|cpu_feature_guard\.cc|"
+                    r"To enable the following instructions: |cuda_(platform|executor|dnn|fft|blas)\.cc|"
+                    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
+                    r"Created TensorFlow Lite XNNPACK delegate|"
+                    # Every import with oneDNN's kernels on (relu_zoo._startup):
+                    r"oneDNN custom operations are on")
+# XLA's first compilation in a process (see quiet_xla_start).
+XLA_START = (r"XLA service 0x[0-9a-f]+ initialized for platform|StreamExecutor (\[\d+\]|device \(\d+\))|"
+             r"Compiled cluster using XLA!")
+NOISE = re.compile(f"{TENSORFLOW_START}|{XLA_START}")
 
 
 def verbosity(argv=None, environ=None):
@@ -70,8 +70,9 @@ def running_command():
 
 
 def is_command(argv=None):
-    """True for relu_zoo's own commands: `train.py`, `relu-zoo`, and `python -m relu_zoo.<module>` (whose
-    `argv[0]` is a file of this package), and within `running_command()`."""
+    """True for relu_zoo's own programs: the `relu-zoo` script, `python -m relu_zoo.<module>` (whose `argv[0]` is a
+    file of this package once it runs), the checkout's `train.py` and `benchmarks/*.py`, and within
+    `running_command()`. A script of the same name elsewhere (a user's own `train.py`) is not one."""
     if argv is None and _RUNNING:
         return True
     argv = sys.argv if argv is None else argv
@@ -83,62 +84,18 @@ def is_command(argv=None):
         orig = getattr(sys, "orig_argv", [])
         module = orig[len(orig) - len(argv)] if len(orig) > len(argv) else ""
         return module == "relu_zoo" or module.startswith("relu_zoo.")
-    if os.path.basename(argv[0]) in COMMANDS:
+    if CONSOLE_SCRIPT.fullmatch(os.path.basename(argv[0])):
         return True
-    package = os.path.dirname(os.path.abspath(__file__))
-    return os.path.abspath(argv[0]).startswith(package + os.sep)
+    package = os.path.dirname(os.path.realpath(__file__))
+    checkout = os.path.dirname(package)
+    program = os.path.realpath(argv[0])
+    return (program == os.path.join(checkout, "train.py")
+            or program.startswith((package + os.sep, os.path.join(checkout, "benchmarks") + os.sep)))
 
 
 def filter_noise(text):
     """`text` without TensorFlow's start-up notices."""
     return "".join(line for line in text.splitlines(keepends=True) if not NOISE.search(line))
-
-
-def quiet_tensorflow_import():
-    """Imports TensorFlow without its start-up notices (see module docstring), and looks for GPUs inside the
-    capture even when TensorFlow was imported before relu_zoo; a no-op on Keras' other backends, which never
-    need TensorFlow to be imported. TensorFlow's oneDNN kernels are on in the import it makes (`onednn()`)."""
-    if keras_backend() != "tensorflow":
-        return
-    with onednn():
-        if verbosity() >= 2:
-            import tensorflow  # noqa: F401
-            return
-        if "tensorflow" not in sys.modules and is_command():
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with filtered_stderr():
-            import tensorflow
-
-            # Looking for GPUs is where CUDA's absl lines come from (`failed call to cuInit` without a GPU), which
-            # no log level hides; TensorFlow looks once per process, at the latest on its first op. Listing
-            # physical devices leaves logical ones configurable.
-            tensorflow.config.list_physical_devices("GPU")
-
-
-@contextlib.contextmanager
-def onednn():
-    """Within it, a first import of TensorFlow turns its oneDNN kernels on unless `TF_ENABLE_ONEDNN_OPTS` is set.
-
-    TensorFlow turns them on by itself only on CPUs with AVX-512 and newer; on an AVX2-only CPU it keeps its
-    Eigen kernels, which take twice as long on the airbench train step (benchmarks/reports/onednn). TensorFlow
-    reads the variable once, during its import, so it is set for the import only: the process' environment
-    is left as it was, and `TF_ENABLE_ONEDNN_OPTS=0` (or importing TensorFlow first) keeps TensorFlow's default.
-    """
-    unset = "tensorflow" not in sys.modules and "TF_ENABLE_ONEDNN_OPTS" not in os.environ
-    if unset:
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
-    try:
-        yield
-    finally:
-        if unset:
-            os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
-
-
-def onednn_enabled():
-    """Whether this process' TensorFlow runs its oneDNN kernels (for records that state how they were timed)."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 # The functions made once per model from one piece of code: Keras' step functions (fit/evaluate's and
@@ -229,7 +186,7 @@ def filtered_stderr():
 def keras_backend():
     """The backend Keras runs on, or will once imported, as Keras decides it: `KERAS_BACKEND`, else the
     `backend` of `$KERAS_HOME/keras.json` (`~/.keras`), else TensorFlow. Read without importing Keras, which
-    on the TensorFlow backend imports TensorFlow, whose notices this module must capture first."""
+    on the TensorFlow backend imports TensorFlow: relu_zoo's commands start it first (relu_zoo._startup)."""
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "backend"):
         return keras.backend.backend()

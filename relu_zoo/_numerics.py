@@ -40,6 +40,18 @@ def with_asymptotes(fn, x, asymptote=None, beyond=None):
     return ops.where(far, outer, inner)
 
 
+def in_float32(fn, x, *params):
+    """`fn(x, *params)`; a 16-bit `x` (and the tensors among `params`) computed in float32 and rounded once, as
+    PyTorch does: an intermediate such as `x - threshold` or `a * (b - x)` can overflow a 16-bit type where the
+    result does not, and TensorFlow's 16-bit kernels round every intermediate."""
+    x = ops.convert_to_tensor(x)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype not in ("float16", "bfloat16"):
+        return fn(x, *params)
+    wide = [p if isinstance(p, (int, float)) else ops.cast(p, "float32") for p in params]
+    return ops.cast(fn(ops.cast(x, "float32"), *wide), dtype)
+
+
 def select(x, threshold, below, above):
     """`above` where `x > threshold`, `below` where `x <= threshold`, and NaN where x is NaN."""
     return ops.where(x > threshold, above, ops.where(x <= threshold, below, x))

@@ -1,5 +1,11 @@
-"""The `x * slope` kernels of PReLU and RReLU for training: hand-written backward passes, fused by XLA where
-enabled, and RReLU's cheap random slopes."""
+"""The kernels of the piecewise-linear activations with learned or random slopes (PReLU, RReLU, SReLU, APL):
+hand-written backward passes, fused by XLA where enabled, and RReLU's cheap random slopes.
+
+Each slope multiplies an input that may be ±inf, where a zero slope's piece is 0 (or its threshold), not
+`0 * inf = NaN`: the value takes its limit, and no gradient meets `0 * inf` either, used piece or not.
+"""
+
+import math
 
 import keras
 from keras import ops
@@ -13,7 +19,12 @@ def _prelu_slope(x, alpha):
 
 
 def _prelu_forward(x, alpha):
-    return x * _prelu_slope(x, alpha)
+    return _times_slope(x, _prelu_slope(x, alpha))
+
+
+def _times_slope(x, slope):
+    """`x * slope`, with 0 where the slope is 0: also at x = ±inf, the limit (ReLU's, for PReLU with alpha = 0)."""
+    return ops.where(ops.equal(slope, 0), ops.zeros_like(x), x * slope)
 
 
 def _prelu_backward(x, alpha, dy, slope=None):
@@ -51,9 +62,11 @@ def prelu_kernel(x, alpha):
         # benchmarks/backends.py; XLA's column reduction for alpha's sum is the rest, docs/howto/benchmarks.md).
         y, slope, backward = _prelu_forward(x, alpha), None, _prelu_backward
     else:
-        # Graph-mode TensorFlow without XLA runs each op as a pass over memory: keeping the slope saves two.
+        # Graph-mode TensorFlow without XLA runs each op as a pass over memory: keeping the slope saves two, and
+        # the zero-slope select runs only when some alpha is 0 (a check of the small alpha).
         slope = _prelu_slope(x, alpha)
-        y, backward = x * slope, _prelu_backward
+        y = ops.cond(ops.any(ops.equal(alpha, 0)), lambda: _times_slope(x, slope), lambda: x * slope)
+        backward = _prelu_backward
 
     def grad(*args, upstream=None):
         dy = args[0] if upstream is None else upstream
@@ -69,6 +82,98 @@ def _sum_to_shape(g, shape):
     return ops.reshape(ops.sum(g, axis=axes), shape) if axes else g
 
 
+def _reduce(term, shape):
+    """`term` summed to a parameter's (static) shape: TensorFlow's matrix-vector product where fused, else a sum."""
+    return sum_leading(term, shape) if fusion_enabled() else _sum_to_shape(term, shape)
+
+
+def _srelu_pieces(x, t_left, a_left, t_right, a_right):
+    """Each input's piece of SReLU: its slope (NaN at NaN, the shared rule) and the threshold it is anchored at
+    (0 for the identity piece). Where x >= t_right and x <= t_left both hold, the right piece wins."""
+    right = x >= t_right
+    slope = ops.where(right, a_right, select(x, t_left, a_left, ops.ones_like(a_left)))
+    anchor = ops.where(right, t_right, ops.where(x <= t_left, t_left, ops.zeros_like(x)))
+    return slope, anchor
+
+
+def _srelu_forward(x, t_left, a_left, t_right, a_right):
+    slope, anchor = _srelu_pieces(x, t_left, a_left, t_right, a_right)
+    return anchor + _times_slope(x - anchor, slope)
+
+
+def _srelu_terms(x, t_left, a_left, t_right, a_right, dy):
+    """The element-wise parts of SReLU's backward pass: `dy * slope` for x, and for each parameter its derivative
+    on its own piece (0 elsewhere, so that an infinite input on another piece adds 0, not `0 * inf`; NaN at a
+    NaN input, which then shows in every parameter's gradient, as PReLU's alpha)."""
+    slope, _ = _srelu_pieces(x, t_left, a_left, t_right, a_right)
+    right = x >= t_right
+    left = ops.logical_and(x <= t_left, ops.logical_not(right))
+    zero = ops.where(ops.isnan(x), x, ops.zeros_like(x))
+    return (dy * slope,
+            ops.where(left, dy * (1 - a_left), zero), ops.where(left, dy * (x - t_left), zero),
+            ops.where(right, dy * (1 - a_right), zero), ops.where(right, dy * (x - t_right), zero))
+
+
+@ops.custom_gradient
+def srelu_kernel(x, t_left, a_left, t_right, a_right):
+    """SReLU (`activations.srelu`) with its backward pass written out: the value at x = ±inf is its limit (the
+    threshold where that piece's slope is 0), and no parameter's gradient meets `0 * inf` at an infinite input.
+    Where fused, one XLA loop each way (the pieces recomputed in the backward pass rather than kept)."""
+    params = (t_left, a_left, t_right, a_right)
+    y = fused(_srelu_forward)(x, *params)
+
+    def grad(*args, upstream=None):
+        dy = args[0] if upstream is None else upstream
+        dx, *terms = fused(_srelu_terms)(x, *params, dy)
+        return (dx, *(_reduce(term, ops.shape(p)) for term, p in zip(terms, params)))
+
+    return y, grad
+
+
+def _apl_forward(x, a, b):
+    # The hinges see 0 in place of ±inf; there the value is the limit: x at +inf (every hinge is 0), and at -inf
+    # that of sum_s a_s * (b_s - x): ±inf by the sign of sum_s a_s, or sum_s a_s * b_s where it is 0 (the
+    # default a = 0 included), where summing the hinges would give `0 * inf` or `inf - inf`.
+    infinite = ops.isinf(x)
+    finite = ops.where(infinite, ops.zeros_like(x), x)
+    y = ops.relu(finite)
+    for s in range(a.shape[0]):  # a Python loop over the (static, small) hinge axis: no S-times larger temporary
+        y = y + a[s] * ops.relu(b[s] - finite)
+    total = ops.sum(a, axis=0)
+    below = ops.where(total > 0, math.inf, ops.where(total < 0, -math.inf, ops.sum(a * b, axis=0)))
+    return ops.where(infinite, ops.where(x > 0, x, below), y)
+
+
+def _apl_terms(x, a, b, dy):
+    """The element-wise parts of APL's backward pass: for x, and for each hinge's a and b. Every max(0, .) term
+    has derivative 0 at its own kink and NaN at NaN (`select`); at x = -inf each hinge has slope 1 (the slope of
+    the limit is -sum_s a_s) and a_s's derivative is +inf."""
+    zero, one = ops.zeros_like(x), ops.ones_like(x)
+    dx = select(x, 0, zero, one)
+    da, db = [], []
+    for s in range(a.shape[0]):
+        gap = b[s] - x
+        hinge = select(gap, 0, zero, one)
+        dx = dx - a[s] * hinge
+        da.append(dy * ops.relu(gap))
+        db.append(dy * a[s] * hinge)
+    return dy * dx, da, db
+
+
+@ops.custom_gradient
+def apl_kernel(x, a, b):
+    """APL (`activations.apl`) with its backward pass written out (see `_apl_forward` for the limits at ±inf)."""
+    y = fused(_apl_forward)(x, a, b)
+
+    def grad(*args, upstream=None):
+        dy = args[0] if upstream is None else upstream
+        dx, da, db = fused(_apl_terms)(x, a, b, dy)
+        shape = tuple(a.shape[1:])
+        return (dx, ops.stack([_reduce(g, shape) for g in da]), ops.stack([_reduce(g, shape) for g in db]))
+
+    return y, grad
+
+
 def rrelu_training(x, lower, upper, inverse, seed):
     """RReLU's training branch, `x * s` with a fresh random slope `s` per element (`activations.rrelu`)."""
     if fusion_enabled() and isinstance(seed, keras.random.SeedGenerator):
@@ -82,7 +187,14 @@ def rrelu_training(x, lower, upper, inverse, seed):
         a = ops.reciprocal(a)
     # `x * s` with the slope `s` held constant: the backward pass is the single multiply `dy * s`
     # (differentiating `where(x > 0, x, a * x)` costs two selects and another multiply). `s` is NaN at NaN.
-    return x * ops.stop_gradient(select(x, 0, a, ops.ones_like(a)))
+    slope = ops.stop_gradient(select(x, 0, a, ops.ones_like(a)))
+    return _times_slope(x, slope) if _may_be_zero(lower, inverse) else x * slope
+
+
+def _may_be_zero(lower, inverse):
+    # Only a `lower` of 0, or one that rounds or is flushed to 0 (below float16's smallest subnormal number),
+    # can draw a zero slope (1 / a never is 0): a parameter-time check, so that other ranges pay no select.
+    return not inverse and lower < 2.0 ** -24
 
 
 def _rrelu_slope(x, bits, lower, upper, inverse):
@@ -93,7 +205,8 @@ def _rrelu_slope(x, bits, lower, upper, inverse):
 
 
 def _rrelu_bits_forward(x, bits, lower, upper, inverse):
-    return x * _rrelu_slope(x, bits, lower, upper, inverse)
+    slope = _rrelu_slope(x, bits, lower, upper, inverse)
+    return _times_slope(x, slope) if _may_be_zero(lower, inverse) else x * slope
 
 
 def _rrelu_bits_backward(x, bits, dy, lower, upper, inverse):

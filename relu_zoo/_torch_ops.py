@@ -8,6 +8,10 @@ where PyTorch's own PReLU kernels (one pass forward; one pass and the slope's su
 
 import torch
 
+from relu_zoo import _compat
+
+_KERNEL, _KERNEL_BACKWARD = _compat.torch_prelu_kernels()
+
 
 class _PReLU(torch.autograd.Function):
     """`x if x > 0 else alpha * x`, `alpha` broadcasting against `x`, with the derivative `alpha` at 0."""
@@ -15,15 +19,18 @@ class _PReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, alpha):
         ctx.save_for_backward(x, alpha)
-        if hasattr(torch, "_prelu_kernel"):
-            return torch._prelu_kernel(x, alpha)
-        return torch.where(x > 0, x, x * alpha)
+        y = _KERNEL(x, alpha) if _KERNEL is not None else torch.where(x > 0, x, x * alpha)
+        # A zero slope gives 0 at x = -inf too, its limit (ReLU's), not `-inf * 0 = NaN`. Checked on the small
+        # alpha, so that other slopes pay no extra pass.
+        if not torch.all(alpha):
+            y = torch.where(alpha == 0, torch.relu(x), y)
+        return y
 
     @staticmethod
     def backward(ctx, dy):
         x, alpha = ctx.saved_tensors
-        if hasattr(torch.ops.aten, "_prelu_kernel_backward"):
-            dx, dalpha = torch.ops.aten._prelu_kernel_backward(dy, x, alpha)
+        if _KERNEL_BACKWARD is not None:
+            dx, dalpha = _KERNEL_BACKWARD(dy, x, alpha)
         else:
             dx, dalpha = torch.where(x > 0, dy, dy * alpha), dy * x.clamp(max=0)
         dalpha = dalpha.sum_to_size(alpha.shape)

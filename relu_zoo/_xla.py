@@ -12,7 +12,8 @@ _FUSED = {}
 
 
 def fusion_enabled():
-    """Whether the learnable and random ReLUs run their element-wise math as XLA clusters (TensorFlow only).
+    """Whether the learnable and random activations (PReLU, RReLU, SReLU, APL, PELU) run their element-wise math
+    as XLA clusters (TensorFlow only).
 
     On by default; `RELU_ZOO_XLA=0` turns it off (for a TensorFlow build without XLA, or to compare).
     """

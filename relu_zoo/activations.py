@@ -32,8 +32,9 @@ import math
 import keras
 from keras import ops
 
-from relu_zoo._numerics import nan_gradient, non_positive, select, with_asymptotes, with_slope
-from relu_zoo._slopes import prelu_kernel, rrelu_training
+from relu_zoo._numerics import in_float32, nan_gradient, non_positive, select, with_asymptotes, with_slope
+from relu_zoo._slopes import apl_kernel, prelu_kernel, rrelu_training, srelu_kernel
+from relu_zoo._xla import fused
 
 # Klambauer et al. 2017, eq. (14): the fixed point of mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -52,6 +53,11 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 
     if negative_slope == 0 and threshold == 0 and max_value is None:
         return _plain_relu(ops.convert_to_tensor(x))
+    x = ops.convert_to_tensor(x)
+    if threshold and keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+        # In float32: `x - threshold` can overflow float16 where `negative_slope * (x - threshold)` does not, and
+        # the threshold is compared in the precision of that difference.
+        return in_float32(lambda v: relu(v, negative_slope, max_value, threshold), x)
 
     def forward(x):
         if negative_slope == 0 and threshold == 0 and max_value == 6:
@@ -128,7 +134,7 @@ def prelu(x, alpha):
     Inside `export_formulation()` it is written for converters instead (see there).
     """
     x = ops.convert_to_tensor(x)
-    alpha = ops.cast(alpha, x.dtype)
+    alpha = ops.convert_to_tensor(alpha, x.dtype)  # a Python number rounded once (`ops.cast` goes via float32)
     if _EXPORT_FORMULATION:
         # Alpha of rank(x) - 1 (`(1, 1, C)` for images): the TFLite converter fuses the sum into its builtin
         # PRELU only when the slope has that rank.
@@ -195,12 +201,11 @@ def srelu(x, t_left, a_left, t_right, a_right):
     f(x) = x                                   for t_left < x < t_right
     f(x) = t_left + a_left * (x - t_left)      for x <= t_left
     ```
-    Derivative at `t_left`: `a_left`; at `t_right`: `a_right`; at NaN: NaN.
+    Derivative at `t_left`: `a_left`; at `t_right`: `a_right`; at NaN: NaN. At ±inf: the limit, the threshold
+    where that piece's slope is 0.
     """
-    x = nan_gradient(ops.convert_to_tensor(x))
-    right = t_right + a_right * (x - t_right)
-    left = t_left + a_left * (x - t_left)
-    return ops.where(x >= t_right, right, ops.where(x <= t_left, left, x))
+    # In float32 for 16-bit inputs: `x - t_right` can overflow float16 where the result does not.
+    return in_float32(_with_tensors(srelu_kernel), x, t_left, a_left, t_right, a_right)
 
 
 def pelu(x, alpha, beta):
@@ -209,16 +214,22 @@ def pelu(x, alpha, beta):
     `f(x) = (alpha / beta) * x` for `x >= 0`, else `alpha * (exp(x / beta) - 1)`.
     Derivative at 0: `alpha / beta` from both sides (continuous).
     """
-    x = ops.convert_to_tensor(x)
-    dtype = keras.backend.standardize_dtype(x.dtype)
-    if dtype in ("float16", "bfloat16"):
-        # In float32, rounded once (as `with_asymptotes`): in float16 `x / beta` overflows for
-        # x = -65504, beta = 0.5, and beta's gradient becomes 0 * inf = NaN.
-        return ops.cast(pelu(*(ops.cast(v, "float32") for v in (x, alpha, beta))), dtype)
-    # exp of the clipped input: the unused branch of `where` must stay finite,
-    # or its gradient (0 * inf) poisons the result for large positive x.
-    negative = alpha * ops.expm1(non_positive(x) / beta)
-    return ops.where(x >= 0, (alpha / beta) * x, negative)
+    # In float32 for 16-bit inputs: in float16 `x / beta` overflows for x = -65504, beta = 0.5, and beta's
+    # gradient becomes 0 * inf = NaN. One XLA cluster where fused (as PReLU): eight element-wise ops each way.
+    return in_float32(lambda *args: fused(_pelu)(*args), x, alpha, beta)
+
+
+def _pelu(x, alpha, beta):
+    alpha, beta = ops.convert_to_tensor(alpha, x.dtype), ops.convert_to_tensor(beta, x.dtype)
+    # Both branches see x floored at -1000 beta, where exp(x / beta) is 0 in every dtype, and the exponential's
+    # branch x clipped at 0: the unused branch of `where` stays finite, and so does its gradient, which would
+    # otherwise poison the result (`0 * inf`) for large x or at ±inf; at x = -inf the parameters' gradients are
+    # then their limits (beta's 0, not `exp(-inf) * (-x / beta**2) = 0 * inf`). `where`, not `maximum`: a NaN
+    # input keeps its gradient path (TensorFlow's `maximum` sends it to the floor).
+    floor = ops.stop_gradient(-1000.0 * beta)  # exp(x / beta) is 0 there: no gradient to sum for beta
+    x_floored = ops.where(x < floor, floor, x)
+    negative = alpha * ops.expm1(non_positive(x_floored) / beta)
+    return ops.where(x >= 0, (alpha / beta) * x_floored, negative)
 
 
 def apl(x, a, b):
@@ -227,14 +238,17 @@ def apl(x, a, b):
     `f(x) = max(0, x) + sum_s a[s] * max(0, -x + b[s])` with `S` hinges. `a`
     and `b` have a leading hinge axis of size `S`; `a[s]`, `b[s]` broadcast against `x`.
     Derivative at a kink: every `max(0, .)` term contributes `relu'(0) = 0` at its own kink (so at 0
-    the ReLU term takes its left piece, a hinge with `b = 0` its right piece).
+    the ReLU term takes its left piece, a hinge with `b = 0` its right piece). At -inf: the limit of
+    `sum_s a[s] * (b[s] - x)`, `±inf` by the sign of `sum_s a[s]`, or `sum_s a[s] * b[s]` where that is 0.
     """
-    # A Python loop over the (static, small) hinge axis: no S-times larger temporary. `relu` (not
-    # `ops.relu`) for the shared NaN-gradient rule.
-    y = relu(x)
-    for s in range(a.shape[0]):
-        y = y + a[s] * relu(b[s] - x)
-    return y
+    # In float32 for 16-bit inputs: two hinges can overflow float16 with opposite signs (`inf - inf`) where the
+    # result does not.
+    return in_float32(_with_tensors(apl_kernel), x, a, b)
+
+
+def _with_tensors(kernel):
+    """`kernel(x, *params)` with the parameters as tensors of x's dtype (Python numbers rounded once to it)."""
+    return lambda x, *params: kernel(x, *(ops.convert_to_tensor(p, x.dtype) for p in params))
 
 
 @_register
@@ -246,11 +260,11 @@ def swish(x, beta=1.0):
     """
 
     def asymptote(x):
-        b = ops.cast(beta, x.dtype)
+        b = ops.convert_to_tensor(beta, x.dtype)
         zero = ops.zeros_like(x * b)
         return ops.where(x * b > 0, x + zero, ops.where(ops.equal(b, 0), 0.5 * x + zero, zero))
 
-    return with_asymptotes(lambda v: v * ops.sigmoid(ops.cast(beta, v.dtype) * v), x, asymptote)
+    return with_asymptotes(lambda v: v * ops.sigmoid(ops.convert_to_tensor(beta, v.dtype) * v), x, asymptote)
 
 
 @_register
@@ -269,6 +283,11 @@ def celu(x, alpha=1.0):
 
     `f(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`. Derivative at 0: 1.
     """
+    # In float32 for 16-bit inputs: `x / alpha` can be a float16 subnormal (a few bits) for a large alpha.
+    return in_float32(_celu, x, alpha)
+
+
+def _celu(x, alpha):
     negative = alpha * ops.expm1(non_positive(x) / alpha)
     return ops.where(x > 0, x, negative)
 
@@ -291,21 +310,28 @@ def gelu(x, approximate=False):
 
     `approximate=True` uses the tanh approximation of the paper. Derivative at 0: 0.5.
     """
-    # For |x| > 10 both forms are exactly `x` or `-0` in every float dtype (erf and tanh round to ±1), so
-    # the asymptote takes over there; the tanh form's `x**3` would overflow float16 from |x| = 40 and make
-    # the gradient `0 * inf = NaN` (with mixed_float16, at |x| >= 256).
-    return with_asymptotes(_gelu_tanh if approximate else _gelu_erf, x, beyond=10.0)
+    if approximate:
+        # The tanh form's `x**3` overflows float32 from |x| = 7e12, its gradient's `x**2` from 1.8e19 (`0 * inf`
+        # there). Beyond |x| = 25 it is exactly `x` or `-0` in every float dtype (the gate rounds to 1, or the
+        # product underflows even float64), so the asymptote takes over there.
+        return with_asymptotes(_gelu_tanh, x, beyond=25.0)
+    # The exact form is finite at every finite x, and accurate far into its tail (-1e-25 at x = -10.5 in float32,
+    # -2e-298 at x = -37 in float64): only ±inf take the asymptote.
+    return with_asymptotes(_gelu_erf, x)
 
 
 # Written out rather than `tf.nn.gelu`, which rounds its constants (1/sqrt(2), 0.044715) to float32 even for
-# float64 inputs (relative error 3e-8). The tanh form is PyTorch's; the exact form uses erfc, as TensorFlow
-# does, because PyTorch's `1 + erf(x / sqrt(2))` cancels for negative x (2e-5 relative error at x = -3).
+# float64 inputs (relative error 3e-8). The exact form uses erfc, as TensorFlow does, because PyTorch's
+# `1 + erf(x / sqrt(2))` cancels for negative x (2e-5 relative error at x = -3). The tanh form is PyTorch's
+# function with `(1 + tanh(u)) / 2` written as `sigmoid(2u)`: PyTorch's `1 + tanh(u)` cancels for negative x
+# too; in float32 its value and derivative are 30 % off at x = -5 and exactly 0 from x = -5.06 (with
+# TensorFlow's tanh from x = -4.84, where the derivative is -4.2e-6).
 def _gelu_erf(x):
     return 0.5 * x * ops.erfc(-x * math.sqrt(0.5))
 
 
 def _gelu_tanh(x):
-    return 0.5 * x * (1.0 + ops.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+    return x * ops.sigmoid(math.sqrt(8.0 / math.pi) * (x + 0.044715 * x * x * x))
 
 
 @_register
@@ -329,11 +355,18 @@ def softplus(x, beta=1.0, threshold=20.0):
 
     `f(x) = log(1 + exp(beta * x)) / beta`, computed stably, and `f(x) = x` where `beta * x > threshold`
     (there the two differ by less than `exp(-threshold) / beta`). Derivative at 0: 0.5.
+    `beta * x` is computed, and compared with `threshold`, in the input's dtype; 16-bit inputs are computed in
+    float32 and rounded once, as PyTorch does.
     """
-    x = ops.convert_to_tensor(x)
-    linear = ops.greater(beta * x, threshold)
-    # The unused branch sees 0, so `beta * x` cannot overflow into it (float16) and poison its gradient.
-    smooth = ops.softplus(beta * ops.where(linear, ops.zeros_like(x), x)) / beta
+    return in_float32(_softplus, x, beta, threshold)
+
+
+def _softplus(x, beta, threshold):
+    scaled = beta * x
+    # A Python number meets the tensor in its dtype (`ops.greater` would round the threshold to float32 first).
+    linear = scaled > threshold
+    # The unused branch sees 0, so that its gradient cannot be poisoned by an overflow there.
+    smooth = ops.softplus(ops.where(linear, ops.zeros_like(x), scaled)) / beta
     return ops.where(linear, x, smooth)
 
 
@@ -344,23 +377,39 @@ def crelu(x, axis=-1):
     Doubles the size of `axis`. Derivative at 0: 0 for both halves.
     """
     x = ops.convert_to_tensor(x)
+    _check_axis(axis, len(x.shape), "crelu")
     return ops.concatenate([relu(x), relu(-x)], axis=axis)
 
 
-def _gated(x, gate, axis, name):
+def _check_axis(axis, rank, name):
+    """A ValueError naming `axis` unless it is an int naming an axis of a rank-`rank` input (backends raise their
+    own errors, or none, for a wrong one)."""
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank:
+        raise ValueError(f"{name}: `axis` must be an int naming an axis of the rank-{rank} input. "
+                         f"Received: axis={axis!r}")
+
+
+def _gated(x, gate, axis, name, exact=False):
     """`a * gate(b)` with `(a, b)` the two halves of `x` along `axis` (first half the value, second the gate).
 
     The convention of `torch.nn.functional.glu` (Dauphin et al. 2017 write `(X*W + b) * sigmoid(X*V + c)`,
     the value first). A known odd size is a ValueError; an unknown one is checked by the split at run time.
+    16-bit inputs are computed in float32 and rounded once, unless the gate is `exact` (relu, identity: then the
+    16-bit product is already the correctly rounded one): a gate that rounds to a float16 subnormal or to 0
+    (sigmoid(-17) = 4e-8) would lose the product's digits.
     """
     x = ops.convert_to_tensor(x)
-    if not isinstance(axis, int) or isinstance(axis, bool) or not -len(x.shape) <= axis < len(x.shape):
-        raise ValueError(f"{name}: `axis` must be an int naming an axis of the rank-{len(x.shape)} input. "
-                         f"Received: axis={axis!r}")
+    _check_axis(axis, len(x.shape), name)
     size = x.shape[axis]
     if size is not None and size % 2:
         raise ValueError(f"{name} splits axis {axis} into two halves, but it has odd size {size}. "
                          f"Received: input shape {tuple(x.shape)}")
+    if not exact:
+        return in_float32(lambda v: _product_of_halves(v, gate, axis), x)
+    return _product_of_halves(x, gate, axis)
+
+
+def _product_of_halves(x, gate, axis):
     # `nan_gradient`: a NaN input gets a NaN gradient, the shared rule (d(a * b)/db = a is finite at b = NaN).
     value, gate_input = ops.split(nan_gradient(x), 2, axis=axis)
     return value * gate(gate_input)
@@ -382,7 +431,7 @@ def reglu(x, axis=-1):
 
     Halves the size of `axis`. Derivative in `b` at `b = 0`: 0 (`relu'(0) = 0`, as for `relu`); NaN at NaN.
     """
-    return _gated(x, relu, axis, "reglu")
+    return _gated(x, relu, axis, "reglu", exact=True)
 
 
 @_register
@@ -410,7 +459,7 @@ def bilinear(x, axis=-1):
 
     Halves the size of `axis`. Derivatives: `b` for `a`, `a` for `b`.
     """
-    return _gated(x, lambda b: b, axis, "bilinear")
+    return _gated(x, lambda b: b, axis, "bilinear", exact=True)
 
 
 @_register

@@ -73,8 +73,9 @@ def sublayers(layer):
             for item in value.values():
                 visit(item)
 
-    # On the torch backend a layer is a torch.nn.Module, which keeps the layers assigned to it in `_modules`.
-    for name, value in {**vars(layer), **(getattr(layer, "_modules", None) or {})}.items():
+    # On the torch backend a layer is a torch.nn.Module, which keeps the layers assigned to it out of `vars()`.
+    children = dict(layer.named_children()) if hasattr(layer, "named_children") else {}
+    for name, value in {**vars(layer), **children}.items():
         if not name.startswith("_"):
             visit(value)
     return found

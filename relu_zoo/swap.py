@@ -32,7 +32,7 @@ import re
 
 import keras
 
-from relu_zoo import registry
+from relu_zoo import _compat, registry
 
 # The layers whose `activation=` is applied last, to the layer's output, so it can be split off.
 # Subclasses count too (isinstance).
@@ -112,7 +112,7 @@ def _layer_activation(layer):
 
 def _op_activation(op):
     """Canonical name of a Keras activation op in a functional graph (`keras.ops.relu(x)`), or None."""
-    if not type(op).__module__.startswith("keras.") or not type(op).__module__.endswith("ops.nn"):
+    if not _compat.is_keras_nn_op(op):
         return None
     name = _snake(type(op).__name__)
     try:

@@ -1,12 +1,35 @@
-"""Shared pytest fixtures: quiet TensorFlow, real TFDS data (skip locally, fail in CI), mocked TFDS."""
+"""Shared pytest fixtures: quiet TensorFlow, real TFDS data (skip locally, fail in CI), mocked TFDS; Hypothesis
+profiles."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The kernels relu_zoo's commands choose (relu_zoo._startup), which `import relu_zoo` leaves to TensorFlow: the tests
+# that run a command's code in this process (console.main, sweeps) and compare its numbers with the commands'
+# then see what the commands compute, on CPUs where TensorFlow's default differs (AVX2 without AVX-512) too.
+# Subprocesses inherit it; tests/test_startup.py removes it where TensorFlow's own choice is the point.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402
 
-import relu_zoo  # noqa: E402,F401  (first: TensorFlow imported as users get it, with oneDNN's kernels; relu_zoo._logs)
+import relu_zoo  # noqa: E402,F401  (after the settings above: TensorFlow reads them on its first import)
+
+try:
+    import hypothesis
+except ImportError:  # the other backends' and the smoke run's venvs install pytest only (.ci/run)
+    hypothesis = None
+
+if hypothesis is not None:
+    # "ci": the same examples on every run (derandomized, no example database), few enough for CI's time budget.
+    # "long": many random examples, for the tests marked exhaustive (tests/layers/test_fuzz.py), before a release.
+    # Both: no deadline (a layer's first eager call traces and compiles).
+    hypothesis.settings.register_profile(
+        "ci", derandomize=True, database=None, max_examples=16, deadline=None, print_blob=True,
+        suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.filter_too_much])
+    hypothesis.settings.register_profile(
+        "long", max_examples=400, deadline=None, print_blob=True,
+        suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.filter_too_much])
+    hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -160,9 +160,11 @@ def test_export_check_without_the_data_is_one_error_and_writes_nothing(tmp_path)
 
 def test_verbosity_and_noise_filter():
     assert _logs.verbosity(["relu-zoo", "train", "--verbose", "2"], environ={}) == 2
-    assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 2
-    assert _logs.verbosity(["pytest", "--verbose", "2"], environ={}) == 0  # not our command
     package = os.path.dirname(_logs.__file__)
+    train_py = os.path.join(os.path.dirname(package), "train.py")
+    assert _logs.verbosity([train_py, "--verbose=2"], environ={}) == 2
+    assert _logs.verbosity(["pytest", "--verbose", "2"], environ={}) == 0  # not our command
+    assert _logs.verbosity(["/x/train.py", "--verbose=2"], environ={}) == 0  # a user's own train.py
     assert _logs.is_command([os.path.join(package, "console.py")])  # python -m relu_zoo.console
     assert not _logs.is_command([os.path.join(os.path.dirname(package), "my_script.py")])
     # `python -m relu_zoo.console`: while the package is imported, sys.argv[0] is "-m" (the module runs later).
@@ -173,8 +175,8 @@ def test_verbosity_and_noise_filter():
             mock.patch.object(sys, "argv", ["-m", "-q"]):
         assert not _logs.is_command()
     # A script's own "-m" argument is not the interpreter's.
-    with mock.patch.object(sys, "orig_argv", ["python", "train.py", "-m", "x"]), \
-            mock.patch.object(sys, "argv", ["train.py", "-m", "x"]):
+    with mock.patch.object(sys, "orig_argv", ["python", train_py, "-m", "x"]), \
+            mock.patch.object(sys, "argv", [train_py, "-m", "x"]):
         assert _logs.is_command()
     assert _logs.verbosity(["relu-zoo"], environ={"RELU_ZOO_VERBOSE": "2"}) == 2
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"

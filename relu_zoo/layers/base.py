@@ -2,11 +2,14 @@
 compatibility."""
 
 import dataclasses
+import math
 
 import keras
+import ml_dtypes
+import numpy as np
 from keras import ops
 
-from relu_zoo import activations
+from relu_zoo import _compat, activations
 
 register = keras.saving.register_keras_serializable(package="relu_zoo")
 
@@ -81,14 +84,39 @@ def activation(name, *, function, family, formula, derivative_at_zero=None, alia
 
 
 def check_number(name, value, minimum=None, inclusive=True, allow_none=False):
-    """Raises a ValueError naming `name` unless `value` is a real number >= / > `minimum`."""
+    """`value` as a Python int or float; a ValueError naming `name` unless it is a finite real number >= / >
+    `minimum`.
+
+    NumPy scalars are accepted (and returned as Python numbers, which configs save). Infinities are refused like
+    NaN: no argument needs one (`max_value=None` is "no cap"), and an infinite slope or scale makes the function
+    NaN at finite inputs (`inf * 0`).
+    """
     if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
+        return None
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"Argument `{name}` must be a finite real number. Received: {name}={value!r}")
     if minimum is not None and (value < minimum if inclusive else value <= minimum):
         bound = ">=" if inclusive else ">"
         raise ValueError(f"Argument `{name}` must be {bound} {minimum}. Received: {name}={value!r}")
+    return value
+
+
+def check_dtype_range(layer, **arguments):
+    """Raises a ValueError naming the argument unless each of `arguments` (None skipped) is 0 or a normal number
+    of the layer's compute dtype: its magnitude at most the largest finite number (a slope of 1e5 is inf in
+    float16), and at least the smallest normal number (TensorFlow's kernels flush smaller ones to 0, and a 16-bit
+    dtype rounds them to 0). Either way the function would meet `0 * inf` or `0 / 0`: NaN at finite inputs."""
+    dtype = keras.backend.standardize_dtype(layer.compute_dtype)
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        return
+    info = ml_dtypes.finfo(dtype)
+    largest, smallest = float(info.max), float(info.smallest_normal)
+    for name, value in arguments.items():
+        if value is not None and value != 0 and not smallest <= abs(value) <= largest:
+            raise ValueError(f"Argument `{name}` must be 0 or a normal {dtype} number (the layer's dtype): "
+                             f"{smallest:.8g} <= |{name}| <= {largest:.8g}. Received: {name}={value!r}")
 
 
 def normalize_data_format(data_format):
@@ -134,7 +162,7 @@ class ElementwiseActivation(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
-        self._build_at_init()
+        _compat.build_at_init(self)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -198,7 +226,10 @@ class ParametricActivation(keras.layers.Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         if shared_axes is not None:
-            axes = [shared_axes] if isinstance(shared_axes, int) else list(shared_axes)
+            try:
+                axes = [shared_axes] if isinstance(shared_axes, int) else list(shared_axes)
+            except TypeError:  # not a list (a float, say): the check below names the argument
+                axes = [shared_axes]
             if not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in axes):
                 raise ValueError(
                     "Argument `shared_axes` must be a list of axis indices >= 1 (the batch axis 0 is "

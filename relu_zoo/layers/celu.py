@@ -1,5 +1,5 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, activation, check_number
+from relu_zoo.layers.base import ElementwiseActivation, activation, check_dtype_range, check_number
 
 
 @activation("celu", function=activations.celu, family="smooth", derivative_at_zero=1.0,
@@ -31,8 +31,9 @@ class CELU(ElementwiseActivation):
     """
 
     def __init__(self, alpha=1.0, **kwargs):
-        check_number("alpha", alpha, minimum=0, inclusive=False)
+        alpha = check_number("alpha", alpha, minimum=0, inclusive=False)
         super().__init__(**kwargs)
+        check_dtype_range(self, alpha=alpha)
         self.alpha = alpha
 
     def call(self, inputs):

@@ -45,6 +45,9 @@ class CReLU(ElementwiseActivation):
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
+        if not -len(shape) <= self.axis < len(shape):
+            raise ValueError(f"CReLU: axis {self.axis} does not exist in an input of rank {len(shape)}. "
+                             f"Received: axis={self.axis}, input_shape={tuple(input_shape)}")
         if shape[self.axis] is not None:
             shape[self.axis] *= 2
         return tuple(shape)

@@ -1,5 +1,11 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
+from relu_zoo.layers.base import (
+    ElementwiseActivation,
+    KerasCompatible,
+    activation,
+    check_dtype_range,
+    check_number,
+)
 
 
 @activation("elu", function=activations.elu, family="smooth", derivative_at_zero=1.0,
@@ -40,8 +46,9 @@ class ELU(KerasCompatible, ElementwiseActivation):
     keras_default = None  # same default as keras.layers.ELU
 
     def __init__(self, alpha=1.0, **kwargs):
-        check_number("alpha", alpha, minimum=0, inclusive=False)
+        alpha = check_number("alpha", alpha, minimum=0, inclusive=False)
         super().__init__(**kwargs)
+        check_dtype_range(self, alpha=alpha)
         self.alpha = alpha
 
     def call(self, inputs):

@@ -14,10 +14,10 @@ class GELU(ElementwiseActivation):
     f(x) = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))             (exact)
     f(x) = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))  (approximate)
     ```
-    Derivative at 0: 0.5. For |x| > 10 the output is `x` or `-0` (what both
-    forms round to in every float dtype) and the derivative 1 or 0, so
-    `mixed_float16` gradients stay finite where the tanh form's `x**3`
-    overflows.
+    Derivative at 0: 0.5. The tanh form is computed as `x * sigmoid(2u)`, its
+    value and derivative accurate where `1 + tanh(u)` cancels (x < -4); beyond
+    |x| = 25 it is `x` or `-0` (what it rounds to in every float dtype) with
+    derivative 1 or 0, so its gradient stays finite where `x**3` overflows.
 
     Args:
         approximate: Use the tanh approximation. Default False (exact; note

@@ -1,7 +1,13 @@
 import warnings
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
+from relu_zoo.layers.base import (
+    ElementwiseActivation,
+    KerasCompatible,
+    activation,
+    check_dtype_range,
+    check_number,
+)
 
 
 @activation("leaky_relu", function=activations.leaky_relu, family="rectifier", derivative_at_zero=0.01,
@@ -52,8 +58,9 @@ class LeakyReLU(KerasCompatible, ElementwiseActivation):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
             warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.")
-        check_number("negative_slope", negative_slope, minimum=0)
+        negative_slope = check_number("negative_slope", negative_slope, minimum=0)
         super().__init__(**kwargs)
+        check_dtype_range(self, negative_slope=negative_slope)
         self.negative_slope = negative_slope
 
     def call(self, inputs):

@@ -21,8 +21,7 @@ class MinValue(keras.constraints.Constraint):
     """
 
     def __init__(self, min_value=0.1):
-        check_number("min_value", min_value)
-        self.min_value = min_value
+        self.min_value = check_number("min_value", min_value)
 
     def __call__(self, w):
         return ops.maximum(w, ops.cast(self.min_value, w.dtype))

@@ -1,5 +1,11 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, KerasCompatible, activation, check_number
+from relu_zoo.layers.base import (
+    ElementwiseActivation,
+    KerasCompatible,
+    activation,
+    check_dtype_range,
+    check_number,
+)
 
 
 @activation("relu", function=activations.relu, family="rectifier", derivative_at_zero=0.0,
@@ -48,15 +54,16 @@ class ReLU(KerasCompatible, ElementwiseActivation):
     keras_default = None  # same defaults as keras.layers.ReLU
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
-        check_number("max_value", max_value, minimum=0, allow_none=True)
-        check_number("negative_slope", negative_slope, minimum=0)
-        check_number("threshold", threshold, minimum=0)
+        max_value = check_number("max_value", max_value, minimum=0, allow_none=True)
+        negative_slope = check_number("negative_slope", negative_slope, minimum=0)
+        threshold = check_number("threshold", threshold, minimum=0)
         if max_value is not None and threshold > max_value:
             raise ValueError(
                 "Argument `threshold` must not exceed `max_value`. "
                 f"Received: threshold={threshold}, max_value={max_value}"
             )
         super().__init__(**kwargs)
+        check_dtype_range(self, max_value=max_value, negative_slope=negative_slope, threshold=threshold)
         self.max_value = max_value
         self.negative_slope = negative_slope
         self.threshold = threshold

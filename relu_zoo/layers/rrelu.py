@@ -1,7 +1,7 @@
 import keras
 
-from relu_zoo import activations
-from relu_zoo.layers.base import activation, check_number
+from relu_zoo import _compat, activations
+from relu_zoo.layers.base import activation, check_dtype_range, check_number
 
 PARAMETERIZATIONS = ("slope", "inverse")
 
@@ -59,20 +59,22 @@ class RReLU(keras.layers.Layer):
                 f"Received: parameterization={parameterization!r}"
             )
         inverse = parameterization == "inverse"
-        check_number("lower", lower, minimum=0, inclusive=not inverse)
-        check_number("upper", upper, minimum=0, inclusive=not inverse)
+        lower = check_number("lower", lower, minimum=0, inclusive=not inverse)
+        upper = check_number("upper", upper, minimum=0, inclusive=not inverse)
         if lower > upper:
             raise ValueError(f"Argument `lower` must be <= `upper`. Received: lower={lower}, upper={upper}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"Argument `seed` must be an int or None. Received: seed={seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -2**63 <= seed < 2**63):
+            # The range of keras.random.SeedGenerator's int64 state.
+            raise ValueError(f"Argument `seed` must be an int in [-2**63, 2**63) or None. Received: seed={seed!r}")
         super().__init__(**kwargs)
+        check_dtype_range(self, lower=lower, upper=upper)
         self.lower = lower
         self.upper = upper
         self.seed = seed
         self.parameterization = parameterization
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._build_at_init()
+        _compat.build_at_init(self)
 
     @property
     def inference_slope(self):

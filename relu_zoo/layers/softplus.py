@@ -1,5 +1,5 @@
 from relu_zoo import activations
-from relu_zoo.layers.base import ElementwiseActivation, activation, check_number
+from relu_zoo.layers.base import ElementwiseActivation, activation, check_dtype_range, check_number
 
 
 @activation("softplus", function=activations.softplus, family="smooth", derivative_at_zero=0.5,
@@ -38,9 +38,10 @@ class Softplus(ElementwiseActivation):
     """
 
     def __init__(self, beta=1.0, threshold=20.0, **kwargs):
-        check_number("beta", beta, minimum=0, inclusive=False)
-        check_number("threshold", threshold)
+        beta = check_number("beta", beta, minimum=0, inclusive=False)
+        threshold = check_number("threshold", threshold)
         super().__init__(**kwargs)
+        check_dtype_range(self, beta=beta, threshold=threshold)
         self.beta = beta
         self.threshold = threshold
 

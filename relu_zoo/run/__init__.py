@@ -18,5 +18,5 @@
     rounds      a `target_ci` sweep: rounds of seeds until the paired intervals are narrow enough
     ray_sweep   the same on a Ray cluster, one Ray task per run (`train.py --ray`; imports Ray, optional)
 
-`_keras_compat` holds the one workaround that touches private Keras API (multi-worker `fit`).
+The one workaround that touches private Keras API (multi-worker `fit`) is in `relu_zoo._compat`.
 """

@@ -5,9 +5,10 @@ import json
 import os
 import re
 
+import keras
 import tensorflow as tf
 
-from relu_zoo.run._keras_compat import patch_keras_for_multi_worker
+from relu_zoo import _compat
 from relu_zoo.run.spec import ConfigError
 
 
@@ -20,7 +21,7 @@ class Distribution:
     cluster has no chief) writes into `--out`; the other workers run exactly the same code (every callback,
     checkpoint and evaluation, so every collective op happens in lockstep) but write into a temporary folder
     that is removed. Resuming reads the chief's backups, so `--out` must be on a filesystem all workers see.
-    Keras 3.15's TF trainer needs two fixes for this strategy (`relu_zoo.run._keras_compat`).
+    Keras 3.15's TF trainer needs two fixes for this strategy (`relu_zoo._compat`).
 
     Must be created before TensorFlow initializes its devices (first tensor or variable). `cpu_devices`
     splits the CPU into that many logical devices, so `mirrored` can be tried and tested without GPUs.
@@ -34,7 +35,7 @@ class Distribution:
                 raise ConfigError("`cpu_devices` applies to --distribute mirrored only; with multi_worker each "
                                   "worker process is one replica on CPU.")
             self.task_type, self.task_id, self.has_chief = _tf_config_task()
-            patch_keras_for_multi_worker()
+            fix_keras_for_multi_worker()
         if cpu_devices:
             cpu = tf.config.list_physical_devices("CPU")[0]
             try:
@@ -88,6 +89,17 @@ class Distribution:
             raise ConfigError(f"The workers disagree on {what} (values {values}; {self.name} has {value}). "
                               "Every worker must see the same --out (a shared filesystem).")
         return value
+
+
+def fix_keras_for_multi_worker():
+    """Applies relu_zoo's fix of Keras' TF trainer for multi-worker `fit` (`relu_zoo._compat`), or a ConfigError
+    on a Keras it was not verified on: the private functions it replaces may have changed there."""
+    if not _compat.patch_keras_for_multi_worker():
+        raise ConfigError(
+            f"--distribute multi_worker needs a workaround for Keras' TF trainer (keras-team/keras#20585) that "
+            f"was verified with Keras {', '.join(v + 'x' for v in _compat.MULTI_WORKER_KERAS)}; this is Keras "
+            f"{keras.__version__}. Use --distribute mirrored on one machine or --shard to spread a sweep over "
+            "machines, or re-verify the workaround (relu_zoo._compat) and the multi-worker test with this version.")
 
 
 TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '

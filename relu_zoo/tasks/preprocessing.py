@@ -20,6 +20,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from relu_zoo import _compat
+
 
 def _check_positive(name, value, integer=False):
     bad = value is None or isinstance(value, bool) or (integer and not isinstance(value, int))
@@ -70,7 +72,7 @@ class ImageNormalization(keras.layers.Layer):
         self.std = tuple(std)
         self.max_value = float(max_value)
         self.supports_masking = True
-        self._build_at_init()
+        _compat.build_at_init(self)
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)
@@ -194,7 +196,7 @@ class Waveform(keras.layers.Layer):
         _check_positive("input_scale", input_scale)
         self.num_samples = num_samples
         self.input_scale = float(input_scale)
-        self._build_at_init()
+        _compat.build_at_init(self)
 
     def call(self, inputs):
         x = fit_length(tf.cast(inputs, tf.float32) * self.input_scale, self.num_samples)
@@ -305,7 +307,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         # A constant, not a weight: it is fully determined by the config.
         self._mel_matrix = tf.signal.linear_to_mel_weight_matrix(
             num_mel_bins, fft_length // 2 + 1, sample_rate, self.lower_edge_hertz, self.upper_edge_hertz)
-        self._build_at_init()
+        _compat.build_at_init(self)
 
     @property
     def num_frames(self):

@@ -49,6 +49,24 @@ def _gelu(x):
     return _times_sigmoid(x, 0.5 * (1 + _erf(x / np.sqrt(2))))
 
 
+def _srelu(x, t_left, a_left, t_right, a_right):
+    """SReLU with its limits at ±inf: a piece with slope 0 stays at its threshold (`0 * inf` would be NaN)."""
+    with np.errstate(invalid="ignore"):
+        right = np.where(a_right == 0, t_right, t_right + a_right * (x - t_right))
+        left = np.where(a_left == 0, t_left, t_left + a_left * (x - t_left))
+    return np.where(x >= t_right, right, np.where(x <= t_left, left, x))
+
+
+def _apl(x, a, b):
+    """APL with its limit at -inf, where the hinges are sum_s a_s * (b_s - x): ±inf by the sign of sum_s a_s, or
+    sum_s a_s * b_s where that is 0 (summing the hinges would give inf - inf)."""
+    with np.errstate(invalid="ignore"):
+        y = np.maximum(x, 0) + sum(a_s * np.maximum(b_s - x, 0) for a_s, b_s in zip(a, b))
+    total = a.sum(axis=0)
+    limit = np.where(total > 0, np.inf, np.where(total < 0, -np.inf, (a * b).sum(axis=0)))
+    return np.where(np.isneginf(x), limit, y)
+
+
 def _gated(gate):
     """`a * gate(b)` over the halves of the last axis (value first, as torch.nn.functional.glu)."""
 
@@ -72,18 +90,15 @@ REFERENCES = {
     "rrelu": ({"lower": 0.1, "upper": 0.3}, None, lambda x: np.where(x > 0, x, 0.2 * x)),
     "srelu": ({}, {"t_left": np.array([-1.0, -0.5, 0.0]), "a_left": np.array([0.1, 0.2, 0.3]),
                    "t_right": np.array([1.0, 2.0, 0.5]), "a_right": np.array([0.5, 1.5, 0.0])},
-              lambda x: np.where(x >= np.array([1.0, 2.0, 0.5]),
-                                 np.array([1.0, 2.0, 0.5]) + np.array([0.5, 1.5, 0.0]) * (x - np.array([1.0, 2.0, 0.5])),
-                                 np.where(x <= np.array([-1.0, -0.5, 0.0]),
-                                          np.array([-1.0, -0.5, 0.0]) + np.array([0.1, 0.2, 0.3]) * (x - np.array([-1.0, -0.5, 0.0])),
-                                          x))),
+              lambda x: _srelu(x, np.array([-1.0, -0.5, 0.0]), np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 0.5]),
+                               np.array([0.5, 1.5, 0.0]))),
     "pelu": ({}, {"alpha": np.array([1.0, 2.0, 0.5]), "beta": np.array([1.0, 0.5, 2.0])},
              lambda x: np.where(x >= 0, np.array([1.0, 4.0, 0.25]) * x,
                                 np.array([1.0, 2.0, 0.5]) * np.expm1(np.minimum(x, 0) / np.array([1.0, 0.5, 2.0])))),
     "apl": ({"hinges": 2}, {"a": np.array([[0.5, -0.2, 0.1], [0.3, 0.0, -0.4]]),
                             "b": np.array([[0.0, 1.0, -1.0], [1.0, 0.5, 2.0]])},
-            lambda x: np.maximum(x, 0) + np.array([0.5, -0.2, 0.1]) * np.maximum(-x + np.array([0.0, 1.0, -1.0]), 0)
-            + np.array([0.3, 0.0, -0.4]) * np.maximum(-x + np.array([1.0, 0.5, 2.0]), 0)),
+            lambda x: _apl(x, np.array([[0.5, -0.2, 0.1], [0.3, 0.0, -0.4]]),
+                           np.array([[0.0, 1.0, -1.0], [1.0, 0.5, 2.0]]))),
     "swish_beta": ({}, {"beta": np.array([1.0, 2.0, 0.5])},
                    lambda x: _times_sigmoid(x, _sigmoid(np.array([1.0, 2.0, 0.5]) * x))),
     "elu": ({"alpha": 0.5}, None, lambda x: np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0)))),

@@ -43,14 +43,35 @@ SMOOTH_TAILS = {"gelu", "gelu_tanh", "silu", "mish", "swish_beta"}
 def _nan_gradient(case, quantity, x, value):
     # One rule for every activation: a NaN input gives a NaN gradient (PyTorch's piecewise-linear kernels
     # return the slope of whichever branch a comparison with NaN selects, e.g. relu'(NaN) = 1). The same
-    # holds for a parameter that acts through a kink: APL's hinge positions b.
-    return math.nan if math.isnan(x) and (quantity == "dx" or (case == "apl" and quantity == "b")) else value
+    # holds for a parameter that acts through a kink: APL's hinge positions b, SReLU's thresholds.
+    at_kink = (case == "apl" and quantity == "b") or (case == "srelu" and quantity != "y")
+    return math.nan if math.isnan(x) and (quantity == "dx" or at_kink) else value
+
+
+# Parameter gradients at ±inf where PyTorch computes `0 * inf = NaN` in the piece an input is not on (SReLU's
+# other slope; PELU's linear piece at -inf, whose exponential piece has the limits d/dalpha = -1, d/dbeta = 0).
+PARAMETER_LIMITS = {("srelu", 1): {"a_left": 0.0}, ("srelu", -1): {"a_right": 0.0},
+                    ("pelu", -1): {"alpha": -1.0, "beta": 0.0}}
+
+
+def _apl_at_minus_inf():
+    # The hinges are sum_s a_s * (b_s - x) there: ±inf by the sign of sum_s a_s (PyTorch: inf - inf = NaN).
+    total = sum(a for (a,) in CASES["apl"]["params"]["a"])
+    return math.copysign(math.inf, total) if total else sum(
+        a * b for (a,), (b,) in zip(CASES["apl"]["params"]["a"], CASES["apl"]["params"]["b"]))
 
 
 def _limits_at_infinity(case, quantity, x, value):
     # x * sigmoid(x), x * Phi(x), x * tanh(softplus(x)) at ±inf: PyTorch evaluates inf * 0 = NaN; relu_zoo
-    # gives the limits (f(-inf) = 0, f'(inf) = 1, f'(-inf) = 0, and 0 for Swish's beta).
-    if case not in SMOOTH_TAILS or not math.isinf(x):
+    # gives the limits (f(-inf) = 0, f'(inf) = 1, f'(-inf) = 0, and 0 for Swish's beta). The same for APL's value
+    # at -inf and the parameter gradients of PARAMETER_LIMITS.
+    if not math.isinf(x):
+        return value
+    if case == "apl" and quantity == "y" and x < 0:
+        return _apl_at_minus_inf()
+    if math.isnan(value) and quantity in PARAMETER_LIMITS.get((case, math.copysign(1, x)), {}):
+        return PARAMETER_LIMITS[case, math.copysign(1, x)][quantity]
+    if case not in SMOOTH_TAILS:
         return value
     if quantity == "y":
         return value if x > 0 else 0.0

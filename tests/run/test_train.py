@@ -107,7 +107,7 @@ def test_end_to_end_report_matches_results(tiny_sweep):
         assert float(row.group(3)) == pytest.approx(100 * ci[0], abs=0.006)
         if act == "prelu":
             diff = np.mean([acc[s] - base[s] for s in acc])
-            m = re.search(r"^\| prelu \|.*?\| ([+-][\d.]+) \|", summary, re.M)
+            m = re.search(r"^\| prelu \|.*?\| ([+-][\d.]+) \[[+-][\d.]+, [+-][\d.]+\] \|", summary, re.M)
             assert float(m.group(1)) == pytest.approx(100 * diff, abs=0.006)
     assert "![" in summary and "plots/val_accuracy.png" in summary
 
@@ -179,15 +179,17 @@ def test_the_python_api_gives_the_command_lines_results(tiny_sweep, tmp_path):
 
 
 def test_keras_workaround_refuses_versions_it_was_not_verified_on(monkeypatch):
-    from relu_zoo.run import _keras_compat
+    import keras
 
-    monkeypatch.setattr(_keras_compat.keras, "__version__", "3.99.0")
+    from relu_zoo.run import distribute
+
+    monkeypatch.setattr(keras, "__version__", "3.99.0")
     with pytest.raises(config_lib.ConfigError, match=r"verified with Keras 3\.15\.x; this is Keras 3\.99\.0"):
-        _keras_compat.patch_keras_for_multi_worker()
+        distribute.fix_keras_for_multi_worker()
 
 
 def test_ci_pins_the_keras_version_the_workaround_was_verified_on():
-    from relu_zoo.run._keras_compat import MULTI_WORKER_KERAS
+    from relu_zoo._compat import MULTI_WORKER_KERAS
 
     pins = dict(line.split("==") for line in (ROOT / ".ci" / "constraints.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))

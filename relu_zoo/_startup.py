@@ -1,0 +1,51 @@
+"""How relu_zoo's own programs start TensorFlow: with its oneDNN kernels on and without its start-up notices.
+
+Both are choices for relu_zoo's commands, the programs `relu_zoo._logs.is_command` names (the `relu-zoo` script,
+`python -m relu_zoo.<module>`, the checkout's `train.py` and `benchmarks/*.py`), not for a program that imports
+relu_zoo as a library: there `import relu_zoo` sets no environment variable, captures no file descriptor and leaves
+TensorFlow's kernels as TensorFlow chooses them (tests/test_startup.py).
+
+- oneDNN: TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 and newer; on an AVX2-only CPU
+  it keeps its Eigen kernels, with which the airbench train step took 2.3x as long (benchmarks/reports/
+  cifar10_parity). A command sets `TF_ENABLE_ONEDNN_OPTS=1` unless it is set: `TF_ENABLE_ONEDNN_OPTS=0` keeps
+  TensorFlow's default, and the processes a command starts (`--jobs`) inherit the choice.
+- Quiet: TensorFlow is imported inside `relu_zoo._logs.filtered_stderr()`, and looks for GPUs there (where CUDA's
+  absl lines come from, which no log level hides); `TF_CPP_MIN_LOG_LEVEL=3` is set unless it is set, which hides
+  the runtime C++ lines (errors still reach Python as exceptions). `--verbose 2` or `RELU_ZOO_VERBOSE=2` shows
+  everything.
+
+TensorFlow reads both variables once, during its first import. Python runs relu_zoo/__init__.py, which imports
+TensorFlow (the layers register with Keras), before any module of the package: before `relu_zoo.console`, which
+the console script imports for its entry point, and before the module `python -m` runs. So the package's
+`__init__` calls `start()` before anything else, and `start()` does nothing unless this process' main program is
+one of relu_zoo's commands.
+"""
+
+import os
+import sys
+
+from relu_zoo import _logs
+
+_STARTED = []
+
+
+def start():
+    """Starts TensorFlow for relu_zoo's commands as the module docstring says; does nothing in any other program,
+    on Keras' other backends (which never need TensorFlow to be imported), or when called again."""
+    if _STARTED or not _logs.is_command() or _logs.keras_backend() != "tensorflow":
+        return
+    _STARTED.append(True)
+    verbose = _logs.verbosity() >= 2
+    if "tensorflow" not in sys.modules:  # once imported, TensorFlow has read both
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        if not verbose:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if verbose:
+        import tensorflow  # noqa: F401
+        return
+    with _logs.filtered_stderr():
+        import tensorflow
+
+        # TensorFlow looks for GPUs once per process, at the latest on its first op; listing physical devices
+        # leaves logical ones configurable.
+        tensorflow.config.list_physical_devices("GPU")

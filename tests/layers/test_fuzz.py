@@ -1,0 +1,673 @@
+"""Property-based fuzz (Hypothesis) of every registered activation: random constructor arguments, valid and
+invalid, random weights, shapes, dtypes and edge inputs, against the edge rules of docs/howto/layers.md.
+
+Properties:
+
+- a constructor argument is accepted or refused with a ValueError that names it; a non-finite number, a bool
+  or a string is never accepted where a number is meant; a bad axis or shape is a ValueError at build time;
+- an accepted layer keeps the dtype (the compute dtype under a mixed policy), gives NaN exactly where the float64
+  reference does (NaN in -> NaN out), its limit at ±inf, a finite value wherever the value fits the dtype, and
+  agrees with a float64 NumPy reference of its formula (`FORMULAS`), within a few units in the last place of the
+  inputs and the output;
+- input gradients: NaN at a NaN input, finite at finite inputs, the derivative's limit at ±inf, and the float64
+  reference's derivative away from kinks; parameter gradients are not NaN unless an input is;
+- `get_config` / `from_config` and `.keras` files give back the same function.
+
+The arguments drawn for an activation come from its default `get_config()` (the type of each default decides what
+is drawn), its registry aliases and its weights' constraints, so a new activation is fuzzed by being registered;
+it needs a formula in `FORMULAS`. Hypothesis profiles (tests/conftest.py): "ci" is derandomized with few examples
+per activation; the `long` variants (marked exhaustive, not run in CI) draw many more:
+    python -m pytest -q -m exhaustive tests/layers/test_fuzz.py
+"""
+
+import inspect
+import math
+import re
+
+import hypothesis
+import keras
+import ml_dtypes
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import strategies as st
+
+import relu_zoo
+from relu_zoo.layers.base import RECORDS, GatedActivation
+
+tf = pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                reason="gradients are taken with tf.GradientTape")
+
+NAMES = relu_zoo.list_activations()
+PROFILES = [pytest.param("ci", id="ci"),
+            pytest.param("long", id="long", marks=(pytest.mark.slow, pytest.mark.exhaustive))]
+NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
+POLICIES = ["float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"]
+# Keys every layer's config has (name, trainable, dtype, ...), and the weight options of learnable layers: the
+# fuzz sets weights directly instead.
+BASE_KEYS = set(keras.layers.Layer().get_config())
+WEIGHT_OPTION = re.compile(r"_(initializer|regularizer|constraint)$")
+# Strings tried for string arguments besides their default and the registry aliases' values.
+WORDS = ["channels_first", "channels_last", "", "nope"]
+
+
+def run(profile, check, *args, scale=1):
+    """`check(data, *args)` as a Hypothesis test under the named settings profile (tests/conftest.py), with `scale`
+    times its number of examples."""
+    settings = hypothesis.settings.get_profile(profile)
+
+    @hypothesis.settings(settings, max_examples=settings.max_examples * scale)
+    @hypothesis.given(st.data())
+    def test(data):
+        check(data, *args)
+
+    test()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Constructor arguments, from the default config.
+
+def arguments(name):
+    """The activation's own constructor arguments and their defaults (its default config, less Keras' keys and
+    the weight options)."""
+    config = relu_zoo.get(name).get_config()
+    return {k: v for k, v in config.items() if k not in BASE_KEYS and not WEIGHT_OPTION.search(k)}
+
+
+def _alias_values(name, key):
+    return [d[key] for d in RECORDS[name].aliases.values() if key in d]
+
+
+def plausible(name, key, default):
+    """Values a user might pass for `key`, judged by the type of its default: mostly right-typed, some not."""
+    numbers = st.one_of(
+        st.sampled_from([0.0, -0.0, 0.01, 0.2, 0.25, 0.5, 1.0, 2.0, 6.0, 20.0, -1.0, -20.0, 1e-30, 1e-40, 1e4, 1e30,
+                         1e39, 3, 0, 1, -1]),
+        st.floats(-100, 100),
+        st.floats(0, 10).map(np.float32),
+        st.integers(0, 10).map(np.int64),
+    )
+    if isinstance(default, bool):
+        return st.booleans()
+    if isinstance(default, str):
+        return st.sampled_from([default, *_alias_values(name, key), *WORDS])
+    if isinstance(default, int):
+        return st.one_of(st.integers(-5, 5), st.just(default))
+    if isinstance(default, float):
+        return st.one_of(numbers, st.sampled_from([default, *_alias_values(name, key)]))
+    return st.one_of(st.none(), numbers, st.integers(-3, 5), st.lists(st.integers(-1, 4), max_size=3))
+
+
+def junk():
+    """Values that are wrong for any argument, or for most."""
+    return st.one_of(
+        st.sampled_from([math.inf, -math.inf, math.nan, True, False, None, "1", "", [], [1.0], {}, 1.5, -7, 10 ** 20,
+                         np.float32("inf"), np.float64("nan")]),
+        st.text(max_size=3),
+    )
+
+
+def draw_config(data, name, invalid):
+    """Constructor arguments for `name`: a random subset of its arguments changed, to plausible values or (with
+    `invalid`) also to junk."""
+    config = {}
+    for key, default in arguments(name).items():
+        if data.draw(st.booleans(), label=f"change {key}"):
+            values = st.one_of(plausible(name, key, default), junk()) if invalid else plausible(name, key, default)
+            config[key] = data.draw(values, label=key)
+    return config
+
+
+def never_accepted(value, default):
+    """Whether `value` is wrong for an argument whose default is `default`, whatever the argument means."""
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return True  # no argument takes a non-finite number: "no cap" is None, never inf
+    if isinstance(value, bool) and not isinstance(default, bool):
+        return True
+    if isinstance(value, str) and not isinstance(default, str) and default is not None:
+        return True
+    return False
+
+
+def construct(name, config, **kwargs):
+    """The layer, or the ValueError its constructor raises; any other exception fails the test."""
+    try:
+        return relu_zoo.get(name, **config, **kwargs)
+    except ValueError as error:
+        return error
+
+
+def assert_names_an_argument(error, config, what):
+    message = str(error)
+    named = [key for key in config if f"`{key}`" in message or f"{key}=" in message]
+    assert named, f"{what}: the ValueError names none of the arguments {sorted(config)}: {message}"
+    assert "Received" in message, f"{what}: the ValueError does not say what it received: {message}"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", NAMES)
+def test_constructor_accepts_or_names_the_argument(name, profile):
+    run(profile, _check_constructor, name, scale=8)  # no tensors: cheap
+
+
+def _check_constructor(data, name):
+    config = draw_config(data, name, invalid=True)
+    layer = construct(name, config)
+    defaults = arguments(name)
+    if isinstance(layer, ValueError):
+        assert_names_an_argument(layer, config, f"{name}({config})")
+        return
+    wrong = {k: v for k, v in config.items() if never_accepted(v, defaults[k])}
+    assert not wrong, f"{name} accepted {wrong}"
+    # An accepted layer round trips through its config.
+    again = type(layer).from_config(layer.get_config())
+    assert again.get_config() == layer.get_config()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inputs.
+
+def dtype_info(dtype):
+    info = ml_dtypes.finfo(NUMPY[dtype])
+    return {"eps": float(info.eps), "max": float(info.max), "tiny": float(info.smallest_normal),
+            "subnormal": float(info.smallest_subnormal)}
+
+
+def input_values(dtype):
+    info = dtype_info(dtype)
+    specials = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 3.0, -3.0, 6.0, 20.0, -20.0, 1e4, -1e4, info["max"], -info["max"],
+                info["tiny"], -info["tiny"], info["subnormal"], -info["subnormal"], 1e-8, -1e-8,
+                math.inf, -math.inf, math.nan]
+    return st.one_of(st.sampled_from(specials), st.floats(-30, 30), st.floats(-info["max"], info["max"]))
+
+
+def draw_shape(data, layer):
+    rank = data.draw(st.integers(2, 4), label="rank")
+    shape = data.draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank), label="shape")
+    if isinstance(layer, GatedActivation) and -rank <= layer.axis < rank:
+        shape[layer.axis] = data.draw(st.sampled_from([2, 4]), label="gated size")
+    return tuple(shape)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The float64 references: the formula of each activation at finite inputs (`elementwise` adds ±inf and NaN; the
+# gated units' formula is the gate's, times the value). `p` holds the constructor arguments (defaults filled in)
+# and the weights as float64 arrays that broadcast against x. A formula returns f(x), or (f(x), scale) where
+# rounding the terms of a sum can err by eps * scale (cancellation), or for a random layer in training
+# ((low, high), None), the range f(x) may take.
+
+def _sigmoid(z):
+    return scipy.special.expit(z)
+
+
+def _gelu(x, approximate):
+    if approximate:
+        return x * _sigmoid(2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))
+    return 0.5 * x * scipy.special.erfc(-x / math.sqrt(2))
+
+
+def _relu(x, p):
+    t, slope, top = p["threshold"], p["negative_slope"], p["max_value"]
+    y = np.where(x > t, x, slope * (x - t))
+    return y if top is None else np.where(x >= top, top, y)
+
+
+def _srelu(x, p):
+    right = p["t_right"] + p["a_right"] * (x - p["t_right"])
+    left = p["t_left"] + p["a_left"] * (x - p["t_left"])
+    y = np.where(x >= p["t_right"], right, np.where(x <= p["t_left"], left, x))
+    scale = np.where(x >= p["t_right"], abs(p["t_right"]) + abs(right - p["t_right"]),
+                     np.where(x <= p["t_left"], abs(p["t_left"]) + abs(left - p["t_left"]), abs(x)))
+    return y, scale
+
+
+def _apl(x, p):
+    terms = [np.maximum(x, 0)] + [a * np.maximum(b - x, 0) for a, b in zip(p["a"], p["b"])]
+    return sum(terms), sum(abs(t) for t in terms)
+
+
+def _apl_minus_inf(p):
+    # f(x) = sum_s a_s * (b_s - x) for x below every kink: -x * sum(a) + sum(a * b).
+    total = sum(p["a"])
+    return np.where(total > 0, math.inf, np.where(total < 0, -math.inf, sum(a * b for a, b in zip(p["a"], p["b"]))))
+
+
+def _rrelu(x, p):
+    inverse = p["parameterization"] == "inverse"
+    lower, upper = p["lower"], p["upper"]
+    if p["training"]:
+        slopes = (1 / upper, 1 / lower) if inverse else (lower, upper)
+        ends = [np.where(x > 0, x, s * x) for s in slopes]
+        return (np.minimum(*ends), np.maximum(*ends)), None
+    slope = 2 / (lower + upper) if inverse else (lower + upper) / 2
+    return np.where(x > 0, x, slope * x)
+
+
+def _softplus(x, p):
+    # The branch is taken where beta * x, computed in the precision of the function, exceeds the threshold.
+    work = NUMPY[p["work_dtype"]]
+    linear = work(p["beta"]) * x.astype(work) > work(p["threshold"])
+    return np.where(linear, x, np.logaddexp(0, p["beta"] * x) / p["beta"])
+
+
+def _gated(gate):
+    def f(a, b, p):
+        return a * gate(b, p)
+
+    return f
+
+
+FORMULAS = {
+    "relu": _relu,
+    "relu6": lambda x, p: np.clip(x, 0, 6),
+    "leaky_relu": lambda x, p: np.where(x > 0, x, p["negative_slope"] * x),
+    "prelu": lambda x, p: np.where(x > 0, x, p["alpha"] * x),
+    "rrelu": _rrelu,
+    "srelu": _srelu,
+    "apl": _apl,
+    "crelu": None,  # in `reference`: its output is twice as wide
+    "pelu": lambda x, p: np.where(x >= 0, p["alpha"] / p["beta"] * x, p["alpha"] * np.expm1(x / p["beta"])),
+    "swish_beta": lambda x, p: x * _sigmoid(p["beta"] * x),
+    "elu": lambda x, p: np.where(x > 0, x, p["alpha"] * np.expm1(x)),
+    "celu": lambda x, p: np.where(x > 0, x, p["alpha"] * np.expm1(x / p["alpha"])),
+    "selu": lambda x, p: relu_zoo.activations.SELU_SCALE * np.where(x > 0, x, relu_zoo.activations.SELU_ALPHA
+                                                                      * np.expm1(x)),
+    "gelu": lambda x, p: _gelu(x, p["approximate"]),
+    "silu": lambda x, p: x * _sigmoid(x),
+    "mish": lambda x, p: x * np.tanh(np.logaddexp(0, x)),
+    "softplus": _softplus,
+    "glu": _gated(lambda b, p: _sigmoid(b)),
+    "reglu": _gated(lambda b, p: np.maximum(b, 0)),
+    "geglu": _gated(lambda b, p: _gelu(b, p["approximate"])),
+    "swiglu": _gated(lambda b, p: b * _sigmoid(b)),
+    "bilinear": _gated(lambda b, p: b),
+}
+# The functions' limits at ±inf, by the registry name; elsewhere the reference is evaluated at ±HUGE and ±2 HUGE.
+LIMITS = {"apl": {-1: _apl_minus_inf}}
+# Inputs at or next to a kink whose documented derivative need not be either side's: APL's terms each take 0 at
+# their own kink, also where two kinks meet and their jumps cancel (relu(x) - relu(-x) at b = 0 is smooth, its
+# derivative 1, not 0), and a narrow piece between two near kinks hides from differences.
+KINKS = {"apl": lambda x, p: np.any([abs(x - k) <= 1e-6 * np.maximum(abs(x), 1) for k in [0.0, *p["b"]]], axis=0)}
+HUGE = 1e300
+
+
+def test_every_activation_has_a_formula():
+    assert sorted(set(NAMES) - set(FORMULAS)) == [], "add the float64 formula of the activation to FORMULAS"
+
+
+def _split(value):
+    """(low, high, scale) of a formula's result."""
+    if isinstance(value, tuple):
+        value, scale = value
+    else:
+        scale = None
+    low, high = value if isinstance(value, tuple) else (value, value)
+    if scale is None:
+        scale = np.maximum(abs(low), abs(high))
+    return np.asarray(low, "float64"), np.asarray(high, "float64"), np.asarray(scale, "float64")
+
+
+def elementwise(name, x, p):
+    """(low, high, scale) of f(x) for an element-wise activation, with limits at ±inf and NaN at NaN."""
+    f = FORMULAS[name]
+    with np.errstate(all="ignore"):
+        finite = np.where(np.isfinite(x), x, 0.0)
+        low, high, scale = _split(f(finite, p))
+        for sign in (1, -1):
+            at = np.isinf(x) & (np.sign(x) == sign)
+            if not at.any():
+                continue
+            if sign in LIMITS.get(name, {}):
+                limit = np.broadcast_to(LIMITS[name][sign](p), x.shape)
+                lim_low = lim_high = limit
+            else:
+                l1, h1, _ = _split(f(np.full_like(x, sign * HUGE), p))
+                l2, h2, _ = _split(f(np.full_like(x, 2 * sign * HUGE), p))
+                lim_low = np.where(l1 == l2, l1, np.sign(l2 - l1) * math.inf)
+                lim_high = np.where(h1 == h2, h1, np.sign(h2 - h1) * math.inf)
+            low, high = np.where(at, lim_low, low), np.where(at, lim_high, high)
+            scale = np.where(at, np.maximum(abs(lim_low), abs(lim_high)), scale)
+        nan = np.isnan(x)
+        return np.where(nan, np.nan, low), np.where(nan, np.nan, high), np.where(nan, 0.0, scale)
+
+
+def _gate_limits(name, b, p):
+    gate = lambda v: FORMULAS[name](np.ones_like(v), v, p)  # noqa: E731
+    with np.errstate(all="ignore"):
+        g = gate(np.where(np.isfinite(b), b, 0.0))
+        for sign in (1, -1):
+            at = np.isinf(b) & (np.sign(b) == sign)
+            g1, g2 = gate(np.full_like(b, sign * HUGE)), gate(np.full_like(b, 2 * sign * HUGE))
+            g = np.where(at, np.where(g1 == g2, g1, np.sign(g2 - g1) * math.inf), g)
+        return np.where(np.isnan(b), np.nan, g)
+
+
+def reference(name, layer, x, p):
+    """(low, high, scale) of the layer's output on the float64 array x."""
+    if name == "crelu":
+        pos, neg = np.where(x > 0, x, 0.0), np.where(x < 0, -x, 0.0)
+        pos, neg = np.where(np.isnan(x), np.nan, pos), np.where(np.isnan(x), np.nan, neg)
+        y = np.concatenate([pos, neg], axis=layer.axis)
+        return y, y, abs(y)
+    if isinstance(layer, GatedActivation):
+        a, b = np.split(x, 2, axis=layer.axis)
+        with np.errstate(all="ignore"):
+            gate = _gate_limits(name, b, p)
+            y = a * gate
+            # A gate below the smallest normal number of the precision it is computed in may be flushed to 0.
+            flush = a * np.where(abs(gate) < flushed(p["work_dtype"]), 0.0 * gate, gate)
+            flush = np.where(np.isnan(flush), y, flush)
+        return np.minimum(y, flush), np.maximum(y, flush), abs(y)
+    return elementwise(name, x, p)
+
+
+def inputs_of_outputs(name, layer, x):
+    """For each output element, the inputs it depends on (for messages): x, x twice for CReLU, (a, b) pairs."""
+    if name == "crelu":
+        return {"x": np.concatenate([x, x], axis=layer.axis)}
+    if isinstance(layer, GatedActivation):
+        a, b = np.split(x, 2, axis=layer.axis)
+        return {"a": a, "b": b}
+    return {"x": x}
+
+
+def parameters(name, layer, training):
+    """The formula's `p`: constructor arguments with their defaults, the weights as the layer uses them (in its
+    compute dtype), and facts of the call."""
+    p = {**arguments(name), **{k: v for k, v in layer.get_config().items() if k in arguments(name)}}
+    for weight in layer.weights:
+        p[weight.name] = as_float64(keras.ops.cast(weight, layer.compute_dtype))
+    p["training"] = training
+    p["work_dtype"] = "float32" if layer.compute_dtype in ("float16", "bfloat16") else layer.compute_dtype
+    return p
+
+
+def as_float64(tensor):
+    if keras.backend.standardize_dtype(tensor.dtype) in ("float16", "bfloat16"):
+        tensor = keras.ops.cast(tensor, "float32")  # exact; NumPy cannot take a TensorFlow bfloat16 scalar
+    return np.asarray(keras.ops.convert_to_numpy(tensor)).astype("float64")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comparison.
+
+def tolerance(dtype):
+    """Units in the last place allowed for outputs of `dtype`: 4 for the 16-bit types (computed in float32 and
+    rounded once; a fused kernel may round a slope first), 16 for float32 / float64 (as test_torch_reference.py)."""
+    return (4 if dtype in ("float16", "bfloat16") else 16) * dtype_info(dtype)["eps"]
+
+
+def flushed(dtype):
+    """Below this magnitude TensorFlow's CPU kernels may flush a number to 0: the smallest normal number of the
+    precision they compute in (float16's subnormals are float32 normals there)."""
+    return {"float16": 0.0, "bfloat16": dtype_info("float32")["tiny"], "float32": dtype_info("float32")["tiny"],
+            "float64": dtype_info("float64")["tiny"]}[dtype]
+
+
+def absolute(dtype):
+    """Absolute slack: flushing subnormals to 0, or rounding a float16 subnormal."""
+    return max(flushed(dtype), 2 * dtype_info(dtype)["subnormal"])
+
+
+def describe(inputs, bad):
+    return ", ".join(f"{k}={v[bad].tolist()}" for k, v in inputs.items())
+
+
+def assert_close(got, expected, dtype, what, inputs, nan_allowed=None):
+    """`got` lies in the reference's range (low, high) ± tolerance; NaN exactly where the reference is NaN (or
+    `nan_allowed`); infinite references exactly; ±inf also where the reference is within rounding of overflow."""
+    low, high, scale = expected
+    rtol, atol, top = tolerance(dtype), absolute(dtype), dtype_info(dtype)["max"]
+    nan = np.isnan(low) | np.isnan(high)
+    # Where terms of opposite signs overflow (APL's hinges near the largest number), `inf - inf` is NaN.
+    with np.errstate(invalid="ignore", over="ignore"):
+        cancelling = (scale > dtype_info("float32" if dtype in ("float16", "bfloat16") else dtype)["max"]) & (
+            scale > (1 + 1e-12) * np.maximum(abs(low), abs(high)))
+    nan_allowed = np.isnan(got) & (cancelling if nan_allowed is None else nan_allowed | cancelling)
+    low, high = np.where(nan_allowed, np.nan, low), np.where(nan_allowed, np.nan, high)
+    nan = nan | nan_allowed
+    bad = np.isnan(got) ^ nan
+    assert not bad.any(), f"{what}: NaN where the reference is {low[bad]}, got {got[bad]} ({describe(inputs, bad)})"
+    with np.errstate(invalid="ignore", over="ignore"):
+        exact = np.isinf(low) & (low == high)
+        bad = exact & (got != low)
+        assert not bad.any(), f"{what}: expected {low[bad]}, got {got[bad]} ({describe(inputs, bad)})"
+        slack = rtol * np.where(np.isinf(scale), 0.0, scale) + atol
+        inside = (got >= low - slack) & (got <= high + slack)
+        overflow = np.isinf(got) & (np.maximum(abs(low), abs(high)) >= top * (1 - rtol))
+        bad = ~(nan | np.isnan(got) | exact | inside | overflow)
+    assert not bad.any(), (f"{what}: got {got[bad]}, the reference is [{low[bad]}, {high[bad]}] ± {slack[bad]} "
+                           f"({describe(inputs, bad)})")
+
+
+def perturbed(name, layer, x, p, dtype):
+    """The reference's range over inputs and weights a quarter of the tolerance away from the given ones (how far
+    a correctly rounded computation of an ill-conditioned function may move), as (low, high, scale)."""
+    rtol, tiny, top = tolerance(dtype), flushed(dtype), dtype_info(dtype)["max"]
+
+    def moved(v, r):  # finite values stay finite
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.where(np.isfinite(v), np.clip(v * (1 + r), -top, top), v)
+
+    results = []
+    for r in (-rtol / 4, 0.0, rtol / 4):
+        q = {k: (moved(v, r) if isinstance(v, np.ndarray) else v) for k, v in p.items()}
+        results.append(reference(name, layer, moved(x, r), q))
+    # And the inputs TensorFlow may flush to 0.
+    results.append(reference(name, layer, np.where(abs(x) < tiny, np.copysign(0.0, x), x), p))
+    # Which outputs are NaN is decided by the unperturbed reference.
+    with np.errstate(invalid="ignore"):
+        low = np.where(np.isnan(results[1][0]), np.nan, np.fmin.reduce([r[0] for r in results]))
+        high = np.where(np.isnan(results[1][1]), np.nan, np.fmax.reduce([r[1] for r in results]))
+    return low, high, np.fmax.reduce([r[2] for r in results])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The layer on inputs.
+
+def draw_layer(data, name):
+    """A layer constructed with plausible arguments (refused ones are skipped), the arguments and the dtype
+    policy."""
+    config = draw_config(data, name, invalid=False)
+    policy = data.draw(st.sampled_from(POLICIES), label="policy")
+    layer = construct(name, config, dtype=policy)
+    if isinstance(layer, ValueError):
+        assert_names_an_argument(layer, config, f"{name}({config})")
+        hypothesis.reject()
+    return layer, config, policy
+
+
+def weight_values():
+    return st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.25, 0.1, 1e-3, 1e-30, 1e4, -1e4, 2.0, -0.5]),
+                     st.floats(-10, 10))
+
+
+def set_weights(data, layer):
+    """Random weights, passed through each weight's constraint (as training does)."""
+    for weight in layer.weights:
+        size = int(np.prod(weight.shape))
+        values = np.array(data.draw(st.lists(weight_values(), min_size=size, max_size=size), label=weight.name),
+                          "float32").reshape(weight.shape)
+        value = keras.ops.convert_to_tensor(values, weight.dtype)
+        weight.assign(value if weight.constraint is None else weight.constraint(value))
+
+
+def build(data, layer, shape):
+    """Builds `layer` for `shape`; False if it refuses the shape with a ValueError that says why."""
+    try:
+        layer.build(shape)
+        layer.compute_output_shape(shape)
+    except ValueError as error:
+        message = str(error)
+        assert "Received" in message and ("shape" in message or "axis" in message), message
+        return False
+    set_weights(data, layer)
+    return True
+
+
+def call(layer, x, training):
+    """Output, input gradient and weight gradients of sum(layer(x))."""
+    xt = tf.constant(x)
+    kwargs = {"training": training} if "training" in inspect.signature(layer.call).parameters else {}
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = layer(xt, **kwargs)
+    gx, *gw = tape.gradient(y, [xt, *layer.trainable_weights], output_gradients=tf.ones_like(y))
+    return y, gx, [g for g in gw if g is not None]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", NAMES)
+def test_values_and_gradients(name, profile):
+    run(profile, _check_values, name)
+
+
+def _check_values(data, name):
+    layer, config, policy = draw_layer(data, name)
+    shape = draw_shape(data, layer)
+    if not build(data, layer, shape):
+        return
+    compute = layer.compute_dtype
+    fed = "float32" if policy.startswith("mixed") else policy
+    size = int(np.prod(shape))
+    x = np.array(data.draw(st.lists(input_values(compute), min_size=size, max_size=size), label="x"), "float64")
+    with np.errstate(over="ignore"):
+        x = x.reshape(shape).astype(NUMPY[compute]).astype(NUMPY[fed])
+    training = "training" in inspect.signature(layer.call).parameters and data.draw(st.booleans(), label="training")
+    what = f"{name}({config}, dtype={policy}) on {shape}" + (", training" if training else "")
+    y, gx, gw = call(layer, x, training)
+    assert keras.backend.standardize_dtype(y.dtype) == compute, what
+    assert keras.backend.standardize_dtype(gx.dtype) == fed, what
+    assert tuple(y.shape) == tuple(layer.compute_output_shape(shape)), what
+    x = x.astype(NUMPY[compute]).astype("float64")  # what the layer computes with
+    p = parameters(name, layer, training)
+    what += f", weights {({w.name: p[w.name].tolist() for w in layer.weights})}" if layer.weights else ""
+    nan_allowed = None
+    if isinstance(layer, GatedActivation):
+        # The product of a value and a gate is IEEE's: ±inf * 0 is NaN, also where one of them rounds or is
+        # flushed to 0 in the precision the gate is computed in.
+        a, b = np.split(x, 2, axis=layer.axis)
+        with np.errstate(all="ignore"):
+            gate = _gate_limits(name, b, p)
+        zero = flushed(p["work_dtype"]) + dtype_info(compute)["subnormal"]
+        nan_allowed = (np.isinf(a) & (abs(gate) < zero)) | (np.isinf(gate) & (abs(a) < zero))
+    inputs = inputs_of_outputs(name, layer, x)
+    assert_close(as_float64(y), perturbed(name, layer, x, p, compute), compute, f"{what}: f(x)", inputs,
+                 nan_allowed)
+    check_gradients(name, layer, x, p, as_float64(gx), [as_float64(g) for g in gw], compute, what, training)
+
+
+def check_gradients(name, layer, x, p, gx, gw, dtype, what, training):
+    """NaN at NaN inputs, finite at finite ones, parameter gradients NaN only with a NaN input, and (element-wise
+    activations) the float64 formula's derivative."""
+    nan_in = np.isnan(x)
+    assert np.isnan(gx[nan_in]).all(), f"{what}: the gradient at a NaN input is {gx[nan_in]}, not NaN"
+    if not nan_in.any():
+        for g in gw:
+            assert not np.isnan(g).any(), f"{what}: NaN parameter gradient {g.tolist()} at x={x.tolist()}"
+    if isinstance(layer, GatedActivation):
+        # Both halves of a pair finite: both derivatives (the gate, and the value times the gate's slope) finite,
+        # unless that product, a * gate'(b) with |gate'| < 1.2, overflows the dtype, or the value times a few times
+        # the gate's input overflows float32 (the gate's backward pass multiplies the value by its terms before they
+        # are summed, or multiplied by a slope that may be 0).
+        a, b = np.split(x, 2, axis=layer.axis)
+        with np.errstate(all="ignore"):
+            fine = np.isfinite(a) & np.isfinite(b) & (abs(a) * np.maximum(abs(b), 4) < dtype_info("float32")["max"])
+            fits = np.concatenate([np.ones_like(fine), 1.2 * abs(a) < dtype_info(dtype)["max"]], axis=layer.axis)
+        pair = np.concatenate([fine, fine], axis=layer.axis) & fits
+        bad = pair & ~np.isfinite(gx)
+        a2, b2 = np.concatenate([a, a], axis=layer.axis), np.concatenate([b, b], axis=layer.axis)
+        assert not bad.any(), f"{what}: non-finite gradient {gx[bad]} at a={a2[bad]}, b={b2[bad]}"
+        return
+    finite = np.isfinite(x)
+    if name == "crelu" or training:
+        assert np.isfinite(gx[finite]).all(), f"{what}: non-finite gradient {gx[finite]} at finite x {x[finite]}"
+        return
+    expected, noise, known = stable_derivative(name, x, p, dtype)
+    # Finite wherever the derivative (either side's, at a kink) fits the dtype.
+    fits = finite & (reference_derivative(name, x, p)[3] < dtype_info(dtype)["max"] / 2)
+    assert np.isfinite(gx[fits]).all(), f"{what}: non-finite gradient {gx[fits]} at finite x {x[fits]}"
+    # A derivative is a product of factors, one of which may be flushed to 0 where the product is not (swish's
+    # x * sigmoid'(beta * x) at x = -30: 30 * 6e-40): a wider absolute slack than for values.
+    rtol, atol = tolerance(dtype), absolute(dtype) + 1e3 * flushed(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        slack = (1e-4 + 4 * rtol) * abs(expected) + atol + noise
+        overflow = np.isinf(gx) & (abs(expected) >= dtype_info(dtype)["max"] * (1 - rtol))
+        bad = known & ~(abs(gx - expected) <= slack) & ~(np.isinf(expected) & (gx == expected)) & ~overflow
+    assert not bad.any(), f"{what}: f'(x) at x={x[bad]} is {gx[bad]}, the float64 formula's {expected[bad]}"
+
+
+def reference_derivative(name, x, p):
+    """The float64 formula's derivative, the rounding error of the differences, where the derivative is known,
+    and the steepest one-sided slope. At ±inf: the slope between HUGE and 2 HUGE. Elsewhere a central difference,
+    known where one-sided differences agree at steps relative to max(|x|, 1) and to |x| (a kink nearer to x than
+    the step hides from the first) and rounding the formula's values cannot hide it (not at a kink)."""
+    f = lambda v: elementwise(name, v, p)[0]  # noqa: E731
+    with np.errstate(all="ignore"):
+        finite = np.where(np.isfinite(x), x, 0.0)
+        h = 1e-7 * np.maximum(abs(finite), 1.0)
+        fx = f(finite)
+        sides, noises = [], []
+        for step in (h, h / 4, np.maximum(1e-7 * abs(finite), 1e-300)):
+            sides += [(fx - f(finite - step)) / step, (f(finite + step) - fx) / step]
+            noises += [1e3 * dtype_info("float64")["eps"] * abs(fx) / step] * 2
+        agree = np.all([np.isclose(s, sides[0], rtol=1e-5, atol=0) | (abs(s - sides[0]) <= n + noises[0])
+                        for s, n in zip(sides, noises)], axis=0)
+        noise = noises[0]
+        central = (f(finite + h) - f(finite - h)) / (2 * h)
+        clear = abs(central) > noise
+        big = np.where(np.isinf(x), np.sign(x) * HUGE, 1.0)
+        slope = (f(2 * big) - f(big)) / big
+    expected = np.where(np.isinf(x), slope, central)
+    known = (np.isfinite(x) & agree & clear) | (np.isinf(x) & np.isfinite(slope))
+    if name in KINKS:
+        known &= ~KINKS[name](x, p)
+    return expected, np.where(np.isinf(x), 0.0, noise), known, np.fmax.reduce([abs(s) for s in sides[:4]])
+
+
+def stable_derivative(name, x, p, dtype):
+    """`reference_derivative`, known only where it is the same within the rounding of x (no kink or threshold
+    between x and its neighbours, whichever way the layer rounds a threshold)."""
+    expected, noise, known, _ = reference_derivative(name, x, p)
+    rtol, tiny, top = tolerance(dtype), flushed(dtype), dtype_info(dtype)["max"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        neighbours = (np.clip(x * (1 - rtol / 4), -top, top), np.clip(x * (1 + rtol / 4), -top, top),
+                      np.where(abs(x) < tiny, np.copysign(0.0, x), x))
+    for moved in neighbours:
+        other, _, other_known, _ = reference_derivative(name, np.where(np.isinf(x), x, moved), p)
+        with np.errstate(invalid="ignore"):
+            known &= other_known & (abs(other - expected) <= 1e-4 * abs(expected) + 2 * noise)
+    return expected, noise, known
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Round trips.
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", NAMES)
+def test_config_and_keras_file_round_trips(name, profile, tmp_path_factory):
+    run(profile, _check_round_trips, name, tmp_path_factory)
+
+
+def _check_round_trips(data, name, tmp_path_factory):
+    layer, config, policy = draw_layer(data, name)
+    shape = draw_shape(data, layer)
+    if not build(data, layer, shape):
+        return
+    x = np.asarray(np.random.default_rng(0).normal(size=shape) * 3, "float32")
+    x.flat[0] = -math.inf
+    expected = as_float64(layer(x))
+    twin = type(layer).from_config(layer.get_config())
+    twin.build(shape)
+    twin.set_weights(layer.get_weights())
+    assert twin.get_config() == layer.get_config()
+    np.testing.assert_array_equal(as_float64(twin(x)), expected)
+    if not data.draw(st.integers(0, 3), label="save") == 0:
+        return  # saving costs ~0.1 s: a quarter of the examples
+    model = keras.Sequential([keras.Input(shape[1:], batch_size=shape[0]), layer])
+    path = tmp_path_factory.mktemp("fuzz") / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(as_float64(loaded(x)), expected)
+    assert loaded.layers[-1].get_config() == layer.get_config()
