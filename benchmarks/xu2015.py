@@ -60,7 +60,10 @@ def run(regime, out, dest, extra, poll_seconds=30):
     restored = records.restore(dest / "records", out)
     if restored:
         print(f"{restored} finished runs restored from {dest / 'records'}", flush=True)
-    command = [sys.executable, str(REPO / "train.py"), "--preset", f"xu2015_{regime}", "--out", str(out), *extra]
+    # Paths relative to the checkout (the child runs there), so that the command each record keeps re-runs anywhere.
+    out_arg = Path(out).resolve()
+    out_arg = out_arg.relative_to(REPO) if out_arg.is_relative_to(REPO) else out_arg
+    command = [sys.executable, "train.py", "--preset", f"xu2015_{regime}", "--out", str(out_arg), *extra]
     print("$", " ".join(command), flush=True)
     child = subprocess.Popen(command, cwd=REPO)
     while True:
