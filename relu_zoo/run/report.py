@@ -99,13 +99,9 @@ def design(results, config=None):
 def comparison_alpha(results, config=None):
     """The two-sided level each interval is computed at: 0.05, or what a `--target-ci` design spends per look
     (relu_zoo.run.sequential), from `config` or else from the sweep configuration stored in the records."""
-    settings = design(results, config)
-    get = settings.get if isinstance(settings, dict) else lambda key: getattr(settings, key, None)
-    if settings is None or get("target_ci") is None:
-        return stats.ALPHA
     from relu_zoo.run import sequential
 
-    return sequential.alpha_per_look(settings)
+    return sequential.alpha_per_look(design(results, config))
 
 
 def summarize(results, config=None, timed_together=True):
