@@ -22,7 +22,7 @@ Run in a PyTorch interpreter (PyTorch is no dependency of relu_zoo). Two modes:
 - evaluation: test accuracy plain and with airbench's TTA level 2 (mirror x {0, +-1 px} translates).
 It prints one JSON line: accuracies, train seconds, steps, seconds per step.
 
-`steps` times the train step of that net on a fixed random batch for `benchmarks/training.py`: it prints one
+`steps` times the train step of that net on a fixed random batch for `benchmarks/speed_targets.py` and `benchmarks/tf_settings.py`: it prints one
 JSON line ({"ready": ...}), then for each number `n` read from stdin trains `n` steps and prints the seconds
 per step, so the caller can interleave repetitions with TensorFlow's.
 """
@@ -263,7 +263,7 @@ def steps(args):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("train", "steps"):
-        argv.insert(0, "steps")  # `benchmarks/training.py` calls the step server without a mode
+        argv.insert(0, "steps")  # benchmarks/speed_targets.py and tf_settings.py call the step server without a mode
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("train", "steps"))
     parser.add_argument("--widths", default="64,256,256", type=lambda s: [int(w) for w in s.split(",")])

@@ -1,6 +1,15 @@
-"""relu_zoo's ReLU and PReLU against each Keras backend's own relu, forward + backward, on TensorFlow, JAX and PyTorch.
+"""relu_zoo's ReLU and PReLU against each Keras backend's own relu, forward + backward, on TensorFlow, JAX and PyTorch;
+and (`train`) the training of a comparison's cells on each backend, side by side.
 
     python benchmarks/backends.py [--shape 256,32,32,64] [--repeats 15] [--python jax=/venv_jax/bin/python ...]
+    python benchmarks/backends.py train [--cells mnist:cnn_small,spoken_digit:cnn] [--epochs 3] [--repeats 3]
+
+`train` fits each cell (relu, seed 0, batch 128, Adam 2e-3: the default run's settings) on every backend, the
+backends interleaved within each repeat, and splits an epoch's time into what it is made of: an epoch fed by the
+task's tf.data pipeline (as `relu-zoo train` feeds it; the first epoch, which compiles, is reported apart), the
+same epoch fed from NumPy arrays already in memory (the difference is the pipeline's hand-over to the backend),
+and the bare train steps (`train_on_batch`, no callbacks or iterator). Its report,
+benchmarks/reports/backends/training.json (and .md), names the CPU, its load and each backend's threads.
 
 Each backend runs in its own process (Keras picks its backend once per process): this interpreter where it has
 the backend's package, else the one given by `--python backend=path` (or listed in `RELU_ZOO_PYTHONS`, as for
@@ -120,6 +129,143 @@ def worker(backend, shape, repeats):
             "tensorflow_imported": "tensorflow" in sys.modules}
 
 
+TRAIN_REPORT = os.path.join(os.path.dirname(REPORT), "training.json")
+CELLS = "mnist:cnn_small,spoken_digit:cnn"
+
+
+def train_worker(task_name, model_name, epochs, max_train, steps):
+    """Seconds of one cell on this process's backend: tf.data epochs, NumPy epochs and bare train steps."""
+    import keras
+
+    from relu_zoo import models, tasks
+
+    keras.utils.set_random_seed(0)
+    started = time.perf_counter()
+    data = tasks.get(task_name).load(batch_size=128, seed=0, max_examples={"train": max_train, "validation": 256,
+                                                                          "test": 256})
+    per_epoch = -(-data.num_examples["train"] // 128)
+    x, y = (np.concatenate(parts) for parts in zip(*data.train_epochs(0, 1).as_numpy_iterator()))
+    load_s = time.perf_counter() - started
+
+    def fit_times(feed):
+        model = models.create_model(model_name, task=data.spec, activation="relu")
+        model.compile(optimizer=keras.optimizers.Adam(2e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        times = []
+
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+
+        feed(model, [Timer()])
+        return model, times
+
+    _, pipeline = fit_times(lambda m, cb: m.fit(data.train_epochs(0, epochs), epochs=epochs, steps_per_epoch=per_epoch,
+                                                callbacks=cb, verbose=0))
+    model, arrays = fit_times(lambda m, cb: m.fit(x, y, batch_size=128, epochs=epochs, shuffle=False, callbacks=cb,
+                                                  verbose=0))
+    model.train_on_batch(x[:128], y[:128])
+    start = time.perf_counter()
+    for i in range(steps):
+        j = (i * 128) % max(len(x) - 128, 1)
+        model.train_on_batch(x[j:j + 128], y[j:j + 128])
+    step_s = (time.perf_counter() - start) / steps
+    return {"load_s": load_s, "steps_per_epoch": per_epoch, "first_epoch_s": pipeline[0],
+            "epoch_s": float(np.median(pipeline[1:])), "numpy_epoch_s": float(np.median(arrays[1:])),
+            "step_s": step_s, "threads": threads()}
+
+
+def threads():
+    """The threads each library of this process computes with (a backend left to its default takes every core)."""
+    import keras
+
+    found = {"cpus": os.cpu_count()}
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        found["tf_inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
+        found["tf_intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
+    if keras.backend.backend() == "torch":
+        import torch
+
+        found["torch"] = torch.get_num_threads()
+    found["XLA_FLAGS"] = os.environ.get("XLA_FLAGS")
+    return found
+
+
+def train_report(args, pythons, root):
+    """`train`: every cell on every backend, interleaved, `args.repeats` times; the medians side by side."""
+    cells = [cell.split(":") for cell in args.cells.split(",")]
+    backends = [b for b in args.backends.split(",") if b in pythons]
+    load_before = os.getloadavg()[0]
+    samples = {}
+    for _ in range(args.repeats):
+        for task, model in cells:
+            for backend in backends:
+                env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu",
+                       "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+                done = subprocess.run([pythons[backend], os.path.abspath(__file__), "--train-worker",
+                                       f"{task}:{model}:{args.epochs}:{args.max_train_examples}:{args.steps}"],
+                                      capture_output=True, text=True, env=env)
+                if done.returncode:
+                    sys.exit(f"{backend} {task}/{model} failed:\n{done.stderr[-3000:]}")
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                samples.setdefault(f"{task}/{model}", {}).setdefault(backend, []).append(result)
+                print(f"{task}/{model} {backend:10s} epoch {result['epoch_s']:.2f} s, from NumPy "
+                      f"{result['numpy_epoch_s']:.2f} s, step {1e3 * result['step_s']:.1f} ms", flush=True)
+    keys = ("load_s", "first_epoch_s", "epoch_s", "numpy_epoch_s", "step_s")
+    cells_out = {}
+    for cell, by_backend in samples.items():
+        cells_out[cell] = {}
+        for backend, runs in by_backend.items():
+            row = {k: float(np.median([r[k] for r in runs])) for k in keys}
+            row.update(steps_per_epoch=runs[0]["steps_per_epoch"], threads=runs[0]["threads"])
+            base = cells_out[cell].get("tensorflow")
+            if base:
+                row["epoch_vs_tensorflow"] = round(row["epoch_s"] / base["epoch_s"], 2)
+                row["step_vs_tensorflow"] = round(row["step_s"] / base["step_s"], 2)
+            cells_out[cell][backend] = row
+    return {"command": "python benchmarks/backends.py train " + " ".join(
+                f"--{k.replace('_', '-')} {getattr(args, k)}" for k in ("cells", "epochs", "repeats",
+                                                                        "max_train_examples", "steps")),
+            "cpu": _cpu_name(), "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
+            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+            "versions": {b: _versions(pythons[b]) for b in backends}, "cells": cells_out}
+
+
+def _cpu_name():
+    from relu_zoo import _cpu
+
+    return _cpu.text(_cpu.describe())
+
+
+def _versions(python):
+    probe = ("import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
+             "('keras', 'tensorflow', 'jax', 'torch') if __import__('importlib').util.find_spec(p)}))")
+    return json.loads(subprocess.run([python, "-c", probe], capture_output=True, text=True).stdout)
+
+
+def train_markdown(report):
+    lines = ["# Training speed per Keras backend", "",
+             f"Generated by `{report['command']}` on {report['cpu']}; load average "
+             f"{report['load_before']} before, {report['load_after']} after (above ~0.5 other work shared the CPU). "
+             "Medians of the interleaved repeats; an epoch after the first (which compiles).", "",
+             "| cell | backend | epoch (tf.data) | epoch (NumPy) | train step | first epoch | vs TensorFlow (epoch / step) |",
+             "|---|---|---|---|---|---|---|"]
+    for cell, rows in report["cells"].items():
+        for backend, r in rows.items():
+            ratio = (f"{r['epoch_vs_tensorflow']:.2f}× / {r['step_vs_tensorflow']:.2f}×"
+                     if "epoch_vs_tensorflow" in r else "–")
+            lines.append(f"| {cell} | {backend} | {r['epoch_s']:.2f} s | {r['numpy_epoch_s']:.2f} s | "
+                         f"{1e3 * r['step_s']:.1f} ms | {r['first_epoch_s']:.1f} s | {ratio} |")
+    lines += ["", "Versions: " + "; ".join(f"{b}: " + ", ".join(f"{k} {v}" for k, v in vs.items())
+                                           for b, vs in report["versions"].items()), ""]
+    return "\n".join(lines)
+
+
 def interpreters(given):
     """backend -> Python with its package: this one, then `--python` entries, then RELU_ZOO_PYTHONS."""
     found = {b: sys.executable for b in BACKENDS if importlib.util.find_spec(b)}
@@ -138,6 +284,9 @@ def cpu_flags():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        return main_train(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shape", default="256,32,32,64")
     parser.add_argument("--repeats", type=int, default=15)
@@ -146,7 +295,12 @@ def main(argv=None):
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--out", default=REPORT)
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--train-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.train_worker:
+        task, model, epochs, max_train, steps = args.train_worker.split(":")
+        print(json.dumps(train_worker(task, model, int(epochs), int(max_train), int(steps))))
+        return None
     shape = tuple(int(s) for s in args.shape.split(","))
     if args.worker:
         print(json.dumps(worker(args.worker, shape, args.repeats)))
@@ -178,6 +332,33 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
+    return report
+
+
+def main_train(argv):
+    parser = argparse.ArgumentParser(prog="python benchmarks/backends.py train",
+                                     description="Training speed of a comparison's cells per Keras backend.")
+    parser.add_argument("--cells", default=CELLS, help="task:model pairs, comma-separated")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per fit (the first compiles; >= 2)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-train-examples", type=int, default=6000)
+    parser.add_argument("--steps", type=int, default=20, help="bare train steps timed")
+    parser.add_argument("--python", action="append", default=[], metavar="BACKEND=PATH")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--out", default=TRAIN_REPORT)
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error(f"--epochs must be at least 2 (the first compiles). Received: --epochs {args.epochs}")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    report = train_report(args, interpreters(dict(p.split("=", 1) for p in args.python)), root)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+            f.write(train_markdown(report))
+    print(train_markdown(report))
     return report
 
 

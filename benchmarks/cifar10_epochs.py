@@ -21,6 +21,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks import reporting  # noqa: E402
+
 WORK = REPO / "runs" / "cifar10_epochs"
 DEST = REPO / "benchmarks" / "reports" / "cifar10_epochs"
 # The figures for this recipe on this data: at least 90 % in at most 10 epochs, 92 % the ambition.
@@ -90,9 +93,7 @@ def summarize(found):
 def _machine(machine):
     if not machine:
         return "machine not recorded"
-    from relu_zoo import _cpu
-
-    return _cpu.text(machine)
+    return reporting.cpu_text(machine)
 
 
 def _mean(values):
@@ -175,15 +176,15 @@ def summary(rows):
 
 
 def report(args):
-    from relu_zoo.run import records, store
+    from relu_zoo.run import records
 
     records.restore(args.dest / "records", args.work)
     rows = summarize(_settings(args.work))
     if not rows:
         raise SystemExit(f"No finished runs in {args.work}: run `python benchmarks/cifar10_epochs.py run` first.")
-    store.atomic_write_json(args.dest / "results.json", {"rows": rows, "goal": GOAL, "ambition": AMBITION,
+    reporting.write_json(args.dest / "results.json", {"rows": rows, "goal": GOAL, "ambition": AMBITION,
                                                          "max_epochs": MAX_EPOCHS})
-    store.atomic_write_text(args.dest / "README.md", markdown(rows))
+    reporting.write_text(args.dest / "README.md", markdown(rows))
     print(f"wrote {args.dest / 'README.md'} ({len(rows)} settings)")
     return rows
 

@@ -1,6 +1,6 @@
 """The Keras `cifar10` recipe against airbench94 in PyTorch: same images, width, epochs and seeds.
 
-    python benchmarks/cifar10_parity.py run --torch-python /work/torchvenv/bin/python \
+    python benchmarks/cifar10_parity.py run --torch-python "$TORCH_PYTHON" \
         --widths 16,64,64 --epochs 4 --seeds 3 --out benchmarks/reports/cifar10_parity
     python benchmarks/cifar10_parity.py report --out benchmarks/reports/cifar10_parity
 
@@ -15,7 +15,6 @@ from the records. Every figure names the CPU it ran on.
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -25,16 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import reporting  # noqa: E402
+
 ACTIVATION = "relu"
 ACCURACY_MARGIN = 0.003  # the Keras mean may be at most 0.3 points below PyTorch's
 STEP_RATIO_AT_MOST = 1.0
-
-
-def cpu():
-    """The CPU's model name and the flags that decide the precision and the speed here."""
-    from relu_zoo import _cpu
-
-    return _cpu.describe()
 
 
 def export_images(path, data_dir=None):
@@ -48,9 +42,7 @@ def export_images(path, data_dir=None):
     for split in ("train", "test"):
         images, labels = zip(*((x.numpy(), int(y)) for x, y in splits[split]))
         arrays[f"{split}_x"], arrays[f"{split}_y"] = np.stack(images), np.asarray(labels, dtype="int64")
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    reporting.write_file(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def keras_config(widths, epochs):
@@ -94,7 +86,7 @@ def torch_run(torch_python, images, widths, epochs, seed, precision):
                "--activation", ACTIVATION, "--precision", precision]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     record = json.loads(out.strip().splitlines()[-1])
-    record["command"] = " ".join(["python"] + command[1:])
+    record["command"] = " ".join(["python", *(reporting.portable(arg) for arg in command[1:])])
     return record
 
 
@@ -139,8 +131,6 @@ def step_ratio(torch_python, widths, batch_size, precision, steps=3, repeats=5, 
 def run(args):
     from relu_zoo.run.precision import dtype_policy
     from relu_zoo.run import spec
-    from relu_zoo.run.store import atomic_write_json
-
     out = Path(args.out)
     records = out / "records"
     records.mkdir(parents=True, exist_ok=True)
@@ -151,11 +141,9 @@ def run(args):
     if not images.exists():
         images.parent.mkdir(parents=True, exist_ok=True)
         export_images(images, args.data_dir)
-    from relu_zoo import _compat
-
     # The Keras runs (relu_zoo's commands, started as this one was: relu_zoo._startup) and steps use the same
     # TensorFlow kernels.
-    machine = {**cpu(), "tensorflow_onednn": _compat.onednn_enabled()}
+    machine = {**reporting.cpu(), "tensorflow_onednn": reporting.machine()["onednn"]}
     tag = setting_tag(widths, args.epochs, precision)
     keras_tag = setting_tag(widths, args.epochs, precision, machine["tensorflow_onednn"])
     for seed in range(args.seeds):
@@ -166,13 +154,13 @@ def run(args):
             print(f"[{framework} seed {seed}] training", flush=True)
             record = (keras_run(widths, args.epochs, seed, args.data_dir) if framework == "keras" else
                       torch_run(args.torch_python, images, widths, args.epochs, seed, precision))
-            atomic_write_json(path, {**record, "cpu": machine})
+            reporting.write_json(path, {**record, "cpu": machine})
             print(f"[{framework} seed {seed}] test {record['test_accuracy']:.4f} "
                   f"(TTA {record['test_accuracy_tta']:.4f}), {record['train_seconds']} s", flush=True)
     path = out / f"{keras_tag}_steps.json"
     if not path.exists():
         print("timing the train steps, interleaved", flush=True)
-        atomic_write_json(path, {**step_ratio(args.torch_python, widths, 1024, precision), "cpu": machine})
+        reporting.write_json(path, {**step_ratio(args.torch_python, widths, 1024, precision), "cpu": machine})
     report(args)
 
 
@@ -194,8 +182,6 @@ def kernels_suffix(onednn):
 
 def report(args):
     from relu_zoo.run.stats import describe as _mean_ci
-    from relu_zoo.run.store import atomic_write_json, atomic_write_text
-
     out = Path(args.out)
     keras_runs, torch_runs = {}, {}
     for path in sorted((out / "records").glob("*.json")):
@@ -237,8 +223,8 @@ def report(args):
             summary["step_met"] = bool(steps["ratio"] <= STEP_RATIO_AT_MOST)
         summary["tag"] = tag
         settings.append(summary)
-    atomic_write_json(out / "report.json", {"settings": settings})
-    atomic_write_text(out / "README.md", markdown(settings))
+    reporting.write_json(out / "report.json", {"settings": settings})
+    reporting.write_text(out / "README.md", markdown(settings))
     print((out / "README.md").read_text())
 
 
@@ -261,17 +247,17 @@ def markdown(settings):
         kernels = {True: ", TensorFlow's oneDNN kernels", False: ", TensorFlow's Eigen kernels (its default on "
                    "this CPU, before relu_zoo turned oneDNN's on)", None: ""}[s.get("tensorflow_onednn")]
         lines += [f"## widths {'/'.join(map(str, s['widths']))}, {s['epochs']:g} epochs — {s['cpu']['model']} "
-                  f"({', '.join(s['cpu']['flags'])}), {s.get('precision', 'float32')}{kernels}", "",
-                  "| | seeds | test accuracy % | with TTA % | train s per run | s per step (in the runs) |",
-                  "|---|---|---|---|---|---|"]
+                  f"({', '.join(s['cpu']['flags'])}), {s.get('precision', 'float32')}{kernels}", ""]
+        rows = []
         for side in ("keras", "pytorch"):
             if side in s:
                 d = s[side]
                 seconds = ", ".join("–" if t is None else f"{t:.0f}" for t in d["train_seconds"])
                 step = f"{statistics.median(d['step_seconds']):.2f}" if d["step_seconds"] else "–"
-                lines.append(f"| {side} | {len(d['seeds'])} | {_pct(d['test_accuracy'])} | "
-                             f"{_pct(d['test_accuracy_tta'])} | {seconds} | {step} |")
-        lines.append("")
+                rows.append([side, len(d["seeds"]), _pct(d["test_accuracy"]), _pct(d["test_accuracy_tta"]), seconds,
+                             step])
+        lines += [reporting.table(["", "seeds", "test accuracy %", "with TTA %", "train s per run",
+                                   "s per step (in the runs)"], rows, "llllll"), ""]
         if "test_accuracy_gap" in s:
             lines.append(f"- Keras − PyTorch: {100 * s['test_accuracy_gap']:+.2f} points "
                          f"({'met' if s['test_accuracy_met'] else 'MISSED'}); with TTA "

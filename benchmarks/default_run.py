@@ -22,6 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+if not __package__:  # `python benchmarks/default_run.py`: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import reporting  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEST = REPO / "benchmarks" / "reports" / "default"
 TARGET_SECONDS = 180
@@ -56,8 +61,6 @@ def accuracies(results):
 
 
 def run(args):
-    from relu_zoo import _cpu
-    from relu_zoo._io import atomic_write_json
     from relu_zoo.run.spec import SweepConfig, identity
 
     settings = [int(j) for j in args.jobs.split(",")]
@@ -72,10 +75,10 @@ def run(args):
                 print(f"[repeat {repeat}] --jobs {jobs}: training the default sweep", flush=True)
                 seconds, results = time_sweep(jobs, out)
                 stored["timings"].append({
-                    "jobs": jobs, "seconds": seconds, "cpu": _cpu.describe(), "load_before": list(load),
+                    "jobs": jobs, "seconds": seconds, "cpu": reporting.cpu(), "load_before": list(load),
                     "runs": len(results["runs"]), "mean_test_accuracy": accuracies(results),
                     "config": identity(SweepConfig()), "versions": results["runs"][0]["versions"]})
-                atomic_write_json(path, stored)
+                reporting.write_json(path, stored)
                 print(f"[repeat {repeat}] --jobs {jobs}: {seconds:.0f} s", flush=True)
                 if not kept_report:
                     store_report(out, DEST, REPORT_FILES)
@@ -108,11 +111,10 @@ def markdown(timings, current):
 
 
 def report(args=None):
-    from relu_zoo._io import atomic_write_text
     from relu_zoo.run.spec import SweepConfig, identity
 
     timings = json.loads((DEST / "timings.json").read_text())["timings"]
-    atomic_write_text(DEST / "README.md", markdown(timings, json.loads(json.dumps(identity(SweepConfig())))))
+    reporting.write_text(DEST / "README.md", markdown(timings, json.loads(json.dumps(identity(SweepConfig())))))
     print((DEST / "README.md").read_text())
 
 

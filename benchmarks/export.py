@@ -20,6 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+if not __package__:  # `python benchmarks/export.py`: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import reporting  # noqa: E402
+
 OUT = Path(__file__).resolve().parent / "reports" / "export.json"
 NAMES = ("cnn_relu.mnist", "cnn_prelu.mnist", "cnn_leaky_relu.mnist", "cnn_prelu.spoken_digit",
          "rnn_prelu.imdb_reviews")
@@ -74,9 +79,7 @@ def markdown(report):
 
 def _cpu_model():
     """The CPU's model name, so that latencies of different CPUs are never merged."""
-    from relu_zoo import _cpu
-
-    return _cpu.model()
+    return reporting.cpu()["model"]
 
 
 def updated(report, rows, command):
@@ -119,7 +122,7 @@ def main(argv=None):
     report = {"machine": machine, "command": command, "rows": rows}
     if previous:
         report = updated(previous, rows, command)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    reporting.write_json(args.out, report)
     print(markdown(report))
     return 0
 

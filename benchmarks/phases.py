@@ -1,7 +1,8 @@
 """Where a `python train.py` process spends its time: its phases, timed inside one process.
 
-Run by `python benchmarks/training.py phases [-- train.py flags]` (no flags: the default sweep). It runs
-`relu_zoo.console.main` in this process with timers wrapped around the functions each phase runs (Keras' public
+    python benchmarks/phases.py [--json F] [-- train.py flags]    (no flags: the default sweep)
+
+It runs `relu_zoo.console.main` in this process with timers wrapped around the functions each phase runs (Keras' public
 methods and relu_zoo's own; nothing it computes changes), and charges every second to exactly one phase:
 time inside a nested phase counts for it, not for its caller, so the phases add up to the whole run.
 
@@ -12,12 +13,24 @@ inside the graph); the first call of the test function (tracing) and the validat
 callback's hooks, by class (diagnostics, CSV, TensorBoard, backups, ...); `fit`'s own loop; the test
 evaluation; the rest of each run (result.json, memory sampling); the report and its plots; and what is
 left (command line, configuration, output folder). Wall time and this process' CPU time are charged alike.
+Setting up a run's diagnostics (its probe batch) counts as the run's other work; their callback's hooks are
+timed as the callback. After the run, one run's training batches are drawn from its input pipeline alone.
 """
 
+import argparse
 import contextlib
 import functools
+import os
+import sys
+import tempfile
 import time
+from pathlib import Path
 from unittest import mock
+
+if not __package__:  # `python benchmarks/phases.py`: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import reporting, train_process  # noqa: E402
 
 # Keras callback hooks timed per callback class (the batch hooks run once per step).
 CALLBACK_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
@@ -137,7 +150,6 @@ def instrumented(clock):
         (sweep_lib, "run_one", clock.timed(sweep_lib.run_one, "run: other (result.json, memory sampling)")),
         (sweep_lib, "write_report", clock.timed(write_report, "report + plots")),
         (train_lib, "build_model", clock.timed(train_lib.build_model, "model build + compile")),
-        (train_lib, "_diagnostics", clock.timed(train_lib._diagnostics, "callback ActivationDiagnostics")),
         (keras.Model, "fit", clock.timed(keras.Model.fit, "fit")),
         (keras.Model, "evaluate", clock.timed(keras.Model.evaluate, evaluate_phase)),
         (keras.Model, "make_train_function",
@@ -167,8 +179,6 @@ def profile_train_py(argv, out):
 
     Must be called before this process imports TensorFlow: importing it is the first phase.
     """
-    import os
-
     clock = PhaseClock()
     with clock.phase("import TensorFlow, Keras, relu_zoo"):
         import keras  # noqa: F401
@@ -189,8 +199,6 @@ def profile_train_py(argv, out):
 
 def process_age_s():
     """Seconds since this process started (Linux /proc), or None where that cannot be read."""
-    import os
-
     try:
         with open("/proc/self/stat") as f:
             started = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, in clock ticks
@@ -199,3 +207,47 @@ def process_age_s():
     except (OSError, ValueError, IndexError):
         return None
     return uptime - started / os.sysconf("SC_CLK_TCK")
+
+
+def phases(extra=()):
+    """`python train.py [extra]` (no flags: the default sweep) run in this process with its time split into
+    phases, then one run's training batches drawn from its input pipeline alone. Call it before this process
+    imports TensorFlow: the import is the first phase."""
+    loadavg = list(os.getloadavg())
+    with tempfile.TemporaryDirectory() as out:
+        report = profile_train_py(list(extra), out)
+        report["report_files"] = train_process.report_files(out)
+    report["process_s"] = process_age_s()  # interpreter start to here (what `time python ...` sees)
+    from relu_zoo import console
+
+    report["pipeline_alone"] = pipeline_pass(console.train_config(list(extra)))
+    report["loadavg_start"] = loadavg
+    report["train_command"] = report.pop("command")
+    return report
+
+
+def markdown(report):
+    total, alone = report["total"], report["pipeline_alone"]
+    rows = [[r["phase"], f"{r['wall_s']:.1f}", f"{100 * r['share']:.1f}%", f"{r['cpu_s']:.1f}", r["calls"]]
+            for r in report["phases"]]
+    return (f"`{report['train_command']}` in one process: {total['wall_s']:.1f} s wall, {total['cpu_s']:.1f} s CPU "
+            f"(process {report['process_s'] or float('nan'):.1f} s); input pipeline alone: {alone['batches']} "
+            f"batches in {alone['seconds']:.1f} s\n\n"
+            + reporting.table(["phase", "wall s", "share", "CPU s", "calls"], rows))
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(prog="python benchmarks/phases.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default=None, help="also write the phases to this JSON file")
+    args, extra = parser.parse_known_args(argv)
+    report = phases([e for e in extra if e != "--"])
+    report.update(command=reporting.command("phases.py", argv), machine=reporting.machine())
+    print(report["machine"]["text"])
+    print(markdown(report))
+    reporting.write(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,6 +32,7 @@ import numpy as np
 if not __package__:  # `python benchmarks/standard_protocol.py`: the checkout's root, so that `benchmarks` imports
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import reporting  # noqa: E402
 from benchmarks.default_run import store_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,9 +72,6 @@ def trained_baselines(out, activation):
 
 
 def run(args):
-    from relu_zoo import _cpu
-    from relu_zoo._io import atomic_write_json
-
     path = DEST / "timings.json"
     stored = json.loads(path.read_text()) if path.exists() else {"timings": []}
     with tempfile.TemporaryDirectory() as work:
@@ -84,10 +82,10 @@ def run(args):
         seconds, out = time_compare(args.activation, folder)
         results = json.loads((out / "results.json").read_text())
         stored["timings"].append({
-            "activation": args.activation, "seconds": seconds, "cpu": _cpu.describe(), "load_before": list(load),
+            "activation": args.activation, "seconds": seconds, "cpu": reporting.cpu(), "load_before": list(load),
             "cells": cell_seconds(out, args.activation), "trained_baselines": trained_baselines(out, args.activation),
             "versions": results["runs"][0]["versions"]})
-        atomic_write_json(path, stored)
+        reporting.write_json(path, stored)
         store_report(out, EXAMPLE, REPORT_FILES)
     print(f"{seconds:.0f} s", flush=True)
     report(args)
@@ -187,10 +185,8 @@ def markdown(timings, stored=None):
 
 
 def report(args=None):
-    from relu_zoo._io import atomic_write_text
-
     timings = json.loads((DEST / "timings.json").read_text())["timings"]
-    atomic_write_text(DEST / "README.md", markdown(timings, precision()))
+    reporting.write_text(DEST / "README.md", markdown(timings, precision()))
     print((DEST / "README.md").read_text())
 
 

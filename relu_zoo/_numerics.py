@@ -88,3 +88,8 @@ def nan_gradient(x):
         return ops.where(ops.isnan(x), x, dy)
 
     return ops.copy(x), grad
+
+
+def with_tensors(kernel):
+    """`kernel(x, *params)` with the parameters as tensors of x's dtype (Python numbers rounded once to it)."""
+    return lambda x, *params: kernel(x, *(ops.convert_to_tensor(p, x.dtype) for p in params))

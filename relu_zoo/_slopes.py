@@ -11,7 +11,8 @@ import keras
 from keras import ops
 
 from relu_zoo._numerics import select
-from relu_zoo._xla import broadcast_axes, fused, fusion_enabled, philox_bits, slopes_from_bits, sum_leading
+from relu_zoo._xla import (broadcast_axes, counter_cells, fused, fusion_enabled, philox_bits, seed_key,
+                            slopes_from_bits, slopes_from_cells, sum_leading)
 
 
 def _prelu_slope(x, alpha):
@@ -177,11 +178,11 @@ def apl_kernel(x, a, b):
 def rrelu_training(x, lower, upper, inverse, seed):
     """RReLU's training branch, `x * s` with a fresh random slope `s` per element (`activations.rrelu`)."""
     if fusion_enabled() and isinstance(seed, keras.random.SeedGenerator):
-        # The draw stays a TensorFlow kernel (XLA's own Philox on CPU was ~30x slower); everything after it
-        # (bits -> slopes -> select -> multiply) is one XLA loop each way, the slopes recomputed from the bits
-        # in the backward pass rather than kept (a 16-bit draw per element instead of a float32 slope).
-        bits = philox_bits(ops.shape(x), seed)
-        return _rrelu_from_bits(x, bits, float(lower), float(upper), bool(inverse))
+        # One XLA loop each way, the random bits computed inside it from each element's index (`counter_cells`),
+        # in the backward pass again rather than kept: no draw is written or read, so the step costs about what a
+        # leaky ReLU's does. (XLA's own Philox on CPU was ~30x slower, TensorFlow's Philox kernel a pass of its
+        # own plus the draw read back each way.)
+        return _rrelu_from_key(x, seed_key(seed), float(lower), float(upper), bool(inverse))
     a = uniform_slopes(ops.shape(x), lower, upper, x.dtype, seed)
     if inverse:
         a = ops.reciprocal(a)
@@ -197,33 +198,33 @@ def _may_be_zero(lower, inverse):
     return not inverse and lower < 2.0 ** -24
 
 
-def _rrelu_slope(x, bits, lower, upper, inverse):
-    a = slopes_from_bits(bits, ops.shape(x), lower, upper, x.dtype)
+def _rrelu_slope(x, key, lower, upper, inverse):
+    a = slopes_from_cells(counter_cells(x, key), lower, upper, x.dtype)
     if inverse:
         a = ops.reciprocal(a)
     return select(x, 0, a, ops.ones_like(a))
 
 
-def _rrelu_bits_forward(x, bits, lower, upper, inverse):
-    slope = _rrelu_slope(x, bits, lower, upper, inverse)
+def _rrelu_key_forward(x, key, lower, upper, inverse):
+    slope = _rrelu_slope(x, key, lower, upper, inverse)
     return _times_slope(x, slope) if _may_be_zero(lower, inverse) else x * slope
 
 
-def _rrelu_bits_backward(x, bits, dy, lower, upper, inverse):
-    return dy * _rrelu_slope(x, bits, lower, upper, inverse)
+def _rrelu_key_backward(x, key, dy, lower, upper, inverse):
+    return dy * _rrelu_slope(x, key, lower, upper, inverse)
 
 
-def _rrelu_from_bits(x, bits, lower, upper, inverse):
-    """`x * s` with the random slope `s` (from `bits`) held constant, both passes fused by XLA."""
-    forward, backward = fused(_rrelu_bits_forward), fused(_rrelu_bits_backward)
+def _rrelu_from_key(x, key, lower, upper, inverse):
+    """`x * s` with the random slope `s` (from `key`) held constant, both passes fused by XLA."""
+    forward, backward = fused(_rrelu_key_forward), fused(_rrelu_key_backward)
 
     @ops.custom_gradient
     def f(x):
         def grad(*args, upstream=None):
             dy = args[0] if upstream is None else upstream
-            return backward(x, bits, dy, lower, upper, inverse)
+            return backward(x, key, dy, lower, upper, inverse)
 
-        return forward(x, bits, lower, upper, inverse), grad
+        return forward(x, key, lower, upper, inverse), grad
 
     return f(x)
 
@@ -231,7 +232,8 @@ def _rrelu_from_bits(x, bits, lower, upper, inverse):
 def uniform_slopes(shape, lower, upper, dtype, seed):
     """`keras.random.uniform(shape, lower, upper)`, at half the random-number cost on TensorFlow.
 
-    Drawing the slopes is most of RReLU's training cost (a Philox draw per element costs ~6x a ReLU). On
+    The unfused path (`RELU_ZOO_XLA=0`; fused, `rrelu_training` computes its bits inside the XLA loops). Drawing
+    the slopes is most of that path's cost (a Philox draw per element costs ~6x a ReLU). On
     TensorFlow, with a `SeedGenerator` (what the layer passes), each 32-bit Philox output gives two slopes
     of 16 bits: the midpoints of a 65,536-cell grid on [lower, upper], which is uniform for any practical
     purpose (cells are ~3e-6 wide for the default range). Other backends and integer/None seeds use

@@ -14,6 +14,12 @@ TensorFlow's kernels as TensorFlow chooses them (tests/test_startup.py).
   the runtime C++ lines (errors still reach Python as exceptions). `--verbose 2` or `RELU_ZOO_VERBOSE=2` shows
   everything.
 
+On Keras' JAX and PyTorch backends TensorFlow is no part of the model, but where it is installed it still loads
+(`relu_zoo.tasks` reads the data with `tf.data`; Keras itself imports it to save a model or to seed): a command
+then imports it quietly in the same way and hides the GPUs from it, so that TensorFlow, running only the input
+pipeline, takes no accelerator memory from the backend that trains (oneDNN is left as TensorFlow chooses: it
+runs no model there).
+
 TensorFlow reads both variables once, during its first import. Python runs relu_zoo/__init__.py, which imports
 TensorFlow (the layers register with Keras), before any module of the package: before `relu_zoo.console`, which
 the console script imports for its entry point, and before the module `python -m` runs. So the package's
@@ -21,6 +27,8 @@ the console script imports for its entry point, and before the module `python -m
 one of relu_zoo's commands.
 """
 
+import contextlib
+import importlib.util
 import os
 import sys
 
@@ -31,21 +39,24 @@ _STARTED = []
 
 def start():
     """Starts TensorFlow for relu_zoo's commands as the module docstring says; does nothing in any other program,
-    on Keras' other backends (which never need TensorFlow to be imported), or when called again."""
-    if _STARTED or not _logs.is_command() or _logs.keras_backend() != "tensorflow":
+    on Keras' other backends where TensorFlow is not installed, or when called again."""
+    if _STARTED or not _logs.is_command():
+        return
+    training = _logs.keras_backend() == "tensorflow"
+    if not training and importlib.util.find_spec("tensorflow") is None:
         return
     _STARTED.append(True)
     verbose = _logs.verbosity() >= 2
     if "tensorflow" not in sys.modules:  # once imported, TensorFlow has read both
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        if training:
+            os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
         if not verbose:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if verbose:
-        import tensorflow  # noqa: F401
-        return
-    with _logs.filtered_stderr():
+    with contextlib.nullcontext() if verbose else _logs.filtered_stderr():
         import tensorflow
 
         # TensorFlow looks for GPUs once per process, at the latest on its first op; listing physical devices
         # leaves logical ones configurable.
-        tensorflow.config.list_physical_devices("GPU")
+        gpus = tensorflow.config.list_physical_devices("GPU")
+        if gpus and not training:
+            tensorflow.config.set_visible_devices([], "GPU")

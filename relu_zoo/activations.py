@@ -32,9 +32,13 @@ import math
 import keras
 from keras import ops
 
-from relu_zoo._numerics import in_float32, nan_gradient, non_positive, select, with_asymptotes, with_slope
+from relu_zoo._numerics import in_float32, nan_gradient, non_positive, select, with_asymptotes, with_slope, with_tensors
+from relu_zoo import modern_activations
 from relu_zoo._slopes import apl_kernel, prelu_kernel, rrelu_training, srelu_kernel
-from relu_zoo._xla import fused
+from relu_zoo._xla import fused, fused_elementwise, unfused
+from relu_zoo.modern_activations import (  # noqa: F401  (public here: the math of every activation, one namespace)
+    acon_c, hard_sigmoid, hard_swish, quick_gelu, squared_relu, star_relu, xielu,
+)
 
 # Klambauer et al. 2017, eq. (14): the fixed point of mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -51,17 +55,23 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     Derivative at `x == threshold`: `negative_slope` (the left branch, 0 by default); at `x == max_value`: 0.
     """
 
-    if negative_slope == 0 and threshold == 0 and max_value is None:
-        return _plain_relu(ops.convert_to_tensor(x))
     x = ops.convert_to_tensor(x)
+    if negative_slope == 0 and threshold == 0 and max_value is None:
+        # TensorFlow's own Relu kernel forward (grappler fuses a conv + bias into it), one loop backward reading
+        # the output, as Keras' ReLU does.
+        return fused_elementwise(_plain_relu, x, forward=ops.relu, grad=_relu_backward, grad_of_output=True)
+    if negative_slope == 0 and threshold == 0 and max_value == 6:
+        return fused_elementwise(_relu6, x, forward=ops.relu6, grad=_relu6_backward, grad_of_output=True)
+    return fused_elementwise(_relu, x, negative_slope, max_value, threshold)
+
+
+def _relu(x, negative_slope, max_value, threshold):
     if threshold and keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
         # In float32: `x - threshold` can overflow float16 where `negative_slope * (x - threshold)` does not, and
         # the threshold is compared in the precision of that difference.
-        return in_float32(lambda v: relu(v, negative_slope, max_value, threshold), x)
+        return in_float32(lambda v: _relu(v, negative_slope, max_value, threshold), x)
 
     def forward(x):
-        if negative_slope == 0 and threshold == 0 and max_value == 6:
-            return ops.relu6(x)
         # Without a slope the left piece is the constant 0, not `0 * x` (NaN at -inf).
         below = negative_slope * (x - threshold) if negative_slope else ops.zeros_like(x)
         # `x <= threshold` is False for NaN, so NaN passes through.
@@ -86,10 +96,26 @@ def _plain_relu(x):
     y = ops.relu(x)
 
     def grad(*args, upstream=None):
-        dy = args[0] if upstream is None else upstream
-        return ops.where(y > 0, dy, ops.cast(y, dy.dtype))
+        return _relu_backward(y, args[0] if upstream is None else upstream)
 
     return y, grad
+
+
+def _relu_backward(y, dy):
+    return ops.where(y > 0, dy, ops.cast(y, dy.dtype))
+
+
+def _relu6(x):
+    return with_slope(ops.relu6, _relu6_slope, x)
+
+
+def _relu6_slope(v):
+    # Of the input or the output alike: `0 < y < 6` exactly where `0 < x < 6`, and y is NaN where x is.
+    return select(v, 0, ops.zeros_like(v), ops.where(v >= 6, ops.zeros_like(v), ops.ones_like(v)))
+
+
+def _relu6_backward(y, dy):
+    return dy * _relu6_slope(y)
 
 
 @_register
@@ -110,11 +136,22 @@ def leaky_relu(x, negative_slope=0.01):
     if negative_slope == 0:
         return relu(x)  # `0 * x` would be NaN at -inf
     x = ops.convert_to_tensor(x)
+    if _tensorflow_kernel(x) and negative_slope > 0:
+        # TensorFlow's LeakyRelu kernel forward (grappler fuses a conv + bias into it), one loop backward.
+        return fused_elementwise(_leaky_relu, x, negative_slope, forward=ops.leaky_relu, grad=_leaky_relu_backward,
+                                 grad_of_output=True)
+    return fused_elementwise(_leaky_relu, x, negative_slope)
 
+
+def _tensorflow_kernel(x):
+    # TensorFlow's fused leaky_relu is one pass, as fast as ReLU, but its slope is a float32 attribute: float64
+    # inputs take the exact slope through `where`.
+    return keras.backend.backend() == "tensorflow" and x.dtype != "float64"
+
+
+def _leaky_relu(x, negative_slope):
     def forward(x):
-        # TensorFlow's fused kernel (one pass) is as fast as ReLU, but its slope is a float32 attribute:
-        # float64 inputs take the exact slope through `where`.
-        if keras.backend.backend() == "tensorflow" and x.dtype != "float64":
+        if _tensorflow_kernel(x):
             return ops.leaky_relu(x, negative_slope=negative_slope)
         # Other backends' leaky_relu takes the slope 1 at 0 (JAX: x >= 0); keep one definition everywhere.
         return ops.where(x > 0, x, negative_slope * x)
@@ -122,8 +159,15 @@ def leaky_relu(x, negative_slope=0.01):
     # A positive slope keeps the sign (and NaN), so the backward pass can read the output. Reading the input
     # instead, TensorFlow's graph optimizer fails to fuse a conv + bias + leaky_relu whose bias output the
     # gradient still needs, and logs "remapper failed" for every such model.
-    return with_slope(forward, lambda y: select(y, 0, ops.full_like(y, negative_slope), ops.ones_like(y)), x,
-                      of_output=negative_slope > 0)
+    return with_slope(forward, lambda y: _leaky_relu_slope(y, negative_slope), x, of_output=negative_slope > 0)
+
+
+def _leaky_relu_slope(v, negative_slope):
+    return select(v, 0, ops.full_like(v, negative_slope), ops.ones_like(v))
+
+
+def _leaky_relu_backward(y, dy, negative_slope):
+    return dy * _leaky_relu_slope(y, negative_slope)
 
 
 def prelu(x, alpha):
@@ -159,10 +203,12 @@ def export_formulation():
     backward pass) becomes GREATER + SELECT + MUL. The values are identical for every non-NaN input: each
     step is exact (`relu` selects, negation is exact, `(-alpha) * (-x) == alpha * x`, adding 0 is
     exact), so `x` and `alpha * x` come out bit for bit. It has no custom gradient: for inference graphs.
+    Every other activation traces its plain ops too, no XLA clusters (`relu_zoo._xla.unfused`).
     """
     _EXPORT_FORMULATION.append(True)
     try:
-        yield
+        with unfused():
+            yield
     finally:
         _EXPORT_FORMULATION.pop()
 
@@ -205,7 +251,7 @@ def srelu(x, t_left, a_left, t_right, a_right):
     where that piece's slope is 0.
     """
     # In float32 for 16-bit inputs: `x - t_right` can overflow float16 where the result does not.
-    return in_float32(_with_tensors(srelu_kernel), x, t_left, a_left, t_right, a_right)
+    return in_float32(with_tensors(srelu_kernel), x, t_left, a_left, t_right, a_right)
 
 
 def pelu(x, alpha, beta):
@@ -243,12 +289,7 @@ def apl(x, a, b):
     """
     # In float32 for 16-bit inputs: two hinges can overflow float16 with opposite signs (`inf - inf`) where the
     # result does not.
-    return in_float32(_with_tensors(apl_kernel), x, a, b)
-
-
-def _with_tensors(kernel):
-    """`kernel(x, *params)` with the parameters as tensors of x's dtype (Python numbers rounded once to it)."""
-    return lambda x, *params: kernel(x, *(ops.convert_to_tensor(p, x.dtype) for p in params))
+    return in_float32(with_tensors(apl_kernel), x, a, b)
 
 
 @_register
@@ -259,6 +300,12 @@ def swish(x, beta=1.0):
     (`x` where `beta * x > 0`, `x / 2` for `beta = 0`, else 0).
     """
 
+    if isinstance(beta, (int, float)):
+        return fused_elementwise(_swish, x, beta)
+    return _swish(x, beta)  # a learned beta (`Swish`'s weight) takes its gradient through the unfused ops
+
+
+def _swish(x, beta):
     def asymptote(x):
         b = ops.convert_to_tensor(beta, x.dtype)
         zero = ops.zeros_like(x * b)
@@ -274,6 +321,10 @@ def elu(x, alpha=1.0):
     `f(x) = x` for `x > 0`, else `alpha * (exp(x) - 1)`. Derivative at 0: `alpha`.
     Uses `expm1`: TensorFlow's fused `elu` computes `exp(x) - 1`, which is 20% off at x = -1e-7.
     """
+    return fused_elementwise(_elu, x, alpha)
+
+
+def _elu(x, alpha):
     return ops.where(x > 0, x, alpha * ops.expm1(non_positive(x)))
 
 
@@ -283,6 +334,10 @@ def celu(x, alpha=1.0):
 
     `f(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`. Derivative at 0: 1.
     """
+    return fused_elementwise(_celu_wide, x, alpha)
+
+
+def _celu_wide(x, alpha):
     # In float32 for 16-bit inputs: `x / alpha` can be a float16 subnormal (a few bits) for a large alpha.
     return in_float32(_celu, x, alpha)
 
@@ -300,6 +355,10 @@ def selu(x):
     for `elu`). Written out because backends disagree at 0: TensorFlow's fused op gives `scale`, JAX
     `scale * alpha`.
     """
+    return fused_elementwise(_selu, x)
+
+
+def _selu(x):
     negative = SELU_ALPHA * ops.expm1(non_positive(x))
     return SELU_SCALE * ops.where(x > 0, x, negative)
 
@@ -310,11 +369,17 @@ def gelu(x, approximate=False):
 
     `approximate=True` uses the tanh approximation of the paper. Derivative at 0: 0.5.
     """
-    if approximate:
-        # The tanh form's `x**3` overflows float32 from |x| = 7e12, its gradient's `x**2` from 1.8e19 (`0 * inf`
-        # there). Beyond |x| = 25 it is exactly `x` or `-0` in every float dtype (the gate rounds to 1, or the
-        # product underflows even float64), so the asymptote takes over there.
-        return with_asymptotes(_gelu_tanh, x, beyond=25.0)
+    return fused_elementwise(_gelu_approximate if approximate else _gelu_exact, x)
+
+
+def _gelu_approximate(x):
+    # The tanh form's `x**3` overflows float32 from |x| = 7e12, its gradient's `x**2` from 1.8e19 (`0 * inf`
+    # there). Beyond |x| = 25 it is exactly `x` or `-0` in every float dtype (the gate rounds to 1, or the
+    # product underflows even float64), so the asymptote takes over there.
+    return with_asymptotes(_gelu_tanh, x, beyond=25.0)
+
+
+def _gelu_exact(x):
     # The exact form is finite at every finite x, and accurate far into its tail (-1e-25 at x = -10.5 in float32,
     # -2e-298 at x = -37 in float64): only ±inf take the asymptote.
     return with_asymptotes(_gelu_erf, x)
@@ -340,12 +405,20 @@ def silu(x):
 
     Derivative at 0: 0.5.
     """
+    return fused_elementwise(_silu, x)
+
+
+def _silu(x):
     return with_asymptotes(ops.silu, x)
 
 
 @_register
 def mish(x):
     """Mish (Misra 2019): `x * tanh(softplus(x))`. Derivative at 0: `tanh(log 2) = 0.6`."""
+    return fused_elementwise(_mish, x)
+
+
+def _mish(x):
     return with_asymptotes(lambda v: v * ops.tanh(ops.softplus(v)), x)
 
 
@@ -358,6 +431,10 @@ def softplus(x, beta=1.0, threshold=20.0):
     `beta * x` is computed, and compared with `threshold`, in the input's dtype; 16-bit inputs are computed in
     float32 and rounded once, as PyTorch does.
     """
+    return fused_elementwise(_softplus_wide, x, beta, threshold)
+
+
+def _softplus_wide(x, beta, threshold):
     return in_float32(_softplus, x, beta, threshold)
 
 
@@ -525,6 +602,7 @@ class Partial:
 FUNCTIONS = {
     name: fn
     for name, fn in list(globals().items())
-    if inspect.isfunction(fn) and fn.__module__ == __name__ and not name.startswith("_")
+    if inspect.isfunction(fn) and fn.__module__ in (__name__, modern_activations.__name__)
+    and not name.startswith("_")
     and next(iter(inspect.signature(fn).parameters), None) == "x"
 }

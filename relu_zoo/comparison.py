@@ -14,7 +14,8 @@ from pathlib import Path
 
 import keras
 
-from relu_zoo import plugins, registry
+from relu_zoo import plugins
+from relu_zoo.activation_spec import ActivationSpec
 from relu_zoo.run import spec as spec_lib
 from relu_zoo.run.distribute import Distribution
 from relu_zoo.run.rounds import sweep_until
@@ -71,9 +72,9 @@ def activation_spec(activation):
     if isinstance(activation, (str, dict)):
         return activation
     if inspect.isclass(activation) and issubclass(activation, keras.layers.Layer):
-        name = registry.name_of(activation)
-        if name in registry.ACTIVATIONS:
-            return name
+        spec = ActivationSpec.parse(activation)
+        if spec.builtin:
+            return spec.name
     if isinstance(activation, keras.layers.Layer):
         raise spec_lib.ConfigError(f"Activation {activation!r} is a layer instance; a sweep builds a new layer per "
                                    "use, so pass its class, a factory or a spec string.")

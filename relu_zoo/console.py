@@ -6,12 +6,15 @@
     relu-zoo list [activations|aliases|models|tasks|presets|pretrained]
     relu-zoo study NAME [--quick]                # measure a claim about ReLU (relu_zoo.studies)
     relu-zoo predict cnn_relu.mnist digit.png    # top-k labels with probabilities
+    relu-zoo sample RUN_DIR --prompt "This movie" --length 200   # text from a trained language model
     relu-zoo export cnn_prelu.mnist --format tflite --out cnn_prelu.tflite
     relu-zoo finetune cnn_relu.mnist --to prelu --out DIR   # swap activations, fine-tune, before / after
-    relu-zoo zoo export RUN_DIR [RUN_DIR ...]    # finished runs -> checkpoint folders (`zoo index`, `zoo list`)
+    relu-zoo zoo export RUN_DIR [RUN_DIR ...]    # finished runs -> checkpoint folders (`zoo index|cards|list`)
+    relu-zoo reproduce cnn_relu.mnist            # re-run a checkpoint's card, compare its test accuracy
 
 Exit status, the same for every command:
     0         success
+    1         `relu-zoo reproduce`: the re-run's accuracy is outside the card's tolerance
     2         a usage error: an unknown command, name or flag, a bad value or config file, an input that does
               not fit the checkpoint's task, a missing file, data or checkpoint weights that are neither local
               nor downloadable, an output folder that cannot be written. One line `error: ...` on stderr names
@@ -22,6 +25,7 @@ Exit status, the same for every command:
 
 import argparse
 import os
+import re
 import shlex
 import signal
 import sys
@@ -83,6 +87,13 @@ def _overrides(args):
             continue
         overrides[key] = value
     return overrides
+
+
+def train_config(argv, prog="relu-zoo train"):
+    """The sweep configuration `relu-zoo train argv` runs (defaults < --preset < --config < flags), before its
+    semantic checks: for tools that time or inspect a run as the command would make it."""
+    args = train_parser(prog).parse_args(list(argv))
+    return spec.resolve(args.preset, args.config, _overrides(args), check=False)
 
 
 def _ray_sweep():
@@ -232,12 +243,13 @@ def cmd_compare(argv):
 def listing(what):
     """{"activations": [...], ...} for one category, or all of them when `what` is None."""
     import relu_zoo
-    from relu_zoo import models, pretrained, tasks
+    from relu_zoo import models, pretrained, registry, tasks
     from relu_zoo.run import spec
 
     make = {
-        # Plug-ins declared by installed distributions follow the built-ins, marked with their source.
+        # The classic baselines and the plug-ins declared by installed distributions follow the zoo's own, marked.
         "activations": lambda: relu_zoo.list_activations() + [
+            f"{name} (classic baseline: {source})" for name, source in registry.list_baselines().items()] + [
             f"{name} (plug-in: {source})" for name, source in relu_zoo.list_plugins().items()],
         "aliases": lambda: [f"{alias}->{target}" for alias, target in relu_zoo.list_aliases().items()],
         "models": lambda: [f"{m} ({'/'.join(models.model_modalities(m))})" for m in models.list_models()],
@@ -348,6 +360,30 @@ def cmd_predict(argv):
     return 0
 
 
+# -- sample ---------------------------------------------------------------------------------------------------
+
+def cmd_sample(argv):
+    parser = argparse.ArgumentParser(prog="relu-zoo sample", description="Continue a prompt with a trained byte-level "
+                                     "language model (`relu-zoo train --preset imdb_bytes --save-checkpoint`).")
+    parser.add_argument("model", help="a run or checkpoint folder (model.keras), a .keras file or a pretrained name")
+    parser.add_argument("--prompt", default="", help="text to continue (default: the start of a new document)")
+    parser.add_argument("--length", type=int, default=200, help="bytes to generate (default 200)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="> 0; 1 samples the model's distribution, "
+                                                                       "lower is greedier (default 1.0)")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same text (default 0)")
+    args = parser.parse_args(argv)
+    from relu_zoo import sample
+    from relu_zoo.pretrained import CheckpointUnavailableError
+
+    try:
+        sample.check_arguments(args.length, args.temperature, args.seed)  # before the model is loaded
+        text = sample.sample(sample.load(args.model), args.prompt, args.length, args.temperature, args.seed)
+    except (ValueError, CheckpointUnavailableError) as e:
+        return error(re.sub(r"`(length|temperature|seed)`", r"--\1", str(e)))
+    print(args.prompt + text)
+    return 0
+
+
 # -- export ---------------------------------------------------------------------------------------------------
 
 def cmd_export(argv):
@@ -367,6 +403,7 @@ def cmd_export(argv):
     from relu_zoo.tasks import DatasetNotFoundError
 
     try:
+        deploy.check_backend(args.format)  # before anything loads: a format this backend cannot write
         model = pretrained.load(args.name, compile=False)
         # The check's inputs first: without the data the command fails before it writes anything, rather than
         # leaving an export that was asked to be checked and was not.
@@ -425,6 +462,33 @@ def cmd_finetune(argv):
     return 0
 
 
+# -- reproduce -------------------------------------------------------------------------------------------------
+
+def cmd_reproduce(argv):
+    parser = argparse.ArgumentParser(
+        prog="relu-zoo reproduce",
+        description="Re-run the training a checkpoint's card records (its activation and seed only) and compare the "
+                    "test accuracy with the card's: exit 0 within the card's tolerance, 1 outside it. Resumable: "
+                    "re-run the same command to continue.")
+    parser.add_argument("name", help="checkpoint (`relu-zoo list pretrained`)")
+    parser.add_argument("--out", help="the re-run's folder (default runs/reproduce/NAME)")
+    parser.add_argument("--record", metavar="DIR", help="also store the comparison as DIR/NAME.json and regenerate "
+                        "DIR/README.md (how benchmarks/reports/reproduce is made)")
+    parser.add_argument("--data-dir", help="TFDS data folder (default TFDS_DATA_DIR)")
+    parser.add_argument("--verbose", default=None, help="as for `relu-zoo train`")
+    args = parser.parse_args(argv)
+    from relu_zoo import reproduce
+
+    status, record = _sweeping(lambda: reproduce.reproduce(args.name, args.out, args.data_dir, args.verbose),
+                               lambda: args.out or reproduce.default_out(args.name))
+    if status is not None:
+        return status
+    print(reproduce.summary(record))
+    if args.record:
+        print(f"Recorded in {reproduce.store_record(record, args.record)}")
+    return 0 if record["within"] else 1
+
+
 # -- zoo -------------------------------------------------------------------------------------------------------
 
 def cmd_zoo(argv):
@@ -440,6 +504,8 @@ def cmd_zoo(argv):
                      "the dataset it was trained on)")
     sub.add_parser("index", help="regenerate models/index.json and models/README.md (then run "
                    "`python tools/docs_tables.py` for the repository's docs tables and pyproject)").add_argument("--root")
+    sub.add_parser("cards", help="regenerate each checkpoint's card and command (machine-independent, its activation "
+                   "and seed only) from its metadata, weights untouched; then the index").add_argument("--root")
     sub.add_parser("list", help="list the checkpoints").add_argument("--root")
     args = parser.parse_args(argv)
     from relu_zoo import pretrained, zoo
@@ -456,6 +522,11 @@ def cmd_zoo(argv):
         print("Regenerate the docs' checkpoint table and pyproject's data-files: python tools/docs_tables.py")
     elif args.command == "index":
         zoo.write_index(args.root)
+    elif args.command == "cards":
+        try:
+            zoo.rewrite_cards(args.root)
+        except ValueError as e:
+            return error(str(e))
     else:
         print("\n".join(pretrained.list_pretrained(args.root)))
     return 0
@@ -464,7 +535,8 @@ def cmd_zoo(argv):
 # -- main -------------------------------------------------------------------------------------------------------
 
 COMMANDS = {"train": cmd_train, "compare": cmd_compare, "report": cmd_report, "list": cmd_list, "study": cmd_study, "predict": cmd_predict,
-            "export": cmd_export, "finetune": cmd_finetune, "zoo": cmd_zoo}
+            "sample": cmd_sample,
+            "export": cmd_export, "finetune": cmd_finetune, "zoo": cmd_zoo, "reproduce": cmd_reproduce}
 
 
 @_logs.running_command()
@@ -484,7 +556,7 @@ def main(argv=None, prog="relu-zoo"):
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        from relu_zoo.registry import did_you_mean
+        from relu_zoo.names import did_you_mean
 
         return error(f"unknown command {command!r}.{did_you_mean(command, list(COMMANDS))} "
                      f"Commands: {', '.join(COMMANDS)}.")

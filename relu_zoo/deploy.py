@@ -19,6 +19,10 @@ them (preprocessed: `preprocessor.keras` stays in Python). It is traced inside
 GREATER + SELECT + MUL, with identical values (LeakyReLU and the inference form of RReLU already map to
 LEAKY_RELU). `pip install "relu_zoo[export]"` installs every runtime.
 
+On Keras' other backends only what was checked to write and run is allowed (`BACKENDS`): `saved_model` from
+JAX (jax2tf). The others raise one `ValueError` naming the backend and the fix: a checkpoint is the same
+`.keras` file on every backend, so `KERAS_BACKEND=tensorflow` exports it to any format.
+
 Recurrent layers are unrolled for OpenVINO (`unroll_recurrent`, see `unrolled()`): its TensorFlow front end has
 no TensorList conversion for Keras' while loop. Unrolling needs a fixed sequence length (the `rnn` checkpoints
 take 256 steps). ONNX keeps the loop: tf2onnx converts it to an ONNX Loop that agrees with Keras.
@@ -41,9 +45,27 @@ FORMATS = {  # our name: (Keras' format name, file suffix or None for a folder, 
 }
 
 
+# The formats Keras 3.15 writes from each backend, as checked: LiteRT needs TensorFlow (or the separate
+# litert-torch), the ONNX and OpenVINO paths here are TensorFlow's converters, and PyTorch's `tf_saved_model`
+# export fails in torch.export on Keras' dynamic batch dimension.
+BACKENDS = {"saved_model": ("tensorflow", "jax"), "tflite": ("tensorflow",), "onnx": ("tensorflow",),
+            "openvino": ("tensorflow",)}
+
+
+def check_backend(format):
+    """Raises a ValueError naming the backend and the fix where Keras' backend cannot export to `format`."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend not in BACKENDS[check_format(format)]:
+        raise ValueError(f"Exporting to {format} is not supported on Keras' {backend} backend (it is on "
+                         f"{', '.join(BACKENDS[format])}). Run the export with KERAS_BACKEND=tensorflow: "
+                         "the checkpoint loads there unchanged.")
+
+
 def check_format(format):
     if format not in FORMATS:
-        from relu_zoo.registry import did_you_mean
+        from relu_zoo.names import did_you_mean
 
         raise ValueError(f"Unknown export format {format!r}.{did_you_mean(format, list(FORMATS))} "
                          f"Valid formats: {', '.join(FORMATS)}. Received: format={format!r}")
@@ -83,6 +105,7 @@ def export_model(model, format, path, verbose=False, unroll_recurrent=None):
     from relu_zoo import activations
 
     keras_format, suffix, _ = FORMATS[check_format(format)]
+    check_backend(format)
     _require(format)
     path = Path(path)
     if suffix and path.suffix != suffix:

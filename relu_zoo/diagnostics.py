@@ -35,9 +35,13 @@ Records written before the two unit metrics were separated hold only `dead_fract
 never active: `unit_fractions(entry)` reads either kind.
 
 Activation layers inside recurrent cells have no per-step output to probe;
-only their parameters are recorded. Gradients use `tf.GradientTape`, so the
-callback needs the TensorFlow backend.
+only their parameters are recorded. On TensorFlow the statistics are one `tf.function` with `tf.GradientTape`;
+on JAX and PyTorch they are computed eagerly with the backend's own autodiff (`jax.grad`,
+`torch.autograd`), the same numbers except `grad_norm`, which needs the gradient at a layer's output inside
+the model and is recorded as `None` there.
 """
+
+import functools
 
 import numpy as np
 import keras
@@ -117,15 +121,54 @@ def is_elementwise(layer, input_shape):
 
 def _float_tensor(inputs):
     """`inputs` as a tensor autodiff can differentiate with respect to (integer inputs cast to float32)."""
+    if keras.backend.backend() != "tensorflow":
+        x = keras.ops.convert_to_tensor(keras.ops.convert_to_numpy(inputs))
+        return x if "float" in keras.backend.standardize_dtype(x.dtype) else keras.ops.cast(x, "float32")
     import tensorflow as tf
 
     x = tf.convert_to_tensor(inputs)
     return x if x.dtype.is_floating else tf.cast(x, "float32")
 
 
+def gradient_of_sum(fn, x):
+    """d sum(fn(x)) / d x as NumPy, eagerly, by the backend's own autodiff (`tf.GradientTape`, `jax.grad`,
+    `torch.autograd`); `x` a float array or tensor."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda x: keras.ops.sum(fn(x)))(keras.ops.convert_to_tensor(x)))
+    if backend == "torch":
+        import torch
+
+        x = keras.ops.convert_to_tensor(x).detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(keras.ops.sum(fn(x)), x, allow_unused=True)
+        return np.zeros(tuple(x.shape), "float32") if grad is None else keras.ops.convert_to_numpy(grad)
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    grad = tape.gradient(y, x)
+    return np.zeros(tuple(x.shape), "float32") if grad is None else grad.numpy()
+
+
+def _gradient_of_sum(layer, x, unit=None):
+    """d sum(out) / d x of `layer` in inference mode (of output unit `unit` only, when given), as NumPy."""
+    def out(x):
+        y = layer(x, training=False)
+        return y if unit is None else y[..., unit]
+
+    return gradient_of_sum(out, x)
+
+
 def _elementwise_derivative_zero(layer, x):
     """Per unit of an elementwise `layer`: whether d out_j / d in_j is 0 at every entry of `x`, as a boolean
     tensor; one backward pass (the gradient of sum(out)), eagerly or inside a `tf.function`."""
+    if keras.backend.backend() != "tensorflow":
+        grad = _gradient_of_sum(layer, x)
+        return np.all(grad.reshape(-1, grad.shape[-1]) == 0, axis=0)
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -149,6 +192,9 @@ def unit_derivative_zero(layer, inputs):
     x = _float_tensor(inputs)
     if is_elementwise(layer, x.shape):
         return np.asarray(_elementwise_derivative_zero(layer, x))
+    if keras.backend.backend() != "tensorflow":
+        units = keras.ops.shape(layer(x, training=False))[-1]
+        return np.asarray([bool(np.all(_gradient_of_sum(layer, x, j) == 0)) for j in range(units)])
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         out = layer(x, training=False)
@@ -188,6 +234,8 @@ def _probe_statistics(probe_model, probed, loss_fn):
     reduced where they are computed instead of being copied to NumPy in float64 every epoch, which cost more
     than the epoch itself for spectrogram inputs. Means and the variance are taken in float64, as before.
     """
+    if keras.backend.backend() != "tensorflow":
+        return functools.partial(_eager_statistics, probe_model, probed)
     import tensorflow as tf
 
     def mean64(x):
@@ -227,6 +275,26 @@ def _probe_statistics(probe_model, probed, loss_fn):
         return found
 
     return statistics
+
+
+def _eager_statistics(probe_model, probed, inputs, labels):
+    """`_probe_statistics`' numbers on JAX and PyTorch: one eager forward pass, reduced in NumPy (float64), and
+    the elementwise derivatives by the backend's autodiff; no `grad_norm` (see the module docstring)."""
+    outputs = probe_model(keras.ops.convert_to_tensor(keras.ops.convert_to_numpy(inputs)), training=False)
+    n = len(probed)
+    found = []
+    for layer, out, layer_input in zip(probed, outputs[:n], outputs[n + 1:]):
+        values = keras.ops.convert_to_numpy(keras.ops.cast(out, "float32")).astype("float64")
+        per_unit_max = values.reshape(-1, values.shape[-1]).max(axis=0)
+        stats = {"never_active_fraction": np.mean(per_unit_max <= 0), "sparsity": np.mean(values == 0),
+                 "variance": np.var(values)}
+        x = _float_tensor(keras.ops.convert_to_numpy(layer_input))
+        if is_elementwise(layer, tuple(x.shape)):
+            stats["dead_fraction"] = np.mean(_elementwise_derivative_zero(layer, x))
+        else:
+            stats["layer_input"] = x
+        found.append(stats)
+    return found
 
 
 class ActivationDiagnostics(keras.callbacks.Callback):

@@ -33,10 +33,8 @@ def finetune(checkpoint, to, *, match=("relu",), epochs=1, batch_size=128, learn
         A JSON-ready dict: the settings, the site counts, and per model the test accuracy/loss and the
         training time.
     """
-    import tensorflow as tf
-
-    import relu_zoo
     from relu_zoo import pretrained, tasks
+    from relu_zoo.run import store
 
     meta = pretrained.metadata(checkpoint)
     data = tasks.get(meta["task"]).load(data_dir=data_dir, batch_size=batch_size, seed=seed,
@@ -84,8 +82,8 @@ def finetune(checkpoint, to, *, match=("relu",), epochs=1, batch_size=128, learn
     result["swapped_after"] = fit(swapped)
     if control:
         result["control_after"] = fit(pretrained.load(checkpoint, compile=False))
-    result["versions"] = {"relu_zoo": relu_zoo.__version__, "keras": keras.__version__,
-                          "tensorflow": tf.__version__}
+    result["backend"] = keras.backend.backend()
+    result["versions"] = store.versions()
     result["date"] = datetime.date.today().isoformat()
     return result
 

@@ -364,7 +364,8 @@ def load(name, compile=True, raw_inputs=False, root=None):
             (uint8 images, strings, int waveforms) with the task's
             preprocessing built in, and outputs class probabilities; for a
             checkpoint whose card names test-time augmentation (metadata
-            `tta`), averaged over those views of each input.
+            `tta`), averaged over those views of each input. One Keras model, or on JAX and PyTorch for
+            strings and waveforms a `relu_zoo.tasks.raw_inputs.RawInputModel`.
         root: A zoo folder to take it from (default: the first of `sources()` that has it).
 
     The weights come from the checkpoint's folder, the cache or `$RELU_ZOO_BASE_URL` (see
@@ -374,7 +375,14 @@ def load(name, compile=True, raw_inputs=False, root=None):
     if not raw_inputs:
         return model
     preprocessor = load_file(checkpoint_file(name, PREPROCESSOR_FILE, root), compile=False)
-    return end_to_end(preprocessor, model, tta=metadata(name, root).get("tta"))
+    tta = metadata(name, root).get("tta")
+    from relu_zoo.tasks.raw_inputs import RawInputModel, runs_in_model
+
+    if not runs_in_model(preprocessor):  # strings and spectrograms on JAX and PyTorch
+        from relu_zoo.models.common import flip_tta
+
+        return RawInputModel(preprocessor, flip_tta(model, mode=tta) if tta else model)
+    return end_to_end(preprocessor, model, tta=tta)
 
 
 def load_preprocessor(name, root=None):
@@ -423,13 +431,10 @@ def raw_test_batches(task_name, max_examples=CHECK_EXAMPLES, batch_size=250, dat
 
 def model_inputs(name, examples=256, data_dir=None):
     """The first `examples` test inputs of checkpoint `name`'s task, preprocessed as its model takes them."""
-    import numpy as np
+    from relu_zoo.tasks.raw_inputs import preprocess
 
-    preprocessor = load_preprocessor(name)
-    raw = raw_test_batches(metadata(name)["task"], examples, batch_size=examples,
-                                      data_dir=data_dir)
-    x, _ = next(iter(raw))
-    return np.asarray(preprocessor.predict_on_batch(x))
+    raw = raw_test_batches(metadata(name)["task"], examples, batch_size=examples, data_dir=data_dir)
+    return preprocess(load_preprocessor(name), next(raw.as_numpy_iterator())[0])
 
 
 def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
@@ -437,8 +442,8 @@ def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
     import numpy as np
 
     correct = total = 0
-    for x, y in raw_test_batches(task_name, max_examples, data_dir=data_dir):
-        predictions = np.argmax(model.predict_on_batch(x), axis=-1)
+    for x, y in raw_test_batches(task_name, max_examples, data_dir=data_dir).as_numpy_iterator():
+        predictions = np.argmax(np.asarray(model.predict_on_batch(x)), axis=-1)
         correct += int(np.sum(predictions == np.asarray(y)))
         total += int(len(y))
     return correct / total, total

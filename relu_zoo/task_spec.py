@@ -2,7 +2,7 @@
 
 import dataclasses
 
-MODALITIES = ("image", "text", "speech")
+MODALITIES = ("image", "text", "speech", "language")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -11,14 +11,15 @@ class TaskSpec:
 
     Attributes:
         name: Task name (registry key), e.g. `"mnist"`.
-        modality: `"image"`, `"text"` or `"speech"`.
+        modality: `"image"`, `"text"`, `"speech"` or `"language"` (next-token prediction: labels are the
+            `(seq_len,)` next token ids, `num_classes` the vocabulary).
         input_shape: Model input shape without the batch axis, e.g. `(28, 28, 1)`, `(seq_len,)`,
             `(frames, n_mels, 1)`.
         input_dtype: dtype of the model input: `"float32"`, or `"int64"` for token ids.
         num_classes: Number of classes; labels are int32 in `[0, num_classes)`.
         class_names: One name per class, in label order.
-        vocab_size: Text only: `TextVectorization(max_tokens=...)`, including the padding (0) and OOV (1)
-            ids. Every token id is `< vocab_size`.
+        vocab_size: Text: `TextVectorization(max_tokens=...)`, including the padding (0) and OOV (1)
+            ids; language: the token vocabulary (256 for bytes). Every token id is `< vocab_size`.
     """
 
     name: str

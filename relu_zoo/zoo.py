@@ -1,18 +1,22 @@
 """Building the zoo of pretrained checkpoints: `export()` of a finished run into a checkpoint folder (model,
-preprocessor, metadata, card), and the zoo's index (`models/index.json`, `models/README.md`).
+preprocessor, metadata, card), the command a card records (`card_command`, re-run by `relu_zoo.reproduce`), and
+the zoo's index (`models/index.json`, `models/README.md`).
 
 Loading and verifying checkpoints: `relu_zoo.pretrained`.
 """
 
 import datetime
 import json
+import shlex
 import shutil
 from pathlib import Path
 
-from relu_zoo import _cpu, registry
+from relu_zoo import _cpu
 from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
+from relu_zoo.activation_spec import ActivationSpec
 from relu_zoo.pretrained import (CARD_FILE, INDEX_FILE, METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE, end_to_end,
                                  list_pretrained, load_file, raw_accuracy, sha256, zoo_dir)
+from relu_zoo.run.spec import FLAGS, activation_label, split_activation_list
 from relu_zoo.run.store import final_layers
 
 
@@ -76,7 +80,7 @@ def card(meta):
         which = " (the raw-input model's on the whole split)" if "raw_input_test_accuracy" in meta["metrics"] else ""
         lines += [f"Target accuracy {100 * target:.1f}%{which}: {verdict}.", ""]
     lines += ["## Training", "", f"Seed {meta['seed']}, {meta['epochs']} epochs{_cost(meta)}. Reproduce with:", "",
-              "```", meta["command"], "```", ""]
+              "```", meta["command"], "```", "", *_reproduce_lines(meta)]
     learned = meta.get("learned_parameters") or {}
     if learned:
         lines += ["## Learned activation parameters (per layer: mean [min, max])", "", "| layer | parameter | "
@@ -103,6 +107,16 @@ def _cost(meta):
     return f", {seconds:,.0f} s of training in {meta['dtype_policy']}{stored} on {_cpu.text(machine)}"
 
 
+def _reproduce_lines(meta):
+    reproduction = meta.get("reproduction")
+    if not reproduction:
+        return []
+    recorded = meta["metrics"][reproduction["metric"]]
+    return [f"`relu-zoo reproduce {meta['name']}` runs it (into `runs/reproduce/{meta['name']}`) and checks that its "
+            f"{reproduction['metric'].replace('_', ' ')} is within ±{100 * reproduction['tolerance']:.2f} points of "
+            f"{100 * recorded:.2f}%.", ""]
+
+
 def _raw_input_lines(meta):
     accuracy = meta["metrics"].get("raw_input_test_accuracy")
     if accuracy is None:
@@ -123,6 +137,14 @@ def _tta_lines(meta):
             "(`pretrained.load(...)`) does not.", ""]
 
 
+def _builtin(spec):
+    """Whether a recorded activation spec names a layer relu_zoo ships (a zoo layer or a classic)."""
+    try:
+        return ActivationSpec.parse(spec).builtin
+    except ValueError:  # e.g. an entry point no longer installed: a plug-in all the same
+        return False
+
+
 def export(run_dir, root=None, target_accuracy=None, target_note=None, data_notes=None):
     """Turns a finished run saved with --save-checkpoint into a zoo folder; returns its name."""
     run_dir = Path(run_dir)
@@ -131,7 +153,7 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         if not (run_dir / needed).is_file():
             raise ValueError(f"{run_dir} has no {needed}: run train.py with --save-checkpoint.")
     spec = result.get("activation_spec") or result["activation"]
-    if (registry.parse_spec(spec)[0] if isinstance(spec, str) else spec.get("name")) not in registry.ACTIVATIONS:
+    if not _builtin(spec):
         # A zoo checkpoint loads with relu_zoo alone (`pretrained.load`); a plug-in's layer needs its own code.
         raise ValueError(f"{run_dir} trained the plug-in activation {result['activation']!r}: the zoo holds "
                          "built-in activations only. Its model.keras loads with keras.saving.load_model after "
@@ -152,7 +174,8 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         "train_seconds": sum(result.get("epoch_times") or []) or None,
         "dtype_policy": result.get("dtype_policy"),
         "machine": result.get("machine"),
-        "command": result.get("command") or _command_for(result),
+        "command": _export_command(result, name),
+        "reproduction": {"metric": REPRODUCE_METRIC, "tolerance": default_tolerance(result.get("test_examples"))},
         "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
                     "test_accuracy_tta": result.get("test_accuracy_tta")},
         # The run's test-time augmentation goes into the raw-input model (`pretrained.load(raw_inputs=True)`).
@@ -227,6 +250,16 @@ def as_float32(model):
     return clone
 
 
+def _export_command(result, name):
+    """The card's command for a run: the run's own, made machine-independent (`card_command`); a run started
+    from a config file, or before runs kept their command, gets one of explicit flags."""
+    meta = {"name": name, "activation": result["activation"], "seed": result["seed"]}
+    try:
+        return card_command({**meta, "command": result.get("command") or _command_for(result)})
+    except ValueError:
+        return card_command({**meta, "command": _command_for(result)})
+
+
 def _command_for(result):
     cfg = result["config"]
     parts = ["python train.py", f"--task {result['task']}", f"--model {result['model']}",
@@ -238,6 +271,112 @@ def _command_for(result):
     if cfg.get("model_kwargs"):
         parts.append(f"--model-kwargs '{json.dumps(cfg['model_kwargs'])}'")
     return " ".join(parts)
+
+
+# -- the command a card records ------------------------------------------------------------------------------
+
+# `relu-zoo train`'s flags (relu_zoo.console.train_parser) that take a value, and those that take none.
+VALUE_FLAGS = ("--preset", "--config", *FLAGS, "--jobs", "--ray-address", "--ray-cpus-per-run",
+               "--ray-gpus-per-run")
+SWITCHES = ("--diagnostics", "--no-diagnostics", "--no-download", "--save-checkpoint", "--ray")
+# Where a run wrote and read, and how runs were spread over one machine: they change no result and name that
+# machine's folders, so a card's command leaves them out.
+MACHINE_FLAGS = ("--out", "--data-dir", "--verbose", "--shard", "--no-download", "--jobs", "--ray", "--ray-address",
+                 "--ray-cpus-per-run", "--ray-gpus-per-run")
+PROGRAMS = {"train.py": ["python", "train.py"], "relu-zoo": ["relu-zoo", "train"]}
+# What `relu-zoo reproduce` compares: the run's own test accuracy, as the card's was measured.
+REPRODUCE_METRIC = "test_accuracy"
+# The default of a card's tolerance for a re-run: 0.3 accuracy points, or one test example where one weighs more
+# (spoken_digit's 250 examples: 0.4 points), since two runs cannot differ by less than one example.
+REPRODUCE_TOLERANCE = 0.003
+
+
+def default_tolerance(test_examples):
+    """A card's tolerance for `relu-zoo reproduce` (a fraction, like its metrics) on a test split of this size."""
+    return max(REPRODUCE_TOLERANCE, 1 / test_examples) if test_examples else REPRODUCE_TOLERANCE
+
+
+def parse_command(command):
+    """A `python train.py ...` / `relu-zoo train ...` command as (program, [(flag, value or None)]), the program
+    as typed in a checkout (`python train.py`); ValueError naming what is not a training command."""
+    tokens = shlex.split(command)
+    program = None
+    if len(tokens) >= 2 and Path(tokens[0]).name.startswith("python") and Path(tokens[1]).name == "train.py":
+        program, rest = PROGRAMS["train.py"], tokens[2:]
+    elif len(tokens) >= 2 and Path(tokens[0]).name == "relu-zoo" and tokens[1] == "train":
+        program, rest = PROGRAMS["relu-zoo"], tokens[2:]
+    if program is None:
+        raise ValueError(f"{command!r} is not a `python train.py ...` or `relu-zoo train ...` command")
+    flags = []
+    while rest:
+        flag, has_value, value = rest.pop(0).partition("=")
+        if flag in SWITCHES and not has_value:
+            flags.append((flag, None))
+        elif flag in VALUE_FLAGS and (has_value or rest):
+            flags.append((flag, value if has_value else rest.pop(0)))
+        else:
+            raise ValueError(f"{command!r} has {flag!r}, which is not a flag of `relu-zoo train` with its value")
+    return program, flags
+
+
+def seeds_value(seed):
+    """`--seeds` for one seed: a count for seed 0 (`1`), else a one-seed list (`7,`)."""
+    return "1" if seed == 0 else f"{seed},"
+
+
+def card_command(meta):
+    """The command a card records for checkpoint `meta`: its training command for only this checkpoint's
+    activation and seed, without the folders of the machine that ran it (`MACHINE_FLAGS`), writing to
+    `runs/zoo/<name>` relative to the checkout. ValueError when it reads a config file, which a checkout has not."""
+    program, flags = parse_command(meta["command"])
+    kept = []
+    for flag, value in flags:
+        if flag == "--config":
+            raise ValueError(f"{meta['command']!r} reads the config file {value!r}: a card's command must hold every "
+                             "setting as a flag")
+        if flag == "--activations":
+            value = _one_activation(value, meta["activation"], meta["command"])
+        elif flag == "--seeds":
+            value = seeds_value(meta["seed"])
+        if flag not in MACHINE_FLAGS:
+            kept.append((flag, value))
+    given = [flag for flag, _ in kept]
+    at = given.index("--preset") + 1 if "--preset" in given else 0
+    if "--seeds" not in given:
+        kept.insert(at, ("--seeds", seeds_value(meta["seed"])))
+    if "--activations" not in given:  # the preset's list: this checkpoint's alone
+        kept.insert(at, ("--activations", meta["activation"]))
+    if "--save-checkpoint" not in given:
+        kept.append(("--save-checkpoint", None))
+    kept.append(("--out", f"runs/zoo/{meta['name']}"))
+    return shlex.join([*program, *(part for flag, value in kept for part in ([flag] if value is None else
+                                                                               [flag, value]))])
+
+
+def _one_activation(listed, label, command):
+    """The item of an `--activations` list that trained the checkpoint labelled `label`."""
+    items = split_activation_list(listed)
+    found = [item for item in items if activation_label(item) == label]
+    if not found:
+        raise ValueError(f"{command!r} trains {', '.join(items)}, not the checkpoint's {label!r}")
+    return found[0]
+
+
+def rewrite_cards(root=None):
+    """Regenerates each checkpoint's card (README.md) from its metadata, with the command made machine-independent
+    (`card_command`) and a reproduction tolerance where it has none (`default_tolerance`); the weights and metrics
+    stay as they are. Then the index (`write_index`). Returns the index rows."""
+    root = Path(root) if root else zoo_dir()
+    metas = {name: json.loads((root / name / METADATA_FILE).read_text()) for name in list_pretrained(root)}
+    for meta in metas.values():  # every command first: a card that cannot be rewritten stops before any is
+        meta["command"] = card_command(meta)
+        meta.setdefault("reproduction", {"metric": REPRODUCE_METRIC,
+                                         "tolerance": default_tolerance(meta["data"].get("test_examples"))})
+    for name, meta in metas.items():
+        atomic_write_text(root / name / CARD_FILE, card(meta))
+        meta["sha256"][CARD_FILE] = sha256(root / name / CARD_FILE)
+        atomic_write_json(root / name / METADATA_FILE, meta)
+    return write_index(root)
 
 
 def index_rows(root=None):

@@ -32,6 +32,19 @@ if hypothesis is not None:
     hypothesis.settings.load_profile("ci")
 
 
+# The test modules whose fast tests CI also runs under KERAS_BACKEND=jax and torch (.ci/run, marker all_backends):
+# what relu_zoo does on every backend. A test in them that needs TensorFlow's backend skips itself elsewhere.
+ALL_BACKENDS = ("layers/test_layer_core.py", "layers/test_keras_compat.py", "test_registry.py", "models/test_models.py",
+                "tasks/test_tasks.py", "test_diagnostics.py", "run/test_report.py", "test_backends.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        if os.path.relpath(str(item.path), tests).replace(os.sep, "/") in ALL_BACKENDS:
+            item.add_marker(pytest.mark.all_backends)
+
+
 @pytest.fixture
 def real_tfds_dir():
     """Returns `require(*paths)`: the TFDS data dir if it holds every `<name>[/<config>]/<version>` path.

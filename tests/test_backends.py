@@ -1,9 +1,13 @@
-"""Keras' three backends: relu_zoo imports without TensorFlow on JAX and PyTorch, and a `.keras` checkpoint
-saved under one backend loads under every other with the same predictions.
+"""Keras' three backends: relu_zoo's layers and models import without TensorFlow on JAX and PyTorch, a `.keras`
+checkpoint saved under one backend loads under every other with the same predictions, the task pipelines feed
+every backend the same arrays, and the commands run on each, quietly.
 
 Each backend runs in its own interpreter (Keras picks its backend once per process). A backend is tested when
 this interpreter, or one listed in `RELU_ZOO_PYTHONS` (paths separated by `os.pathsep`; .ci/run lists a
 fresh venv per backend), has its package; the others are skipped, and a pair needs both of its backends.
+TensorFlow may be installed beside JAX or PyTorch (as in a user's venv with relu_zoo installed, which reads
+the data with tf.data): what is checked is that relu_zoo's own imports do not load it, not Keras' (which
+imports it to save a model or to seed where it is installed).
 """
 
 import functools
@@ -29,6 +33,7 @@ import relu_zoo
 from relu_zoo import models
 
 out = sys.argv[1]
+imported = "tensorflow" in sys.modules  # relu_zoo's imports, before Keras' own use of TensorFlow below
 keras.utils.set_random_seed(0)
 inputs = keras.Input((6, 6, 2))
 x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
@@ -51,7 +56,7 @@ for name, model in (("image", image), ("text", text)):
     model.save(f"{out}/{name}.keras")
     np.save(f"{out}/{name}_x.npy", xs[name])
     np.save(f"{out}/{name}_y.npy", keras.ops.convert_to_numpy(model.predict(xs[name], verbose=0)))
-print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow" in sys.modules}))
+print(json.dumps({"backend": keras.backend.backend(), "tensorflow": imported}))
 """
 
 LOAD = r"""
@@ -60,14 +65,14 @@ import numpy as np
 import keras
 import relu_zoo.models  # registers the models' own layers (fasttext's BigramIds)
 
+imported = "tensorflow" in sys.modules
 predictions = {}
 for folder in sys.argv[1:]:
     for name in ("image", "text"):
         model = keras.saving.load_model(f"{folder}/{name}.keras", safe_mode=True)
         x = np.load(f"{folder}/{name}_x.npy")
         predictions[f"{folder}/{name}"] = keras.ops.convert_to_numpy(model.predict(x, verbose=0)).tolist()
-print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow" in sys.modules,
-                  "predictions": predictions}))
+print(json.dumps({"backend": keras.backend.backend(), "tensorflow": imported, "predictions": predictions}))
 """
 
 
@@ -79,23 +84,45 @@ def interpreters():
     for python in candidates:
         probe = "import importlib.util as u; print(' '.join(m for m in %r if u.find_spec(m)))" % (BACKENDS,)
         result = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+        interpreters.found[python] = result.stdout.split()
         for backend in result.stdout.split():
             found.setdefault(backend, python)
     return found
 
 
-def run(backend, script, *args):
+interpreters.found = {}  # python -> the backends' packages it has
+
+
+def _env(backend):
+    return {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")]), "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+
+
+def _python(backend, needs_tensorflow=False):
     python = interpreters().get(backend)
     if python is None:
         pytest.skip(f"no Python with {backend} here (list one in RELU_ZOO_PYTHONS)")
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
-        "PYTHONPATH", "")]), "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([python, "-c", script, *map(str, args)], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=600)
+    if needs_tensorflow and "tensorflow" not in interpreters.found[python]:
+        pytest.skip(f"the Python with {backend} ({python}) has no TensorFlow, which reads the data")
+    return python
+
+
+def run(backend, script, *args, needs_tensorflow=False):
+    python = _python(backend, needs_tensorflow)
+    result = subprocess.run([python, "-c", script, *map(str, args)], capture_output=True, text=True,
+                            env=_env(backend), cwd=ROOT, timeout=600)
     assert result.returncode == 0, f"{backend}: exit {result.returncode}\n{result.stderr[-3000:]}"
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["backend"] == backend
     return report
+
+
+def command(backend, *argv, cwd=ROOT):
+    """`relu-zoo ARGV` (as `python -m relu_zoo.console`) in the backend's Python, with a user's environment: none
+    of the variables that quiet TensorFlow."""
+    env = {k: v for k, v in _env(backend).items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RELU_ZOO_VERBOSE")}
+    return subprocess.run([_python(backend, needs_tensorflow=True), "-m", "relu_zoo.console", *map(str, argv)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +182,102 @@ def test_bigram_hash_in_int32_gives_the_int64_ids():
         got = ops.convert_to_numpy(_hash_int32(ops.convert_to_tensor(pair.astype("int32")), 46340, buckets))
         expected = pair.astype("uint64") * _HASH_MULTIPLIER % 2**32 % buckets
         np.testing.assert_array_equal(got, expected)
+
+
+# The first batches of each kind of pipeline (a normalized image, augmented images, token ids, a spectrogram), as
+# digests of their bytes.
+DATA = r"""
+import hashlib, json, sys
+import numpy as np
+import keras
+from relu_zoo import tasks
+
+digests = {}
+for name in sys.argv[1:]:
+    data = tasks.get(name).load(batch_size=32, seed=0, max_examples={"train": 96, "validation": 32, "test": 32})
+    for split, ds in (("train", data.train_epochs(0, 2)), ("test", data.test)):
+        digest = hashlib.sha1()
+        for x, y in ds.as_numpy_iterator():
+            digest.update(np.ascontiguousarray(x).tobytes())
+            digest.update(np.ascontiguousarray(y).tobytes())
+        digests[f"{name}/{split}"] = digest.hexdigest()
+print(json.dumps({"backend": keras.backend.backend(), "digests": digests}))
+"""
+
+PIPELINES = {"mnist": "mnist/3.0.1", "cifar10": "cifar10/3.0.2", "imdb_reviews": "imdb_reviews/plain_text/1.0.0",
+             "spoken_digit": "spoken_digit/1.0.9"}
+
+
+@pytest.mark.slow  # reads the real datasets in a fresh interpreter per backend
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_pipelines_feed_every_backend_the_arrays_tensorflow_gets(backend, real_tfds_dir):
+    real_tfds_dir(*PIPELINES.values())
+    got = run(backend, DATA, *PIPELINES, needs_tensorflow=True)["digests"]
+    assert got == run("tensorflow", DATA, *PIPELINES)["digests"]
+
+
+# Raw inputs of each kind through each kind of checkpoint: probabilities of strings, waveforms and uint8 images.
+RAW = r"""
+import json, sys
+import numpy as np
+import keras
+from relu_zoo import pretrained
+
+rng = np.random.default_rng(0)
+inputs = {
+    "rnn_prelu.imdb_reviews": np.array(["A wonderful film, I loved every minute.", "Dull, slow and far too long.",
+                                        ""], dtype=object),
+    "cnn_relu.spoken_digit": rng.integers(-3000, 3000, (3, 6000)).astype("int64"),
+    "cnn_relu.mnist": rng.integers(0, 256, (3, 28, 28, 1)).astype("uint8"),
+}
+probabilities = {}
+for name, x in inputs.items():
+    model = pretrained.load(name, raw_inputs=True, compile=False)
+    probabilities[name] = np.asarray(model.predict_on_batch(x)).tolist()
+print(json.dumps({"backend": keras.backend.backend(), "probabilities": probabilities}))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter per backend, loading three checkpoints
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_raw_input_checkpoints_take_strings_waveforms_and_images(backend):
+    got = run(backend, RAW, needs_tensorflow=True)["probabilities"]
+    expected = run("tensorflow", RAW)["probabilities"]
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.slow  # two short sweeps on real data in a fresh interpreter
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_train_runs_quietly_and_records_its_backend(backend, tmp_path, real_tfds_dir):
+    real_tfds_dir("mnist/3.0.1")
+    out = tmp_path / "sweep"
+    result = command(backend, "train", "--task", "mnist", "--model", "cnn_small", "--activations", "relu,prelu",
+                     "--seeds", "1", "--epochs", "1", "--max-train-examples", "256", "--max-eval-examples", "128",
+                     "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert {r["backend"] for r in runs} == {backend}
+    assert all(backend in r["versions"] for r in runs)
+
+
+def test_a_report_says_when_its_runs_mix_backends():
+    from relu_zoo.run.report import backend_lines
+
+    older = {"run_id": "a"}  # records made before runs named their backend: TensorFlow's
+    assert backend_lines([older, {"run_id": "b", "backend": "tensorflow"}]) == []
+    (line, _) = backend_lines([older, {"run_id": "b", "backend": "jax"}, {"run_id": "c", "backend": "jax"}])
+    assert line.startswith("**Mixed Keras backends:** jax (2 runs), tensorflow (1 runs).")
+
+
+def test_an_export_the_backend_cannot_write_is_one_error_naming_the_fix(monkeypatch):
+    import keras
+
+    from relu_zoo import deploy
+
+    if keras.backend.backend() == "tensorflow":
+        deploy.check_backend("tflite")  # TensorFlow writes every format
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(ValueError, match=r"not supported on Keras' torch backend .* KERAS_BACKEND=tensorflow"):
+        deploy.check_backend("saved_model")

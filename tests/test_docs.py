@@ -84,7 +84,7 @@ CODE = [*sorted((ROOT / "relu_zoo").rglob("*.py")), *sorted((ROOT / "relu_zoo" /
 
 
 def test_code_comments_carry_no_issue_numbers():
-    pattern = re.compile(r"\bissue ?#?\d+\b", re.I)  # not stored report folders such as issue17_profiles/
+    pattern = re.compile(r"\bissue ?#?\d+\b", re.I)
     found = [f"{path.relative_to(ROOT)}:{n}" for path in CODE
              for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert not found, f"issue numbers in code (say why instead; history goes to CHANGELOG.md): {found}"
@@ -110,7 +110,7 @@ def test_the_layout_on_the_docs_home_names_every_public_module():
 
 
 def test_the_readme_names_every_layer():
-    # The README's "What is in it" lists the layers by hand: a layer added without its name there fails here.
+    # The README's "What is in it" lists the layers (generated from the records by tools/docs_tables.py).
     import keras
 
     from relu_zoo import layers

@@ -44,6 +44,12 @@ class Record:
             "negative_slope (0.01)"; "–" for none.
         derivative_text: The derivative at 0 in words where a parameter decides it (e.g. "negative_slope") or
             one number cannot say it; None shows `derivative_at_zero`.
+        torch: The PyTorch counterpart the layer tests compare against: cases `(case id, constructor arguments,
+            parameter values, expression)`, the expression computing the same function of `x` (and of the
+            parameters, by name) with `torch` and `F` (`torch.nn.functional`), e.g.
+            `("leaky_relu_0.2", {"negative_slope": 0.2}, {}, "F.leaky_relu(x, 0.2)")`. Written as literals:
+            tests/layers/reference/make_torch_reference.py reads them from the layer file without importing
+            relu_zoo (its environment has PyTorch, not Keras).
     """
 
     name: str
@@ -55,13 +61,14 @@ class Record:
     formula: str = ""
     parameters: str = "–"
     derivative_text: str = None
+    torch: tuple = ()
 
 
 RECORDS = {}  # name -> Record, in the order the layers are imported
 
 
 def activation(name, *, function, family, formula, derivative_at_zero=None, aliases=None, parameters="–",
-               derivative_text=None):
+               derivative_text=None, torch=()):
     """Class decorator of an activation layer: Keras serialization (`register`) and its `Record` in RECORDS."""
     if derivative_at_zero is None and derivative_text is None:
         raise ValueError(f"Activation {name!r}: state its derivative at 0, as `derivative_at_zero` (a number) or "
@@ -74,10 +81,16 @@ def activation(name, *, function, family, formula, derivative_at_zero=None, alia
                          f"Received: function={function!r}")
     if name in RECORDS:
         raise ValueError(f"Activation {name!r} has a record already ({RECORDS[name].layer.__name__}).")
+    for case in torch:
+        if not (isinstance(case, tuple) and len(case) == 4 and isinstance(case[0], str) and isinstance(case[1], dict)
+                and isinstance(case[2], dict) and isinstance(case[3], str)):
+            raise ValueError(f"Activation {name!r}: each `torch` case is (case id, constructor arguments, parameter "
+                             f"values, torch expression of x), e.g. ({name!r}, {{}}, {{}}, 'F.relu(x)'). "
+                             f"Received: {case!r}")
 
     def decorate(cls):
         RECORDS[name] = Record(name, cls, function, family, derivative_at_zero, dict(aliases or {}), formula,
-                               parameters, derivative_text)
+                               parameters, derivative_text, tuple(torch))
         return register(cls)
 
     return decorate

@@ -9,6 +9,7 @@ Checkpoints of trained models live in the top-level `models/` folder
 
 from relu_zoo.models import airbench as _airbench  # noqa: F401  (registers "airbench")
 from relu_zoo.models import cnn as _cnn  # noqa: F401  (registers "cnn", "cnn_small")
+from relu_zoo.models import decoder as _decoder  # noqa: F401  (registers "decoder")
 from relu_zoo.models import fasttext as _fasttext  # noqa: F401  (registers "fasttext")
 from relu_zoo.models import mlp as _mlp  # noqa: F401  (registers "mlp")
 from relu_zoo.models import rnn as _rnn  # noqa: F401  (registers "rnn", "relu_rnn")

@@ -3,10 +3,9 @@
 import keras
 from keras import ops
 
-import relu_zoo
+from relu_zoo.activation_spec import ActivationSpec
 from relu_zoo.layers.base import INITIALIZERS, RECORDS
 from relu_zoo.plugins import output_shape
-from relu_zoo.registry import family
 
 # The activations the models initialize with He normal (`relu_zoo.layers.base.INITIALIZERS`).
 RELU_FAMILY = frozenset(record.name for record in RECORDS.values() if record.family == "rectifier")
@@ -15,17 +14,17 @@ RELU_FAMILY = frozenset(record.name for record in RECORDS.values() if record.fam
 def kernel_initializer_for(activation):
     """The kernel initializer for the family of `activation` (its record, `relu_zoo.layers.base.Record`):
     'he_normal' for rectifiers, 'lecun_normal' for SELU, 'glorot_uniform' otherwise."""
-    return INITIALIZERS.get(family(activation), "glorot_uniform")
+    return INITIALIZERS.get(ActivationSpec.parse(activation).family, "glorot_uniform")
 
 
 def act(activation):
     """A NEW activation layer for one use site (never share: PReLU would tie weights)."""
-    return relu_zoo.get(activation)
+    return ActivationSpec.parse(activation).build()
 
 
 def width_factor(activation):
     """Output channels per input channel of `activation`: 1 (elementwise), 2 (CReLU), 0.5 (gated units)."""
-    return output_shape(relu_zoo.get(activation), (None, 8))[-1] / 8
+    return output_shape(ActivationSpec.parse(activation).build(), (None, 8))[-1] / 8
 
 
 def pre_activation_units(activation, units):
@@ -44,7 +43,7 @@ def pre_activation_units(activation, units):
 def dropout(rate, activation):
     """Self-normalizing activations (SELU) need AlphaDropout to keep their fixed point (Klambauer et al. 2017,
     §3)."""
-    if family(activation) == "self_normalizing":
+    if ActivationSpec.parse(activation).family == "self_normalizing":
         return keras.layers.AlphaDropout(rate)
     return keras.layers.Dropout(rate)
 

@@ -97,7 +97,7 @@ def fasttext(spec, activation="relu", embedding_dim=16, buckets=2**16, units=32,
 
     Defaults: on imdb_reviews (the last 256 words of each review), batch 128, Adam 5e-3, they reached 88.96%
     test accuracy after one epoch (seed 0) and stayed at 89.0% over three more; a 2x wider embedding with a
-    2x larger table reached 89.2% after one (benchmarks/reports/training/issue17_tuning/imdb_fasttext.log).
+    2x larger table reached 89.2% after one (benchmarks/reports/training/tuning/imdb_fasttext.log).
         bigrams: False: words only (a plain bag of embeddings).
     """
     if isinstance(units, bool) or not isinstance(units, int) or units < 0:

@@ -2,8 +2,8 @@
 
 import inspect
 
+from relu_zoo.names import Registry
 from relu_zoo.task_spec import TaskSpec
-from relu_zoo.registry import Registry
 
 MODELS = Registry("model", listing="Valid models")
 

@@ -3,7 +3,7 @@
 import dataclasses
 import re
 
-from relu_zoo.run.spec import activation_label
+from relu_zoo.activation_spec import ActivationSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +15,7 @@ class RunSpec:
 
     @property
     def label(self):
-        return activation_label(self.activation)
+        return ActivationSpec.parse(self.activation).label
 
     @property
     def run_id(self):

@@ -4,12 +4,12 @@ units, learned parameter trajectories."""
 from collections import defaultdict
 from pathlib import Path
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 import relu_zoo
 from relu_zoo import _io
-from relu_zoo.diagnostics import unit_fractions
+from relu_zoo.diagnostics import gradient_of_sum, unit_fractions
 from relu_zoo.plugins import output_shape
 from relu_zoo.run.store import final_layers, ordered_layers
 
@@ -91,16 +91,19 @@ def functions_and_derivatives(labels, path):
         except ValueError:  # a plug-in not importable where a report is rebuilt: left out of this figure only
             continue
         gated = output_shape(layer, (None, 2))[-1] == 1  # GLU variants: a * gate(b)
-        xt = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(xt)
+
+        def f(xt, layer=layer, gated=gated):
             # A gated unit is drawn as its gate: value a = 1, gate input b = x.
-            y = layer(tf.concat([tf.ones_like(xt), xt], axis=-1) if gated else xt, training=False)
+            y = layer(keras.ops.concatenate([keras.ops.ones_like(xt), xt], axis=-1) if gated else xt,
+                      training=False)
             if y.shape[-1] != 1:  # CReLU: plot its positive half and the negative half's mirror image
                 y = y[:, :1] - y[:, 1:]
-        dy = tape.gradient(y, xt)
-        ax_f.plot(x[:, 0], np.asarray(y)[:, 0], label=label)
-        ax_d.plot(x[:, 0], np.asarray(dy)[:, 0], label=label)
+            return y
+
+        # Each y_i depends on x_i alone: the gradient of the sum is the derivative at every point.
+        dy = gradient_of_sum(f, x)
+        ax_f.plot(x[:, 0], keras.ops.convert_to_numpy(f(keras.ops.convert_to_tensor(x)))[:, 0], label=label)
+        ax_d.plot(x[:, 0], dy[:, 0], label=label)
     ax_f.set_title("activation f(x) (initial parameters)")
     ax_d.set_title("derivative f'(x)")
     for ax in (ax_f, ax_d):

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from relu_zoo.activation_spec import ActivationSpec
 from relu_zoo.diagnostics import unit_fractions
-from relu_zoo.run import plots, stats
-from relu_zoo.run.spec import activation_label
+from relu_zoo.run import metrics, plots, stats
 from relu_zoo.run.store import atomic_write_json, atomic_write_text, final_layers, load_results
 
 CSV_FIELDS = ["run_id", "task", "model", "activation", "seed", "status", "diverged_epoch", "epochs",
-              "test_accuracy", "test_loss", "val_accuracy", "params", "mean_epoch_time", "peak_memory_mb",
-              "final_never_active_fraction", "final_dead_fraction"]
+              "test_accuracy", "test_loss", "metric", "test_bits_per_byte", "val_accuracy", "params",
+              "mean_epoch_time", "peak_memory_mb", "final_never_active_fraction", "final_dead_fraction"]
 
 
 def _final_mean(result, which):
@@ -73,12 +73,12 @@ def group_order(results, config=None):
         groups[(r["task"], r["model"])].append(r)
     order = []
     if config is not None:
-        order = [activation_label(a) for a in config.activations]
+        order = [ActivationSpec.parse(a).label for a in config.activations]
     else:
         # Without a config the stored sweep config (in every result) gives the order.
         for r in results:
             for spec in r.get("config", {}).get("activations", []):
-                label = activation_label(spec)
+                label = ActivationSpec.parse(spec).label
                 if label not in order:
                     order.append(label)
     for r in results:
@@ -115,6 +115,8 @@ def summarize(results, config=None, timed_together=True):
     for (task, model), runs in sorted(groups.items()):
         # Per group: the cells of a protocol comparison each plan their own looks.
         alpha = comparison_alpha(runs, config)
+        # What the group is compared by: accuracy, or the task's own metric (bits per byte: lower is better).
+        metric = metrics.of_results(runs)
         by_act = defaultdict(dict)
         for r in runs:
             by_act[r["activation"]][r["seed"]] = r
@@ -125,6 +127,7 @@ def summarize(results, config=None, timed_together=True):
             seeds = by_act[act]
             ok = {s: r for s, r in seeds.items() if r["status"] == "ok"}
             acc = {s: r["test_accuracy"] for s, r in ok.items()}
+            score = {s: metric.value(r) for s, r in ok.items()}
             loss = {s: r["test_loss"] for s, r in ok.items()}
             base_ok = {s: r for s, r in by_act[baseline].items() if r["status"] == "ok"}
             base_times = [r["mean_epoch_time"] for r in by_act[baseline].values() if r.get("mean_epoch_time")]
@@ -136,6 +139,7 @@ def summarize(results, config=None, timed_together=True):
                 "runs": len(seeds),
                 "diverged": sorted(s for s, r in seeds.items() if r["status"] == "diverged"),
                 "accuracy": stats.describe(list(acc.values()), alpha),
+                "score": stats.describe(list(score.values()), alpha),
                 "loss": stats.describe(list(loss.values())),
                 "params": next(iter(seeds.values()))["params"],
                 "time_ratio": (float(np.mean(times) / np.mean(base_times))
@@ -146,10 +150,11 @@ def summarize(results, config=None, timed_together=True):
             }
             if act != baseline:
                 row["vs_baseline"] = stats.paired_difference(
-                    acc, {s: r["test_accuracy"] for s, r in base_ok.items()}, alpha)
+                    score, {s: metric.value(r) for s, r in base_ok.items()}, alpha, metric.delta,
+                    lower_is_better=not metric.higher_is_better)
             rows.append(row)
         stats.adjust([r.get("vs_baseline") for r in rows], alpha)
-        summary.append({"task": task, "model": model, "baseline": baseline, "rows": rows})
+        summary.append({"task": task, "model": model, "baseline": baseline, "metric": metric.name, "rows": rows})
     return summary
 
 
@@ -172,17 +177,31 @@ def _fmt_loss(d):
     return f"{d['mean']:.4f}" + ("" if d["std"] is None else f" ± {d['std']:.4f}")
 
 
-def _fmt_diff(row):
+def _fmt_score(d, metric):
+    """The group's metric over seeds: accuracy as `_fmt_acc`, others as mean ± std [95% t-interval]."""
+    if metric is metrics.ACCURACY or d["mean"] is None:
+        return _fmt_acc(d)
+    if d["std"] is None:
+        return f"{metric.fmt(d['mean'])} (n=1)"
+    lo, hi = d["ci95"]
+    return f"{metric.fmt(d['mean'])} ± {metric.fmt(d['std'])} [{metric.fmt(lo)}, {metric.fmt(hi)}]"
+
+
+def _group_metric(group):
+    return metrics.METRICS[group.get("metric", metrics.ACCURACY.name)]
+
+
+def _fmt_diff(row, metric=metrics.ACCURACY):
     """(Δ with its interval, the paired test and verdict, P(A > B), the arms' correlation) as table cells."""
     cmp = row.get("vs_baseline")
     if cmp is None:
         return "baseline", "", "", ""
     if cmp["mean_diff"] is None or cmp["p_value"] is None:
-        diff = "–" if cmp["mean_diff"] is None else f"{100 * cmp['mean_diff']:+.2f}"
+        diff = metric.fmt(cmp["mean_diff"], sign=True)
         return diff, "too few seeds", "", ""
     lo, hi = cmp["ci95"]
-    diff = f"{100 * cmp['mean_diff']:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
-    words = stats.verdict_text(cmp)
+    diff = f"{metric.fmt(cmp['mean_diff'], True)} [{metric.fmt(lo, True)}, {metric.fmt(hi, True)}]"
+    words = stats.verdict_text(cmp, metric.scale, metric.unit)
     test = f"p={cmp['p_value']:.3g}, Holm {cmp['p_adjusted']:.3g} — " + (
         f"**{words}**" if cmp["verdict"] in ("better", "worse") else words)
     p_lo, p_hi = cmp["prob_improvement_ci95"]
@@ -197,6 +216,22 @@ TIME_NOTE = ("† Mean epoch time of the activation's runs over the baseline's. 
              "measurement; `python benchmarks/training.py speed` times the models' epochs interleaved, under the "
              "same load. – where the baseline's runs were not trained in this sweep (stored baselines): they were "
              "timed in another session, perhaps on another machine.")
+
+
+def backend_lines(results):
+    """A paragraph when the runs were trained on more than one Keras backend (records name theirs; older records,
+    without the key, were all trained on TensorFlow); none otherwise."""
+    counts = {}
+    for r in results:
+        backend = r.get("backend", "tensorflow")
+        counts[backend] = counts.get(backend, 0) + 1
+    if len(counts) < 2:
+        return []
+    each = ", ".join(f"{backend} ({n} runs)" for backend, n in sorted(counts.items()))
+    return [f"**Mixed Keras backends:** {each}. A seed draws other initial weights, dropout masks and random "
+            "slopes on each backend, and each backend's kernels round differently: a Δ between activations "
+            "trained on different backends holds the backends' difference too. Compare runs of one backend "
+            "(`results.json` names each run's `backend`).", ""]
 
 
 def sequential_lines(results, config=None):
@@ -238,19 +273,25 @@ def render_markdown(summary, results, plots, command=None, sequential=()):
               "epoch, on the probe batch, mean over layers and seeds: **never active** = output never > 0; **dead** = "
               "d out / d in of the activation is 0 at every probe input (no gradient passes; for relu the two "
               "coincide, a leaky or ELU unit can be never active but is not dead). – = not recorded.", ""]
+    lines += backend_lines(results)
     lines += list(sequential)
     for group in summary:
+        metric = _group_metric(group)
+        heading, delta = (("test accuracy %", "Δ acc (pts)") if metric is metrics.ACCURACY else
+                          (f"{metric.title} (lower is better)" if not metric.higher_is_better else metric.title,
+                           f"Δ ({metric.unit})"))
         lines += [f"## {group['task']} · {group['model']} (baseline: {group['baseline']})", "",
-                  "| activation | runs | test accuracy % | test loss | Δ acc (pts) | paired test and verdict | "
+                  f"| activation | runs | {heading} | test loss | {delta} | paired test and verdict | "
                   "P(A > B) | r | time/epoch vs baseline † | never-active units (final) | dead units (final) | params |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in group["rows"]:
-            diff, test, improvement, correlation = _fmt_diff(row)
+            diff, test, improvement, correlation = _fmt_diff(row, metric)
             runs = f"{row['runs']}" + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
             ratio = "–" if row["time_ratio"] is None else f"{row['time_ratio']:.2f}×"
             never = "–" if row.get("never_active_fraction") is None else f"{100 * row['never_active_fraction']:.1f}%"
             dead = "–" if row["dead_fraction"] is None else f"{100 * row['dead_fraction']:.1f}%"
-            lines.append(f"| {row['activation']} | {runs} | {_fmt_acc(row['accuracy'])} | {_fmt_loss(row['loss'])} "
+            lines.append(f"| {row['activation']} | {runs} | {_fmt_score(row.get('score', row['accuracy']), metric)} "
+                         f"| {_fmt_loss(row['loss'])} "
                          f"| {diff} | {test} | {improvement} | {correlation} | {ratio} | {never} | {dead} "
                          f"| {row['params']:,} |")
         lines += ["", TIME_NOTE, "", *verdict_lines(group), ""]
@@ -273,6 +314,7 @@ def verdict_lines(group):
         if cmp is not None:
             by_verdict.setdefault(cmp.get("verdict") or "too few seeds", []).append((row["activation"], cmp))
     base = group["baseline"]
+    metric = _group_metric(group)
     names = lambda verdict: ", ".join(a for a, _ in by_verdict.get(verdict, []))  # noqa: E731
     lines = []
     if "better" in by_verdict:
@@ -281,12 +323,13 @@ def verdict_lines(group):
         lines.append(f"Worse than {base}: {names('worse')}.")
     if "equivalent" in by_verdict:
         delta = by_verdict["equivalent"][0][1]["delta"]
-        lines.append(f"Equivalent to {base} within ±{100 * delta:.2f} points: {names('equivalent')}.")
+        lines.append(f"Equivalent to {base} within ±{metric.scale * delta:.{metric.digits}f} {metric.unit}: "
+                     f"{names('equivalent')}.")
     if "inconclusive" in by_verdict:
-        each = ", ".join(a + ("" if c.get("mde") is None else f" ({100 * c['mde']:.2f})")
+        each = ", ".join(a + ("" if c.get("mde") is None else f" ({metric.fmt(c['mde'])})")
                          for a, c in by_verdict["inconclusive"])
         lines.append(f"Inconclusive: {each}. At these seeds each comparison could not detect a difference smaller "
-                     "than the points in brackets (80% power); more seeds (`--target-ci`) narrow it.")
+                     f"than the {metric.unit} in brackets (80% power); more seeds (`--target-ci`) narrow it.")
     if "too few seeds" in by_verdict:
         lines.append(f"Too few paired seeds to compare: {names('too few seeds')}.")
     if by_verdict and not {"better", "worse"} & set(by_verdict):
@@ -327,10 +370,13 @@ def short_table(out_dir):
     """A plain-text table of the summary for the terminal."""
     lines = []
     for group in load_summary(out_dir):
+        metric = _group_metric(group)
+        name = "acc" if metric is metrics.ACCURACY else metric.name.replace("_", " ")
         lines.append(f"{group['task']} / {group['model']}  (baseline {group['baseline']})")
         for row in group["rows"]:
-            diff, test, _, _ = _fmt_diff(row)
-            lines.append(f"  {row['activation']:<28} acc {_fmt_acc(row['accuracy']):<34} {diff:>9}  "
+            diff, test, _, _ = _fmt_diff(row, metric)
+            lines.append(f"  {row['activation']:<28} {name} {_fmt_score(row.get('score', row['accuracy']), metric):<34} "
+                         f"{diff:>9}  "
                          f"{test.replace('**', '')}")
     return "\n".join(lines)
 

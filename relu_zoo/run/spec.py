@@ -11,9 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-import relu_zoo
+from relu_zoo.activation_spec import ActivationSpec
+from relu_zoo.names import Registry, did_you_mean
 from relu_zoo.plugins import PluginError
-from relu_zoo.registry import Registry, did_you_mean, name_of, parse_spec, shadowed_plugins
+from relu_zoo.registry import shadowed_plugins
 from relu_zoo.run.values import (DISTRIBUTE, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError,  # noqa: F401
                                  coerce, seed_count, split_activation_list)
 
@@ -80,7 +81,7 @@ FLAGS = {
     "--activations": "activation specs, comma-separated; parameters as name:key=value "
                      "(e.g. relu,leaky_relu:negative_slope=0.2,prelu); your own as module:attr[:key=value] "
                      "(e.g. my_acts:swish2, see docs/howto/your_activation.md). The first is the baseline",
-    "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7)",
+    "--seeds": "number of seeds (3 -> 0,1,2) or an explicit list (0,5,7; one seed: 7,)",
     "--target-ci": "add seeds in rounds (every activation on the same new seeds) until every paired interval against "
                    "the baseline has a half-width of at most this many accuracy points (e.g. 0.3), or --max-seeds "
                    "is reached; --seeds (a count >= 3) is the first round, then it doubles. The intervals are "
@@ -223,19 +224,26 @@ def validate(config):
     if config.tta and any(tasks.get(task).spec.modality != "image" for task in config.tasks):
         raise ConfigError("`tta` (mirror-image test-time averaging) applies to image tasks only. "
                           f"Received: tasks={config.tasks}, tta={config.tta}.")
-    labels = []
+    if config.target_ci is not None and any(tasks.get(task).modality == "language" for task in config.tasks):
+        # relu_zoo.run.sequential narrows intervals of test accuracy; a language task is compared by bits per byte.
+        raise ConfigError("`target_ci` is in accuracy points and applies to classification tasks; a language task "
+                          "is compared by bits per byte. Drop --target-ci and give --seeds. "
+                          f"Received: tasks={config.tasks}, target_ci={config.target_ci}.")
+    labels, names = [], []
     for spec in config.activations:
         try:
-            relu_zoo.get(spec)  # a plug-in is imported and checked on a probe tensor here, before any training
+            parsed = ActivationSpec.parse(spec)
+            parsed.build()  # a plug-in is imported and checked on a probe tensor here, before any training
         except PluginError as e:
             raise ConfigError(str(e)) from None
         except ValueError as e:
             raise ConfigError(f"Activation {spec!r}: {e}") from None
         labels.append(activation_label(spec))
+        names.append(parsed.name)
     shadowed = shadowed_plugins()
-    for label in labels:
-        if parse_spec(label)[0] in shadowed:
-            print(f"warning: {shadowed[parse_spec(label)[0]]}", file=sys.stderr)
+    for name in names:
+        if name in shadowed:
+            print(f"warning: {shadowed[name]}", file=sys.stderr)
     if len(set(labels)) != len(labels):
         raise ConfigError(f"Activations are listed twice: {labels}. Each must be distinct.")
     check_target(config)
@@ -272,20 +280,12 @@ def check_target(config):
 
 
 def activation_label(spec):
-    """A stable, readable label: 'leaky_relu' or 'leaky_relu:negative_slope=0.2'; a plug-in's 'module:attr'
-    (with its parameters) or entry-point name, found without importing it."""
-    if isinstance(spec, str):
-        name, params = parse_spec(spec)
-    elif isinstance(spec, dict):
-        params = {k: v for k, v in spec.items() if k != "name"}
-        name = spec.get("name", "?")
-    else:
+    """The label of an activation spec in a sweep's configuration (`ActivationSpec.label`): 'leaky_relu' or
+    'leaky_relu:negative_slope=0.2'; a plug-in's 'module:attr' (with its parameters) or entry-point name, found
+    without importing it."""
+    if not isinstance(spec, (str, dict)):
         raise ConfigError(f"An activation must be a name, 'name:key=value' or a mapping. Received: {spec!r}")
-    canonical = name_of(name)
-    if not params:
-        return canonical
-    return canonical + ":" + ",".join(f"{k}={params[k]!r}" if isinstance(params[k], str) else f"{k}={params[k]}"
-                                      for k in sorted(params))
+    return ActivationSpec.parse(spec).label
 
 
 def identity(config):

@@ -67,8 +67,11 @@ def detectable(sd, n, alpha=ALPHA, power=POWER):
     return float((scipy_stats.t.ppf(1 - alpha / 2, df) + scipy_stats.t.ppf(power, df)) * sd / math.sqrt(n))
 
 
-def paired_difference(candidate, baseline, alpha=ALPHA, delta=DELTA):
+def paired_difference(candidate, baseline, alpha=ALPHA, delta=DELTA, lower_is_better=False):
     """Paired comparison of `candidate - baseline` over the seeds both have (dicts seed -> value).
+
+    `lower_is_better` (a loss, bits per byte): a negative difference is the improvement, which the probability
+    of improvement counts and `verdict` calls "better"; `mean_diff` and its interval keep their sign.
 
     Returns the mean difference, its t interval at level 1 - alpha (`ci95`, `half_width`), the two-sided p-value
     and the TOST p-value for equivalence within ±delta, the probability of improvement with its Wilson interval,
@@ -80,11 +83,13 @@ def paired_difference(candidate, baseline, alpha=ALPHA, delta=DELTA):
     arms = np.asarray(pairs, dtype="float64").reshape(-1, 2)
     diffs = arms[:, 0] - arms[:, 1]
     n = len(diffs)
-    wins = float(np.sum(diffs > 0) + 0.5 * np.sum(diffs == 0))
+    wins = float(np.sum(diffs < 0 if lower_is_better else diffs > 0) + 0.5 * np.sum(diffs == 0))
     result = {"n_pairs": n, "mean_diff": float(diffs.mean()) if n else None, "ci95": None, "half_width": None,
               "p_value": None, "p_equivalence": None, "delta": delta, "alpha": alpha, "sd": None, "mde": None,
               "prob_improvement": wins / n if n else None, "prob_improvement_ci95": wilson(wins, n),
-              "correlation": None}
+              "correlation": None,
+              # Only where it is so: the comparisons stored before the key existed stay equal to recomputed ones.
+              **({"lower_is_better": True} if lower_is_better else {})}
     if n < 2:
         return result
     if arms[:, 0].std() > 0 and arms[:, 1].std() > 0:
@@ -140,7 +145,8 @@ def verdict(comparison, alpha=ALPHA):
     if p is None:
         return "too few seeds"
     if p < alpha:
-        return "better" if comparison["mean_diff"] > 0 else "worse"
+        improved = comparison["mean_diff"] < 0 if comparison.get("lower_is_better") else comparison["mean_diff"] > 0
+        return "better" if improved else "worse"
     p_eq = comparison.get("p_equivalence_adjusted")
     if p_eq is not None and p_eq < alpha:
         return "equivalent"

@@ -60,6 +60,18 @@ def output_error(error, path):
     return None
 
 
+def atomic_write(path, write, suffix=".tmp"):
+    """`write(tmp)` fills a temporary path beside `path` (`suffix`: the format a writer such as `numpy.savez`
+    chooses by name), which is then renamed to `path`; a storage failure is raised as an OutputError."""
+    try:
+        return _io.atomic_write(path, write, suffix)
+    except OSError as e:
+        error = output_error(e, path)
+        if error is None:
+            raise
+        raise error from None
+
+
 def atomic_write_text(path, text):
     """`relu_zoo._io.atomic_write_text`, a storage failure (a full disk) raised as an OutputError naming `path`
     and the fix."""
@@ -96,7 +108,11 @@ def versions():
 
     import relu_zoo
 
-    return {"relu_zoo": relu_zoo.__version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    found = {"relu_zoo": relu_zoo.__version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    backend = keras.backend.backend()
+    if backend != "tensorflow":  # TensorFlow still reads the data (tf.data); the model runs on this one
+        found[backend] = __import__(backend).__version__
+    return found
 
 
 # Keys of a sweep that may differ between the runs stored in a folder: which seeds (a seed is a run of its own).

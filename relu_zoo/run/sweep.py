@@ -30,7 +30,9 @@ def log_result(result, log, seconds):
     if result["status"] == "diverged":
         log(f"[{result['run_id']}] diverged at epoch {result['diverged_epoch']}; recorded, sweep goes on")
     else:
-        log(f"[{result['run_id']}] test accuracy {result['test_accuracy']:.4f} ({seconds:.0f} s)")
+        metric = result.get("metric", "accuracy")
+        scored = "" if metric == "accuracy" else f", {metric.replace('_', ' ')} {result[f'test_{metric}']:.4f}"
+        log(f"[{result['run_id']}] test accuracy {result['test_accuracy']:.4f}{scored} ({seconds:.0f} s)")
 
 
 def load_data(cache, task, config):

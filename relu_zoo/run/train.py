@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from relu_zoo import _cpu, _deprecation, _io, _logs, models, tasks
 from relu_zoo.diagnostics import ActivationDiagnostics, activation_layers, all_layers
-from relu_zoo.run import interrupt, store
+from relu_zoo.run import interrupt, metrics, store
 from relu_zoo.models.common import flip_tta
 from relu_zoo.run.callbacks import (DivergenceMonitor, EpochBackup, EpochTimer, Lookahead, PeakMemory, SaveJSON,
                                     StopOnSignal)
@@ -105,7 +105,7 @@ def build_model(run, config, data, distribution):
             model = models.create_model(run.model, task=data.spec, activation=run.activation,
                                         **config.model_kwargs)
             model.compile(optimizer=make_optimizer(config, steps_per_epoch, clipnorm), loss=make_loss(config),
-                          metrics=["accuracy"])
+                          metrics=metrics.compiled(data.spec.modality))
     finally:
         keras.config.set_dtype_policy(previous)
     if config.weight_decay or config.optimizer == "adamw":
@@ -210,6 +210,7 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         diverged_epoch = next(h["epoch"] for h in history if not math.isfinite(h.get("loss", 0.0)))
     epoch_times = [h["epoch_time"] for h in history if "epoch_time" in h]
     found = activation_layers(model)
+    metric = metrics.for_modality(data.spec.modality)
     result = {
         "run_id": run.run_id,
         "task": run.task,
@@ -225,9 +226,14 @@ def _run_one(run, config, data, run_dir, restore_dir, log, command, distribution
         "test_loss": None if diverged else float(test["loss"]),
         "test_accuracy": None if diverged else float(test["accuracy"]),
         "test_accuracy_tta": float(test["accuracy_tta"]) if "accuracy_tta" in test else None,
+        # The number the run is compared by (relu_zoo.run.metrics): test_accuracy, or e.g. test_bits_per_byte.
+        "metric": metric.name,
+        f"test_{metric.name}": None if diverged else float(test[metric.name]),
         "val_accuracy": history[-1].get("val_accuracy") if history else None,
         "params": int(model.count_params()),
         "dtype_policy": model.dtype_policy.name,
+        # The Keras backend that trained it: its kernels and random streams differ (relu_zoo.run.report).
+        "backend": keras.backend.backend(),
         "epoch_times": epoch_times,
         "mean_epoch_time": float(np.mean(epoch_times)) if epoch_times else None,
         "peak_memory_mb": memory.peak_mb,

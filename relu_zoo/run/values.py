@@ -135,12 +135,12 @@ def coerce(key, value, default):
 
 
 def _coerce_seeds(value):
-    """A count (3 -> seeds 0, 1, 2) or an explicit list ("0,5,7" or [0, 5, 7])."""
+    """A count (3 -> seeds 0, 1, 2) or an explicit list ("0,5,7" or [0, 5, 7]; one seed: "7,")."""
     original = value
     try:
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",") if p.strip()]
-            value = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
+            value = int(parts[0]) if "," not in value else [int(p) for p in parts]
         if isinstance(value, bool):
             raise ValueError
         if isinstance(value, int):
@@ -150,7 +150,7 @@ def _coerce_seeds(value):
         seeds = [int(s) for s in value]
     except (TypeError, ValueError, IndexError):
         raise ConfigError("`seeds` must be a count >= 1 (3 means seeds 0, 1, 2) or a list of distinct integers "
-                          f"(0,5,7). Received: seeds={original!r}") from None
+                          f"(0,5,7; one seed: 7,). Received: seeds={original!r}") from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"`seeds` must be a non-empty list of distinct integers. Received: seeds={original!r}")
     return seeds

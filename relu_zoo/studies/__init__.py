@@ -13,12 +13,13 @@ import importlib
 import shlex
 from pathlib import Path
 
-from relu_zoo.registry import Registry
+from relu_zoo.names import Registry
 from relu_zoo.run.spec import ConfigError
 
 STUDIES = Registry("study", listing="Studies")
 for _name, _module in (("vanishing", "vanishing"), ("init", "init"), ("dying", "dying"), ("born_dead", "born_dead"),
-                      ("sparsity", "sparsity"), ("trains_faster", "trains_faster")):
+                      ("sparsity", "sparsity"), ("trains_faster", "trains_faster"),
+                      ("glu_variants", "glu_variants"), ("squared_relu", "squared_relu")):
     STUDIES.register(_name, f"relu_zoo.studies.{_module}")
 
 
@@ -50,6 +51,13 @@ def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, 
     from relu_zoo.studies import common
 
     module = get(name)
+    needs = getattr(module, "NEEDS_TENSORFLOW", None)
+    if needs and train:
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            raise ConfigError(f"Study {name!r} cannot train on Keras' {keras.backend.backend()} backend: {needs}. "
+                              "Run it with KERAS_BACKEND=tensorflow.")
     out = Path(out) if out else default_out(name, quick)
     work = Path(work) if work else default_work(name, quick)
     kept = out / "records"
@@ -61,15 +69,14 @@ def run_study(name, out=None, work=None, quick=False, data_dir=None, log=print, 
 
     command = "relu-zoo study " + " ".join(
         shlex.quote(a) for a in [name, *(["--quick"] if quick else []), "--out", str(out), "--work", str(work)])
-    with common.baseline_activations():
-        results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir,
-                                             log=log_and_keep, command=command, train=train)
-        records.save(work, kept)
-        if expected and not results:
-            raise ConfigError(f"No finished runs of study {name!r} in {str(work)!r}: nothing to report. Run it "
-                              "without --report-only first.")
-        analysis = module.analyze(results, quick, work)
-        return common.write_outputs(module, name, analysis, results, out, command, quick, expected)
+    results, expected = common.run_cells(module.cells(quick), quick, work, data_dir=data_dir, log=log_and_keep,
+                                         command=command, train=train)
+    records.save(work, kept)
+    if expected and not results:
+        raise ConfigError(f"No finished runs of study {name!r} in {str(work)!r}: nothing to report. Run it "
+                          "without --report-only first.")
+    analysis = module.analyze(results, quick, work)
+    return common.write_outputs(module, name, analysis, results, out, command, quick, expected)
 
 
 def restate_study(name, out=None, quick=False):
@@ -82,5 +89,4 @@ def restate_study(name, out=None, quick=False):
     if not (out / "results.json").is_file():
         raise ConfigError(f"No stored results of study {name!r} in {str(out)!r}: nothing to restate. Run the "
                           "study first.")
-    with common.baseline_activations():
-        return common.restate(get(name), name, out)
+    return common.restate(get(name), name, out)

@@ -28,17 +28,15 @@ detectable difference no larger than it. Otherwise it is inconclusive, and the v
 difference the study could have detected (80 % power, `relu_zoo.run.stats`).
 """
 
-import contextlib
 import json
 import math
 import tempfile
 from pathlib import Path
 
-import keras
 import numpy as np
 from scipy import stats as scipy_stats
 
-from relu_zoo.registry import ACTIVATIONS
+from relu_zoo import _deprecation
 from relu_zoo.run import plots, spec, stats, store
 from relu_zoo.run.plots import pyplot  # noqa: F401  (the studies draw with it)
 from relu_zoo.run.sweep import same_data, sweep
@@ -62,41 +60,6 @@ BASE = {
 # --quick: the same code on a sliver of the data, for tests (seconds, numbers meaningless).
 QUICK = {"seeds": [0, 1], "epochs": 1, "max_train_examples": 256, "max_eval_examples": 128, "batch_size": 64,
          "probe_examples": 32}
-
-
-class Sigmoid(keras.layers.Activation):
-    """The logistic sigmoid as a layer, a baseline the vanishing-gradient claim compares against."""
-
-    def __init__(self, **kwargs):
-        kwargs.pop("activation", None)
-        super().__init__("sigmoid", **kwargs)
-
-
-class Tanh(keras.layers.Activation):
-    """tanh as a layer, a baseline the vanishing-gradient claim compares against."""
-
-    def __init__(self, **kwargs):
-        kwargs.pop("activation", None)
-        super().__init__("tanh", **kwargs)
-
-
-BASELINES = {"sigmoid": Sigmoid, "tanh": Tanh}
-
-
-@contextlib.contextmanager
-def baseline_activations():
-    """Registers `sigmoid` and `tanh` while a study runs and removes them after.
-
-    They are not ReLU-family layers, so the zoo does not ship them (its registry-wide layer tests would need
-    them otherwise); the studies need them as the saturating baselines of the claims."""
-    added = [name for name in BASELINES if name not in ACTIVATIONS]
-    for name in added:
-        ACTIVATIONS.register(name, BASELINES[name])
-    try:
-        yield
-    finally:
-        for name in added:
-            ACTIVATIONS.remove(name)
 
 
 def cell_config(overrides, quick, work, cell_id, data_dir=None):
@@ -339,6 +302,8 @@ def compact(result):
     return {"run_id": result["run_id"], "activation": result["activation"], "seed": result["seed"],
             "status": result["status"], "diverged_epoch": result.get("diverged_epoch"),
             "test_accuracy": result["test_accuracy"],
+            # A language task's runs are compared by bits per byte (relu_zoo.run.metrics); others hold none.
+            **({"test_bits_per_byte": result["test_bits_per_byte"]} if "test_bits_per_byte" in result else {}),
             "val_accuracy": [h.get("val_accuracy") for h in history] if history is not None
             else result.get("val_accuracy", []),
             "mean_epoch_time": result.get("mean_epoch_time")}
@@ -398,3 +363,8 @@ def write_outputs(module, name, analysis, results, dest, command, quick, expecte
               "run records are in the work folder.", ""]
     store.atomic_write_text(dest / "README.md", "\n".join(lines))
     return dest / "README.md"
+
+
+# tanh and sigmoid are registered once for every command (relu_zoo.classics): these names stay for one release.
+__getattr__ = _deprecation.moved(__name__, {"Sigmoid": "relu_zoo.classics.Sigmoid", "Tanh": "relu_zoo.classics.Tanh",
+                                            "baseline_activations": "contextlib.nullcontext"})

@@ -28,6 +28,9 @@ SIZE = 1.0
 DELTA = 0.5
 
 
+# The diagnostics record gradient norms at a layer's output on TensorFlow only (relu_zoo.diagnostics).
+NEEDS_TENSORFLOW = "its measure, the gradient norm at each layer's output, is recorded on TensorFlow only"
+
 # Training order: depth 10 last, so that a study cut short (`--report-only`) already spans the depth range.
 RUN_ORDER = [2, 5, 20, 50, 10]
 

@@ -19,9 +19,10 @@
 | `glue/sst2` | text | 60,615 / 6,734 / 872 | (64,) int64 | TextVectorization, 10k tokens; test = TFDS validation |
 | `spoken_digit` | speech | 2,025 / 225 / 250 | (98, 40, 1) float32 | 8 kHz, 1 s, log-mel 25/10 ms; test = recordings 0-4 |
 | `speech_commands` | speech | 85,511 / 10,102 / 4,890 | (98, 40, 1) float32 | 16 kHz, 1 s, log-mel 25/10 ms |
+| `imdb_bytes` | language | reviews: 67,500 / 7,500 / 25,000 (train + unsupervised / test) | (128,) int32 | bytes, windows of 128; labels: the next bytes |
 
 Validation is every 10th example of the TFDS train split where the dataset has no validation split. Details
-per modality: `relu_zoo.tasks.image`, `.text`, `.speech`; the pipeline order: `relu_zoo.tasks.base`.
+per modality: `relu_zoo.tasks.image`, `.text`, `.speech`, `.language`; the pipeline order: `relu_zoo.tasks.base`.
 
 Data is read from `data_dir`, else `$TFDS_DATA_DIR`, else `~/tensorflow_datasets`. A dataset that is not
 there is downloaded and prepared by TFDS, with its progress bar, when the hosts it downloads from answer
@@ -31,6 +32,7 @@ once, naming the dataset, the folder searched and how to prepare it on another m
 
 from relu_zoo.tasks.base import MODALITIES, SPLITS, Task, TaskData, TaskSpec, get, list_tasks, register_task
 from relu_zoo.tasks.image import ImageTask
+from relu_zoo.tasks.language import LanguageTask
 from relu_zoo.tasks.preprocessing import ImageNormalization, LogMelSpectrogram, Waveform, standardize_text
 from relu_zoo.tasks.speech import SpeechTask, SpokenDigitTask
 from relu_zoo.tasks.text import TextTask
@@ -42,6 +44,7 @@ __all__ = [
     "DatasetNotFoundError",
     "ImageNormalization",
     "ImageTask",
+    "LanguageTask",
     "LogMelSpectrogram",
     "SpeechTask",
     "SpokenDigitTask",

@@ -20,8 +20,8 @@ import abc
 
 import tensorflow as tf
 
-from relu_zoo.registry import Registry
 from relu_zoo import _deprecation
+from relu_zoo.names import Registry
 # TaskSpec lives outside tasks: building a model for given shapes (create_model(input_shape=...)) needs no
 # TensorFlow.
 from relu_zoo.task_spec import MODALITIES, TaskSpec  # noqa: F401  (re-exported by relu_zoo.tasks)
@@ -208,8 +208,9 @@ class Task(abc.ABC):
     def build_preprocessor(self, raw_train):
         """The preprocessing layer; `raw_train` (unbatched `(raw, y)`) is there for layers that adapt.
 
-        `load()` wraps it in a functional model (`TaskData.preprocessor`), which `prepare` and `finalize`
-        receive.
+        `prepare` and `finalize` receive it, and call it inside `tf.data` on TensorFlow tensors whatever the
+        Keras backend (`relu_zoo.tasks.preprocessing`: `TFDataLayer`, `vectorize_in_tf_data`); `load()` also
+        wraps it in a functional model, `TaskData.preprocessor`.
         """
 
     def prepare(self, ds, preprocessor):
@@ -307,7 +308,9 @@ class Task(abc.ABC):
         elif augment and not self.default_augment():
             raise ValueError(f"Task {self.name!r} defines no augmentation; use augment=None or False.")
         raw = self.raw_splits(data_dir=data_dir, max_examples=max_examples, download=download)
-        preprocessor = self._preprocessor_model(self.build_preprocessor(raw["train"]))
+        # The pipelines call the layer itself: on JAX and PyTorch it computes with TensorFlow ops inside tf.data
+        # (relu_zoo.tasks.preprocessing), which a Keras model of those backends cannot.
+        preprocessor = self.build_preprocessor(raw["train"])
 
         cached = {}
         for split, ds in raw.items():
@@ -346,7 +349,7 @@ class Task(abc.ABC):
             train=finish(train),
             validation=finish(cached["validation"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
             test=finish(cached["test"].batch(batch_size, num_parallel_calls=AUTOTUNE)),
-            spec=self.spec, preprocessor=preprocessor, raw_input_spec=self.raw_input_spec,
+            spec=self.spec, preprocessor=self._preprocessor_model(preprocessor), raw_input_spec=self.raw_input_spec,
             batch_size=batch_size, seed=seed, examples=examples, train_epoch=train_epoch)
 
     def _preprocessor_model(self, layer):

@@ -12,6 +12,13 @@ waveforms. Everything here is registered with
 | string `()` | `keras.layers.TextVectorization(standardize=standardize_text)` | int64 token ids `(seq_len,)` |
 | int waveform `(samples,)` | `LogMelSpectrogram` | float32 `(frames, n_mels or n_mfcc, 1)` |
 | int waveform `(samples,)` | `Waveform` | float32 `(num_samples, 1)` in `[-1, 1)` |
+
+On every Keras backend the pipelines run these layers inside `tf.data`, on TensorFlow tensors: given a
+`tf.Tensor` under JAX or PyTorch, relu_zoo's layers compute with TensorFlow ops (`tf_call`) and return a
+`tf.Tensor` (Keras' `TextVectorization` does the same by itself), so `fit` on those backends receives plain
+arrays. Inside a JAX or PyTorch model only `ImageNormalization` runs (it is `keras.ops`): strings have no
+JAX or PyTorch tensor, and the spectrogram is `tf.signal`; `relu_zoo.pretrained.load(..., raw_inputs=True)`
+runs those in TensorFlow in front of the model (`relu_zoo.tasks.raw_inputs`).
 """
 
 import math
@@ -23,6 +30,25 @@ from keras import ops
 from relu_zoo import _compat
 
 
+class TFDataLayer(keras.layers.Layer):
+    """A preprocessing layer whose math is also written in TensorFlow ops (`tf_call`), for `tf.data` pipelines
+    on every Keras backend.
+
+    Called with a `tf.Tensor` while Keras runs on JAX or PyTorch (inside a `tf.data` map, or eagerly), it runs
+    `tf_call` and returns a `tf.Tensor`: Keras cannot run a JAX or PyTorch layer on `tf.data`'s symbolic
+    tensors. On the TensorFlow backend, and on the backend's own tensors, it is an ordinary Keras layer.
+    """
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (tf.Tensor, tf.Variable)) and keras.backend.backend() != "tensorflow":
+            return self.tf_call(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def tf_call(self, inputs):
+        """The layer's output for a `tf.Tensor`, computed with TensorFlow ops only."""
+        raise NotImplementedError
+
+
 def _check_positive(name, value, integer=False):
     bad = value is None or isinstance(value, bool) or (integer and not isinstance(value, int))
     if bad or not value > 0:
@@ -31,7 +57,7 @@ def _check_positive(name, value, integer=False):
 
 
 @keras.saving.register_keras_serializable(package="relu_zoo")
-class ImageNormalization(keras.layers.Layer):
+class ImageNormalization(TFDataLayer):
     """Scales integer images to `[0, 1]` and standardizes each channel.
 
     Formula:
@@ -79,6 +105,13 @@ class ImageNormalization(keras.layers.Layer):
         mean = ops.convert_to_tensor(self.mean, dtype=self.compute_dtype)
         std = ops.convert_to_tensor(self.std, dtype=self.compute_dtype)
         # One multiply-add per pixel: (x / max - mean) / std == x * a + b.
+        return x * (1.0 / (self.max_value * std)) - mean / std
+
+    def tf_call(self, inputs):
+        # `call` with TensorFlow ops, step for step, so the pipelines give the same floats on every backend.
+        x = tf.cast(inputs, self.compute_dtype)
+        mean = tf.constant(self.mean, dtype=self.compute_dtype)
+        std = tf.constant(self.std, dtype=self.compute_dtype)
         return x * (1.0 / (self.max_value * std)) - mean / std
 
     def compute_output_shape(self, input_shape):
@@ -157,6 +190,29 @@ class KeepLastWords:
         return cls(**config)
 
 
+def vectorize_in_tf_data(vectorizer):
+    """A function of a `tf.data` graph's string tensors that gives what `vectorizer` (an adapted
+    `keras.layers.TextVectorization`) gives, on every Keras backend.
+
+    On TensorFlow that is the layer itself. On JAX and PyTorch Keras 3.15 hands a callable `standardize` a NumPy
+    array, which a `tf.data` graph cannot make of its symbolic tensor; there the callable (TensorFlow ops:
+    `standardize_text`, `KeepLastWords`) runs first and a twin layer without one, holding the same vocabulary
+    and settings, does the rest.
+    """
+    config = vectorizer.get_config()
+    standardize = config["standardize"]
+    if keras.backend.backend() == "tensorflow" or not callable(standardize):
+        return vectorizer
+    config.update(standardize=None, vocabulary=vectorizer.get_vocabulary(), name=f"{vectorizer.name}_in_tf_data")
+    config.pop("vocabulary_size", None)
+    twin = keras.layers.TextVectorization.from_config(config)
+
+    def vectorize(text):
+        return twin(standardize(text))
+
+    return vectorize
+
+
 def fit_length(waveform, num_samples):
     """Zero-pads or crops the last axis of `waveform` to `num_samples` (keeps the start)."""
     length = tf.shape(waveform)[-1]
@@ -167,7 +223,7 @@ def fit_length(waveform, num_samples):
 
 
 @keras.saving.register_keras_serializable(package="relu_zoo")
-class Waveform(keras.layers.Layer):
+class Waveform(TFDataLayer):
     """Integer or float waveform -> scaled float waveform of a fixed length with a channel axis.
 
     Formula:
@@ -199,6 +255,9 @@ class Waveform(keras.layers.Layer):
         _compat.build_at_init(self)
 
     def call(self, inputs):
+        return self.tf_call(inputs)
+
+    def tf_call(self, inputs):
         x = fit_length(tf.cast(inputs, tf.float32) * self.input_scale, self.num_samples)
         return tf.cast(x[..., None], self.compute_dtype)
 
@@ -213,7 +272,7 @@ class Waveform(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="relu_zoo")
-class LogMelSpectrogram(keras.layers.Layer):
+class LogMelSpectrogram(TFDataLayer):
     """Integer or float waveform -> log-mel spectrogram (or MFCCs) with a channel axis, via `tf.signal`.
 
     Formula:
@@ -226,7 +285,8 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     `fit_length` zero-pads short recordings at the end and keeps the first `num_samples` of long ones, so
     every example has `frames = 1 + (num_samples - frame_length) // frame_step` frames. The STFT has no end
-    padding. The layer needs the TensorFlow backend (it runs inside `tf.data` pipelines).
+    padding. It is `tf.signal`: a model of the TensorFlow backend can hold it; on JAX and PyTorch it runs in
+`tf.data` and in front of the model (see the module docstring).
 
     Args:
         sample_rate: Sampling rate of the waveform in Hz.
@@ -322,6 +382,9 @@ class LogMelSpectrogram(keras.layers.Layer):
         return self.num_mfcc or self.num_mel_bins
 
     def call(self, inputs):
+        return self.tf_call(inputs)
+
+    def tf_call(self, inputs):
         # STFT and log in float32 whatever the policy: float16 underflows for quiet frames.
         x = tf.cast(inputs, tf.float32) * self.input_scale
         if self.num_samples is not None:

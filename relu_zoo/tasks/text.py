@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from relu_zoo.tasks.base import AUTOTUNE, TASKS, Task, TaskSpec, register_task
-from relu_zoo.tasks.preprocessing import KeepLastWords, standardize_text
+from relu_zoo.tasks.preprocessing import KeepLastWords, standardize_text, vectorize_in_tf_data
 
 # Tokenizing is vectorized: this many strings per `TextVectorization` call in the pipeline and in adapt().
 _TEXT_BATCH = 1024
@@ -94,8 +94,9 @@ class TextTask(Task):
         return vectorizer
 
     def prepare(self, ds, preprocessor):
+        vectorize = vectorize_in_tf_data(preprocessor)
         return (ds.batch(_TEXT_BATCH)
-                .map(lambda x, y: (preprocessor(x), y), num_parallel_calls=AUTOTUNE)
+                .map(lambda x, y: (vectorize(x), y), num_parallel_calls=AUTOTUNE)
                 .unbatch())
 
 

@@ -15,8 +15,9 @@ Properties:
 
 The arguments drawn for an activation come from its default `get_config()` (the type of each default decides what
 is drawn), its registry aliases and its weights' constraints, so a new activation is fuzzed by being registered;
-it needs a formula in `FORMULAS`. Hypothesis profiles (tests/conftest.py): "ci" is derandomized with few examples
-per activation; the `long` variants (marked exhaustive, not run in CI) draw many more:
+one with arguments or weights needs a formula in `FORMULAS` (a parameter-free one is checked against its own
+float64 layer, whose values test_torch_reference.py checks against PyTorch). Hypothesis profiles
+(tests/conftest.py): "ci" is derandomized with few examples per activation; the `long` variants (marked exhaustive, not run in CI) draw many more:
     python -m pytest -q -m exhaustive tests/layers/test_fuzz.py
 """
 
@@ -251,6 +252,52 @@ def _softplus(x, p):
     return np.where(linear, x, np.logaddexp(0, p["beta"] * x) / p["beta"])
 
 
+def _star_relu(x, p):
+    square = np.where(p["scale"] == 0, 0.0, p["scale"] * np.maximum(x, 0) ** 2)  # bias at +inf for a zero scale
+    return square + p["bias"], abs(square) + abs(p["bias"])
+
+
+def _work_softplus(w, p):
+    """softplus(w) as the layer computes it: in its working precision, a result below the smallest normal number
+    flushed to 0 as TensorFlow's CPU kernels may."""
+    work = NUMPY[p["work_dtype"]]
+    value = np.logaddexp(0, w).astype(work).astype("float64")
+    return np.where(value < dtype_info(p["work_dtype"])["tiny"], 0.0, value)
+
+
+def _xielu(x, p):
+    # alpha_n = beta + softplus(w_n) rounded to the working precision, as the layer forms it: a slope
+    # beta - alpha_n that rounds to 0 there takes the limit -alpha_n at -inf.
+    work = NUMPY[p["work_dtype"]]
+    alpha_p, beta, eps = _work_softplus(p["alpha_p"], p), p["beta"], p["eps"]
+    alpha_n = (work(beta) + _work_softplus(p["alpha_n"], p).astype(work)).astype("float64")
+    positive = x * (alpha_p * x + beta)
+    exponential, linear = alpha_n * np.expm1(np.minimum(x, eps)), (beta - alpha_n) * x
+    y = np.where(x > 0, positive, exponential + linear)
+    scale = np.where(x > 0, abs(alpha_p * x * x) + abs(beta * x), abs(exponential) + abs(linear))
+    return y, scale
+
+
+def _acon_c(x, p):
+    # p1 * s + p2 * (1 - s), with 1 - s = sigmoid(-z): the paper's `p2 + (p1 - p2) * s` cancels where s is near 1,
+    # in float64 too.
+    z = p["beta"] * (p["p1"] - p["p2"]) * x
+    high, low = p["p1"] * _sigmoid(z), p["p2"] * _sigmoid(-z)
+    return x * (high + low), abs(x) * (abs(high) + abs(low))
+
+
+def _acon_c_limit(sign):
+    """ACON-C at sign * inf: c * x, c the slope of the piece that beta * d * x tends to (0 where c is 0)."""
+
+    def limit(p):
+        d = p["p1"] - p["p2"]
+        towards = sign * p["beta"] * d
+        c = np.where(towards > 0, p["p1"], np.where(towards < 0, p["p2"], p["p2"] + 0.5 * d))
+        return np.where(c == 0, 0.0, sign * c * math.inf)
+
+    return limit
+
+
 def _gated(gate):
     def f(a, b, p):
         return a * gate(b, p)
@@ -282,9 +329,16 @@ FORMULAS = {
     "geglu": _gated(lambda b, p: _gelu(b, p["approximate"])),
     "swiglu": _gated(lambda b, p: b * _sigmoid(b)),
     "bilinear": _gated(lambda b, p: b),
+    "squared_relu": lambda x, p: np.maximum(x, 0) ** 2,
+    "hard_sigmoid": lambda x, p: np.clip(x + 3, 0, 6) / 6,
+    "hard_swish": lambda x, p: np.where(x <= -3, 0.0, np.where(x >= 3, x, x * (x + 3) / 6)),
+    "quick_gelu": lambda x, p: x * _sigmoid(1.702 * x),
+    "star_relu": _star_relu,
+    "xielu": _xielu,
+    "acon_c": _acon_c,
 }
 # The functions' limits at ±inf, by the registry name; elsewhere the reference is evaluated at ±HUGE and ±2 HUGE.
-LIMITS = {"apl": {-1: _apl_minus_inf}}
+LIMITS = {"apl": {-1: _apl_minus_inf}, "acon_c": {1: _acon_c_limit(1), -1: _acon_c_limit(-1)}}
 # Inputs at or next to a kink whose documented derivative need not be either side's: APL's terms each take 0 at
 # their own kink, also where two kinks meet and their jumps cancel (relu(x) - relu(-x) at b = 0 is smooth, its
 # derivative 1, not 0), and a narrow piece between two near kinks hides from differences.
@@ -292,8 +346,29 @@ KINKS = {"apl": lambda x, p: np.any([abs(x - k) <= 1e-6 * np.maximum(abs(x), 1) 
 HUGE = 1e300
 
 
-def test_every_activation_has_a_formula():
-    assert sorted(set(NAMES) - set(FORMULAS)) == [], "add the float64 formula of the activation to FORMULAS"
+def parameter_free(name):
+    """Whether `name` is an element-wise activation without arguments (its record's `parameters`) or weights."""
+    layer = relu_zoo.get(name)
+    if isinstance(layer, GatedActivation) or name == "crelu" or RECORDS[name].parameters != "–":
+        return False
+    layer.build((None, 3))
+    return not layer.weights
+
+
+def _float64_layer(name):
+    """f(x, p) of a parameter-free activation as its layer computes it in float64. Its float64 values are PyTorch's
+    (test_torch_reference.py); against it the fuzz checks the other dtypes and the edge rules."""
+    layer = relu_zoo.get(name, dtype="float64")
+    return lambda x, p: keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(np.asarray(x, "float64"))))
+
+
+# A parameter-free activation needs no hand-written formula: the fuzz draws no arguments for it.
+FORMULAS.update({name: _float64_layer(name) for name in NAMES if name not in FORMULAS and parameter_free(name)})
+
+
+def test_every_activation_with_arguments_or_weights_has_a_formula():
+    assert sorted(set(NAMES) - set(FORMULAS)) == [], \
+        "add the float64 formula of the activation, with its arguments and weights as parameters, to FORMULAS"
 
 
 def _split(value):

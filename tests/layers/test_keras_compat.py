@@ -139,6 +139,9 @@ _WITH_ARGUMENTS = [
     (activations.geglu, {"approximate": True}),
     (activations.swiglu, {"axis": -1}),
     (activations.bilinear, {"axis": -1}),
+    (activations.star_relu, {"scale": 2.0, "bias": -0.5}),
+    (activations.xielu, {"alpha_p": 0.8, "alpha_n": 0.8, "beta": 0.5, "eps": -1e-6}),
+    (activations.acon_c, {"p1": 1.0, "p2": 0.25, "beta": 1.5}),
 ]
 PARTIALS = _WITH_ARGUMENTS + [(fn, {}) for fn in activations.FUNCTIONS.values()
                               if len(inspect.signature(fn).parameters) == 1]

@@ -78,6 +78,36 @@ def _gated(gate):
     return f
 
 
+def _star_relu(x, scale, bias):
+    """scale * max(x, 0)**2 + bias, with its limits at +inf: bias for a zero scale (`0 * inf` would be NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        square = np.where(scale == 0, 0.0, scale * np.where(x > 0, x, 0.0) ** 2)
+    return np.where(np.isnan(x), x, square + bias)
+
+
+def _xielu(x, alpha_p, alpha_n, beta, eps):
+    """xIELU as its authors' reference code writes it, with its limits at ±inf."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = np.where(x > 0, alpha_p * x * x + beta * x, alpha_n * np.expm1(np.minimum(x, eps)) - alpha_n * x + beta * x)
+    limit = np.where(x > 0, np.inf, np.sign(alpha_n - beta) * np.inf)
+    return np.where(np.isinf(x), limit, y)
+
+
+def _acon_c(x, p1, p2, beta):
+    """ACON-C as Ma et al. write it; at ±inf the asymptote c * x (`inf * sigmoid(...)` is NaN where it tends to 0)."""
+    d = p1 - p2
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = d * x * _sigmoid(beta * d * x) + p2 * x
+    towards = beta * d * np.sign(x)
+    c = np.where(towards > 0, p1, np.where(towards < 0, p2, (p1 + p2) / 2))
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(x), np.where(c == 0, 0.0, c * x), y)
+
+
+STAR_SCALE, STAR_BIAS = np.array([0.8944, 2.0, -0.5]), np.array([-0.4472, 0.0, 1.0])
+XIELU_WP, XIELU_WN = np.array([0.3, -1.0, 2.0]), np.array([-0.5, 0.7, -3.0])  # xIELU's weights, before softplus
+ACON_P1, ACON_P2, ACON_BETA = np.array([1.0, 0.5, -0.3]), np.array([0.25, -0.5, 0.2]), np.array([1.5, 0.0, -2.0])
+
 # name -> (constructor overrides, weights to set or None, reference f(x) in float64), for every activation with
 # arguments or weights (`needs_numpy_reference`): PyTorch's fixture checks a few settings, these non-default ones.
 # Parametric layers get non-default, per-channel-different parameters (3 channels) so broadcasting is tested.
@@ -114,6 +144,17 @@ REFERENCES = {
     "geglu": ({}, None, _gated(_gelu)),
     "swiglu": ({}, None, _gated(lambda b: _times_sigmoid(b, _sigmoid(b)))),
     "bilinear": ({}, None, _gated(lambda b: b)),
+    "squared_relu": ({}, None, lambda x: np.where(x > 0, x, 0.0) ** 2),
+    "hard_sigmoid": ({}, None, lambda x: np.where(np.isnan(x), x, np.clip(x + 3, 0, 6) / 6)),
+    "hard_swish": ({}, None, lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, x, x * (x + 3) / 6))),
+    "quick_gelu": ({}, None, lambda x: _times_sigmoid(x, _sigmoid(1.702 * x))),
+    # The learned scalars of StarReLU and xIELU, one per channel here (the layers' default is one per layer).
+    "star_relu": ({"channelwise": True}, {"scale": STAR_SCALE, "bias": STAR_BIAS},
+                  lambda x: _star_relu(x, STAR_SCALE, STAR_BIAS)),
+    "xielu": ({"channelwise": True, "beta": 0.25, "eps": -1e-3}, {"alpha_p": XIELU_WP, "alpha_n": XIELU_WN},
+              lambda x: _xielu(x, _softplus(XIELU_WP), 0.25 + _softplus(XIELU_WN), 0.25, -1e-3)),
+    "acon_c": ({}, {"p1": ACON_P1, "p2": ACON_P2, "beta": ACON_BETA},
+               lambda x: _acon_c(x, ACON_P1, ACON_P2, ACON_BETA)),
 }
 
 # Gated units halve the last axis: they get 6 input channels (values 0-2, gates 3-5) and give 3.
@@ -163,6 +204,9 @@ AT_ZERO = {
     # At a = b = 0: d/da = gate(0) (sigmoid: 0.5, the others 0), d/db = a * gate'(0) = 0.
     "glu": np.array([0.5] * 3 + [0.0] * 3),
     **{name: np.zeros(6) for name in ("reglu", "geglu", "swiglu", "bilinear")},
+    "star_relu": np.zeros(3),
+    "xielu": 0.25 - (0.25 + _softplus(XIELU_WN)),  # beta - alpha_n: the left piece, x <= 0
+    "acon_c": (ACON_P1 + ACON_P2) / 2,
 }
 
 SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4, -1e4, 1e30, -1e30,
@@ -239,8 +283,8 @@ def test_values_against_numpy_reference(name):
     nan_in = np.isnan(x) if name != "crelu" else np.concatenate([np.isnan(x)] * 2, axis=-1)
     if name in GATED:
         nan_in = np.logical_or(*np.split(nan_in, 2, axis=-1))
-        with np.errstate(over="ignore"):
-            expected = expected.astype("float32").astype("float64")  # products overflow: 1e30 * 1e30 = inf
+    with np.errstate(over="ignore"):
+        expected = expected.astype("float32").astype("float64")  # products and squares overflow: 1e30 * 1e30 = inf
     expected = np.where(nan_in, np.nan, expected)
     finite = np.isfinite(expected)
     # Relative tolerance only: tiny inputs (1e-7, 1e-30) must come out right too (expm1, not exp - 1).
@@ -431,18 +475,17 @@ def test_ranks_and_unknown_sizes(name):
 
 @pytest.mark.parametrize("name", [n for n in NAMES if reference(n)[1]])
 def test_parameter_placement(name):
-    channels_first = relu_zoo.get(name, data_format="channels_first")
+    # Explicitly per channel: StarReLU and xIELU default to one value per layer, as their papers.
+    channels_first = relu_zoo.get(name, channelwise=True, data_format="channels_first")
     channels_first.build((None, 5, 7, 9))
     single = relu_zoo.get(name, channelwise=False)
     single.build((None, 7, 9, 5))
     shared = relu_zoo.get(name, shared_axes=[1, 2])
     shared.build((None, 7, 9, 5))
-    per_weight = len(channels_first.weights)
-    hinges = 2 if name == "apl" else 1  # APL's default: 2 hinges, a leading axis on each parameter
-    assert channels_first.count_params() == per_weight * hinges * 5
+    assert single.count_params() == len(single.weights) * (2 if name == "apl" else 1)  # APL: 2 hinges each
+    assert channels_first.count_params() == single.count_params() * 5
     assert all(tuple(w.shape)[-3:] == (5, 1, 1) for w in channels_first.weights)
-    assert single.count_params() == per_weight * hinges
-    assert shared.count_params() == per_weight * hinges * 5
+    assert shared.count_params() == single.count_params() * 5
     y = channels_first(np.random.default_rng(0).normal(size=(2, 5, 7, 9)).astype("float32"))
     assert tuple(y.shape) == (2, 5, 7, 9)
 
@@ -530,7 +573,7 @@ def test_rrelu_training_slopes_statistics_and_inference():
 
 def test_rrelu_training_slopes_are_uniform_at_full_resolution():
     """The slopes pass a Kolmogorov-Smirnov test against U(lower, upper) and take tens of thousands of
-    distinct values (on TensorFlow: 16-bit draws, two per Philox output), for odd sizes too."""
+    distinct values (on TensorFlow: 16-bit cells, from splitmix64 of each index), for odd sizes too."""
     from scipy import stats
 
     layer = relu_zoo.RReLU(seed=11)
@@ -585,6 +628,12 @@ BAD_ARGUMENTS = [
     ("glu", {"axis": "last"}, "axis='last'"),
     ("geglu", {"approximate": 1}, "approximate=1"),
     ("leaky_relu", {"negative_slope": float("nan")}, "negative_slope=nan"),
+    ("xielu", {"alpha_p_init": 0.0}, "alpha_p_init=0.0"),
+    ("xielu", {"alpha_n_init": 0.5}, "alpha_n_init=0.5, beta=0.5"),
+    ("xielu", {"beta": -0.5}, "beta=-0.5"),
+    ("xielu", {"eps": 1e-6}, "eps=1e-06"),
+    ("star_relu", {"shared_axes": [1], "channelwise": False}, "channelwise=False"),
+    ("acon_c", {"channelwise": 1}, "channelwise=1"),
 ]
 
 
@@ -611,6 +660,25 @@ def test_documented_defaults():
     layer = relu_zoo.PReLU()
     layer.build((None, 4))
     np.testing.assert_array_equal(np.array(layer.alpha), np.full(4, 0.25))
+
+
+def test_the_papers_initial_parameters():
+    # StarReLU: one scale and bias per layer, 0.8944 and -0.4472 (Yu et al. 2023, §3.1).
+    star = relu_zoo.StarReLU()
+    star.build((None, 4, 6))
+    np.testing.assert_allclose([np.array(star.scale), np.array(star.bias)], [0.8944, -0.4472], rtol=1e-7)
+    # xIELU: alpha_p = alpha_n = 0.8 through softplus, beta 0.5, eps -1e-6, one each per layer (the authors' code).
+    xielu = relu_zoo.XIELU()
+    xielu.build((None, 4, 6))
+    assert xielu.alpha_p.shape == () and (xielu.beta, xielu.eps) == (0.5, -1e-6)
+    np.testing.assert_allclose(np.logaddexp(0, np.array(xielu.alpha_p)), 0.8, rtol=1e-6)
+    np.testing.assert_allclose(0.5 + np.logaddexp(0, np.array(xielu.alpha_n)), 0.8, rtol=1e-6)
+    # ACON-C: p1, p2 ~ N(0, 1) and beta = 1 per channel (Ma et al. 2021's code).
+    acon = relu_zoo.AconC()
+    acon.build((None, 4096))
+    np.testing.assert_array_equal(np.array(acon.beta), np.ones(4096))
+    for p in (np.array(acon.p1), np.array(acon.p2)):
+        assert abs(p.mean()) < 0.1 and abs(p.std() - 1) < 0.1
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="examples show TensorFlow's output; last digits differ")

@@ -21,6 +21,7 @@ import pytest
 from keras import ops
 
 import relu_zoo
+from relu_zoo.layers.base import RECORDS
 
 FIXTURE = pathlib.Path(__file__).parent / "reference" / "torch_edge_cases.json"
 REFERENCE = json.loads(FIXTURE.read_text())
@@ -37,7 +38,7 @@ RTOL = {"float16": 2 * 2.0 ** -10, "bfloat16": 2 * 2.0 ** -7, "float32": 16 * 2.
 SETTINGS = [("float16", "float16"), ("bfloat16", "bfloat16"), ("float32", "float32"), ("float64", "float64"),
             ("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")]
 
-SMOOTH_TAILS = {"gelu", "gelu_tanh", "silu", "mish", "swish_beta"}
+SMOOTH_TAILS = {"gelu", "gelu_tanh", "silu", "mish", "swish_beta", "quick_gelu", "hard_swish"}
 
 
 def _nan_gradient(case, quantity, x, value):
@@ -49,9 +50,17 @@ def _nan_gradient(case, quantity, x, value):
 
 
 # Parameter gradients at ±inf where PyTorch computes `0 * inf = NaN` in the piece an input is not on (SReLU's
-# other slope; PELU's linear piece at -inf, whose exponential piece has the limits d/dalpha = -1, d/dbeta = 0).
+# other slope; PELU's linear piece at -inf, whose exponential piece has the limits d/dalpha = -1, d/dbeta = 0;
+# xIELU's quadratic piece at -inf, its exponential one at +inf), and values and slopes at ±inf where PyTorch's
+# formula meets `inf - inf` or `inf * 0` (xIELU at -inf, (beta - alpha_n) x: +inf, slope beta - alpha_n;
+# ACON-C's asymptotes p1 x at +inf and p2 x at -inf for the case's p1 = 1, p2 = 0.25, beta = 1.5).
+XIELU_SLOPE = -math.log1p(math.exp(2.0))  # beta - alpha_n = -softplus(w_n) for the case's w_n = 2
 PARAMETER_LIMITS = {("srelu", 1): {"a_left": 0.0}, ("srelu", -1): {"a_right": 0.0},
-                    ("pelu", -1): {"alpha": -1.0, "beta": 0.0}}
+                    ("pelu", -1): {"alpha": -1.0, "beta": 0.0},
+                    ("xielu", 1): {"alpha_n": 0.0},
+                    ("xielu", -1): {"y": math.inf, "dx": XIELU_SLOPE, "alpha_p": 0.0},
+                    ("acon_c", 1): {"dx": 1.0, "p1": math.inf, "p2": 0.0, "beta": 0.0},
+                    ("acon_c", -1): {"y": -math.inf, "dx": 0.25, "p1": 0.0, "p2": -math.inf, "beta": 0.0}}
 
 
 def _apl_at_minus_inf():
@@ -78,10 +87,16 @@ def _limits_at_infinity(case, quantity, x, value):
     return (1.0 if x > 0 else 0.0) if quantity == "dx" else 0.0
 
 
+def _exact_slope(case, quantity, x, value):
+    # PyTorch's hardsigmoid backward multiplies by `1.0f / 6.0f`, a float32 constant, also in float64.
+    return 1 / 6 if case == "hard_sigmoid" and quantity == "dx" and value == float(np.float32(1 / 6)) else value
+
+
 # Phrase of the docs page -> rule(case id, quantity ("y", "dx" or a parameter name), input, PyTorch value) -> ours.
 DIFFERENCES = {
     "NaN input gives a NaN gradient": _nan_gradient,
     "limits at ±inf": _limits_at_infinity,
+    "exact slope in float64": _exact_slope,
 }
 
 
@@ -141,7 +156,7 @@ requires_tensorflow = pytest.mark.skipif(keras.backend.backend() != "tensorflow"
 
 def test_fixture_covers_every_activation_and_the_edge_inputs():
     assert set(relu_zoo.list_activations()) <= {case["activation"] for case in CASES.values()}, \
-        "add a case to tests/layers/reference/make_torch_reference.py and regenerate the fixture"
+        "declare the activation's PyTorch counterpart in its record (`torch=`) and regenerate the fixture"
     assert REFERENCE["inputs"][:9] == [0.0, 1e-8, -1e-8, 1.0, -1.0, 1e4, -1e4, 65504.0, -65504.0]
     assert REFERENCE["inputs"][9:11] == [math.inf, -math.inf] and math.isnan(REFERENCE["inputs"][11])
     for case in CASES.values():
@@ -150,6 +165,17 @@ def test_fixture_covers_every_activation_and_the_edge_inputs():
             # The stored inputs are the edge inputs rounded to the dtype, as this test feeds them.
             rounded = np.array(REFERENCE["inputs"], "float64").astype(NUMPY_DTYPES[dtype]).astype("float64")
             np.testing.assert_array_equal(result["x"], rounded)
+
+
+def test_the_fixture_holds_the_cases_the_records_declare_as_declared():
+    # A record's `torch=` cases (relu_zoo.layers.base.Record) reach the fixture only by regenerating it.
+    for record in RECORDS.values():
+        for case_id, kwargs, params, expression in record.torch:
+            stored = CASES.get(case_id, {})
+            assert (stored.get("activation"), stored.get("kwargs"), stored.get("params"), stored.get("expression")) \
+                == (record.name, kwargs, json.loads(json.dumps(params)), expression), \
+                f"the fixture's case {case_id!r} is not the one {record.name!r} declares: regenerate it as " \
+                "tests/layers/reference/make_torch_reference.py says"
 
 
 @requires_tensorflow
@@ -185,5 +211,5 @@ def test_every_listed_difference_changes_a_pytorch_number_and_is_documented():
                     for row in rows:
                         xs = np.resize(result["x"], len(row))
                         single = [rule(case_id, quantity, x, v) for x, v in zip(xs, row)]
-                        changed += int(np.sum(~np.isclose(single, row, equal_nan=True)))
+                        changed += int(np.sum(~np.isclose(single, row, rtol=0, atol=0, equal_nan=True)))
         assert changed, f"{phrase!r} changes no PyTorch number: PyTorch agrees now, drop it from the list"

@@ -25,6 +25,8 @@ SMALL_SPECS = {
                      num_classes=2, class_names=("neg", "pos"), vocab_size=50),
     "speech": TaskSpec(name="small_speech", modality="speech", input_shape=(20, 8, 1), input_dtype="float32",
                        num_classes=4, class_names=("0", "1", "2", "3")),
+    "language": TaskSpec(name="small_language", modality="language", input_shape=(12,), input_dtype="int32",
+                         num_classes=20, class_names=[str(i) for i in range(20)], vocab_size=20),
 }
 SMALL_KWARGS = {
     "airbench": {"widths": (4, 8, 8)},
@@ -34,6 +36,7 @@ SMALL_KWARGS = {
     "rnn": {"units": 8, "embedding_dim": 8, "dense_units": 8},
     "relu_rnn": {"units": 8, "embedding_dim": 8},
     "transformer": {"dim": 8, "heads": 2, "ffn_dim": 12, "depth": 1},
+    "decoder": {"dim": 8, "heads": 2, "ffn_dim": 12, "depth": 1},
     "wavecnn": {"filters": (4, 8)},
     "fasttext": {"embedding_dim": 8, "buckets": 64, "units": 8},
 }
@@ -42,6 +45,9 @@ COMBOS = [(m, mod) for m in models.list_models() for mod in models.model_modalit
 
 def mock_batch(spec, n=8, seed=0):
     rng = np.random.default_rng(seed)
+    if spec.modality == "language":  # next-token prediction: a label per position
+        tokens = rng.integers(0, spec.vocab_size, size=(n, spec.input_shape[0] + 1))
+        return tokens[:, :-1], tokens[:, 1:]
     if spec.modality == "text":
         x = rng.integers(1, spec.vocab_size, size=(n,) + spec.input_shape)
     else:
@@ -109,7 +115,8 @@ def test_builds_trains_and_owns_its_activations(model_name, modality, activation
     spec = SMALL_SPECS[modality]
     keras.utils.set_random_seed(0)
     model = models.create_model(model_name, task=spec, activation=activation, **SMALL_KWARGS[model_name])
-    assert model.output_shape == (None, spec.num_classes)
+    per_position = spec.input_shape if modality == "language" else ()
+    assert model.output_shape == (None, *per_position, spec.num_classes)
     acts = activation_layers(model)
     assert acts, "the activation under test must appear in the model"
     assert all(isinstance(a, type(relu_zoo.get(activation))) for a in acts
@@ -219,14 +226,16 @@ def test_documented_parameter_counts_match():
         f"{path} is stale: regenerate with `python tools/docs_tables.py`")
 
 
-REAL_TASKS = {"image": "mnist", "text": "imdb_reviews", "speech": "spoken_digit"}
+REAL_TASKS = {"image": "mnist", "text": "imdb_reviews", "speech": "spoken_digit", "language": "imdb_bytes"}
 
 
 def _real_data_available(task):
     import os
 
     data_dir = os.environ.get("TFDS_DATA_DIR")
-    return bool(data_dir) and (Path(data_dir) / task).is_dir()
+    from relu_zoo import tasks
+
+    return bool(data_dir) and (Path(data_dir) / tasks.get(task).tfds_name.split("/")[0]).is_dir()
 
 
 @pytest.fixture(scope="module")

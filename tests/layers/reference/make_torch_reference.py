@@ -1,12 +1,15 @@
 """Writes `torch_edge_cases.json`: PyTorch's outputs and gradients of every relu_zoo activation at edge inputs.
 
 PyTorch is not a dependency of relu_zoo or of its tests: `tests/layers/test_torch_reference.py` only reads the JSON
-written here. Regenerate it (after adding an activation or changing a case below) in a separate environment:
+written here. Regenerate it (after adding an activation, or changing a case below or one a record declares) in a
+separate environment:
 
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
     /tmp/torchvenv/bin/python tests/layers/reference/make_torch_reference.py
 
-Each case names a registered relu_zoo activation, the constructor arguments and parameter values to give it,
+The cases are `CASES` below and those an activation's record declares (`torch=` in its layer file, a torch
+expression, read from the source: a new activation needs no edit here). Each names a registered relu_zoo
+activation, the constructor arguments and parameter values to give it,
 and computes the same function with PyTorch: `torch.nn.functional` where PyTorch has the activation, otherwise
 the paper's formula written with torch ops (SReLU, PELU, APL, Swish-beta, CReLU, ReLU with Keras' extra
 arguments); for float16 / bfloat16 inputs a formula is evaluated in float32 and rounded once, as PyTorch's
@@ -16,6 +19,7 @@ single row of shape (1, n); learnable parameters have one value per element (ran
 element), so each parameter gradient belongs to one input value.
 """
 
+import ast
 import json
 import math
 import pathlib
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 INPUTS = [0.0, 1e-8, -1e-8, 1.0, -1.0, 1e4, -1e4, 65504.0, -65504.0, math.inf, -math.inf, math.nan]
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 OUT = pathlib.Path(__file__).with_name("torch_edge_cases.json")
+LAYERS = pathlib.Path(__file__).resolve().parents[3] / "relu_zoo" / "layers"
 
 
 def _keras_relu(negative_slope, max_value, threshold):
@@ -122,6 +127,37 @@ CASES = [
 FORMULAS = {"relu_keras_leaky", "srelu", "pelu", "apl", "swish_beta", "crelu"}
 
 
+def declared_cases(layers=LAYERS):
+    """The cases the activation records declare (`torch=` of `@activation(...)`, relu_zoo.layers.base.Record), read
+    from the layer files' source: (case id, activation, kwargs, params, expression)."""
+    found = []
+    for path in sorted(layers.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = getattr(node, "func", None)
+            if not (isinstance(node, ast.Call) and getattr(called, "id", getattr(called, "attr", None)) == "activation"
+                    and node.args):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg == "torch":
+                    name = ast.literal_eval(node.args[0])
+                    found += [(case_id, name, kwargs, params, expression)
+                              for case_id, kwargs, params, expression in ast.literal_eval(keyword.value)]
+    return found
+
+
+def expression_function(expression):
+    """f(x, **parameters) evaluating a declared case's expression with `torch` and `F`."""
+    code = compile(expression, "<torch case>", "eval")
+    return lambda x, **parameters: eval(code, {"torch": torch, "F": F, "x": x, **parameters})  # noqa: S307
+
+
+def is_formula(expression):
+    """Whether a declared expression is a formula of torch ops rather than one torch.nn.functional call."""
+    tree = ast.parse(expression, mode="eval").body
+    return not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Attribute)
+                and getattr(tree.func.value, "id", None) == "F")
+
+
 def _values(t):
     return [float(v) for v in t.detach().to(torch.float64).reshape(-1).tolist()]
 
@@ -154,6 +190,15 @@ def main():
         results = {name: run_case(fn, params, dtype, formula) for name, dtype in DTYPES.items()}
         cases.append({"id": case_id, "activation": activation, "kwargs": kwargs, "params": params,
                       "results": results})
+    for case_id, activation, kwargs, params, expression in declared_cases():
+        fn, formula = expression_function(expression), is_formula(expression)
+        results = {name: run_case(fn, params, dtype, formula) for name, dtype in DTYPES.items()}
+        # The expression is stored, so that a changed declaration without a regenerated fixture fails the tests.
+        cases.append({"id": case_id, "activation": activation, "kwargs": kwargs, "params": params,
+                      "expression": expression, "results": results})
+    ids = [case["id"] for case in cases]
+    if len(set(ids)) != len(ids):
+        raise SystemExit(f"case ids must be unique: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
     document = {
         "generator": "tests/layers/reference/make_torch_reference.py",
         "torch_version": torch.__version__,
