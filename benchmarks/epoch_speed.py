@@ -134,10 +134,7 @@ def main(argv=None):
     report = speed([a for a in args.activations.split(",") if a], steps=args.steps, repeats=args.repeats,
                    batch_size=args.batch_size, data_dir=args.data_dir,
                    unfused_activations=[a for a in args.unfused.split(",") if a])
-    report.update(command=reporting.command("epoch_speed.py", argv), machine=reporting.machine())
-    print(report["machine"]["text"])
-    print(markdown(report))
-    reporting.write(args.json, report)
+    reporting.publish(report, "epoch_speed.py", argv, markdown, args.json)
     return 0
 
 

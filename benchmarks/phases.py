@@ -242,10 +242,7 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the phases to this JSON file")
     args, extra = parser.parse_known_args(argv)
     report = phases([e for e in extra if e != "--"])
-    report.update(command=reporting.command("phases.py", argv), machine=reporting.machine())
-    print(report["machine"]["text"])
-    print(markdown(report))
-    reporting.write(args.json, report)
+    reporting.publish(report, "phases.py", argv, markdown, args.json)
     return 0
 
 

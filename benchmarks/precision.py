@@ -76,10 +76,7 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = parser.parse_args(argv)
     report = precision(tuple(int(w) for w in args.widths.split(",")), batch_size=args.batch_size)
-    report.update(command=reporting.command("precision.py", argv), machine=reporting.machine())
-    print(report["machine"]["text"])
-    print(markdown(report))
-    reporting.write(args.json, report)
+    reporting.publish(report, "precision.py", argv, markdown, args.json)
     return 0
 
 

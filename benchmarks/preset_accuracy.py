@@ -69,10 +69,7 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args, extra = parser.parse_known_args(argv)
     report = accuracy([p for p in args.presets.split(",") if p], [e for e in extra if e != "--"])
-    report.update(command=reporting.command("preset_accuracy.py", argv), machine=reporting.machine())
-    print(report["machine"]["text"])
-    print(markdown(report))
-    reporting.write(args.json, report)
+    reporting.publish(report, "preset_accuracy.py", argv, markdown, args.json)
     return 0
 
 

@@ -97,6 +97,15 @@ def write_file(path, write, suffix=".tmp"):
     atomic_write(path, write, suffix)
 
 
+def publish(report, script, argv, markdown, json_path):
+    """The end of every benchmark script: `report` stamped with its command and machine, printed with its
+    `markdown(report)` table, and stored at `json_path` (None: printed only)."""
+    report.update(command=command(script, argv), machine=machine())
+    print(report["machine"]["text"])
+    print(markdown(report))
+    write(json_path, report)
+
+
 def write(json_path, report, markdown=None):
     """Writes `report` to `json_path` and, if given, `markdown` (headed by the report's command and machine) to the
     same path with `.md`; each file atomically. `json_path` None writes nothing."""

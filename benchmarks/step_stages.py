@@ -83,10 +83,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = profile([a for a in args.activations.split(",") if a], repeats=args.repeats,
                      batch_size=args.batch_size, data_dir=args.data_dir)
-    report.update(command=reporting.command("step_stages.py", argv), machine=reporting.machine())
-    print(report["machine"]["text"])
-    print(markdown(report))
-    reporting.write(args.json, report)
+    reporting.publish(report, "step_stages.py", argv, markdown, args.json)
     return 0
 
 

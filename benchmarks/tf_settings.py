@@ -128,10 +128,7 @@ def main(argv=None):
                  steps=args.steps, repeats=args.repeats, profile_steps=args.profile_steps,
                  batch_size=args.batch_size, activation=args.activation,
                  widths=[int(w) for w in args.widths.split(",")] if args.widths else None)
-    report.update(command=reporting.command("tf_settings.py", argv), machine=reporting.machine())
-    print(report["machine"]["text"])
-    print(markdown(report))
-    reporting.write(args.json, report)
+    reporting.publish(report, "tf_settings.py", argv, markdown, args.json)
     return 0
 
 

@@ -127,3 +127,12 @@ def figure(summary, dest, filename, title, reference=None):
     ax.legend(loc="upper left", fontsize=8)
     common.save_figure(fig, Path(dest) / filename)
     return [(title, filename)]
+
+
+def against_baseline(analysis, runs, baseline):
+    """Each activation of `analysis` against `baseline`: the baseline's bits per byte minus the activation's,
+    paired by seed."""
+    cell = next(iter(runs.values()), []) if runs else []
+    summary = {act: common.with_seeds(s, cell, act, key="test_bits_per_byte")
+               for act, s in analysis["activations"].items()}
+    return comparisons(summary, baseline, [a for a in summary if a != baseline])

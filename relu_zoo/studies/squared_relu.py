@@ -45,10 +45,7 @@ def analyze(results, quick, work):
 
 def compare(analysis, runs):
     """Each activation against GELU: GELU's bits per byte minus the activation's, paired by seed."""
-    cell = next(iter(runs.values()), []) if runs else []
-    summary = {act: common.with_seeds(s, cell, act, key="test_bits_per_byte")
-               for act, s in analysis["activations"].items()}
-    return bits.comparisons(summary, BASELINE, [a for a in summary if a != BASELINE])
+    return bits.against_baseline(analysis, runs, BASELINE)
 
 
 def figures(analysis, dest):
