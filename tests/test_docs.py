@@ -40,6 +40,28 @@ def test_generated_docs_pages_are_current(name):
     assert path.read_text() == docs_tables.page_text(name), f"{path} is stale: run `python tools/docs_tables.py`"
 
 
+def test_the_layers_public_api_is_generated_from_the_layer_files(tmp_path, monkeypatch):
+    # A new layer file needs no import line by hand: the generated block lists every layer file's public classes.
+    init = docs_tables.LAYERS_INIT
+    assert not docs_tables.stale({init: docs_tables.replace_between(init.read_text(), docs_tables.LAYERS_INIT_MARKERS,
+                                                                     docs_tables.layers_init())}), \
+        "relu_zoo/layers/__init__.py is stale: run `python tools/docs_tables.py`"
+    import relu_zoo.layers
+
+    block = docs_tables.layers_init()
+    assert all(f'"{name}",' in block for name in relu_zoo.layers.__all__)
+    # A toy layer file is picked up from its source alone.
+    layers = tmp_path / "layers"
+    layers.mkdir()
+    for name in ("__init__.py", "base.py", "relu.py"):
+        (layers / name).write_text((init.parent / name).read_text())
+    (layers / "half_relu.py").write_text("class HalfReLU:\n    pass\n\n\nclass _Helper:\n    pass\n")
+    monkeypatch.setattr(docs_tables, "LAYERS_INIT", layers / "__init__.py")
+    assert docs_tables.layers_init() == ("from relu_zoo.layers.half_relu import HalfReLU\n"
+                                         "from relu_zoo.layers.relu import ReLU\n\n"
+                                         '__all__ = [\n    "HalfReLU",\n    "ReLU",\n]')
+
+
 def test_claims_tables_are_current_and_checked_as_generated_files():
     # README.md and the studies page carry one claims table, from the stored study results.
     pages = docs_tables.claims_pages()
