@@ -397,6 +397,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python tools/docs_tables.py", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale; write nothing")
     args = parser.parse_args(argv)
+    # The layers' public API first, before anything imports relu_zoo: the tables below read the records of the
+    # layers it imports, a new layer file's included.
+    init = replace_between(LAYERS_INIT.read_text(), LAYERS_INIT_MARKERS, layers_init())
+    if not args.check and LAYERS_INIT.read_text() != init:
+        LAYERS_INIT.write_text(init)
+        print(f"rewrote {LAYERS_INIT.relative_to(ROOT)}")
     files = generated()
     old = stale(files)
     if args.check:
