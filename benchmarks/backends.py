@@ -237,9 +237,9 @@ def train_report(args, pythons, root):
 
 
 def _cpu_name():
-    from relu_zoo import _cpu
+    from relu_zoo.run import machine
 
-    return _cpu.text(_cpu.describe())
+    return machine.cpu_text()
 
 
 def _versions(python):
@@ -278,9 +278,9 @@ def interpreters(given):
 
 
 def cpu_flags():
-    from relu_zoo import _cpu
+    from relu_zoo.run import machine
 
-    return sorted(_cpu.flags() & {"avx2", "avx512_bf16", "amx_bf16"})
+    return sorted(set(machine.cpu()["flags"]) & {"avx2", "avx512_bf16", "amx_bf16"})
 
 
 def main(argv=None):

@@ -266,11 +266,11 @@ def report(times_by_mode, shape, repeats, command, clock="wall"):
     import keras
     import tensorflow as tf
 
-    from relu_zoo import _compat, _cpu
+    from relu_zoo.run import machine
 
-    return {"command": command, "cpu": _cpu.describe(), "machine": platform.machine(),
+    return {"command": command, "cpu": machine.cpu(), "machine": platform.machine(),
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
-            "onednn": _compat.onednn_enabled(), "shape": list(shape), "conv_shape": list(CONV_SHAPE),
+            "onednn": machine.onednn_enabled(), "shape": list(shape), "conv_shape": list(CONV_SHAPE),
             "repeats": repeats, "clock": clock,
             "targets": {"keras": AT_MOST_KERAS, "plain": AT_MOST_PLAIN, "relu": TARGETS},
             "modes": {mode: {"rows": rows(times), "seconds": {k: [round(t, 6) for t in v] for k, v in times.items()}}
@@ -287,7 +287,7 @@ MODE_TEXT = {"graph": "TensorFlow graph mode (`tf.function`, no XLA: what `fit` 
 
 def markdown(stored):
     """The stored report as a page: one table per mode, then the rules that cost time."""
-    from relu_zoo import _cpu
+    from relu_zoo.run import machine
 
     def cell(r):
         return f"{r['median']:.2f} ({r['min']:.2f}–{r['max']:.2f})" if r else "–"
@@ -302,7 +302,7 @@ def markdown(stored):
              "repetition. Conv rows: a Conv2D 3×3 with bias and the activation "
              f"(input {tuple(stored['conv_shape'])}), against the same with Keras' layer.", "",
              f"`{stored['command']}`", "",
-             f"CPU: {_cpu.text(stored['cpu'])}; TensorFlow {stored['versions']['tensorflow']}, Keras "
+             f"CPU: {machine.cpu_text(stored['cpu'])}; TensorFlow {stored['versions']['tensorflow']}, Keras "
              f"{stored['versions']['keras']}, oneDNN {'on' if stored['onednn'] else 'off'}."]
     costs = []
     for mode, part in stored["modes"].items():

@@ -169,7 +169,7 @@ def main(argv=None):
     import relu_zoo  # noqa: F401  (before TensorFlow's first import: started as relu_zoo's commands start it)
     import tensorflow as tf
 
-    from relu_zoo import _compat
+    from relu_zoo.run import machine
 
     if args.intra is not None:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra)
@@ -188,7 +188,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as logdir:
         profile = profile_tf(step, args.profile_steps, logdir) if args.profile_steps else None
     return serve_steps(step, {"tensorflow": tf.__version__, "parameters": int(model.count_params()),
-                              "onednn": _compat.onednn_enabled(),
+                              "onednn": machine.onednn_enabled(),
                               "threads": {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
                                           "inter": tf.config.threading.get_inter_op_parallelism_threads()},
                               "ops": profile})
