@@ -333,3 +333,21 @@ def test_the_package_imports_no_benchmark_or_tool():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names.append(node.module)
         assert not [n for n in names if n.split(".")[0] in ("benchmarks", "tools")], path
+
+
+# Benchmarks measure the library as users get it: its public API. The one exception reads TensorFlow's profiler
+# traces (private TensorFlow API, so through relu_zoo's compatibility module).
+BENCHMARK_PRIVATE_IMPORTS = {"ops": {"relu_zoo._compat"}}
+
+
+@pytest.mark.parametrize("name", BENCHMARK_ORDER)
+def test_benchmarks_import_relu_zoo_public_names_only(name):
+    private = set()
+    for node in ast.walk(ast.parse((BENCHMARKS / f"{name}.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "relu_zoo":
+            private.update(f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_"))
+            private.update([node.module] if any(p.startswith("_") for p in node.module.split(".")) else [])
+        elif isinstance(node, ast.Import):
+            private.update(a.name for a in node.names
+                           if a.name.split(".")[0] == "relu_zoo" and any(p.startswith("_") for p in a.name.split(".")))
+    assert private <= BENCHMARK_PRIVATE_IMPORTS.get(name, set()), f"benchmarks/{name}.py imports {sorted(private)}"
