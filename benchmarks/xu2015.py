@@ -21,6 +21,7 @@ tests against ReLU beside the paper's, and the paper's two conclusions checked),
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from collections import defaultdict
@@ -31,6 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import reporting  # noqa: E402  (after the path: this checkout)
 from relu_zoo.run import stats  # noqa: E402  (after the path: a checkout's relu_zoo)
 REGIMES = ("short", "overfit")
 
@@ -355,6 +357,9 @@ def report(out, dest, regime="short"):
         raise SystemExit(f"No finished runs in {out}: run `python benchmarks/xu2015.py run --regime {regime}` "
                          "first.")
     dest.mkdir(parents=True, exist_ok=True)
+    for result in results:  # runs trained before commands were kept relative still hold this machine's folders
+        if result.get("command"):
+            result["command"] = " ".join(reporting.portable(a) for a in shlex.split(result["command"]))
     comparison = compare(results)
     slopes = prelu_slopes(results)
     command = results[0].get("command") or f"train.py --preset xu2015_{regime} --out {out}"
