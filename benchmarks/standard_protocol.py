@@ -120,14 +120,16 @@ def precision(protocol_name="standard", records_dir=None):
     for cell in protocol.cells:
         by_act = runs.get(cell, {})
         complete = sorted(set.intersection(*(set(by_act.get(spec_label(a), {})) for a in protocol.baselines)))
-        diffs = [stats.paired_difference({s: by_act[a][s] for s in complete}, {s: by_act[baseline][s] for s in complete})
-                 for a in others if complete]
+        diffs = stats.adjust([stats.paired_difference({s: by_act[a][s] for s in complete},
+                                                      {s: by_act[baseline][s] for s in complete})
+                              for a in others if complete])
         widths = [d["half_width"] for d in diffs if d.get("half_width") is not None]
         sds = [d["sd"] for d in diffs if d.get("sd") is not None]
         cells[cell] = {"seeds": len(protocol.seeds_of(cell)), "complete_seeds": len(complete),
                        "widest_half_width": max(widths) if widths else None,
                        "median_paired_sd": float(np.median(sds)) if sds else None,
-                       "seconds_per_run": {cpu: float(np.median(v)) for cpu, v in seconds[cell].items()}}
+                       "seconds_per_run": {cpu: float(np.median(v)) for cpu, v in seconds[cell].items()},
+                       "comparisons": dict(zip(others, diffs))}
     return cells
 
 
@@ -138,6 +140,8 @@ def spec_label(activation):
 
 
 def precision_markdown(cells, target=0.005):
+    from relu_zoo.run import stats
+
     lines = ["## Precision of the stored baselines", "",
              f"Each cell is sized so that its stored baselines give paired 95% intervals of at most ±{100 * target:.1f} "
              "points against relu: the widest half-width over the other baselines, on the seeds every baseline has "
@@ -155,6 +159,17 @@ def precision_markdown(cells, target=0.005):
         fmt = lambda v: "–" if v is None else f"{100 * v:.2f}"  # noqa: E731
         lines.append(f"| {cell} | {c['seeds']} | {c['complete_seeds']} | {fmt(width)} | {fmt(c['median_paired_sd'])} "
                      f"| {met} | {per_cpu} | {cost} |")
+    lines += ["", "Each baseline against relu on those seeds (Holm over a cell's baselines): where the widest "
+              "half-width misses the target, this says which baselines miss it and whether their difference is "
+              "resolved anyway.", "",
+              "| cell | baseline | Δ vs relu (pts) [95% CI] | half-width (pts) | verdict |", "|---|---|---|---:|---|"]
+    for cell, c in cells.items():
+        for name, d in c.get("comparisons", {}).items():
+            if d.get("half_width") is None:
+                continue
+            low, high = d["ci95"]
+            lines.append(f"| {cell} | {name} | {100 * d['mean_diff']:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}] "
+                         f"| {100 * d['half_width']:.2f} | {stats.verdict_text(d)} |")
     return lines
 
 

@@ -271,6 +271,29 @@ def test_standard_protocol_cost_counts_only_the_new_activation(tmp_path):
     assert lines[1].endswith("| missed |") and "not a cost: 1 baseline run(s) trained too" in lines[2]
 
 
+def test_standard_protocol_precision_names_each_baseline_with_its_verdict(tmp_path):
+    """From stored spoken_digit records (6 seeds of each baseline): every baseline's paired half-width and verdict
+    against relu is listed, so a cell that misses the widest-half-width target says which baselines miss it."""
+    import shutil
+
+    from benchmarks import standard_protocol
+
+    stored = REPO / "benchmarks" / "reports" / "standard" / "records"
+    for path in stored.glob("spoken_digit__cnn__*__seed[0-5]__in__spoken_digit_cnn.json"):
+        shutil.copy(path, tmp_path)
+    cells = standard_protocol.precision(records_dir=tmp_path)
+    cell = cells["spoken_digit_cnn"]
+    assert cell["complete_seeds"] == 6 and cells["imdb_transformer"]["complete_seeds"] == 0
+    assert set(cell["comparisons"]) == {"leaky_relu", "prelu", "rrelu", "elu", "gelu"}
+    widest = max(d["half_width"] for d in cell["comparisons"].values())
+    assert cell["widest_half_width"] == widest
+    rows = [line for line in standard_protocol.precision_markdown(cells)
+            if line.startswith("| spoken_digit_cnn | ") and line.split(" | ")[1] in cell["comparisons"]]
+    assert len(rows) == 5 and all(row.split(" | ")[-1].rstrip(" |") for row in rows)
+    elu = cell["comparisons"]["elu"]
+    assert f"| spoken_digit_cnn | elu | {100 * elu['mean_diff']:+.2f} [" in "\n".join(rows)
+
+
 def test_recorded_commands_hold_no_folder_of_this_machine(tmp_path):
     argv = ["--json", str(REPO / "benchmarks" / "reports" / "x.json"), "--torch-python", "/opt/torch/bin/python3",
             "--python", sys.executable, "--variants", "default;--inter 1"]
