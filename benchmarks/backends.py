@@ -2,14 +2,18 @@
 and (`train`) the training of a comparison's cells on each backend, side by side.
 
     python benchmarks/backends.py [--shape 256,32,32,64] [--repeats 15] [--python jax=/venv_jax/bin/python ...]
-    python benchmarks/backends.py train [--cells mnist:cnn_small,spoken_digit:cnn] [--epochs 3] [--repeats 3]
+    python benchmarks/backends.py train [--cells mnist:cnn_small,standard/spoken_digit_cnn,cifar10_parity] \
+        [--epochs 3] [--repeats 3]
 
-`train` fits each cell (relu, seed 0, batch 128, Adam 2e-3: the default run's settings) on every backend, the
-backends interleaved within each repeat, and splits an epoch's time into what it is made of: an epoch fed by the
-task's tf.data pipeline (as `relu-zoo train` feeds it; the first epoch, which compiles, is reported apart), the
-same epoch fed from NumPy arrays already in memory (the difference is the pipeline's hand-over to the backend),
-and the bare train steps (`train_on_batch`, no callbacks or iterator). Its report,
-benchmarks/reports/backends/training.json (and .md), names the CPU, its load and each backend's threads.
+`train` trains each cell (relu, seed 0) on every backend, the backends interleaved within each repeat, with the
+model built and compiled as `relu-zoo train` builds it: the default run (`mnist:cnn_small`: batch 128, Adam 2e-3,
+float32), a cell of the standard protocol (`standard/spoken_digit_cnn`: batch 32, one-cycle, float32) and the
+CIFAR-10 parity step (`cifar10_parity`: the cifar10 preset's airbench at 16/64/64, batch 1024, its precision).
+It splits an epoch's time into what it is made of: an epoch fed by the task's tf.data pipeline (as `relu-zoo
+train` feeds it; the first epoch, which compiles, is reported apart), the same epoch fed from NumPy arrays already
+in memory (the difference is the pipeline's hand-over to the backend), and the bare train steps (`train_on_batch`,
+no callbacks or iterator); the parity cell times its steps only. Its report, benchmarks/reports/backends/
+training.json (and .md), names the CPU, its load and each backend's threads.
 
 Each backend runs in its own process (Keras picks its backend once per process): this interpreter where it has
 the backend's package, else the one given by `--python backend=path` (or listed in `RELU_ZOO_PYTHONS`, as for
@@ -21,6 +25,7 @@ The report (default benchmarks/reports/backends/cpu.json) holds the CPU's flags,
 """
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -130,52 +135,85 @@ def worker(backend, shape, repeats):
 
 
 TRAIN_REPORT = os.path.join(os.path.dirname(REPORT), "training.json")
-CELLS = "mnist:cnn_small,spoken_digit:cnn"
+# The default run, the standard protocol's cheapest cell, and the CIFAR-10 parity setting's train step.
+CELLS = "mnist:cnn_small,standard/spoken_digit_cnn,cifar10_parity"
+PARITY_WIDTHS = [16, 64, 64]  # benchmarks/cifar10_parity.py's setting
 
 
-def train_worker(task_name, model_name, epochs, max_train, steps):
-    """Seconds of one cell on this process's backend: tf.data epochs, NumPy epochs and bare train steps."""
+def cell_config(cell):
+    """The sweep configuration a cell trains with: `TASK:MODEL` the default run's (`relu-zoo train --task TASK
+    --model MODEL`), `PROTOCOL/CELL` a protocol's cell (`relu-zoo compare`), `cifar10_parity` the cifar10 preset
+    at benchmarks/cifar10_parity.py's widths (timed by its train steps only: an epoch is 49 steps of 1024)."""
+    from relu_zoo.run import protocol, spec
+
+    if cell == "cifar10_parity":
+        config = spec.resolve("cifar10", check=False)
+        return dataclasses.replace(config, model_kwargs={**config.model_kwargs, "widths": PARITY_WIDTHS})
+    if "/" in cell:
+        return protocol.load(cell.split("/")[0]).config(cell.split("/")[1])
+    task, model = cell.split(":")
+    return spec.resolve(overrides={"tasks": [task], "models": [model]}, check=False)
+
+
+def train_worker(cell, epochs, max_train, steps, step_seconds):
+    """Seconds of one cell on this process's backend: tf.data epochs, NumPy epochs and bare train steps, the model
+    built and compiled as `relu-zoo train` builds it (the cell's optimizer, schedule, precision)."""
     import keras
 
-    from relu_zoo import models, tasks
+    from relu_zoo.run import plan, train
+    from relu_zoo.run.distribute import Distribution
 
+    config = cell_config(cell)
+    steps_only = cell == "cifar10_parity"
+    # The cell's own cap or `max_train`, whichever is fewer; one batch where only steps are timed.
+    cap = config.batch_size if steps_only else min(max_train, config.max_train_examples or max_train)
+    config = dataclasses.replace(config, max_train_examples=cap, max_eval_examples=256, diagnostics=False)
+    run = plan.RunSpec(config.tasks[0], config.models[0], "relu", 0)
     keras.utils.set_random_seed(0)
     started = time.perf_counter()
-    data = tasks.get(task_name).load(batch_size=128, seed=0, max_examples={"train": max_train, "validation": 256,
-                                                                          "test": 256})
-    per_epoch = -(-data.num_examples["train"] // 128)
+    data = train.TaskCache(config).get(run.task)
     x, y = (np.concatenate(parts) for parts in zip(*data.train_epochs(0, 1).as_numpy_iterator()))
     load_s = time.perf_counter() - started
+    times = {}
 
     def fit_times(feed):
-        model = models.create_model(model_name, task=data.spec, activation="relu")
-        model.compile(optimizer=keras.optimizers.Adam(2e-3),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-        times = []
+        model, per_epoch = train.build_model(run, config, data, Distribution())
+        epoch_times = []
 
         class Timer(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
                 self.start = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
-                times.append(time.perf_counter() - self.start)
+                epoch_times.append(time.perf_counter() - self.start)
 
-        feed(model, [Timer()])
-        return model, times
+        feed(model, per_epoch, [Timer()])
+        return model, epoch_times
 
-    _, pipeline = fit_times(lambda m, cb: m.fit(data.train_epochs(0, epochs), epochs=epochs, steps_per_epoch=per_epoch,
-                                                callbacks=cb, verbose=0))
-    model, arrays = fit_times(lambda m, cb: m.fit(x, y, batch_size=128, epochs=epochs, shuffle=False, callbacks=cb,
-                                                  verbose=0))
-    model.train_on_batch(x[:128], y[:128])
-    start = time.perf_counter()
-    for i in range(steps):
-        j = (i * 128) % max(len(x) - 128, 1)
-        model.train_on_batch(x[j:j + 128], y[j:j + 128])
-    step_s = (time.perf_counter() - start) / steps
-    return {"load_s": load_s, "steps_per_epoch": per_epoch, "first_epoch_s": pipeline[0],
-            "epoch_s": float(np.median(pipeline[1:])), "numpy_epoch_s": float(np.median(arrays[1:])),
-            "step_s": step_s, "threads": threads()}
+    if steps_only:
+        model, _ = train.build_model(run, config, data, Distribution())
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times["first_step_s"] = time.perf_counter() - start
+    else:
+        _, pipeline = fit_times(lambda m, n, cb: m.fit(data.train_epochs(0, epochs), epochs=epochs,
+                                                       steps_per_epoch=n, callbacks=cb, verbose=0))
+        model, arrays = fit_times(lambda m, n, cb: m.fit(x, y, batch_size=config.batch_size, epochs=epochs,
+                                                         shuffle=False, callbacks=cb, verbose=0))
+        times.update(first_epoch_s=pipeline[0], epoch_s=float(np.median(pipeline[1:])),
+                     numpy_epoch_s=float(np.median(arrays[1:])))
+    model.train_on_batch(x[:config.batch_size], y[:config.batch_size])
+    # At least 3 steps, up to `steps` or `step_seconds`: a parity step takes some thirty of the default run's.
+    step_times = []
+    while len(step_times) < 3 or (len(step_times) < steps and sum(step_times) < step_seconds):
+        j = (len(step_times) * config.batch_size) % max(len(x) - config.batch_size, 1)
+        start = time.perf_counter()
+        model.train_on_batch(x[j:j + config.batch_size], y[j:j + config.batch_size])
+        step_times.append(time.perf_counter() - start)
+    return {**times, "load_s": load_s, "step_s": float(np.median(step_times)), "steps_timed": len(step_times),
+            "steps_per_epoch": None if steps_only else -(-data.num_examples["train"] // config.batch_size),
+            "batch_size": config.batch_size,
+            "precision": model.dtype_policy.name, "threads": threads()}
 
 
 def threads():
@@ -192,45 +230,56 @@ def threads():
         import torch
 
         found["torch"] = torch.get_num_threads()
-    found["XLA_FLAGS"] = os.environ.get("XLA_FLAGS")
+        found["torch_inter_op"] = torch.get_num_interop_threads()
+    found.update({name: os.environ[name] for name in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "XLA_FLAGS")
+                  if name in os.environ})
     return found
 
 
 def train_report(args, pythons, root):
     """`train`: every cell on every backend, interleaved, `args.repeats` times; the medians side by side."""
-    cells = [cell.split(":") for cell in args.cells.split(",")]
     backends = [b for b in args.backends.split(",") if b in pythons]
     load_before = os.getloadavg()[0]
-    samples = {}
-    for _ in range(args.repeats):
-        for task, model in cells:
+    samples, started, repeats = {}, time.perf_counter(), 0
+    while repeats < args.repeats:
+        elapsed = time.perf_counter() - started
+        if repeats and args.max_minutes and elapsed * (repeats + 1) / repeats > 60 * args.max_minutes:
+            print(f"stopping after {repeats} repeat(s): another would end after --max-minutes {args.max_minutes:g}",
+                  flush=True)
+            break
+        repeats += 1
+        for cell in args.cells.split(","):
             for backend in backends:
                 env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu",
                        "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
                 done = subprocess.run([pythons[backend], os.path.abspath(__file__), "--train-worker",
-                                       f"{task}:{model}:{args.epochs}:{args.max_train_examples}:{args.steps}"],
+                                       f"{cell}:{args.epochs}:{args.max_train_examples}:{args.steps}:"
+                                       f"{args.step_seconds}"],
                                       capture_output=True, text=True, env=env)
                 if done.returncode:
-                    sys.exit(f"{backend} {task}/{model} failed:\n{done.stderr[-3000:]}")
+                    sys.exit(f"{backend} {cell} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(done.stdout.strip().splitlines()[-1])
-                samples.setdefault(f"{task}/{model}", {}).setdefault(backend, []).append(result)
-                print(f"{task}/{model} {backend:10s} epoch {result['epoch_s']:.2f} s, from NumPy "
-                      f"{result['numpy_epoch_s']:.2f} s, step {1e3 * result['step_s']:.1f} ms", flush=True)
-    keys = ("load_s", "first_epoch_s", "epoch_s", "numpy_epoch_s", "step_s")
+                samples.setdefault(cell, {}).setdefault(backend, []).append(result)
+                epochs = (f"epoch {result['epoch_s']:.2f} s, from NumPy {result['numpy_epoch_s']:.2f} s, "
+                          if "epoch_s" in result else "")
+                print(f"{cell} {backend:10s} {epochs}step {1e3 * result['step_s']:.1f} ms", flush=True)
+    keys = ("load_s", "first_epoch_s", "first_step_s", "epoch_s", "numpy_epoch_s", "step_s")
     cells_out = {}
     for cell, by_backend in samples.items():
         cells_out[cell] = {}
         for backend, runs in by_backend.items():
-            row = {k: float(np.median([r[k] for r in runs])) for k in keys}
-            row.update(steps_per_epoch=runs[0]["steps_per_epoch"], threads=runs[0]["threads"])
+            row = {k: float(np.median([r[k] for r in runs])) for k in keys if k in runs[0]}
+            row.update({k: runs[0][k] for k in ("steps_per_epoch", "batch_size", "precision", "threads")})
             base = cells_out[cell].get("tensorflow")
-            if base:
-                row["epoch_vs_tensorflow"] = round(row["epoch_s"] / base["epoch_s"], 2)
-                row["step_vs_tensorflow"] = round(row["step_s"] / base["step_s"], 2)
+            for key in ("epoch_s", "step_s") if base else ():
+                if key in row:
+                    row[f"{key[:-2]}_vs_tensorflow"] = round(row[key] / base[key], 2)
             cells_out[cell][backend] = row
     return {"command": "python benchmarks/backends.py train " + " ".join(
                 f"--{k.replace('_', '-')} {getattr(args, k)}" for k in ("cells", "epochs", "repeats",
-                                                                        "max_train_examples", "steps")),
+                                                                        "max_train_examples", "steps", "step_seconds",
+                                                                        "max_minutes")
+                if getattr(args, k) is not None), "repeats_done": repeats,
             "cpu": _cpu_name(), "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
             "versions": {b: _versions(pythons[b]) for b in backends}, "cells": cells_out}
@@ -252,16 +301,25 @@ def train_markdown(report):
     lines = ["# Training speed per Keras backend", "",
              f"Generated by `{report['command']}` on {report['cpu']}; load average "
              f"{report['load_before']} before, {report['load_after']} after (above ~0.5 other work shared the CPU). "
-             "Medians of the interleaved repeats; an epoch after the first (which compiles).", "",
-             "| cell | backend | epoch (tf.data) | epoch (NumPy) | train step | first epoch | vs TensorFlow (epoch / step) |",
-             "|---|---|---|---|---|---|---|"]
+             f"Medians of {report['repeats_done']} interleaved repeat(s); an epoch after the first (which compiles); "
+             "`cifar10_parity` is timed by its train steps only.", "",
+             "| cell | backend | batch, precision | epoch (tf.data) | epoch (NumPy) | train step | first epoch / step "
+             "| vs TensorFlow (epoch / step) |", "|---|---|---|---|---|---|---|---|"]
+
+    def seconds(r, key, digits=2):
+        return f"{r[key]:.{digits}f} s" if key in r else "–"
+
     for cell, rows in report["cells"].items():
         for backend, r in rows.items():
-            ratio = (f"{r['epoch_vs_tensorflow']:.2f}× / {r['step_vs_tensorflow']:.2f}×"
-                     if "epoch_vs_tensorflow" in r else "–")
-            lines.append(f"| {cell} | {backend} | {r['epoch_s']:.2f} s | {r['numpy_epoch_s']:.2f} s | "
-                         f"{1e3 * r['step_s']:.1f} ms | {r['first_epoch_s']:.1f} s | {ratio} |")
-    lines += ["", "Versions: " + "; ".join(f"{b}: " + ", ".join(f"{k} {v}" for k, v in vs.items())
+            ratio = " / ".join(f"{r[k]:.2f}×" if k in r else "–"
+                               for k in ("epoch_vs_tensorflow", "step_vs_tensorflow"))
+            first = seconds(r, "first_epoch_s", 1) if "first_epoch_s" in r else seconds(r, "first_step_s", 1)
+            lines.append(f"| {cell} | {backend} | {r['batch_size']}, {r['precision']} | {seconds(r, 'epoch_s')} | "
+                         f"{seconds(r, 'numpy_epoch_s')} | {1e3 * r['step_s']:.1f} ms | {first} | "
+                         f"{ratio if backend != 'tensorflow' else '–'} |")
+    lines += ["", "Threads: " + "; ".join(f"{b}: " + ", ".join(f"{k} {v}" for k, v in r["threads"].items())
+                                          for b, r in next(iter(report["cells"].values())).items()),
+              "", "Versions: " + "; ".join(f"{b}: " + ", ".join(f"{k} {v}" for k, v in vs.items())
                                            for b, vs in report["versions"].items()), ""]
     return "\n".join(lines)
 
@@ -297,9 +355,13 @@ def main(argv=None):
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--train-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker or args.train_worker:
+        # Before Keras imports the backend: relu_zoo._startup starts it as relu_zoo's commands do (TensorFlow's
+        # oneDNN kernels, PyTorch's idle threads asleep).
+        import relu_zoo  # noqa: F401
     if args.train_worker:
-        task, model, epochs, max_train, steps = args.train_worker.split(":")
-        print(json.dumps(train_worker(task, model, int(epochs), int(max_train), int(steps))))
+        cell, epochs, max_train, steps, seconds = args.train_worker.rsplit(":", 4)
+        print(json.dumps(train_worker(cell, int(epochs), int(max_train), int(steps), float(seconds))))
         return None
     shape = tuple(int(s) for s in args.shape.split(","))
     if args.worker:
@@ -338,11 +400,15 @@ def main(argv=None):
 def main_train(argv):
     parser = argparse.ArgumentParser(prog="python benchmarks/backends.py train",
                                      description="Training speed of a comparison's cells per Keras backend.")
-    parser.add_argument("--cells", default=CELLS, help="task:model pairs, comma-separated")
+    parser.add_argument("--cells", default=CELLS, help="comma-separated: TASK:MODEL (the default run's settings), "
+                        "PROTOCOL/CELL (a protocol's cell) or cifar10_parity (its train step)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per fit (the first compiles; >= 2)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--max-train-examples", type=int, default=6000)
-    parser.add_argument("--steps", type=int, default=20, help="bare train steps timed")
+    parser.add_argument("--max-train-examples", type=int, default=6000, help="cap on each cell's training examples")
+    parser.add_argument("--steps", type=int, default=20, help="bare train steps timed, at most (at least 3)")
+    parser.add_argument("--step-seconds", type=float, default=10.0, help="... or as many as fit in this many seconds")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="start no further repeat that would end after this many minutes (judged by the last)")
     parser.add_argument("--python", action="append", default=[], metavar="BACKEND=PATH")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--out", default=TRAIN_REPORT)

@@ -1,28 +1,35 @@
-"""Forward + backward time of every relu_zoo activation layer against Keras' own layer and TensorFlow's plain op,
-in TensorFlow graph mode and under XLA.
+"""Forward + backward time of every relu_zoo activation layer against Keras' own layer and the backend's plain op:
+on TensorFlow in graph mode and under XLA, on JAX under `jax.jit`, on PyTorch in eager autograd.
 
-    python benchmarks/layers.py [--shape 256,32,32,64] [--repeats 7] [--modes graph,xla] [--layers relu,gelu]
-                                [--unfused prelu,rrelu] [--conv] [--clock wall|cpu]
-                                [--json benchmarks/reports/layers/cpu.json]
+    python benchmarks/layers.py [--backends tensorflow,jax,torch] [--python jax=PATH ...] [--shape 256,32,32,64]
+                                [--repeats 7] [--modes graph,xla] [--layers relu,gelu] [--unfused prelu,rrelu]
+                                [--conv] [--clock wall|cpu] [--json benchmarks/reports/layers/cpu.json]
 
-Each candidate is a `tf.function` computing the gradient of `sum(f(x) * cotangent)` with respect to the input and
-the layer's weights. Mode `graph` runs it without XLA: what Keras' `fit` runs on a CPU, where Keras turns XLA off
-(relu_zoo's activations compile their own element-wise passes as XLA clusters inside that graph, which `--unfused`
-compares with `RELU_ZOO_XLA=0`). Mode `xla` compiles the whole step (`jit_compile=True`). `--conv` adds a
-Conv2D 3x3 + bias + activation step for the activations TensorFlow's graph optimizer fuses into the convolution
-(relu, relu6, leaky_relu, elu), each against the same step with Keras' layer.
+Each candidate computes the gradient of `sum(f(x) * cotangent)` with respect to the input and the layer's weights,
+the way each backend trains by default. On TensorFlow it is a `tf.function`: mode `graph` runs it without XLA, what
+Keras' `fit` runs on a CPU, where Keras turns XLA off (relu_zoo's activations compile their own element-wise passes
+as XLA clusters inside that graph, which `--unfused` compares with `RELU_ZOO_XLA=0`); mode `xla` compiles the whole
+step (`jit_compile=True`). `--conv` adds a Conv2D 3x3 + bias + activation step for the activations TensorFlow's
+graph optimizer fuses into the convolution (relu, relu6, leaky_relu, elu), each against the same step with Keras'
+layer. On JAX (mode `jit`) it is `jax.jit` of `jax.grad`, against `jax.nn`'s function; on PyTorch (mode `eager`)
+`torch.autograd.grad`, against `torch.nn.functional`'s. Each backend runs in its own process (Keras picks its
+backend once per process): this interpreter where it has the backend's package, else the one `--python
+backend=path` names (benchmarks/backends.py's `interpreters`).
 
 Candidates of one mode are timed round-robin, the order rotating each repetition, so that load from other
 processes hits them alike; a ratio is the median of one candidate's times over the median of the other's, both
 measured in the same run. Absolute times on a shared machine mean little. `--json` stores every repetition's time,
-the ratios, the CPU and the command, and writes the table as markdown beside it (`README.md`).
+the ratios, the CPU and the command, and writes the tables as markdown beside it (`README.md`).
 """
 
 import argparse
+import importlib
 import json
 import os
 import platform
+import shlex
 import statistics
+import subprocess
 import sys
 import time
 
@@ -30,73 +37,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-# Targets, as ratios. The first two of each activation that Keras or TensorFlow has, forward + backward in each mode.
+if not __package__:  # `python benchmarks/layers.py`: the checkout's root, so that `benchmarks` imports
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import backends as backend_bench, reporting  # noqa: E402
+from benchmarks.layer_steps import (  # noqa: E402,F401  (public here too: the report's tables name them)
+    BASE, CONV_SHAPE, KERAS_MATCH, KERAS_NAMES, MODES, OWN_OPS, PLAIN_OPS, backend_steps, candidates, make_step,
+)
+
+# Targets, as ratios. The first two of each activation that Keras or the backend has, forward + backward in each mode.
 AT_MOST_KERAS = 1.0  # ÷ Keras' own layer
-AT_MOST_PLAIN = 1.1  # ÷ TensorFlow's plain op (`PLAIN_OPS`)
+AT_MOST_PLAIN = 1.1  # ÷ the backend's plain op (`PLAIN_OPS`, `OWN_OPS`)
 # ÷ tf.nn.relu in graph mode, as earlier reports stated them; RReLU's holds for its median and slowest repetition.
 TARGETS = {"leaky_relu": 1.2, "prelu": 1.6, "rrelu (training)": 2.0}
-
-KERAS_MATCH = {
-    "relu": lambda keras: keras.layers.ReLU(),
-    "relu6": lambda keras: keras.layers.ReLU(max_value=6.0),
-    "leaky_relu": lambda keras: keras.layers.LeakyReLU(negative_slope=0.01),
-    "prelu": lambda keras: keras.layers.PReLU(shared_axes=[1, 2]),
-    "elu": lambda keras: keras.layers.ELU(),
-    "selu": lambda keras: keras.layers.Activation("selu"),
-    "gelu": lambda keras: keras.layers.Activation("gelu"),
-    "silu": lambda keras: keras.layers.Activation("silu"),
-    "mish": lambda keras: keras.layers.Activation("mish"),
-    "softplus": lambda keras: keras.layers.Activation("softplus"),
-    "celu": lambda keras: keras.layers.Activation("celu"),
-}
-
-KERAS_NAMES = {
-    "relu": "ReLU", "relu6": "ReLU(max_value=6)", "leaky_relu": "LeakyReLU", "prelu": "PReLU(shared_axes=[1,2])",
-    "elu": "ELU", "selu": 'Activation("selu")', "gelu": 'Activation("gelu")', "silu": 'Activation("silu")',
-    "mish": 'Activation("mish")', "softplus": 'Activation("softplus")', "celu": 'Activation("celu")',
-}
-
-# TensorFlow's (or keras.ops') own function for an activation: (its name, a function of x, the rules of
-# docs/howto/layers.md it does not keep, which relu_zoo pays for where it costs more than the plain op).
-PLAIN_OPS = {
-    "relu": ("tf.nn.relu", lambda tf, x: tf.nn.relu(x), "NaN gradient at a NaN input (ReluGrad gives 0)"),
-    "relu6": ("tf.nn.relu6", lambda tf, x: tf.nn.relu6(x), "NaN gradient at a NaN input"),
-    "leaky_relu": ("tf.nn.leaky_relu", lambda tf, x: tf.nn.leaky_relu(x, 0.01),
-                   "NaN gradient at a NaN input; exact slope in float64"),
-    "elu": ("tf.nn.elu", lambda tf, x: tf.nn.elu(x),
-            "expm1 (the kernel's exp(x) - 1 is 20 % off at x = -1e-7); NaN gradient at a NaN input"),
-    "selu": ("tf.nn.selu", lambda tf, x: tf.nn.selu(x), "expm1; derivative at 0 is scale·alpha (the kernel's: scale)"),
-    "celu": ("keras.ops.celu", lambda tf, x: _keras_ops().celu(x), "expm1; 16-bit inputs computed in float32"),
-    "gelu": ("tf.nn.gelu", lambda tf, x: tf.nn.gelu(x, approximate=False),
-             "limits at ±inf; constants in the input's dtype (the kernel's are float32)"),
-    "silu": ("tf.nn.silu", lambda tf, x: tf.nn.silu(x), "limits at ±inf (silu(-inf) = 0 and silu'(inf) = 1, not NaN)"),
-    "mish": ("x·tanh(softplus(x))", lambda tf, x: x * tf.math.tanh(tf.math.softplus(x)), "limits at ±inf"),
-    "softplus": ("tf.math.softplus", lambda tf, x: tf.math.softplus(x),
-                 "PyTorch's threshold: exactly x where beta·x > 20"),
-    "crelu": ("tf.nn.crelu", lambda tf, x: tf.nn.crelu(x), "NaN gradient at a NaN input"),
-}
-
-# The activations TensorFlow's graph optimizer (grappler's remapper) fuses into a preceding conv + bias.
-CONV_FUSED = ("relu", "relu6", "leaky_relu", "elu")
-CONV_SHAPE = (64, 32, 32, 32)  # the conv step's input; 32 filters, 3x3, "same"
-
-
-def _keras_ops():
-    import keras
-
-    return keras.ops
-
-
-def make_step(tf, fn, x, weights, cotangent, jit_compile=False):
-    @tf.function(jit_compile=jit_compile)
-    def step():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = fn(x)
-            loss = tf.reduce_sum(y * cotangent) if y.shape == cotangent.shape else tf.reduce_sum(y)
-        return tape.gradient(loss, [x, *weights])
-
-    return step
 
 
 def run(shape=(256, 32, 32, 64), repeats=15, names=None):
@@ -104,124 +57,82 @@ def run(shape=(256, 32, 32, 64), repeats=15, names=None):
     return {k: float(np.median(v)) for k, v in run_times(shape, repeats, names).items()}
 
 
-def candidates(shape=(256, 32, 32, 64), names=None, unfused=(), jit_compile=False, conv=False):
-    """{key: step} of one mode: "tf.nn.relu"; each activation's relu_zoo layer under its name (RReLU as "rrelu
-    (training)" and "rrelu (inference)"), Keras' layer as "keras:<name>", the plain op as "plain:<name>"; with
-    `unfused`, "<name> unfused" traced with `RELU_ZOO_XLA=0`; with `conv`, "conv+<name>" and "keras:conv+<name>"."""
-    import keras
-    import tensorflow as tf
-
-    import relu_zoo
-
-    x = tf.random.stateless_normal(shape, seed=[1, 2])
-    cotangent = tf.random.stateless_normal(shape, seed=[3, 4])
-
-    def step(fn, weights=()):
-        return make_step(tf, fn, x, list(weights), cotangent, jit_compile)
-
-    steps = {"tf.nn.relu": step(tf.nn.relu)}
-    for name in names or relu_zoo.list_activations():
-        layer = relu_zoo.get(name)
-        layer.build(shape)
-        if name == "rrelu":
-            steps["rrelu (training)"] = step(lambda t, layer=layer: layer(t, training=True))
-            steps["rrelu (inference)"] = step(layer)
-        else:
-            steps[name] = step(layer, layer.trainable_weights)
-        if name in KERAS_MATCH:
-            klayer = KERAS_MATCH[name](keras)
-            klayer.build(shape)
-            steps[f"keras:{name}"] = step(klayer, klayer.trainable_weights)
-        if name in PLAIN_OPS:
-            steps[f"plain:{name}"] = step(lambda t, op=PLAIN_OPS[name][1]: op(tf, t))
-    for name in unfused:
-        layer = relu_zoo.get(name)
-        layer.build(shape)
-        call = (lambda t, layer=layer: layer(t, training=True)) if name == "rrelu" else layer
-        key = "rrelu (training) unfused" if name == "rrelu" else f"{name} unfused"
-        steps[key] = step(_unfused(call), layer.trainable_weights)
-    if conv:
-        steps.update(conv_candidates(tf, keras, [n for n in CONV_FUSED if n in (names or CONV_FUSED)], jit_compile))
-    return steps
-
-
-def conv_candidates(tf, keras, names, jit_compile=False):
-    """{"conv+<name>": step, "keras:conv+<name>": step}: a Conv2D with bias and the activation after it, the
-    gradients for the input, kernel and bias (what a conv layer's training step computes)."""
-    import relu_zoo
-
-    x = tf.random.stateless_normal(CONV_SHAPE, seed=[5, 6])
-    steps = {}
-    for name in names:
-        for key, act in ((f"conv+{name}", relu_zoo.get(name)), (f"keras:conv+{name}", KERAS_MATCH[name](keras))):
-            conv = keras.layers.Conv2D(CONV_SHAPE[-1], 3, padding="same", use_bias=True)
-            conv.build(CONV_SHAPE)
-            cotangent = tf.random.stateless_normal(CONV_SHAPE, seed=[7, 8])
-            steps[key] = make_step(tf, lambda t, conv=conv, act=act: act(conv(t)), x, conv.trainable_weights,
-                                   cotangent, jit_compile)
-    return steps
-
-
 def run_times(shape=(256, 32, 32, 64), repeats=15, names=None, unfused=(), jit_compile=False, conv=False,
               clock=time.perf_counter):
-    """Seconds of every repetition of each candidate (`candidates`), timed round-robin by `clock`: wall time, or
-    `time.process_time` (the process' CPU seconds, all threads: on a machine shared with other jobs it leaves out
-    the time spent waiting for a core, which wall time counts for whichever candidate was running).
+    """Seconds of every repetition of each TensorFlow candidate (`candidates`), timed round-robin by `clock`.
 
     `unfused`: activations also timed with `RELU_ZOO_XLA=0` (as "<name> unfused"; RReLU in training, as
     "rrelu (training) unfused"), side by side.
     """
     steps = candidates(shape, names, unfused, jit_compile, conv)
-    for step in steps.values():  # trace, compile and warm up
-        for _ in range(2):
-            _ = [t.numpy() for t in step() if t is not None]
+    return time_steps({k: lambda step=step: [t.numpy() for t in step() if t is not None] for k, step in steps.items()},
+                      repeats, clock)
+
+
+def time_steps(steps, repeats, clock=time.perf_counter):
+    """Seconds of every repetition of each of `steps` ({key: a function that runs a step and waits for it}), after
+    two calls each (tracing, compiling, warming up), timed round-robin, the order rotating each repetition, by
+    `clock`: wall time, or `time.process_time` (the process' CPU seconds, all threads: on a machine shared with
+    other jobs it leaves out the time spent waiting for a core, which wall time counts for whichever candidate ran).
+    """
+    for step in steps.values():
+        step()
+        step()
     keys = list(steps)
     times = {k: [] for k in keys}
     for rep in range(repeats):
         for key in keys[rep % len(keys):] + keys[:rep % len(keys)]:
             start = clock()
-            _ = [t.numpy() for t in steps[key]() if t is not None]
+            steps[key]()
             times[key].append(clock() - start)
     return times
 
 
-def _unfused(call):
-    """`call` traced with `RELU_ZOO_XLA=0`: relu_zoo's element-wise math as separate TensorFlow ops."""
+def worker(backend, shape, repeats, names=None, modes=("graph", "xla"), unfused=(), conv=False, clock="wall"):
+    """This process's backend (`backend`, checked) timed: {"modes": {mode: seconds of every repetition}, "versions",
+    "threads"}, and on TensorFlow whether it runs its oneDNN kernels; each mode's table printed to stderr."""
+    import keras
 
-    def traced(t):
-        previous = os.environ.get("RELU_ZOO_XLA")
-        os.environ["RELU_ZOO_XLA"] = "0"
-        try:
-            return call(t)
-        finally:
-            if previous is None:
-                del os.environ["RELU_ZOO_XLA"]
-            else:
-                os.environ["RELU_ZOO_XLA"] = previous
+    assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
+    module = importlib.import_module(backend)
+    result = {"modes": {}, "versions": {backend: module.__version__, "keras": keras.__version__,
+                                        "python": platform.python_version()}, "threads": {"cpus": os.cpu_count()}}
+    if backend == "tensorflow":
+        from relu_zoo.run import machine
 
-    return traced
+        result["onednn"] = machine.onednn_enabled()
+        for mode in modes:
+            result["modes"][mode] = run_times(shape, repeats, names, unfused=unfused if mode == "graph" else (),
+                                              jit_compile=mode == "xla", conv=conv, clock=CLOCKS[clock])
+        result["threads"].update(intra_op=module.config.threading.get_intra_op_parallelism_threads(),
+                                 inter_op=module.config.threading.get_inter_op_parallelism_threads())
+    else:
+        result["modes"][MODES[backend][0]] = time_steps(backend_steps(backend, shape, names), repeats, CLOCKS[clock])
+        result["threads"].update({"torch": module.get_num_threads()} if backend == "torch"
+                                 else {"XLA_FLAGS": os.environ.get("XLA_FLAGS")})
+    for mode, times in result["modes"].items():
+        medians = {k: float(np.median(v)) for k, v in times.items()}
+        print(f"## {backend} {mode}: shape {shape}, {repeats} repetitions\n\n{table(medians, BASE[backend])}\n",
+              file=sys.stderr, flush=True)
+    return result
 
 
-def table(medians):
-    """The graph-mode table of earlier reports: every candidate ÷ tf.nn.relu and ÷ the matching Keras layer."""
-    base = medians["tf.nn.relu"]
-    lines = [f"forward+backward, median; tf.nn.relu = {1000 * base:.1f} ms", "",
-             "| layer | ms | × tf.nn.relu | matching Keras layer | × Keras | target |",
-             "|---|---:|---:|---|---:|---|"]
+def table(medians, base="tf.nn.relu"):
+    """A quick table of one mode's medians: every relu_zoo candidate ÷ `base` (the backend's relu), ÷ the matching
+    Keras layer and ÷ the plain op."""
+    lines = [f"forward+backward, median; {base} = {1000 * medians[base]:.1f} ms", "",
+             f"| layer | ms | × {base} | matching Keras layer | × Keras | × plain op |",
+             "|---|---:|---:|---|---:|---:|"]
     for key, value in medians.items():
-        if key.startswith(("keras:", "plain:", "conv+")) or key == "tf.nn.relu":
+        if key.startswith(("keras:", "plain:", "conv+")) or key == base:
             continue
         name = key.split(" ")[0]
-        keras_key = f"keras:{name}"
         keras_cells = ("–", "–")
-        if keras_key in medians:
-            keras_cells = (f"`{KERAS_NAMES.get(name, name)}`", f"{value / medians[keras_key]:.2f}")
-        target = ""
-        if key in TARGETS:
-            ratio = value / base
-            target = f"≤ {TARGETS[key]}× {'PASS' if ratio <= TARGETS[key] else 'MISS'}"
-        lines.append(f"| {key} | {1000 * value:.1f} | {value / base:.2f} | {keras_cells[0]} | {keras_cells[1]} | "
-                     f"{target} |")
+        if f"keras:{name}" in medians:
+            keras_cells = (f"`{KERAS_NAMES.get(name, name)}`", f"{value / medians[f'keras:{name}']:.2f}")
+        plain = f"{value / medians[f'plain:{key}']:.2f}" if f"plain:{key}" in medians else "–"
+        lines.append(f"| {key} | {1000 * value:.1f} | {value / medians[base]:.2f} | {keras_cells[0]} | "
+                     f"{keras_cells[1]} | {plain} |")
     return "\n".join(lines)
 
 
@@ -232,49 +143,64 @@ def ratio(times, key, base):
             "min": round(min(per_rep), 3), "max": round(max(per_rep), 3)}
 
 
-def rows(times):
-    """One row per relu_zoo candidate of a mode: its ratios to Keras' layer, the plain op and tf.nn.relu, and
-    whether it meets its targets (`None` where it has none)."""
+def rows(times, base="tf.nn.relu", plain_ops=PLAIN_OPS, targets=TARGETS):
+    """One row per relu_zoo candidate of a mode: its ratios to Keras' layer, the plain op (of `plain_ops`) and
+    `base` (the backend's relu), and whether it meets its targets (`None` where it has none; `targets`: ÷ `base`)."""
     out = []
     for key in times:
-        if key.startswith(("keras:", "plain:")) or key == "tf.nn.relu":
+        if key.startswith(("keras:", "plain:")) or key == base:
             continue
         name = key.split(" ")[0]
         row = {"candidate": key, "ms": round(1000 * statistics.median(times[key]), 2),
-               "relu": ratio(times, key, "tf.nn.relu")}
+               "relu": ratio(times, key, base)}
         if f"keras:{name}" in times:
             row["keras"] = ratio(times, key, f"keras:{name}")
-        if key == name and name in PLAIN_OPS:
-            row["plain"] = {**ratio(times, key, f"plain:{name}"), "op": PLAIN_OPS[name][0],
-                            "rules": PLAIN_OPS[name][2]}
+        if f"plain:{key}" in times and key in plain_ops:
+            row["plain"] = {**ratio(times, key, f"plain:{key}"), "op": plain_ops[key][0], "rules": plain_ops[key][2]}
         met = []
         if "keras" in row:
             met.append(row["keras"]["median"] <= AT_MOST_KERAS)
         if "plain" in row:
             met.append(row["plain"]["median"] <= AT_MOST_PLAIN)
-        if key in TARGETS:
+        if key in targets:
             # "Stable" for RReLU: the median meets it and so does the slowest repetition's ratio.
-            met.append(row["relu"]["median"] <= TARGETS[key]
-                       and (key != "rrelu (training)" or row["relu"]["max"] <= TARGETS[key]))
+            met.append(row["relu"]["median"] <= targets[key]
+                       and (key != "rrelu (training)" or row["relu"]["max"] <= targets[key]))
         row["met"] = all(met) if met else None
         out.append(row)
     return out
 
 
-def report(times_by_mode, shape, repeats, command, clock="wall"):
-    """The stored report: the machine, the command, every repetition's seconds and the rows of each mode."""
-    import keras
-    import tensorflow as tf
+def _modes(times_by_mode, base, plain_ops, targets):
+    return {mode: {"rows": rows(times, base, plain_ops, targets),
+                   "seconds": {k: [round(t, 6) for t in v] for k, v in times.items()}}
+            for mode, times in times_by_mode.items()}
 
+
+def report(times_by_mode, shape, repeats, command, clock="wall", others=None, tensorflow=None):
+    """The stored report: the machine, the command, every repetition's seconds and the rows of each mode;
+    TensorFlow's modes (`times_by_mode`) at the top, as earlier reports, and each other backend's (`others`:
+    {backend: `worker()`'s result}) under "backends". `tensorflow`: the TensorFlow worker's result (default: this
+    process's versions)."""
     from relu_zoo.run import machine
 
-    return {"command": command, "cpu": machine.cpu(), "machine": platform.machine(),
-            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
-            "onednn": machine.onednn_enabled(), "shape": list(shape), "conv_shape": list(CONV_SHAPE),
-            "repeats": repeats, "clock": clock,
-            "targets": {"keras": AT_MOST_KERAS, "plain": AT_MOST_PLAIN, "relu": TARGETS},
-            "modes": {mode: {"rows": rows(times), "seconds": {k: [round(t, 6) for t in v] for k, v in times.items()}}
-                      for mode, times in times_by_mode.items()}}
+    if tensorflow is None:
+        import keras
+        import tensorflow as tf
+
+        tensorflow = {"versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                                   "python": platform.python_version()}, "onednn": machine.onednn_enabled()}
+    stored = {"command": command, "cpu": machine.cpu(), "machine": platform.machine(),
+              "versions": tensorflow.get("versions", {}), "onednn": tensorflow.get("onednn"), "shape": list(shape),
+              "conv_shape": list(CONV_SHAPE), "repeats": repeats, "clock": clock,
+              "targets": {"keras": AT_MOST_KERAS, "plain": AT_MOST_PLAIN, "relu": TARGETS},
+              "modes": _modes(times_by_mode, BASE["tensorflow"], PLAIN_OPS, TARGETS)}
+    if "threads" in tensorflow:
+        stored["threads"] = tensorflow["threads"]
+    stored["backends"] = {b: {"base": BASE[b], "versions": r["versions"], "threads": r["threads"],
+                              "modes": _modes(r["modes"], BASE[b], OWN_OPS[b], {})}
+                          for b, r in (others or {}).items()}
+    return stored
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -282,11 +208,13 @@ CLOCK_TEXT = {"wall": "wall time", "cpu": "CPU time of the process, all threads 
                                     "with other jobs, whose load wall time would charge to whichever candidate ran)"}
 
 MODE_TEXT = {"graph": "TensorFlow graph mode (`tf.function`, no XLA: what `fit` runs on a CPU)",
-             "xla": "XLA (`tf.function(jit_compile=True)`)"}
+             "xla": "XLA (`tf.function(jit_compile=True)`)",
+             "jit": "JAX (`jax.jit` of `jax.value_and_grad`)", "eager": "PyTorch (eager autograd)"}
+BACKEND_TEXT = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def markdown(stored):
-    """The stored report as a page: one table per mode, then the rules that cost time."""
+    """The stored report as a page: one table per backend and mode, then the rules that cost time."""
     from relu_zoo.run import machine
 
     def cell(r):
@@ -294,73 +222,104 @@ def markdown(stored):
 
     shape = ", ".join(map(str, stored["shape"]))
     clock = stored.get("clock", "wall")
+    others = stored.get("backends", {})
+    versions = [f"{BACKEND_TEXT[b]} {part['versions'][b]} (Keras {part['versions']['keras']}"
+                + (f", {part['threads']['torch']} threads)" if "torch" in part["threads"] else ")")
+                for b, part in others.items()]
     lines = ["# Layer speed", "", f"Forward + backward of one layer on a ({shape}) float32 tensor; each cell is the "
              f"ratio of medians over {stored['repeats']} round-robin repetitions, with the range of the "
              f"per-repetition ratios, measured in {CLOCK_TEXT[clock]}. Targets: ≤ "
-             f"{stored['targets']['keras']}× Keras' own layer and ≤ {stored['targets']['plain']}× TensorFlow's "
+             f"{stored['targets']['keras']}× Keras' own layer and ≤ {stored['targets']['plain']}× the backend's "
              "plain op in every mode; RReLU in training ≤ 2.0× tf.nn.relu in graph mode, median and slowest "
              "repetition. Conv rows: a Conv2D 3×3 with bias and the activation "
-             f"(input {tuple(stored['conv_shape'])}), against the same with Keras' layer.", "",
+             f"(input {tuple(stored['conv_shape'])}), against the same with Keras' layer. Each backend ran in its "
+             "own process, one after the other.", "",
              f"`{stored['command']}`", "",
-             f"CPU: {machine.cpu_text(stored['cpu'])}; TensorFlow {stored['versions']['tensorflow']}, Keras "
-             f"{stored['versions']['keras']}, oneDNN {'on' if stored['onednn'] else 'off'}."]
+             f"CPU: {machine.cpu_text(stored['cpu'])}; TensorFlow {stored['versions'].get('tensorflow', '–')}, Keras "
+             f"{stored['versions'].get('keras', '–')}, oneDNN {'on' if stored['onednn'] else 'off'}"
+             + "".join(f"; {v}" for v in versions) + "."]
     costs = []
-    for mode, part in stored["modes"].items():
-        lines += ["", f"## {MODE_TEXT.get(mode, mode)}", "",
-                  "| layer | ms | × Keras' layer | × plain op | plain op | × tf.nn.relu | met |",
-                  "|---|---:|---:|---:|---|---:|---|"]
-        for row in part["rows"]:
-            plain = row.get("plain")
-            met = {True: "yes", False: "**no**", None: ""}[row["met"]]
-            lines.append(f"| {row['candidate']} | {row['ms']:.1f} | {cell(row.get('keras'))} | {cell(plain)} | "
-                         f"{('`' + plain['op'] + '`') if plain else '–'} | {cell(row['relu'])} | {met} |")
-            if plain and plain["median"] > 1.0:
-                costs.append(f"- {row['candidate']} ({mode}): {plain['median']:.2f}× `{plain['op']}`, which "
-                             f"does not keep: {plain['rules']}.")
+    sections = [("tensorflow", "tf.nn.relu", stored["modes"])] + [(b, p["base"], p["modes"]) for b, p in others.items()]
+    for backend, base, modes in sections:
+        for mode, part in modes.items():
+            lines += ["", f"## {MODE_TEXT.get(mode, mode)}", "",
+                      f"| layer | ms | × Keras' layer | × plain op | plain op | × {base} | met |",
+                      "|---|---:|---:|---:|---|---:|---|"]
+            for row in part["rows"]:
+                plain = row.get("plain")
+                met = {True: "yes", False: "**no**", None: ""}[row["met"]]
+                lines.append(f"| {row['candidate']} | {row['ms']:.1f} | {cell(row.get('keras'))} | {cell(plain)} | "
+                             f"{('`' + plain['op'] + '`') if plain else '–'} | {cell(row['relu'])} | {met} |")
+                if plain and plain["median"] > 1.0:
+                    where = mode if backend == "tensorflow" else BACKEND_TEXT[backend]
+                    costs.append(f"- {row['candidate']} ({where}): {plain['median']:.2f}× `{plain['op']}`, which "
+                                 f"does not keep: {plain['rules']}.")
     if costs:
         lines += ["", "## What the rules cost", "",
-                  "Rows slower than TensorFlow's plain op, which computes the same function without the edge rules "
+                  "Rows slower than the backend's plain op, which computes the same function without the edge rules "
                   "(docs/howto/layers.md) named here: the ratio bounds what keeping them costs, measured with "
                   "(relu_zoo) and without (the plain op) in the same run.", "", *costs]
     return "\n".join(lines) + "\n"
 
 
+def recorded(argv):
+    """The command as a report keeps it: `--python backend=PATH` as `backend=$BACKEND_PYTHON` (a variable for the
+    reader's own interpreter), paths in the checkout relative to it."""
+    args = [f"{a.split('=')[0]}=${a.split('=')[0].upper()}_PYTHON" if before == "--python" else reporting.portable(a)
+            for before, a in zip([None, *argv], argv)]
+    return " ".join(["python benchmarks/layers.py", *(a if "$" in a else shlex.quote(a) for a in args)])
+
+
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python benchmarks/layers.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--backends", default=",".join(backend_bench.BACKENDS),
+                        help="comma-separated: tensorflow (modes graph, xla), jax (jit), torch (eager)")
+    parser.add_argument("--python", action="append", default=[], metavar="BACKEND=PATH",
+                        help="the Python to run BACKEND with (a venv that has it)")
     parser.add_argument("--shape", default="256,32,32,64", help="input shape, comma-separated")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--modes", default="graph,xla", help="comma-separated: graph (no XLA), xla (jit_compile)")
+    parser.add_argument("--modes", default="graph,xla", help="TensorFlow's, comma-separated: graph (no XLA), xla")
     parser.add_argument("--layers", default=None, help="comma-separated subset of activations")
     parser.add_argument("--unfused", default="", help="comma-separated activations also timed with RELU_ZOO_XLA=0 "
                                                        "(their element-wise math unfused), side by side, graph mode")
-    parser.add_argument("--conv", action="store_true", help="also time conv + bias + activation steps")
+    parser.add_argument("--conv", action="store_true", help="also time conv + bias + activation steps (TensorFlow)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall time, or cpu: the process' CPU seconds (for a machine shared with other jobs)")
-    parser.add_argument("--markdown", default=None, help="also write the graph-mode table to this file")
+    parser.add_argument("--markdown", default=None, help="also write TensorFlow's first mode's table to this file")
     parser.add_argument("--json", default=None, help="store the report here, and its markdown as README.md beside")
+    parser.add_argument("--worker", choices=backend_bench.BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     shape = tuple(int(s) for s in args.shape.split(","))
     names = args.layers.split(",") if args.layers else None
-    times_by_mode = {}
-    for mode in args.modes.split(","):
-        unfused = [u for u in args.unfused.split(",") if u] if mode == "graph" else []
-        times_by_mode[mode] = run_times(shape, args.repeats, names, unfused=unfused, jit_compile=mode == "xla",
-                                        conv=args.conv, clock=CLOCKS[args.clock])
-        medians = {k: float(np.median(v)) for k, v in times_by_mode[mode].items()}
-        print(f"## {mode}: shape {shape}, {args.repeats} repetitions\n\n" + table(medians) + "\n", flush=True)
-    command = "python benchmarks/layers.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    stored = report(times_by_mode, shape, args.repeats, command.strip(), args.clock)
+    if args.worker:
+        print(json.dumps(worker(args.worker, shape, args.repeats, names, args.modes.split(","),
+                                [u for u in args.unfused.split(",") if u], args.conv, args.clock)))
+        return 0
+    pythons = backend_bench.interpreters(dict(p.split("=", 1) for p in args.python))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results = {}
+    for backend in args.backends.split(","):
+        if backend not in pythons:
+            print(f"{backend}: skipped, no Python with it (pass --python {backend}=PATH)", file=sys.stderr)
+            continue
+        env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu",
+               "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run([pythons[backend], os.path.abspath(__file__), "--worker", backend, *argv],
+                              stdout=subprocess.PIPE, text=True, env=env)
+        if done.returncode:
+            sys.exit(f"{backend} failed (exit {done.returncode})")
+        results[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+    tensorflow = results.pop("tensorflow", {"modes": {}})
+    stored = report(tensorflow["modes"], shape, args.repeats, recorded(argv), args.clock, results, tensorflow)
     text = markdown(stored)
     print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table({k: float(np.median(v)) for k, v in times_by_mode[args.modes.split(",")[0]].items()}) + "\n")
+    if args.markdown and tensorflow["modes"]:
+        first = next(iter(tensorflow["modes"].values()))
+        reporting.write_text(args.markdown, table({k: float(np.median(v)) for k, v in first.items()}) + "\n")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(stored, f, indent=1)
-        with open(os.path.join(os.path.dirname(os.path.abspath(args.json)), "README.md"), "w") as f:
-            f.write(text)
+        reporting.write_json(args.json, stored)
+        reporting.write_text(os.path.join(os.path.dirname(os.path.abspath(args.json)), "README.md"), text)
     return 0
 
 

@@ -1,6 +1,7 @@
-"""How relu_zoo's own programs start TensorFlow: with its oneDNN kernels on and without its start-up notices.
+"""How relu_zoo's own programs start TensorFlow: with its oneDNN kernels on and without its start-up notices (and,
+on Keras' torch backend, PyTorch's threads sleeping when idle).
 
-Both are choices for relu_zoo's commands, the programs `relu_zoo._logs.is_command` names (the `relu-zoo` script,
+These are choices for relu_zoo's commands, the programs `relu_zoo._logs.is_command` names (the `relu-zoo` script,
 `python -m relu_zoo.<module>`, the checkout's `train.py` and `benchmarks/*.py`), not for a program that imports
 relu_zoo as a library: there `import relu_zoo` sets no environment variable, captures no file descriptor and leaves
 TensorFlow's kernels as TensorFlow chooses them (tests/test_startup.py).
@@ -13,6 +14,11 @@ TensorFlow's kernels as TensorFlow chooses them (tests/test_startup.py).
   absl lines come from, which no log level hides); `TF_CPP_MIN_LOG_LEVEL=3` is set unless it is set, which hides
   the runtime C++ lines (errors still reach Python as exceptions). `--verbose 2` or `RELU_ZOO_VERBOSE=2` shows
   everything.
+- PyTorch's idle threads sleep: on Keras' torch backend a command sets `OMP_WAIT_POLICY=PASSIVE` unless it is set
+  (PyTorch's OpenMP library reads it when it loads). By default an OpenMP thread that finishes its share of an op
+  spins, holding its core, before it sleeps; where other processes, or the `tf.data` threads reading the data in
+  the same process, want the core, every op waits for them: the mnist `cnn_small` train step took 6-72× as long
+  on a shared 2-core CPU (docs/howto/backends.md). `OMP_WAIT_POLICY=ACTIVE` spins.
 
 On Keras' JAX and PyTorch backends TensorFlow is no part of the model, but where it is installed it still loads
 (`relu_zoo.tasks` reads the data with `tf.data`; Keras itself imports it to save a model or to seed): a command
@@ -42,6 +48,8 @@ def start():
     on Keras' other backends where TensorFlow is not installed, or when called again."""
     if _STARTED or not _logs.is_command():
         return
+    if _logs.keras_backend() == "torch" and "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     training = _logs.keras_backend() == "tensorflow"
     if not training and importlib.util.find_spec("tensorflow") is None:
         return

@@ -88,9 +88,11 @@ def fused_elementwise(fn, x, *params, forward=None, grad=None, grad_of_output=Fa
 
     Elsewhere (eagerly, fusion off, other backends) it is `fn(x, *params)` itself.
     """
+    if not fusion_enabled():  # first: on other backends, TensorFlow is not imported
+        return fn(x, *params)
     import tensorflow as tf
 
-    if not fusion_enabled() or tf.executing_eagerly():
+    if tf.executing_eagerly():
         return fn(x, *params)
     backward = fused(grad) if grad is not None else fused(_differentiated(fn))
 

@@ -169,6 +169,13 @@ class ActivationSpec:
         return ACTIVATIONS.get(self.name).family if self.source in BUILTIN else None
 
     @property
+    def ranks(self):
+        """The input ranks the activation's layer takes (its record's `ranks`, for one that draws on each element's
+        context); None where it takes any rank, or for a plug-in or an unregistered layer, whose ranks no record
+        states."""
+        return ACTIVATIONS.get(self.name).ranks if self.source in BUILTIN else None
+
+    @property
     def label(self):
         """A stable, readable label: 'leaky_relu' or 'leaky_relu:negative_slope=0.2'; a plug-in's 'module:attr'
         (with its parameters) or entry-point name. Run ids and reports are made of it."""

@@ -32,13 +32,15 @@ import math
 import keras
 from keras import ops
 
+from relu_zoo._elementwise import elementwise, gelu_erf_kernel, mish_kernel, on_torch, silu_kernel, softplus_kernel
 from relu_zoo._numerics import in_float32, nan_gradient, non_positive, select, with_asymptotes, with_slope, with_tensors
-from relu_zoo import modern_activations
-from relu_zoo._slopes import apl_kernel, prelu_kernel, rrelu_training, srelu_kernel
+from relu_zoo import context_activations, modern_activations
+from relu_zoo._slopes import apl_kernel, prelu_kernel, rrelu_training, srelu_kernel, uniform_slopes
 from relu_zoo._xla import fused, fused_elementwise, unfused
 from relu_zoo.modern_activations import (  # noqa: F401  (public here: the math of every activation, one namespace)
-    acon_c, hard_sigmoid, hard_swish, quick_gelu, squared_relu, star_relu, xielu,
+    acon_c, hard_sigmoid, hard_swish, pau, quick_gelu, squared_relu, star_relu, xielu,
 )
+from relu_zoo.context_activations import dy_relu, frelu, meta_acon  # noqa: F401  (public here, as above)
 
 # Klambauer et al. 2017, eq. (14): the fixed point of mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -59,9 +61,11 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     if negative_slope == 0 and threshold == 0 and max_value is None:
         # TensorFlow's own Relu kernel forward (grappler fuses a conv + bias into it), one loop backward reading
         # the output, as Keras' ReLU does.
-        return fused_elementwise(_plain_relu, x, forward=ops.relu, grad=_relu_backward, grad_of_output=True)
+        return elementwise(_plain_relu, x, forward=ops.relu, grad=_relu_backward, grad_of_output=True,
+                           torch=lambda kernels, v: kernels.relu(v))
     if negative_slope == 0 and threshold == 0 and max_value == 6:
-        return fused_elementwise(_relu6, x, forward=ops.relu6, grad=_relu6_backward, grad_of_output=True)
+        return elementwise(_relu6, x, forward=ops.relu6, grad=_relu6_backward, grad_of_output=True,
+                           torch=lambda kernels, v: kernels.relu6(v))
     return fused_elementwise(_relu, x, negative_slope, max_value, threshold)
 
 
@@ -140,7 +144,8 @@ def leaky_relu(x, negative_slope=0.01):
         # TensorFlow's LeakyRelu kernel forward (grappler fuses a conv + bias into it), one loop backward.
         return fused_elementwise(_leaky_relu, x, negative_slope, forward=ops.leaky_relu, grad=_leaky_relu_backward,
                                  grad_of_output=True)
-    return fused_elementwise(_leaky_relu, x, negative_slope)
+    return elementwise(_leaky_relu, x, negative_slope,
+                       torch=(lambda kernels, v: kernels.leaky_relu(v, negative_slope)) if negative_slope > 0 else None)
 
 
 def _tensorflow_kernel(x):
@@ -231,6 +236,14 @@ def rrelu(x, lower=1.0 / 8.0, upper=1.0 / 3.0, training=False, seed=None, invers
     """
     if not training:
         return leaky_relu(x, negative_slope=rrelu_inference_slope(lower, upper, inverse))
+    if inverse or lower >= 2.0 ** -24:  # no zero slope, whose limit at -inf PyTorch's kernel would make NaN
+        def slopes(v):
+            a = uniform_slopes(ops.shape(v), lower, upper, v.dtype, seed)
+            return ops.reciprocal(a) if inverse else a
+
+        y = on_torch(lambda kernels, v: kernels.random_slope_relu(v, slopes), x)
+        if y is not None:
+            return y
     return rrelu_training(x, lower, upper, inverse, seed)
 
 
@@ -321,7 +334,7 @@ def elu(x, alpha=1.0):
     `f(x) = x` for `x > 0`, else `alpha * (exp(x) - 1)`. Derivative at 0: `alpha`.
     Uses `expm1`: TensorFlow's fused `elu` computes `exp(x) - 1`, which is 20% off at x = -1e-7.
     """
-    return fused_elementwise(_elu, x, alpha)
+    return elementwise(_elu, x, alpha, torch=lambda kernels, v: kernels.elu(v, alpha))
 
 
 def _elu(x, alpha):
@@ -334,7 +347,7 @@ def celu(x, alpha=1.0):
 
     `f(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`. Derivative at 0: 1.
     """
-    return fused_elementwise(_celu_wide, x, alpha)
+    return elementwise(_celu_wide, x, alpha, torch=lambda kernels, v: kernels.elu(v, alpha, 1.0, 1.0 / alpha))
 
 
 def _celu_wide(x, alpha):
@@ -355,7 +368,7 @@ def selu(x):
     for `elu`). Written out because backends disagree at 0: TensorFlow's fused op gives `scale`, JAX
     `scale * alpha`.
     """
-    return fused_elementwise(_selu, x)
+    return elementwise(_selu, x, torch=lambda kernels, v: kernels.elu(v, SELU_ALPHA, SELU_SCALE))
 
 
 def _selu(x):
@@ -369,7 +382,9 @@ def gelu(x, approximate=False):
 
     `approximate=True` uses the tanh approximation of the paper. Derivative at 0: 0.5.
     """
-    return fused_elementwise(_gelu_approximate if approximate else _gelu_exact, x)
+    if approximate:
+        return fused_elementwise(_gelu_approximate, x)
+    return elementwise(_gelu_exact, x, torch=lambda kernels, v: kernels.gelu(v))
 
 
 def _gelu_approximate(x):
@@ -381,20 +396,16 @@ def _gelu_approximate(x):
 
 def _gelu_exact(x):
     # The exact form is finite at every finite x, and accurate far into its tail (-1e-25 at x = -10.5 in float32,
-    # -2e-298 at x = -37 in float64): only ±inf take the asymptote.
-    return with_asymptotes(_gelu_erf, x)
+    # -2e-298 at x = -37 in float64): only ±inf take the limits.
+    return in_float32(gelu_erf_kernel, x)
 
 
 # Written out rather than `tf.nn.gelu`, which rounds its constants (1/sqrt(2), 0.044715) to float32 even for
-# float64 inputs (relative error 3e-8). The exact form uses erfc, as TensorFlow does, because PyTorch's
-# `1 + erf(x / sqrt(2))` cancels for negative x (2e-5 relative error at x = -3). The tanh form is PyTorch's
+# float64 inputs (relative error 3e-8). The exact form (`gelu_erf_kernel`) uses erfc, as TensorFlow does, because
+# PyTorch's `1 + erf(x / sqrt(2))` cancels for negative x (2e-5 relative error at x = -3). The tanh form is PyTorch's
 # function with `(1 + tanh(u)) / 2` written as `sigmoid(2u)`: PyTorch's `1 + tanh(u)` cancels for negative x
 # too; in float32 its value and derivative are 30 % off at x = -5 and exactly 0 from x = -5.06 (with
 # TensorFlow's tanh from x = -4.84, where the derivative is -4.2e-6).
-def _gelu_erf(x):
-    return 0.5 * x * ops.erfc(-x * math.sqrt(0.5))
-
-
 def _gelu_tanh(x):
     return x * ops.sigmoid(math.sqrt(8.0 / math.pi) * (x + 0.044715 * x * x * x))
 
@@ -405,21 +416,21 @@ def silu(x):
 
     Derivative at 0: 0.5.
     """
-    return fused_elementwise(_silu, x)
+    return elementwise(_silu, x, torch=lambda kernels, v: kernels.silu(v))
 
 
 def _silu(x):
-    return with_asymptotes(ops.silu, x)
+    return in_float32(silu_kernel, x)
 
 
 @_register
 def mish(x):
     """Mish (Misra 2019): `x * tanh(softplus(x))`. Derivative at 0: `tanh(log 2) = 0.6`."""
-    return fused_elementwise(_mish, x)
+    return elementwise(_mish, x, torch=lambda kernels, v: kernels.mish(v))
 
 
 def _mish(x):
-    return with_asymptotes(lambda v: v * ops.tanh(ops.softplus(v)), x)
+    return in_float32(mish_kernel, x)
 
 
 @_register
@@ -431,20 +442,12 @@ def softplus(x, beta=1.0, threshold=20.0):
     `beta * x` is computed, and compared with `threshold`, in the input's dtype; 16-bit inputs are computed in
     float32 and rounded once, as PyTorch does.
     """
-    return fused_elementwise(_softplus_wide, x, beta, threshold)
+    return elementwise(_softplus_wide, x, beta, threshold,
+                       torch=lambda kernels, v: kernels.softplus(v, beta, threshold))
 
 
 def _softplus_wide(x, beta, threshold):
-    return in_float32(_softplus, x, beta, threshold)
-
-
-def _softplus(x, beta, threshold):
-    scaled = beta * x
-    # A Python number meets the tensor in its dtype (`ops.greater` would round the threshold to float32 first).
-    linear = scaled > threshold
-    # The unused branch sees 0, so that its gradient cannot be poisoned by an overflow there.
-    smooth = ops.softplus(ops.where(linear, ops.zeros_like(x), scaled)) / beta
-    return ops.where(linear, x, smooth)
+    return in_float32(softplus_kernel, x, beta, threshold)
 
 
 @_register
@@ -466,7 +469,7 @@ def _check_axis(axis, rank, name):
                          f"Received: axis={axis!r}")
 
 
-def _gated(x, gate, axis, name, exact=False):
+def _gated(x, gate, axis, name, exact=False, torch=None):
     """`a * gate(b)` with `(a, b)` the two halves of `x` along `axis` (first half the value, second the gate).
 
     The convention of `torch.nn.functional.glu` (Dauphin et al. 2017 write `(X*W + b) * sigmoid(X*V + c)`,
@@ -481,6 +484,9 @@ def _gated(x, gate, axis, name, exact=False):
     if size is not None and size % 2:
         raise ValueError(f"{name} splits axis {axis} into two halves, but it has odd size {size}. "
                          f"Received: input shape {tuple(x.shape)}")
+    y = on_torch(torch, x)  # PyTorch's own kernel, where it applies (`relu_zoo._elementwise`)
+    if y is not None:
+        return y
     if not exact:
         return in_float32(lambda v: _product_of_halves(v, gate, axis), x)
     return _product_of_halves(x, gate, axis)
@@ -499,7 +505,7 @@ def glu(x, axis=-1):
     Halves the size of `axis`. Derivative at `a = b = 0`: `sigmoid(0) = 0.5` for `a`, 0 for `b`
     (`d/db = a * sigmoid'(b)`, and `sigmoid'(0) = 0.25`).
     """
-    return _gated(x, ops.sigmoid, axis, "glu")
+    return _gated(x, ops.sigmoid, axis, "glu", torch=lambda kernels, v: kernels.glu(v, axis))
 
 
 @_register
@@ -602,7 +608,7 @@ class Partial:
 FUNCTIONS = {
     name: fn
     for name, fn in list(globals().items())
-    if inspect.isfunction(fn) and fn.__module__ in (__name__, modern_activations.__name__)
+    if inspect.isfunction(fn) and fn.__module__ in (__name__, modern_activations.__name__, context_activations.__name__)
     and not name.startswith("_")
     and next(iter(inspect.signature(fn).parameters), None) == "x"
 }

@@ -399,11 +399,14 @@ def cmd_export(argv):
                         help="then compare the export with the Keras model on the first N real test inputs, "
                              "run by the format's own runtime (needs the task's data)")
     args = parser.parse_args(argv)
+    try:
+        deploy.check_backend(args.format)  # at once: a format this backend cannot write needs nothing loaded
+    except ValueError as e:
+        return error(str(e))
     from relu_zoo import pretrained
     from relu_zoo.tasks import DatasetNotFoundError
 
     try:
-        deploy.check_backend(args.format)  # before anything loads: a format this backend cannot write
         model = pretrained.load(args.name, compile=False)
         # The check's inputs first: without the data the command fails before it writes anything, rather than
         # leaving an export that was asked to be checked and was not.

@@ -236,7 +236,10 @@ def runtime(path, format):
     if format == "saved_model":
         import tensorflow as tf
 
-        loaded = tf.saved_model.load(path)  # kept referenced: `serve` alone would lose its variables
+        # Kept referenced: `serve` alone would lose its variables. Quiet: TensorFlow warns that functions with
+        # custom gradients (a JAX export's) cannot be differentiated once loaded; serving takes none.
+        with _quiet(True):
+            loaded = tf.saved_model.load(path)
         spec = loaded.serve.input_signature[0]
 
         def run(x):

@@ -1,5 +1,6 @@
 """The ReLU family as practised today: squared ReLU and StarReLU (the feed-forward layers of Primer and the
-MetaFormers), hard sigmoid and hard swish (mobile networks), QuickGELU (CLIP), xIELU (Apertus) and ACON-C.
+MetaFormers), hard sigmoid and hard swish (mobile networks), QuickGELU (CLIP), xIELU (Apertus), ACON-C and the
+learned rational functions of PAU.
 
 Same conventions as `relu_zoo.activations` (NaN in, NaN out; the limits at ±inf; the derivative at every kink
 stated), which re-exports every public function here: users and `Partial` name them from there.
@@ -10,6 +11,8 @@ import math
 import keras
 from keras import ops
 
+from relu_zoo import _rational
+from relu_zoo._elementwise import elementwise
 from relu_zoo._numerics import in_float32, with_asymptotes, with_slope, with_tensors
 from relu_zoo._xla import broadcast_axes, fused, fused_elementwise, fusion_enabled, sum_leading
 
@@ -44,7 +47,7 @@ def hard_sigmoid(x):
 
     Derivative `1/6` on (-3, 3), else 0: at 0, `1/6`; at ±3, 0 (as PyTorch and TensorFlow).
     """
-    return fused_elementwise(_hard_sigmoid, x)
+    return elementwise(_hard_sigmoid, x, torch=lambda kernels, v: kernels.hard_sigmoid(v))
 
 
 def _hard_sigmoid(x):
@@ -71,7 +74,7 @@ def hard_swish(x):
     0 below -3, also at ±inf. `keras.activations.hard_swish` is `x * (relu6(x + 3) / 6)`: the same function up to
     rounding, but NaN at -inf (`-inf * 0`) and TensorFlow's slopes at ±3 (0 and 1).
     """
-    return fused_elementwise(_hard_swish, x)
+    return elementwise(_hard_swish, x, torch=lambda kernels, v: kernels.hard_swish(v))
 
 
 def _hard_swish(x):
@@ -284,3 +287,42 @@ def _acon_c_backward(x, p1, p2, beta, dy):
     steep = ops.logical_and(ops.equal(beta * d, 0), ops.logical_not(ops.equal(d, 0)))
     d_beta = ops.where(infinite, ops.where(steep, math.inf, 0.0), d_beta)
     return dy * slope, dy * d_d, dy * d_p2, dy * d_beta
+
+
+# Molina, Schramowski & Kersting 2020: the coefficients the paper's code starts every PAU from (ml-research/pau,
+# `pade_optimized_leakyrelu`, the default of its `PAU()`), a least-squares fit of leaky ReLU (slope 0.01) on
+# [-3, 3]; lowest degree first.
+PAU_NUMERATOR = (3.35583603e-02, 5.05000375e-01, 1.65343934e+00, 2.01001052e+00, 9.31901999e-01, 1.52424124e-01)
+PAU_DENOMINATOR = (3.30847488e-06, 3.98021568e+00, 5.12471206e-07, 3.01830109e-01)
+
+
+@_register
+def pau(x, numerator=PAU_NUMERATOR, denominator=PAU_DENOMINATOR):
+    """Padé activation unit (Molina et al. 2020) in its safe form, a rational function without poles:
+
+    ```
+    f(x) = P(x) / Q(x),  P(x) = a_0 + a_1 x + ... + a_m x**m,  Q(x) = 1 + |b_1| |x| + ... + |b_n| |x|**n
+    ```
+    `numerator` is `(a_0, ..., a_m)` and `denominator` `(b_1, ..., b_n)`, numbers or tensors that broadcast
+    against `x`; their lengths are the degrees (the paper's m = 5, n = 4). The defaults are the fit of leaky ReLU
+    the paper's code starts from. `|x|` and `|b_k|` are differentiated as `sign`, 0 at 0, as the paper's code and
+    PyTorch do: the derivative at 0 is `a_1`, and a `b_k` of 0 gets the gradient 0.
+
+    At ±inf the limits, set by the highest nonzero coefficients `a_p` and `b_q` (q = 0, `|b_0| = 1`, where every
+    b is 0): ±inf where p > q (the sign of `a_p * x**p`), `a_q / |b_q| * sign(x)**q` where p = q, else 0; the
+    derivative's likewise (`a_p / |b_q| * sign(x)**q` where p = q + 1). Where |x| > 1, P and Q are evaluated
+    divided by `|x|**q` (with 1/x for the powers below q), and P's coefficients divided by what is left of Q, so
+    that no partial result over- or underflows where f does not: `x**5` overflows float32 from |x| = 5e7, where the
+    default f is about x / 2.
+    """
+    numerator, denominator = tuple(numerator), tuple(denominator)
+    if not numerator:
+        raise ValueError(f"Argument `numerator` needs at least the coefficient a_0. Received: numerator={numerator!r}")
+    # In float32 for 16-bit inputs: x**5 overflows float16 above |x| = 9.2.
+    return in_float32(with_tensors(lambda v, *p: _pau(v, p, len(numerator))), x, *numerator, *denominator)
+
+
+def _pau(x, coefficients, size):
+    if any(tuple(ops.shape(c)) for c in coefficients):  # per channel: as the other learned activations
+        return _parametric(_rational.forward, _rational.backward, x, coefficients, (size,))
+    return _rational.summed(x, coefficients, size)

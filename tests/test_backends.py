@@ -1,6 +1,7 @@
 """Keras' three backends: relu_zoo's layers and models import without TensorFlow on JAX and PyTorch, a `.keras`
 checkpoint saved under one backend loads under every other with the same predictions, the task pipelines feed
-every backend the same arrays, and the commands run on each, quietly.
+every backend the same arrays, the commands run on each, quietly (PyTorch's threads set as they set them), and the
+runner's callbacks keep their state on each.
 
 Each backend runs in its own interpreter (Keras picks its backend once per process). A backend is tested when
 this interpreter, or one listed in `RELU_ZOO_PYTHONS` (paths separated by `os.pathsep`; .ci/run lists a
@@ -10,6 +11,7 @@ the data with tf.data): what is checked is that relu_zoo's own imports do not lo
 imports it to save a model or to seed where it is installed).
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -23,20 +25,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
 
-# Saves two small models with the relu_zoo layers that have weights or randomness (PReLU, RReLU, SReLU) and the
-# fasttext bigram hashing (int64 on TensorFlow and PyTorch, int32 on JAX), with their predictions.
+# Saves two small models with the relu_zoo layers that have weights or randomness (PReLU, RReLU, SReLU), airbench's
+# whitening bias (int64 step counters, int32 on JAX) and the fasttext bigram hashing (int64 on TensorFlow and
+# PyTorch, int32 on JAX), with their predictions.
 SAVE = r"""
 import json, sys
 import numpy as np
 import keras
 import relu_zoo
 from relu_zoo import models
+from relu_zoo.models.airbench import WhitenBias
 
 out = sys.argv[1]
 imported = "tensorflow" in sys.modules  # relu_zoo's imports, before Keras' own use of TensorFlow below
 keras.utils.set_random_seed(0)
 inputs = keras.Input((6, 6, 2))
 x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+x = WhitenBias(epochs=1)(x)
 x = relu_zoo.PReLU()(x)
 x = relu_zoo.RReLU(seed=3)(x)
 x = keras.layers.Conv2D(4, 3)(x)
@@ -229,6 +234,8 @@ inputs = {
                                         ""], dtype=object),
     "cnn_relu.spoken_digit": rng.integers(-3000, 3000, (3, 6000)).astype("int64"),
     "cnn_relu.mnist": rng.integers(0, 256, (3, 28, 28, 1)).astype("uint8"),
+    # airbench's whitening bias and flip x translate averaging.
+    "airbench_relu.cifar10": rng.integers(0, 256, (3, 32, 32, 3)).astype("uint8"),
 }
 probabilities = {}
 for name, x in inputs.items():
@@ -238,7 +245,7 @@ print(json.dumps({"backend": keras.backend.backend(), "probabilities": probabili
 """
 
 
-@pytest.mark.slow  # a fresh interpreter per backend, loading three checkpoints
+@pytest.mark.slow  # a fresh interpreter per backend, loading four checkpoints
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_raw_input_checkpoints_take_strings_waveforms_and_images(backend):
     got = run(backend, RAW, needs_tensorflow=True)["probabilities"]
@@ -281,3 +288,119 @@ def test_an_export_the_backend_cannot_write_is_one_error_naming_the_fix(monkeypa
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     with pytest.raises(ValueError, match=r"not supported on Keras' torch backend .* KERAS_BACKEND=tensorflow"):
         deploy.check_backend("saved_model")
+
+
+@pytest.mark.parametrize("backend, format", [("jax", "tflite"), ("torch", "saved_model")])
+def test_export_refuses_a_format_of_another_backend_in_one_line(backend, format, tmp_path):
+    result = command(backend, "export", "cnn_prelu.mnist", "--format", format, "--out", tmp_path / "model")
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: Exporting to {format} is not supported on Keras' {backend} backend")
+    assert "KERAS_BACKEND=tensorflow" in line and not list(tmp_path.iterdir())
+
+
+# airbench's lookahead and the epoch backups in a fit (the cifar10 preset's callbacks); the weights at the end.
+LOOKAHEAD = r"""
+import json, sys
+import numpy as np
+import keras
+from relu_zoo.run.callbacks import EpochBackup, Lookahead
+
+keras.utils.set_random_seed(0)
+inputs = keras.Input((3,))
+model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.BatchNormalization()(inputs)))
+model.compile(keras.optimizers.SGD(0.1), "mse")
+x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+lookahead = Lookahead(12)
+model.fit(x, np.zeros((40, 2), "float32"), batch_size=10, epochs=3, shuffle=False, verbose=0,
+          callbacks=[lookahead, EpochBackup(sys.argv[1], extra=[lookahead])])
+averages = [keras.ops.convert_to_numpy(v).tolist() for v in lookahead.variables]
+weights = [keras.ops.convert_to_numpy(v).tolist() for v in model.variables if "float" in str(v.dtype)]
+print(json.dumps({"backend": keras.backend.backend(), "averages": averages, "weights": weights}))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lookahead_averages_become_the_weights_on_every_backend(backend, tmp_path):
+    # On JAX the train step donates the model's arrays: an average sharing one was deleted with it.
+    report = run(backend, LOOKAHEAD, tmp_path / "backup")
+    for average, weight in zip(report["averages"], report["weights"], strict=True):
+        np.testing.assert_allclose(weight, average)
+    assert (tmp_path / "backup" / "current").exists()
+
+
+# A relu_zoo command (its argv[0] a file of the package) on PyTorch, then what its threads are set to.
+THREADS = r"""
+import json, os, sys
+sys.argv[0] = os.path.join(sys.argv[1], "relu_zoo", "console.py")
+import relu_zoo
+import keras, torch
+from relu_zoo.run import jobs
+
+policy = os.environ.get("OMP_WAIT_POLICY")
+jobs.use_threads(1)
+print(json.dumps({"backend": keras.backend.backend(), "policy": policy, "threads": torch.get_num_threads()}))
+"""
+
+
+@pytest.mark.parametrize("policy", [None, "ACTIVE"])
+def test_torch_commands_let_idle_threads_sleep_and_jobs_share_the_cores(policy, monkeypatch):
+    # Spinning OpenMP threads make a shared CPU's torch steps many times slower (relu_zoo._startup).
+    if policy:
+        monkeypatch.setenv("OMP_WAIT_POLICY", policy)
+    else:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    report = run("torch", THREADS, ROOT, needs_tensorflow=True)
+    assert report["policy"] == (policy or "PASSIVE")
+    assert report["threads"] == 1  # `--jobs`: each process its share of the cores
+
+
+def test_jobs_give_each_process_its_share_of_the_cores_on_every_backend(monkeypatch):
+    from relu_zoo.run import jobs
+
+    started = []
+    monkeypatch.setattr(jobs.subprocess, "Popen", lambda command, env: started.append(env))
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: 4)
+    jobs.start(["--seeds", "2"], 2)
+    (env,) = started
+    assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2"
+
+
+def test_the_speed_benchmark_trains_each_cell_as_its_command_would():
+    from benchmarks import backends as speed
+    from relu_zoo.run import protocol, spec
+
+    assert speed.cell_config("mnist:cnn_small") == spec.resolve()  # the default run
+    cell = protocol.load("standard").config("spoken_digit_cnn")
+    assert speed.cell_config("standard/spoken_digit_cnn") == cell
+    parity, preset = speed.cell_config("cifar10_parity"), spec.resolve("cifar10")
+    assert parity.model_kwargs["widths"] == [16, 64, 64]
+    assert parity == dataclasses.replace(preset, model_kwargs=parity.model_kwargs)
+
+
+def test_the_speed_report_shows_a_steps_only_cell_against_tensorflow():
+    from benchmarks import backends as speed
+
+    def row(step_s, **more):
+        return {"step_s": step_s, "batch_size": 1024, "precision": "float32", "threads": {"cpus": 2}, **more}
+
+    report = {"command": "python benchmarks/backends.py train", "cpu": "a CPU", "load_before": 0.1, "load_after": 0.2,
+              "repeats_done": 2, "versions": {"tensorflow": {"keras": "3"}},
+              "cells": {"cifar10_parity": {"tensorflow": row(0.5, first_step_s=20.0),
+                                           "torch": row(1.0, first_step_s=9.0, step_vs_tensorflow=2.0)}}}
+    page = speed.train_markdown(report)
+    assert "| cifar10_parity | torch | 1024, float32 | – | – | 1000.0 ms | 9.0 s | – / 2.00× |" in page
+    assert "Medians of 2 interleaved repeat(s)" in page
+
+
+def test_a_run_trained_on_two_backends_is_named_when_reports_merge(tmp_path):
+    from relu_zoo.run.report import collect
+
+    for backend, accuracy in (("jax", 0.9), ("torch", 0.8)):
+        run = tmp_path / backend / "runs" / "mnist__cnn__relu__seed0"
+        run.mkdir(parents=True)
+        (run / "result.json").write_text(json.dumps({
+            "run_id": run.name, "task": "mnist", "model": "cnn", "activation": "relu", "seed": 0, "status": "ok",
+            "test_accuracy": accuracy, "test_loss": 0.3, "params": 10, "history": [], "backend": backend}))
+    with pytest.raises(ValueError, match="trained on jax and torch; .* report each backend's folder on its own"):
+        collect([tmp_path / "jax", tmp_path / "torch"])

@@ -41,3 +41,59 @@ def test_a_small_run_times_every_candidate(jit_compile):
     assert {"tf.nn.relu", "relu", "keras:relu", "plain:relu", "rrelu (training)", "rrelu (inference)",
             "conv+relu", "keras:conv+relu"} <= set(times)
     assert all(len(v) == 2 and min(v) > 0 for v in times.values())
+
+
+def _torch_times():
+    # PyTorch's section: relu_zoo's relu 1.08x torch.relu and 1.02x Keras' ReLU; its PReLU 0.9x F.prelu.
+    return {"torch.relu": [1.0, 1.0], "relu": [1.08, 1.08], "keras:relu": [1.06, 1.06], "plain:relu": [1.0, 1.0],
+            "prelu": [1.8, 1.8], "keras:prelu": [3.0, 3.0], "plain:prelu": [2.0, 2.0]}
+
+
+def test_other_backends_rows_use_their_own_relu_and_functions():
+    rows = {row["candidate"]: row for row in layers.rows(_torch_times(), "torch.relu", layers.OWN_OPS["torch"], {})}
+    assert rows["relu"]["relu"]["median"] == pytest.approx(1.08)
+    assert rows["relu"]["plain"]["op"] == "torch.relu" and rows["relu"]["plain"]["median"] == pytest.approx(1.08)
+    assert rows["relu"]["met"] is False  # 1.02x Keras' layer
+    assert rows["prelu"]["plain"]["op"] == "F.prelu" and rows["prelu"]["met"] is True
+    assert set(rows) == {"relu", "prelu"}
+
+
+def test_report_has_a_section_per_backend_and_names_what_each_rule_costs():
+    jax_times = {"jax.nn.relu": [1.0], "silu": [1.05], "keras:silu": [1.0], "plain:silu": [1.0]}
+    others = {"torch": {"versions": {"torch": "2.13.0", "keras": "3.15.1"}, "threads": {"cpus": 2, "torch": 2},
+                        "modes": {"eager": _torch_times()}},
+              "jax": {"versions": {"jax": "0.10.2", "keras": "3.15.1"}, "threads": {"cpus": 2},
+                      "modes": {"jit": jax_times}}}
+    stored = layers.report({"graph": _times()}, (2, 3), 2, "python benchmarks/layers.py", "wall", others)
+    json.dumps(stored)
+    assert stored["backends"]["torch"]["modes"]["eager"]["rows"][0]["candidate"] == "relu"
+    page = layers.markdown(stored)
+    for heading in ("## TensorFlow graph mode", "## JAX (`jax.jit`", "## PyTorch (eager autograd)"):
+        assert heading in page
+    assert "× torch.relu |" in page and "PyTorch 2.13.0 (Keras 3.15.1, 2 threads)" in page
+    assert f"relu (PyTorch): 1.08× `torch.relu`, which does not keep: {layers.OWN_OPS['torch']['relu'][2]}" in page
+    assert "silu (JAX): 1.05× `jax.nn.silu`" in page
+
+
+def test_recorded_command_names_no_interpreter_of_this_machine():
+    command = layers.recorded(["--backends", "jax,torch", "--python", "jax=/opt/venvs/jax/bin/python", "--python",
+                               "torch=/home/me/t/bin/python", "--repeats", "3"])
+    assert command == ("python benchmarks/layers.py --backends jax,torch --python jax=$JAX_PYTHON "
+                       "--python torch=$TORCH_PYTHON --repeats 3")
+
+
+@pytest.mark.slow
+def test_a_tiny_run_of_every_backend_at_hand(tmp_path):
+    pythons = layers.backend_bench.interpreters({})
+    if not {"jax", "torch"} & set(pythons):
+        pytest.skip("no interpreter with JAX or PyTorch (RELU_ZOO_PYTHONS)")
+    backends = [b for b in ("jax", "torch") if b in pythons]
+    out = tmp_path / "cpu.json"
+    layers.main(["--backends", ",".join(backends), "--shape", "2,4,4,4", "--repeats", "1", "--layers",
+                 "relu,prelu,rrelu,gelu", "--json", str(out)])
+    stored = json.loads(out.read_text())
+    for backend in backends:
+        times = stored["backends"][backend]["modes"][layers.MODES[backend][0]]["seconds"]
+        assert {layers.BASE[backend], "relu", "keras:relu", "plain:relu", "prelu", "rrelu (training)", "gelu",
+                "plain:gelu"} <= set(times)
+    assert (tmp_path / "README.md").read_text().count("| relu |") == len(backends)

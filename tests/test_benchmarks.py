@@ -69,7 +69,7 @@ def test_accuracy_and_memory_run_train_py(real_tfds_dir, tmp_path):
     measured = json.loads(out.read_text())
     assert "--preset spoken_digit" in measured["train_command"] and measured["command"].startswith(
         "python benchmarks/memory.py --json ")
-    assert 100 < measured["peak_rss_mb"] < 4096  # a small TensorFlow run, in MB (not KiB or bytes)
+    assert 100 < measured["peak_rss_mb"] < 8192  # a small TensorFlow run, in MB (KiB or bytes would be 1000x more)
 
 
 def test_bad_arguments_are_refused():

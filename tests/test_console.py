@@ -327,3 +327,19 @@ def test_report_writes_to_out_and_dest_is_an_old_spelling_of_it(tmp_path, monkey
         console.main(["report", "--help"])
     usage = capsys.readouterr().out
     assert "--out OUT" in usage and "--dest" not in usage  # the old spelling is not offered
+
+
+def test_train_refuses_an_activation_that_needs_context_in_a_model_without_it(tmp_path, capsys):
+    """An activation that draws on its input's context (FReLU) in a model of rank-2 features (the MLP): one line that
+    names the problem and the models that fit, exit 2, before any data is read or anything is written."""
+    from relu_zoo import console
+
+    out = tmp_path / "out"
+    status = console.main(["train", "--activations", "relu,frelu", "--model", "mlp", "--task", "mnist",
+                           "--no-download", "--data-dir", str(tmp_path / "data"), "--out", str(out), "--seeds", "1",
+                           "--epochs", "1"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 2 and not out.exists() and not (tmp_path / "data").exists()
+    assert len(lines) == 1 and lines[0].startswith("error: Task 'mnist': Model 'mlp' applies its activation to "
+                                                   "tensors of rank 2"), lines
+    assert "frelu" in lines[0] and lines[0].endswith("for image tasks: airbench.")

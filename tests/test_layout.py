@@ -18,7 +18,7 @@ PACKAGE = ROOT / "relu_zoo"
 # not import each other. "" is relu_zoo/__init__.py (the public API).
 ORDER = [
     "_deprecation", "_compat",
-    "_io", "_cpu", "_logs", "_startup", "_net", "_xla", "_torch_ops", "task_spec", "_numerics", "_slopes", "modern_activations", "activations", "schedules", "losses",
+    "_io", "_cpu", "_logs", "_startup", "_net", "_xla", "_torch_ops", "task_spec", "_numerics", "_slopes", "_elementwise", "_rational", "modern_activations", "context_activations", "activations", "schedules", "losses",
     "layers.base", "layers.*", "layers", "classics", "plugins", "names", "activation_spec",
     "registry", "swap", "",
     "diagnostics",
@@ -289,9 +289,9 @@ def test_private_api_rule(code, flagged):
 # -- benchmarks/: scripts that import relu_zoo and each other explicitly, in this order ------------------------
 
 BENCHMARKS = ROOT / "benchmarks"
-BENCHMARK_ORDER = ["reporting", "train_process", "default_run", "standard_protocol", "ops", "layers", "phases",
-                   "pipeline", "export", "xu2015", "cifar10_epochs", "cifar10_collapse", "airbench_torch",
-                   "cifar10_parity", "backends", "epoch_speed", "step_stages", "preset_accuracy", "memory",
+BENCHMARK_ORDER = ["reporting", "train_process", "default_run", "standard_protocol", "ops", "backends", "layer_steps",
+                   "layers", "phases", "pipeline", "export", "xu2015", "cifar10_epochs", "cifar10_collapse",
+                   "airbench_torch", "cifar10_parity", "epoch_speed", "step_stages", "preset_accuracy", "memory",
                    "precision", "tf_settings", "mnist_time_to_99", "speed_targets", "training"]
 # `reporting` and `train_process` hold what several scripts share; `training` only forwards the old commands.
 BENCHMARK_MAX_LINES = {}

@@ -123,7 +123,7 @@ def citation(layer):
 
 def activations_markdown():
     """The activation table of docs/howto/layers.md: one row per record, grouped by initializer family."""
-    from relu_zoo.layers.base import RECORDS
+    from relu_zoo.layers.base import RECORDS, describe_ranks
 
     lines = ["| name | layer | formula | parameters (default) | Keras default (where it differs) | f′(0) used "
              "| paper |", "|---|---|---|---|---|---|---|"]
@@ -131,7 +131,10 @@ def activations_markdown():
         keras_class = getattr(record.layer, "keras_class", None)
         keras_cell = f"`keras.layers.{keras_class}`: {record.layer.keras_default or 'same'}" if keras_class else "–"
         derivative = record.derivative_text or f"{record.derivative_at_zero:.4g}"
-        lines.append(f"| `{record.name}` | `{record.layer.__name__}` | {record.formula} | {record.parameters} | "
+        parameters = record.parameters
+        if record.ranks is not None:  # an activation that draws on its input's context
+            parameters += f"; inputs of rank {describe_ranks(record.ranks).replace(' to ', '–')}"
+        lines.append(f"| `{record.name}` | `{record.layer.__name__}` | {record.formula} | {parameters} | "
                      f"{keras_cell} | {derivative} | {citation(record.layer)} |")
     return "\n".join(lines)
 

@@ -6,14 +6,18 @@ from relu_zoo.layers.apl import APL
 from relu_zoo.layers.bilinear import Bilinear
 from relu_zoo.layers.celu import CELU
 from relu_zoo.layers.crelu import CReLU
+from relu_zoo.layers.dy_relu import DyReLU
 from relu_zoo.layers.elu import ELU
+from relu_zoo.layers.frelu import FReLU
 from relu_zoo.layers.geglu import GEGLU
 from relu_zoo.layers.gelu import GELU
 from relu_zoo.layers.glu import GLU
 from relu_zoo.layers.hard_sigmoid import HardSigmoid
 from relu_zoo.layers.hard_swish import HardSwish
 from relu_zoo.layers.leaky_relu import LeakyReLU
+from relu_zoo.layers.meta_acon import MetaAconC
 from relu_zoo.layers.mish import Mish
+from relu_zoo.layers.pau import PAU
 from relu_zoo.layers.pelu import MinValue, PELU
 from relu_zoo.layers.prelu import PReLU
 from relu_zoo.layers.quick_gelu import QuickGELU
@@ -37,15 +41,19 @@ __all__ = [
     "Bilinear",
     "CELU",
     "CReLU",
+    "DyReLU",
     "ELU",
+    "FReLU",
     "GEGLU",
     "GELU",
     "GLU",
     "HardSigmoid",
     "HardSwish",
     "LeakyReLU",
+    "MetaAconC",
     "MinValue",
     "Mish",
+    "PAU",
     "PELU",
     "PReLU",
     "QuickGELU",

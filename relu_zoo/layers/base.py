@@ -49,7 +49,14 @@ class Record:
             parameters, by name) with `torch` and `F` (`torch.nn.functional`), e.g.
             `("leaky_relu_0.2", {"negative_slope": 0.2}, {}, "F.leaky_relu(x, 0.2)")`. Written as literals:
             tests/layers/reference/make_torch_reference.py reads them from the layer file without importing
-            relu_zoo (its environment has PyTorch, not Keras).
+            relu_zoo (its environment has PyTorch, not Keras). For an activation that draws on its input's context
+            (`ranks` below) the expression is its function's element-wise part, the context given as parameters.
+        ranks: The input ranks the layer takes, for an activation that draws on each element's context (the
+            positions around it, or the whole sample: FReLU, DY-ReLU, meta-ACON), e.g. `(3, 4)`; None for an
+            element-wise activation, which takes any rank. The layer refuses other ranks at build time, the layer
+            tests and the fuzz give it inputs of these ranks, and the model zoo refuses it in a model that applies
+            its activation to other ranks (an MLP's rank-2 features) or predicts each position from earlier ones
+            only (the decoder).
     """
 
     name: str
@@ -62,14 +69,16 @@ class Record:
     parameters: str = "–"
     derivative_text: str = None
     torch: tuple = ()
+    ranks: tuple = None
 
 
 RECORDS = {}  # name -> Record, in the order the layers are imported
 
 
 def activation(name, *, function, family, formula, derivative_at_zero=None, aliases=None, parameters="–",
-               derivative_text=None, torch=()):
-    """Class decorator of an activation layer: Keras serialization (`register`) and its `Record` in RECORDS."""
+               derivative_text=None, torch=(), ranks=None):
+    """Class decorator of an activation layer: Keras serialization (`register`) and its `Record` in RECORDS; a
+    layer with `ranks` gets them as its class attribute `ranks` too (`ContextActivation` checks inputs against it)."""
     if derivative_at_zero is None and derivative_text is None:
         raise ValueError(f"Activation {name!r}: state its derivative at 0, as `derivative_at_zero` (a number) or "
                          f"`derivative_text`. Received: derivative_at_zero=None, derivative_text=None")
@@ -88,9 +97,17 @@ def activation(name, *, function, family, formula, derivative_at_zero=None, alia
                              f"values, torch expression of x), e.g. ({name!r}, {{}}, {{}}, 'F.relu(x)'). "
                              f"Received: {case!r}")
 
+    if ranks is not None and not (isinstance(ranks, tuple) and ranks and all(
+            isinstance(r, int) and not isinstance(r, bool) and r >= 2 for r in ranks) and list(ranks) == sorted(
+            set(ranks))):
+        raise ValueError(f"Activation {name!r}: `ranks` is a sorted tuple of the input ranks (>= 2) its layer takes, "
+                         f"e.g. (3, 4). Received: ranks={ranks!r}")
+
     def decorate(cls):
         RECORDS[name] = Record(name, cls, function, family, derivative_at_zero, dict(aliases or {}), formula,
-                               parameters, derivative_text, tuple(torch))
+                               parameters, derivative_text, tuple(torch), ranks)
+        if ranks is not None:
+            cls.ranks = ranks
         return register(cls)
 
     return decorate
@@ -213,6 +230,75 @@ class GatedActivation(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+def describe_ranks(ranks):
+    """`(3, 4)` as "3 or 4", `(3, 4, 5)` as "3 to 5": the input ranks of a record, for messages."""
+    ranks = tuple(ranks)
+    if len(ranks) == 1:
+        return str(ranks[0])
+    if ranks == tuple(range(ranks[0], ranks[-1] + 1)) and len(ranks) > 2:
+        return f"{ranks[0]} to {ranks[-1]}"
+    return ", ".join(map(str, ranks[:-1])) + f" or {ranks[-1]}"
+
+
+def torch_default_initializers(fan_in):
+    """The initializers of PyTorch's `nn.Linear` and `nn.Conv2d` as Keras arguments: weights and biases U[±1/√fan_in]
+    (kaiming_uniform with a = √5), what the reference code of DY-ReLU and meta-ACON leaves its dense layers at."""
+    bound = fan_in ** -0.5
+    return {"kernel_initializer": keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
+            "bias_initializer": keras.initializers.RandomUniform(-bound, bound)}
+
+
+class ContextActivation(keras.layers.Layer):
+    """Base of the activations that draw on each element's context: the positions around it or the whole sample
+    (FReLU, DY-ReLU, meta-ACON).
+
+    Inputs are `(batch, positions..., channels)` of the ranks the record lists (`ranks`, which `@activation` sets),
+    the channel axis last (`data_format="channels_last"`) or right after the batch axis (`"channels_first"`), as for
+    Keras' convolutions; any other rank is a ValueError at build time that names the layer, the rank and the ranks it
+    takes. Subclasses build their sublayers in `build()` after `channels(input_shape)`, and compute the context in
+    `call()` before handing it to their function in `relu_zoo.activations`.
+    """
+
+    ranks = ()
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+
+    def channels(self, input_shape):
+        """The channel count of `input_shape`, after checking its rank and that the count is known."""
+        rank = len(input_shape)
+        if rank not in self.ranks:
+            raise ValueError(f"{type(self).__name__} takes inputs of rank {describe_ranks(self.ranks)} (batch, "
+                             f"positions..., channels), not rank {rank}. Received: input_shape={tuple(input_shape)}")
+        channels = input_shape[self.channel_axis(rank)]
+        if channels is None:
+            raise ValueError(f"{type(self).__name__} needs a known channel size on axis {self.channel_axis(rank)} "
+                             f"(data_format={self.data_format!r}). Received: input_shape={tuple(input_shape)}")
+        return channels
+
+    def channel_axis(self, rank):
+        return 1 if self.data_format == "channels_first" else rank - 1
+
+    def positions(self, rank):
+        """The axes of the positions: every axis but the batch and channel axes."""
+        return tuple(a for a in range(1, rank) if a != self.channel_axis(rank))
+
+    def per_channel(self, values, rank):
+        """`values` of shape (..., channels) reshaped to broadcast against an input of `rank`: (..., 1, ..., 1,
+        channels), or (..., channels, 1, ..., 1) for channels_first."""
+        ones = (1,) * (rank - 2)
+        lead = tuple(-1 if d is None else d for d in values.shape[:-1])
+        tail = (values.shape[-1],) + ones if self.data_format == "channels_first" else ones + (values.shape[-1],)
+        return ops.reshape(values, lead + tail)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class ParametricActivation(keras.layers.Layer):

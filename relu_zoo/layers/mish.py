@@ -24,7 +24,7 @@ class Mish(ElementwiseActivation):
     Example:
 
     >>> np.asarray(Mish()(np.array([-2.0, 0.0, 3.0])))
-    array([-0.25250146,  0.        ,  2.986535  ], dtype=float32)
+    array([-0.2525015,  0.       ,  2.986535 ], dtype=float32)
 
     Reference:
         Misra, "Mish: A Self Regularized Non-Monotonic Activation Function", 2019.

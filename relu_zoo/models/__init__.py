@@ -16,8 +16,9 @@ from relu_zoo.models import rnn as _rnn  # noqa: F401  (registers "rnn", "relu_r
 from relu_zoo.models import transformer as _transformer  # noqa: F401  (registers "transformer")
 from relu_zoo.models import wavecnn as _wavecnn  # noqa: F401  (registers "wavecnn")
 from relu_zoo.models.common import RELU_FAMILY, kernel_initializer_for
-from relu_zoo.models.registry import create_model, get_builder, list_models, model_modalities, register_model
+from relu_zoo.models.registry import (check_activation, create_model, get_builder, list_models, model_modalities,
+                                      register_model)
 from relu_zoo.models.rnn import ReLURNNCell
 
-__all__ = ["RELU_FAMILY", "ReLURNNCell", "create_model", "get_builder", "kernel_initializer_for", "list_models",
-           "model_modalities", "register_model"]
+__all__ = ["RELU_FAMILY", "ReLURNNCell", "check_activation", "create_model", "get_builder", "kernel_initializer_for",
+           "list_models", "model_modalities", "register_model"]

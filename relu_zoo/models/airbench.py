@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from relu_zoo.models.common import act, kernel_initializer_for, model_input, pre_activation_units
+from relu_zoo.models.common import act, has_int64, kernel_initializer_for, model_input, pre_activation_units
 from relu_zoo.models.registry import register_model
 
 WHITEN_KERNEL = 2
@@ -108,18 +108,23 @@ class WhitenBias(keras.layers.Layer):
         self.bias = self.add_weight(shape=channels, initializer="zeros", name="bias")
         self.fixed = self.add_weight(shape=channels, initializer="zeros", trainable=False, name="fixed",
                                      aggregation="only_first_replica")
-        self.train_steps = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False,
+        # Step counts: int32 where JAX would truncate int64 to it anyway (checkpoints load either way).
+        counter = "int64" if has_int64() else "int32"
+        self.train_steps = self.add_weight(shape=(), initializer="zeros", dtype=counter, trainable=False,
                                            name="train_steps", aggregation="only_first_replica")
-        self.steps = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name="steps",
+        self.steps = self.add_weight(shape=(), initializer="zeros", dtype=counter, trainable=False, name="steps",
                                      aggregation="only_first_replica")
 
     def call(self, inputs, training=None):
         learning = ops.less(self.steps, self.train_steps)
+        # Values, not the variables: JAX no longer converts an object with `__jax_array__` while tracing, and
+        # Keras' `ops.where` passes its arguments to `jnp.where` as they come.
+        bias, fixed = ops.convert_to_tensor(self.bias), ops.convert_to_tensor(self.fixed)
         if training:
             # The copy follows the bias while it learns, so it holds the bias's value of the last such step.
-            self.fixed.assign(ops.where(learning, self.bias, self.fixed))
-            self.steps.assign_add(ops.cast(1, "int64"))
-        bias = ops.where(learning, self.bias, ops.stop_gradient(self.fixed))
+            self.fixed.assign(ops.where(learning, bias, fixed))
+            self.steps.assign_add(ops.cast(1, self.steps.dtype))
+        bias = ops.where(learning, bias, ops.stop_gradient(fixed))
         return inputs + ops.cast(bias, inputs.dtype)
 
     def compute_output_shape(self, input_shape):

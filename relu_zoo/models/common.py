@@ -11,6 +11,16 @@ from relu_zoo.plugins import output_shape
 RELU_FAMILY = frozenset(record.name for record in RECORDS.values() if record.family == "rectifier")
 
 
+def has_int64():
+    """False on JAX unless `jax_enable_x64` is set: there int64 arrays silently become int32 (with a warning each
+    time one is made)."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
 def kernel_initializer_for(activation):
     """The kernel initializer for the family of `activation` (its record, `relu_zoo.layers.base.Record`):
     'he_normal' for rectifiers, 'lecun_normal' for SELU, 'glorot_uniform' otherwise."""

@@ -10,7 +10,7 @@ from relu_zoo.models.registry import register_model
 from relu_zoo.models.transformer import PositionEmbedding, ffn_inner_units
 
 
-@register_model("decoder", modalities=("language",))
+@register_model("decoder", modalities=("language",), causal=True)
 def decoder(spec, activation="relu", depth=4, dim=128, heads=4, ffn_dim=None, dropout_rate=0.0):
     """Decoder-only Transformer (GPT-2 as nanoGPT writes it: Radford et al. 2019, Karpathy 2022).
 

@@ -12,21 +12,12 @@ activation under comparison is the hidden layer's (fastText itself is linear: `u
 import keras
 from keras import ops
 
-from relu_zoo.models.common import (act, classifier_head, dropout, kernel_initializer_for, model_input,
+from relu_zoo.models.common import (act, classifier_head, dropout, has_int64, kernel_initializer_for, model_input,
                                     pre_activation_units)
 from relu_zoo.models.registry import register_model
 
 # Knuth's multiplicative hash (2^32 / golden ratio): spreads consecutive pair indices over the buckets.
 _HASH_MULTIPLIER = 2654435761
-
-
-def _has_int64():
-    """False on JAX unless `jax_enable_x64` is set: there int64 arrays silently become int32."""
-    if keras.backend.backend() != "jax":
-        return True
-    import jax
-
-    return bool(jax.config.jax_enable_x64)
 
 
 def _hash_int32(pair, vocab_size, buckets):
@@ -61,7 +52,7 @@ class BigramIds(keras.layers.Layer):
         self.buckets = buckets
 
     def call(self, inputs):
-        wide = _has_int64()
+        wide = has_int64()
         ids = ops.cast(inputs, "int64" if wide else "int32")
         first, second = ids[:, :-1], ids[:, 1:]
         pair = first * self.vocab_size + second  # < vocab_size**2: exact in int64

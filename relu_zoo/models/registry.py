@@ -2,18 +2,23 @@
 
 import inspect
 
+import keras
+
+from relu_zoo.activation_spec import ActivationSpec
+from relu_zoo.layers.base import describe_ranks
 from relu_zoo.names import Registry
 from relu_zoo.task_spec import TaskSpec
 
 MODELS = Registry("model", listing="Valid models")
 
 
-def register_model(name, modalities, prepare=None, clipnorm=None):
+def register_model(name, modalities, prepare=None, clipnorm=None, causal=False):
     """Registers `builder(spec, activation, **kwargs) -> keras.Model` for the given modalities.
 
     `prepare(model, data)`, if given, is called by the runner on a new model before training, with the task's
     `TaskData` (e.g. to set a layer from the training data). `clipnorm` is the gradient clipping the model
-    trains with unless the sweep sets one.
+    trains with unless the sweep sets one. `causal`: the model predicts each position from the ones before it,
+    so an activation that draws on the positions around each element (its record's `ranks`) would see later ones.
     """
 
     def decorator(builder):
@@ -21,6 +26,7 @@ def register_model(name, modalities, prepare=None, clipnorm=None):
         builder.modalities = tuple(modalities)
         builder.prepare = prepare
         builder.clipnorm = clipnorm
+        builder.causal = causal
         return MODELS.register(name, builder)
 
     return decorator
@@ -97,4 +103,51 @@ def create_model(name, task=None, activation="relu", *, input_shape=None, num_cl
     if unknown:
         raise ValueError(f"Unknown option(s) for model {name!r}: {', '.join(unknown)}. "
                          f"Accepted: {', '.join(accepted)}.")
+    check_activation(name, spec, activation, **kwargs)
     return builder(spec, activation, **kwargs)
+
+
+def check_activation(name, task, activation, **kwargs):
+    """Raises a one-line ValueError, naming the fix, unless model `name` (with builder options `kwargs`) can apply
+    `activation` at each of its use sites: an activation whose record lists the input `ranks` it takes (one that
+    draws on each element's context) needs every site to be of those ranks (an MLP's are rank 2), and a model that is
+    not causal. Element-wise activations, classics and plug-ins pass without a look at the model."""
+    spec = ActivationSpec.parse(activation)
+    if spec.ranks is None:
+        return
+    builder = get_builder(name)
+    task = _resolve_spec(task, None, None, None, None)
+    takes = f"{spec.label} draws on the positions around each element"
+    if builder.causal:
+        raise ValueError(f"Model {name!r} predicts each position from the ones before it, and {takes}, later ones "
+                         f"too: compare it in a model that is not causal, or use an element-wise activation.")
+    wrong = [r for r in _site_ranks(builder, task, kwargs) if r not in spec.ranks]
+    if not wrong:
+        return
+    fitting = [other for other in list_models(task.modality) if other != name and not get_builder(other).causal
+               and set(_site_ranks(get_builder(other), task, {})) <= set(spec.ranks)]
+    where = ", ".join(f"rank {r}" + (" (batch, features)" if r == 2 else "") for r in wrong)
+    fix = (f"use a model that applies it to feature maps only; for {task.modality} tasks: {', '.join(fitting)}"
+           if fitting else f"no model for {task.modality} tasks applies it to feature maps only")
+    raise ValueError(f"Model {name!r} applies its activation to tensors of {where}, and {takes}: it takes inputs of "
+                     f"rank {describe_ranks(spec.ranks)} (batch, positions..., channels), as after a convolution. "
+                     f"To compare it, {fix}.")
+
+
+def _site_ranks(builder, spec, kwargs):
+    """The ranks of the tensors `builder` applies its activation to: the model built once with a probe layer in the
+    activation's place, which records the rank of each input it is built for."""
+    ranks = set()
+
+    class RankProbe(keras.layers.Layer):
+        def build(self, input_shape):
+            ranks.add(len(input_shape))
+
+        def call(self, inputs):
+            return inputs
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    builder(spec, RankProbe, **kwargs)
+    return sorted(ranks)

@@ -99,7 +99,9 @@ class Lookahead(keras.callbacks.Callback):
     def _update(self, decay):
         for average, variable in zip(self.variables, self._tracked):
             average.assign(average + (1.0 - decay) * (variable - average))
-            variable.assign(average)
+            # A copy: on JAX a variable assigned another's array holds that same buffer, which the next train
+            # step, donating the model's arrays, deletes under the average too.
+            variable.assign(keras.ops.copy(average))
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations)

@@ -14,6 +14,8 @@ import sys
 
 # TensorFlow reads these when its runtime starts: a started process cannot be given other thread counts.
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+# PyTorch reads it when it is imported (its OpenMP threads, also on Keras' torch backend).
+TORCH_THREADS = "OMP_NUM_THREADS"
 
 
 def threads_per_job(jobs, cores=None):
@@ -34,18 +36,25 @@ def without_jobs(argv):
 
 
 def use_threads(threads):
-    """This process' TensorFlow thread counts, before its runtime starts (before any tensor is made)."""
+    """This process' thread counts, before its runtime starts (before any tensor is made): TensorFlow's, which
+    trains or (on Keras' other backends) reads the data, and PyTorch's where Keras trains with it; left at every
+    core, N processes of PyTorch's spinning OpenMP threads on the same cores slow each other many times over."""
+    import keras
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def start(argv, jobs):
     """Starts `jobs - 1` more processes of `relu-zoo train argv` (without --jobs), `threads_per_job` threads each;
     this process is the N-th. Their lines go to this process' stdout and stderr."""
     threads = threads_per_job(jobs)
-    env = {**os.environ, THREAD_VARIABLES[0]: str(threads), THREAD_VARIABLES[1]: "1"}
+    env = {**os.environ, THREAD_VARIABLES[0]: str(threads), THREAD_VARIABLES[1]: "1", TORCH_THREADS: str(threads)}
     command = [sys.executable, "-m", "relu_zoo.console", "train", *without_jobs(argv), "--verbose", "0"]
     return [subprocess.Popen(command, env=env) for _ in range(jobs - 1)]
 

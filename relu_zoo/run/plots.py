@@ -9,6 +9,7 @@ import numpy as np
 
 import relu_zoo
 from relu_zoo import _io
+from relu_zoo.activation_spec import ActivationSpec
 from relu_zoo.diagnostics import gradient_of_sum, unit_fractions
 from relu_zoo.plugins import output_shape
 from relu_zoo.run.store import final_layers, ordered_layers
@@ -81,12 +82,15 @@ def validation_curves(results, summary, path):
 
 def functions_and_derivatives(labels, path):
     """f(x) and f'(x) of each activation at its initial/default parameters (RReLU: inference mode; gated
-    units: the gate, f(x) = 1 * gate(x))."""
+    units: the gate, f(x) = 1 * gate(x)). An activation that draws on its input's context (its record's `ranks`:
+    FReLU, DY-ReLU, meta-ACON) has no curve of x alone and is left out."""
     plt = pyplot()
     x = np.linspace(-4, 4, 801, dtype="float32").reshape(-1, 1)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(12, 4))
     for label in labels:
         try:
+            if ActivationSpec.parse(label).ranks is not None:
+                continue
             layer = relu_zoo.get(label)
         except ValueError:  # a plug-in not importable where a report is rebuilt: left out of this figure only
             continue
@@ -111,7 +115,8 @@ def functions_and_derivatives(labels, path):
         ax.axvline(0, color="k", lw=0.5)
         ax.grid(alpha=0.3)
         ax.set_xlabel("x")
-    ax_f.legend(fontsize=8)
+    if ax_f.get_legend_handles_labels()[0]:
+        ax_f.legend(fontsize=8)
     save_figure(fig, path)
 
 

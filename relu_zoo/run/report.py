@@ -60,6 +60,13 @@ def collect(out_dirs):
     for out in out_dirs:
         for result in stored_or_finished(out):
             if result["run_id"] in by_id and by_id[result["run_id"]]["test_accuracy"] != result["test_accuracy"]:
+                backends = sorted({r.get("backend", "tensorflow") for r in (by_id[result["run_id"]], result)})
+                if len(backends) > 1:
+                    # A run is one task, model, activation and seed whatever the backend: a report holds one.
+                    raise ValueError(f"Run {result['run_id']} appears in two folders, trained on "
+                                     f"{' and '.join(backends)}; a report holds one run of each task, model, "
+                                     "activation and seed. Merge folders of different runs, or report each "
+                                     "backend's folder on its own.")
                 raise ValueError(f"Run {result['run_id']} appears in two folders with different results; "
                                  "were they made with different configs?")
             by_id[result["run_id"]] = result

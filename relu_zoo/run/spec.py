@@ -203,6 +203,7 @@ def validate(config):
     """Checks names against the registries, before any data is loaded or any training starts."""
     from relu_zoo import models, tasks
 
+    specs = []
     for task in config.tasks:
         try:
             found = tasks.get(task)
@@ -212,6 +213,7 @@ def validate(config):
             spec = found.replace(**config.task_kwargs).spec
         except (ValueError, TypeError) as e:
             raise ConfigError(f"Task {task!r} with task_kwargs={config.task_kwargs}: {e}") from None
+        specs.append(spec)
         for model in config.models:
             try:
                 modalities = models.model_modalities(model)
@@ -240,6 +242,12 @@ def validate(config):
             raise ConfigError(f"Activation {spec!r}: {e}") from None
         labels.append(activation_label(spec))
         names.append(parsed.name)
+        for task_spec in specs:
+            for model in config.models:
+                try:  # an activation that needs its input's context, in a model whose activations have none
+                    models.check_activation(model, task_spec, parsed, **config.model_kwargs)
+                except ValueError as e:
+                    raise ConfigError(f"Task {task_spec.name!r}: {e}") from None
     shadowed = shadowed_plugins()
     for name in names:
         if name in shadowed:

@@ -85,14 +85,10 @@ def fmt_bits(summary):
 
 
 def fmt_saved(comparison):
-    """"+0.0123 [+0.0051, +0.0195] bits per byte saved, better (detectable: 0.0100; paired over 3 seeds)"."""
-    c = comparison or {}
-    if c.get("ci95") is None:
-        return "too few seeds to compare"
-    lo, hi = c["ci95"]
-    could = "" if c["verdict"] == "inconclusive" else f"detectable: {common.detectable(c, 1.0, '', 4)}; "
-    return (f"{c['mean_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}] bits per byte saved, "
-            f"{stats.verdict_text(c, 1.0, 'bits per byte')} ({could}{common.how_compared(c)})")
+    """"+0.0123 [+0.0051, +0.0195] bits per byte saved, better (detectable: 0.0100; paired over 3 seeds)":
+    `common.fmt_difference` in bits per byte."""
+    return common.fmt_difference(comparison, scale=1.0, digits=4, unit="bits per byte", label="bits per byte saved",
+                                 detectable_unit="")
 
 
 def precision_line(found):

@@ -251,16 +251,20 @@ def how_compared(comparison):
     return f"paired over {comparison['n_pairs']} seeds"
 
 
-def fmt_difference(comparison):
-    """A comparison of accuracies or unit fractions in points: "+77.6 [+74.9, +80.3] points, better (detectable:
-    4.3 points; unpaired (Welch), 3 and 3 seeds)", the verdict in `stats.verdict_text`'s words."""
+def fmt_difference(comparison, scale=100.0, digits=1, unit="points", label=None, detectable_unit=None):
+    """A comparison in the claim's units, its difference and interval times `scale` to `digits` places: by default
+    accuracies or unit fractions in points, "+77.6 [+74.9, +80.3] points, better (detectable: 4.3 points; unpaired
+    (Welch), 3 and 3 seeds)", the verdict in `stats.verdict_text`'s words. `label` follows the interval (default
+    `unit`), `detectable_unit` the detectable difference (default " " + `unit`; "" for none); the language studies'
+    `bits.fmt_saved` is this function in bits per byte."""
     c = comparison or {}
     if c.get("ci95") is None:
         return "too few seeds to compare"
     lo, hi = c["ci95"]
-    could = "" if c["verdict"] == "inconclusive" else f"detectable: {detectable(c)}; "
-    return (f"{100 * c['mean_diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] points, {stats.verdict_text(c)} "
-            f"({could}{how_compared(c)})")
+    tail = f" {unit}" if detectable_unit is None else detectable_unit
+    could = "" if c["verdict"] == "inconclusive" else f"detectable: {detectable(c, scale, tail, digits)}; "
+    return (f"{scale * c['mean_diff']:+.{digits}f} [{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}] "
+            f"{unit if label is None else label}, {stats.verdict_text(c, scale, unit)} ({could}{how_compared(c)})")
 
 
 def detectable(comparison, scale=100.0, unit=" points", digits=1):

@@ -183,8 +183,15 @@ def input_values(dtype):
     return st.one_of(st.sampled_from(specials), st.floats(-30, 30), st.floats(-info["max"], info["max"]))
 
 
+def record_of(layer):
+    return next(record for record in RECORDS.values() if record.layer is type(layer))
+
+
 def draw_shape(data, layer):
-    rank = data.draw(st.integers(2, 4), label="rank")
+    """Ranks 2 to 4; for an activation that draws on its input's context, the ranks its record lists and rank 2, which
+    it refuses."""
+    ranks = record_of(layer).ranks
+    rank = data.draw(st.integers(2, 4) if ranks is None else st.sampled_from(sorted({2, *ranks})), label="rank")
     shape = data.draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank), label="shape")
     if isinstance(layer, GatedActivation) and -rank <= layer.axis < rank:
         shape[layer.axis] = data.draw(st.sampled_from([2, 4]), label="gated size")
@@ -298,6 +305,59 @@ def _acon_c_limit(sign):
     return limit
 
 
+def _pau_coefficients(p):
+    """PAU's a_j and |b_k| as the layer computes with them: TensorFlow's CPU kernels take a number below the smallest
+    normal one of the working precision as 0."""
+    tiny = dtype_info(p["work_dtype"])["tiny"]
+    flush = lambda v: np.where(abs(v) < tiny, 0.0, v)  # noqa: E731
+    return ([flush(p[f"a{j}"]) for j in range(len(p["numerator_init"]))],
+            [abs(flush(p[f"b{k}"])) for k in range(1, len(p["denominator_init"]) + 1)])
+
+
+def _pau(x, p):
+    # In extended precision (80-bit on x86): x**5 overflows float64 from |x| = 1e61, where P / Q need not.
+    a, c = _pau_coefficients(p)
+    x = np.asarray(x).astype(np.longdouble)
+    terms = [np.longdouble(1) * a_j * x ** j for j, a_j in enumerate(a)]
+    q = 1 + sum(c_k * abs(x) ** k for k, c_k in enumerate(c, 1))
+    return (sum(terms) / q).astype("float64"), (sum(abs(t) for t in terms) / q).astype("float64")
+
+
+def _pau_limit(sign):
+    """PAU at sign * inf: a_p x**p / (|b_q| |x|**q) for the highest nonzero a_p and b_q (|b_0| = 1 where every b is
+    0): ±inf where p > q, a_q / |b_q| * sign**q where p = q, 0 where p < q."""
+
+    def limit(p):
+        a, c = _pau_coefficients(p)
+        p_degree, p_lead, q_degree, q_lead = -1, 0.0, 0, 1.0
+        for j, a_j in enumerate(a):
+            p_degree, p_lead = np.where(a_j != 0, j, p_degree), np.where(a_j != 0, a_j, p_lead)
+        for k, c_k in enumerate(c, 1):
+            q_degree, q_lead = np.where(c_k != 0, k, q_degree), np.where(c_k != 0, c_k, q_lead)
+        sign_p, sign_q = np.power(float(sign), p_degree), np.power(float(sign), q_degree)
+        return np.where(p_degree > q_degree, np.sign(p_lead) * sign_p * math.inf,
+                        np.where(p_degree == q_degree, p_lead / q_lead * sign_q, 0.0))
+
+    return limit
+
+
+def _pau_opposite_overflows(weight, x, p):
+    """Whether PAU's gradient of the coefficient `weight` sums terms (x**j / Q for a_j, -sign(b_k) |x|**k P / Q**2 for
+    b_k) that overflow the working precision with both signs: x = +inf and -inf in one batch, say, where a_5's terms
+    are +inf and -inf. Their sum is IEEE's `inf - inf`, NaN ("No limit, IEEE's answer" in docs/howto/layers.md)."""
+    a, c = _pau_coefficients(p)
+    big = np.longdouble(10) ** 600  # ±inf as ±1e600: every term's sign and size class, none of them inf / inf
+    x = np.where(np.isinf(x), np.sign(x) * big, np.asarray(x).astype(np.longdouble))
+    q = 1 + sum(c_k * abs(x) ** k for k, c_k in enumerate(c, 1))
+    if weight.startswith("a"):
+        term = x ** int(weight[1:]) / q
+    else:
+        k = int(weight[1:])
+        term = -np.sign(p[weight]) * (abs(x) ** k / q) * (sum(a_j * x ** j for j, a_j in enumerate(a)) / q)
+    top = dtype_info(p["work_dtype"])["max"]
+    return bool((term > top).any() and (term < -top).any())
+
+
 def _gated(gate):
     def f(a, b, p):
         return a * gate(b, p)
@@ -336,9 +396,13 @@ FORMULAS = {
     "star_relu": _star_relu,
     "xielu": _xielu,
     "acon_c": _acon_c,
+    "pau": _pau,
 }
 # The functions' limits at ±inf, by the registry name; elsewhere the reference is evaluated at ±HUGE and ±2 HUGE.
-LIMITS = {"apl": {-1: _apl_minus_inf}, "acon_c": {1: _acon_c_limit(1), -1: _acon_c_limit(-1)}}
+LIMITS = {"apl": {-1: _apl_minus_inf}, "acon_c": {1: _acon_c_limit(1), -1: _acon_c_limit(-1)},
+          "pau": {1: _pau_limit(1), -1: _pau_limit(-1)}}
+# Parameter gradients that sum terms of the inputs which may overflow with both signs: (weight name, x, p) -> bool.
+OPPOSITE_OVERFLOWS = {"pau": _pau_opposite_overflows}
 # Inputs at or next to a kink whose documented derivative need not be either side's: APL's terms each take 0 at
 # their own kink, also where two kinks meet and their jumps cancel (relu(x) - relu(-x) at b = 0 is smooth, its
 # derivative 1, not 0), and a narrow piece between two near kinks hides from differences.
@@ -367,7 +431,8 @@ FORMULAS.update({name: _float64_layer(name) for name in NAMES if name not in FOR
 
 
 def test_every_activation_with_arguments_or_weights_has_a_formula():
-    assert sorted(set(NAMES) - set(FORMULAS)) == [], \
+    # An activation that draws on its input's context (its record's `ranks`) has its whole layer in CONTEXT_FORMULAS.
+    assert sorted(set(NAMES) - set(FORMULAS) - set(CONTEXT_FORMULAS)) == [], \
         "add the float64 formula of the activation, with its arguments and weights as parameters, to FORMULAS"
 
 
@@ -558,12 +623,24 @@ def weight_values():
                      st.floats(-10, 10))
 
 
+def context_weight_values():
+    """Weights of the layers that draw on their input's context: their convolutions and dense layers sum several
+    products, which the edge weights above would overflow in 16-bit types where the float64 reference does not; and a
+    product with a weight near the smallest normal number may be flushed to 0 (`0 * inf` is NaN where the reference
+    has inf), which the batch norm's division then magnifies beyond any absolute slack."""
+    return st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.25, 0.1, 1e-3, 2.0, -0.5]),
+                     st.floats(-3, 3).map(lambda v: v if abs(v) >= 1e-3 else 0.0))
+
+
 def set_weights(data, layer):
-    """Random weights, passed through each weight's constraint (as training does)."""
+    """Random weights, passed through each weight's constraint (as training does); a batch norm's moving variance is
+    not negative."""
+    context = record_of(layer).ranks is not None
     for weight in layer.weights:
         size = int(np.prod(weight.shape))
-        values = np.array(data.draw(st.lists(weight_values(), min_size=size, max_size=size), label=weight.name),
-                          "float32").reshape(weight.shape)
+        values = np.array(data.draw(st.lists(context_weight_values() if context else weight_values(), min_size=size,
+                                             max_size=size), label=weight.path), "float32").reshape(weight.shape)
+        values = abs(values) if weight.name == "moving_variance" else values
         value = keras.ops.convert_to_tensor(values, weight.dtype)
         weight.assign(value if weight.constraint is None else weight.constraint(value))
 
@@ -599,6 +676,8 @@ def test_values_and_gradients(name, profile):
 
 
 def _check_values(data, name):
+    if RECORDS[name].ranks is not None:
+        return _check_context(data, name)
     layer, config, policy = draw_layer(data, name)
     shape = draw_shape(data, layer)
     if not build(data, layer, shape):
@@ -634,12 +713,16 @@ def _check_values(data, name):
 
 
 def check_gradients(name, layer, x, p, gx, gw, dtype, what, training):
-    """NaN at NaN inputs, finite at finite ones, parameter gradients NaN only with a NaN input, and (element-wise
-    activations) the float64 formula's derivative."""
+    """NaN at NaN inputs, finite at finite ones, parameter gradients NaN only with a NaN input (or where the inputs'
+    terms of a sum overflow with both signs: `OPPOSITE_OVERFLOWS`), and (element-wise activations) the float64
+    formula's derivative."""
     nan_in = np.isnan(x)
     assert np.isnan(gx[nan_in]).all(), f"{what}: the gradient at a NaN input is {gx[nan_in]}, not NaN"
     if not nan_in.any():
-        for g in gw:
+        opposite = OPPOSITE_OVERFLOWS.get(name, lambda weight, x, p: False)
+        for weight, g in zip(layer.trainable_weights, gw):
+            if opposite(weight.name, x, p):
+                continue
             assert not np.isnan(g).any(), f"{what}: NaN parameter gradient {g.tolist()} at x={x.tolist()}"
     if isinstance(layer, GatedActivation):
         # Both halves of a pair finite: both derivatives (the gate, and the value times the gate's slope) finite,
@@ -714,6 +797,184 @@ def stable_derivative(name, x, p, dtype):
         with np.errstate(invalid="ignore"):
             known &= other_known & (abs(other - expected) <= 1e-4 * abs(expected) + 2 * noise)
     return expected, noise, known
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The activations that draw on their input's context (FReLU, DY-ReLU, meta-ACON; their record's `ranks`): an output
+# depends on other inputs than its own, so the reference is the whole layer in float64, with each output's `scale`
+# bounding the magnitude of the terms it sums (a convolution's, a dense layer's, a mean's). Their inputs stay within
+# ±1e3 (±30 in 16-bit types) besides ±0, ±inf and NaN, and their weights within ±3 (`set_weights`), so no intermediate
+# overflows where the float64 reference does not; and away from the smallest normal numbers, whose products the
+# kernels may flush to 0 (the element-wise activations are checked there).
+
+def _weights(layer):
+    """The weights by path in the layer, each as the layer computes with it: in its compute dtype, except the batch
+    norm's, which Keras keeps and uses in float32 under a mixed policy."""
+    return {w.path.removeprefix(layer.path + "/"): as_float64(w if "funnel_norm/" in w.path
+                                                             else keras.ops.cast(w, layer.compute_dtype))
+            for w in layer.weights}
+
+
+def _channels_last(x, layer):
+    return np.moveaxis(x, 1, -1) if layer.data_format == "channels_first" else x
+
+
+def _depthwise_same(x, kernel, bias):
+    """A depthwise convolution with zero ("same") padding of x (samples, positions..., channels)."""
+    pad = kernel.shape[0] // 2
+    padded = np.pad(x, [(0, 0)] + [(pad, pad)] * (x.ndim - 2) + [(0, 0)])
+    out = np.zeros_like(x) + bias
+    for offset in np.ndindex(*kernel.shape[:-1]):
+        window = tuple(slice(o, o + n) for o, n in zip(offset, x.shape[1:-1]))
+        out = out + kernel[offset] * padded[(slice(None), *window, slice(None))]
+    return out
+
+
+def _context_frelu(x, layer, w, training):
+    """FReLU: max(x, T(x)), T the batch norm (the batch's statistics in training) of the funnel convolution. The
+    scale of T: the convolution's terms, over the deviation; in training also the variance's cancellation, which
+    Keras computes as E[h²] − E[h]²."""
+    kernel, bias = w["funnel/kernel"][..., 0], w.get("funnel/bias", 0.0)
+    h = _depthwise_same(x, kernel, bias)
+    h_scale = _depthwise_same(np.where(np.isfinite(x), abs(x), 0.0), abs(kernel), abs(bias))
+    axes = tuple(range(x.ndim - 1))
+    if training:
+        mean, var = h.mean(axis=axes), h.var(axis=axes)
+    else:
+        mean, var = w["funnel_norm/moving_mean"], w["funnel_norm/moving_variance"]
+    deviation = np.sqrt(var + layer.epsilon)
+    gamma, beta = w["funnel_norm/gamma"], w["funnel_norm/beta"]
+    t = (h - mean) / deviation * gamma + beta
+    t_scale = (h_scale + abs(mean)) / deviation * abs(gamma) + abs(beta)
+    if training:
+        t_scale = t_scale + abs(h - mean) / deviation * abs(gamma) * (h * h).mean(axis=axes) / (2 * deviation ** 2)
+    y = np.where((x > t) | np.isnan(x), x, t)
+    return y, np.where(x > t, abs(x), t_scale), kernel[..., 0].size + 8
+
+
+def _hyper(x, w, *names, relu=False):
+    """The dense layers `names` on the mean over x's positions (x channels last), relu between them where asked,
+    and the scale of their outputs' terms."""
+    positions = tuple(range(1, x.ndim - 1))
+    v, scale = x.mean(axis=positions), np.where(np.isfinite(x), abs(x), 0.0).mean(axis=positions)
+    for i, name in enumerate(names):
+        kernel, bias = w[f"{name}/kernel"], w[f"{name}/bias"]
+        v, scale = v @ kernel + bias, scale @ abs(kernel) + abs(bias)
+        if relu and i < len(names) - 1:
+            v = np.where(v < 0, 0.0, v)
+    return v, scale
+
+
+def _per_sample(v, x):
+    return v.reshape(v.shape[:1] + (1,) * (x.ndim - 2) + v.shape[1:])
+
+
+def _context_dy_relu(x, layer, w, training):
+    """DY-ReLU-B: the max of K lines a_k x + b_k per sample and channel (ties to the later line, a line of slope 0
+    at its intercept at ±inf), a and b from 2σ(θ) − 1 of the hyper function."""
+    theta, theta_scale = _hyper(x, w, "squeeze", "residuals", relu=True)
+    k, c = layer.pieces, x.shape[-1]
+    delta, delta_scale = (v.reshape(len(x), 2, k, c) for v in (np.tanh(theta / 2), theta_scale / 2))
+    finite = np.where(np.isfinite(x), x, 0.0)
+    y, scale = None, 0.0
+    for piece in range(k):
+        a = _per_sample((1.0 if piece == 0 else 0.0) + layer.lambda_a * delta[:, 0, piece], x)
+        b = _per_sample(layer.lambda_b * delta[:, 1, piece], x)
+        z = np.where(np.isinf(x) & (a == 0), 0.0, a * x) + b
+        y = z if y is None else np.where(np.isnan(z) | ~((y > z) | np.isnan(y)), z, y)
+        scale = scale + abs(finite) * (abs(a) + _per_sample(layer.lambda_a * delta_scale[:, 0, piece], x)) + abs(b) \
+            + _per_sample(layer.lambda_b * delta_scale[:, 1, piece], x)
+    hidden = w["squeeze/kernel"].shape[-1]
+    return y, scale, int(np.prod(x.shape[1:-1])) + 2 * (c + hidden) + 8
+
+
+def _context_meta_acon(x, layer, w, training):
+    """meta-ACON: ACON-C with beta = σ of the hyper function per sample and channel; beta's error reaches f through
+    ∂f/∂β = (p1 − p2)² x² σ'(z), at most (p1 − p2)² x² / 4."""
+    theta, theta_scale = _hyper(x, w, "squeeze", "expand")
+    p = {"p1": w["p1"], "p2": w["p2"], "beta": _per_sample(scipy.special.expit(theta), x)}
+    finite = np.where(np.isfinite(x), x, 0.0)
+    y, scale = _acon_c(finite, p)
+    for sign in (1, -1):
+        at = np.isinf(x) & (np.sign(x) == sign)
+        y = np.where(at, np.broadcast_to(_acon_c_limit(sign)(p), x.shape), y)
+    y = np.where(np.isnan(x), np.nan, y)
+    scale = scale + (w["p1"] - w["p2"]) ** 2 * finite ** 2 / 16 * _per_sample(theta_scale, x)
+    hidden = w["squeeze/kernel"].shape[-1]
+    return y, np.where(np.isinf(x), 0.0, scale), int(np.prod(x.shape[1:-1])) + 2 * (x.shape[-1] + hidden) + 8
+
+
+# name -> f(x, layer, weights, training): (f(x) in float64, the scale of its terms, how many roundings of that
+# scale the layer's result may be off by).
+CONTEXT_FORMULAS = {"frelu": _context_frelu, "dy_relu": _context_dy_relu, "meta_acon": _context_meta_acon}
+
+
+def context_reference(name, layer, x, training):
+    """(value, scale, roundings) of the layer's output on the float64 array x, in its own data format."""
+    with np.errstate(all="ignore"):
+        y, scale, roundings = CONTEXT_FORMULAS[name](_channels_last(x, layer), layer, _weights(layer), training)
+    back = (lambda v: np.moveaxis(v, -1, 1)) if layer.data_format == "channels_first" else (lambda v: v)
+    return back(y), back(np.broadcast_to(scale, y.shape)), roundings
+
+
+def context_values(dtype):
+    top = 30.0 if dtype in ("float16", "bfloat16") else 1e3
+    specials = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 3.0, -3.0, 20.0, -20.0, top, -top, math.inf, -math.inf, math.nan]
+    return st.one_of(st.sampled_from(specials), st.floats(-top, top).map(lambda v: v if abs(v) >= 1e-3 else 0.0))
+
+
+def _check_context(data, name):
+    layer, config, policy = draw_layer(data, name)
+    shape = draw_shape(data, layer)
+    if not build(data, layer, shape):
+        assert len(shape) not in RECORDS[name].ranks, f"{name} refused a rank its record lists: {shape}"
+        return
+    compute = layer.compute_dtype
+    fed = "float32" if policy.startswith("mixed") else policy
+    size = int(np.prod(shape))
+    x = np.array(data.draw(st.lists(context_values(compute), min_size=size, max_size=size), label="x"), "float64")
+    x = x.reshape(shape).astype(NUMPY[compute]).astype(NUMPY[fed])
+    training = "training" in inspect.signature(layer.call).parameters and data.draw(st.booleans(), label="training")
+    what = f"{name}({config}, dtype={policy}) on {shape}" + (", training" if training else "")
+    y, gx, gw = call(layer, x, training)
+    assert keras.backend.standardize_dtype(y.dtype) == compute, what
+    assert keras.backend.standardize_dtype(gx.dtype) == fed, what
+    assert tuple(y.shape) == tuple(layer.compute_output_shape(shape)), what
+    x = x.astype(NUMPY[compute]).astype("float64")
+    value, scale, roundings = context_reference(name, layer, x, training)
+    got = as_float64(y)
+    assert np.isnan(got[np.isnan(x)]).all(), f"{what}: NaN in, not NaN out: {got[np.isnan(x)]}"
+    assert_close(got, (value, value, roundings * scale / 4), compute, f"{what}: f(x)", {"x": x})
+    gx, gw = as_float64(gx), [as_float64(g) for g in gw]
+    assert np.isnan(gx[np.isnan(x)]).all(), f"{what}: the gradient at a NaN input is {gx[np.isnan(x)]}, not NaN"
+    if not np.isfinite(x).all():
+        return
+    assert np.isfinite(gx).all() or not np.isfinite(value).all(), f"{what}: non-finite gradient {gx} at finite x"
+    for g in gw:
+        assert not np.isnan(g).any(), f"{what}: NaN parameter gradient {g.tolist()} at x={x.tolist()}"
+    check_context_gradient(name, layer, x, gx, compute, training, what)
+
+
+def check_context_gradient(name, layer, x, gx, dtype, training, what):
+    """The input gradient against the float64 reference along a direction: sum(gx * d) against the central difference
+    of sum(f) along d, where the one-sided differences agree at a small step and at one of 100 roundings of the
+    dtype: no kink so near that the layer's rounding could put x on its other side."""
+    d = np.random.default_rng(int(abs(x).sum() * 1e3) % 2 ** 32).normal(size=x.shape)
+    total = lambda v: context_reference(name, layer, v, training)[0].sum()  # noqa: E731
+    sides = []
+    for h in (1e-6, 100 * dtype_info(dtype)["eps"]):
+        h *= max(1.0, np.abs(x).max())
+        with np.errstate(all="ignore"):
+            here, up, down = total(x), total(x + h * d), total(x - h * d)
+        sides += [(up - here) / h, (here - down) / h]
+        if len(sides) == 2:
+            central = (up - down) / (2 * h)
+    if not np.isfinite(sides).all() or np.ptp(sides) > 1e-2 * np.abs(sides).max() + 1e-6:
+        return
+    rtol = {"float16": 3e-2, "bfloat16": 1e-1}.get(dtype, 1e-3)
+    directional = (gx * d).sum()
+    assert abs(directional - central) <= rtol * (abs(gx * d).sum() + 1e-3), \
+        f"{what}: d f(x) / dx along a direction is {directional}, the float64 formula's {central}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -25,9 +25,13 @@ RTOL = {"float32": 1e-5, "float64": 1e-12, "bfloat16": 2e-2}
 PARAMETER_RTOL = 100
 
 
-def _inputs(dtype):
+def _inputs(dtype, name):
+    """4 x 16 edge and grid values; for an activation that draws on its input's context (its record's `ranks`), as 4
+    samples of 4 positions of 4 channels in the lowest rank it takes."""
     grid = np.linspace(-8.0, 8.0, 64 - len(EDGES))
-    return tf.cast(tf.constant(np.concatenate([EDGES, grid]).reshape(4, 16)), dtype)
+    ranks = RECORDS[name].ranks
+    shape = (4, 16) if ranks is None else (4, 4) + (1,) * (min(ranks) - 3) + (4,)
+    return tf.cast(tf.constant(np.concatenate([EDGES, grid]).reshape(shape)), dtype)
 
 
 def _value_and_gradients(layer, x):
@@ -35,7 +39,8 @@ def _value_and_gradients(layer, x):
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = layer(x)
-        loss = tf.reduce_sum(tf.cast(y, "float64") * tf.cast(tf.tile(cotangent, [1, y.shape[-1] // 16]), "float64"))
+        widen = [1] * (len(x.shape) - 1) + [y.shape[-1] // x.shape[-1]]  # CReLU's output is twice as wide
+        loss = tf.reduce_sum(tf.cast(y, "float64") * tf.cast(tf.tile(cotangent, widen), "float64"))
     return [y, *tape.gradient(loss, [x, *layer.trainable_weights])]
 
 
@@ -52,8 +57,8 @@ def _assert_same(eager, graph, rtol, what):
 @pytest.mark.parametrize("name", NAMES)
 def test_graph_mode_equals_eager_at_every_edge(name, dtype):
     layer = relu_zoo.get(name, dtype=dtype)
-    layer.build((4, 16))
-    x = _inputs(dtype)
+    x = _inputs(dtype, name)
+    layer.build(x.shape)
     eager = _value_and_gradients(layer, x)
     graph = tf.function(_value_and_gradients, autograph=False)(layer, x)
     for i, (what, a, b) in enumerate(zip(["value", "input gradient", *(w.path for w in layer.trainable_weights)],

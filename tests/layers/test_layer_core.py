@@ -10,6 +10,7 @@ Backend-agnostic (keras.ops only), so the same checks run under JAX and PyTorch 
 """
 
 import doctest
+import functools
 import importlib
 import math
 
@@ -104,13 +105,119 @@ def _acon_c(x, p1, p2, beta):
         return np.where(np.isinf(x), np.where(c == 0, 0.0, c * x), y)
 
 
+def _pau(x, a, b):
+    """PAU as Molina et al. write it, P(x) / (1 + sum_k |b_k| |x|**k); at ±inf the limit of the leading terms
+    a_p x**p / (|b_q| |x|**q) of the highest nonzero coefficients."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        q_of_x = 1 + sum(abs(b_k) * abs(x) ** k for k, b_k in enumerate(b, 1))
+        y = sum(a_j * x ** j for j, a_j in enumerate(a)) / q_of_x
+    p = np.max(np.where(a != 0, np.arange(len(a))[:, None], -1), axis=0)
+    q = np.max(np.where(b != 0, np.arange(1, len(b) + 1)[:, None], 0), axis=0)
+    lead_a = a[np.maximum(p, 0), np.arange(a.shape[1])]
+    lead_b = np.where(q > 0, abs(b[np.maximum(q - 1, 0), np.arange(b.shape[1])]), 1.0)
+    sign = np.sign(x)
+    limit = np.where(p > q, np.sign(lead_a) * sign ** p * np.inf, np.where(p == q, lead_a / lead_b * sign ** q, 0.0))
+    return np.where(np.isinf(x), limit, y)
+
+
+def _depthwise_same(x, kernel, bias):
+    """A depthwise convolution with zero ("same") padding of x (samples, positions..., channels), kernel (k, ..., k,
+    channels)."""
+    pad = kernel.shape[0] // 2
+    padded = np.pad(x, [(0, 0)] + [(pad, pad)] * (x.ndim - 2) + [(0, 0)])
+    out = np.zeros_like(x) + bias
+    with np.errstate(invalid="ignore", over="ignore"):
+        for offset in np.ndindex(*kernel.shape[:-1]):
+            window = tuple(slice(o, o + n) for o, n in zip(offset, x.shape[1:-1]))
+            out = out + kernel[offset] * padded[(slice(None), *window, slice(None))]
+    return out
+
+
+def _frelu(x, w):
+    """FReLU in inference: max(x, T(x)) with T = batch norm (moving statistics) of the funnel convolution, ties
+    going to T and NaN staying."""
+    h = _depthwise_same(x, w["funnel.kernel"][..., 0], w["funnel.bias"])  # Keras' kernel: (k, ..., C, 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = (h - w["funnel_norm.moving_mean"]) / np.sqrt(w["funnel_norm.moving_variance"] + FRELU_EPSILON) * \
+            w["funnel_norm.gamma"] + w["funnel_norm.beta"]
+    return np.where((x > t) | np.isnan(x), x, t)
+
+
+def _mean_of_sample(x):
+    with np.errstate(invalid="ignore", over="ignore"):
+        return x.mean(axis=tuple(range(1, x.ndim - 1)))
+
+
+def _dense(v, w, name):
+    with np.errstate(invalid="ignore", over="ignore"):
+        return v @ w[f"{name}.kernel"] + w[f"{name}.bias"]
+
+
+def _per_sample(v, x):
+    """(samples, channels) values broadcasting over the positions of x."""
+    return v.reshape(v.shape[:1] + (1,) * (x.ndim - 2) + v.shape[1:])
+
+
+def _dy_relu(x, w, pieces=2, lambda_a=1.0, lambda_b=0.5):
+    """DY-ReLU-B as Chen et al. 2020 write it: the max of K lines per channel, their coefficients
+    alpha + lambda * (2 sigmoid(theta) - 1) from the sample's mean; a line of slope 0 stays at its intercept at ±inf,
+    ties go to the later line, NaN stays."""
+    hidden = _dense(_mean_of_sample(x), w, "squeeze")
+    theta = _dense(np.where(hidden < 0, 0.0, hidden), w, "residuals")
+    delta = (2 * _sigmoid(theta) - 1).reshape(len(x), 2, pieces, x.shape[-1])
+    alpha = np.array([1.0] + [0.0] * (pieces - 1))[:, None]
+    y = None
+    for k in range(pieces):
+        a, b = _per_sample(alpha[k] + lambda_a * delta[:, 0, k], x), _per_sample(lambda_b * delta[:, 1, k], x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            z = np.where(np.isinf(x) & (a == 0), 0.0, a * x) + b
+        y = z if y is None else np.where(np.isnan(z) | ~((y > z) | np.isnan(y)), z, y)
+    return y
+
+
+def _meta_acon(x, w):
+    """meta-ACON: ACON-C with beta = sigmoid of two dense layers of the sample's mean, one per sample and channel."""
+    beta = _sigmoid(_dense(_dense(_mean_of_sample(x), w, "squeeze"), w, "expand"))
+    return _acon_c(x, w["p1"], w["p2"], _per_sample(beta, x))
+
+
+def _central_difference(f, x, step=1e-6):
+    """d sum(f(x)) / d x by central differences, one element at a time."""
+    out = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        e = np.zeros_like(x)
+        e[i] = step
+        out[i] = (f(x + e).sum() - f(x - e).sum()) / (2 * step)
+    return out
+
+
+# The weights of the activations that draw on their input's context (3 channels; the dense layers of DY-ReLU and
+# meta-ACON at reduction 1, 3 hidden units), by attribute path on the layer.
+FRELU_EPSILON = 1e-3
+FRELU_W = {"funnel.kernel": np.array([[0.5, -1.0, 0.3], [1.5, 0.8, -0.6], [-0.4, 0.2, 1.1]])[..., None],
+           "funnel.bias": np.array([0.1, -0.2, 0.3]), "funnel_norm.gamma": np.array([1.5, 0.5, -1.0]),
+           "funnel_norm.beta": np.array([0.2, -0.1, 0.0]), "funnel_norm.moving_mean": np.array([0.05, 0.1, -0.1]),
+           "funnel_norm.moving_variance": np.array([2.0, 0.5, 1.0])}
+_RNG = np.random.default_rng(7)
+DY_RELU_W = {"squeeze.kernel": np.array([[0.5, -0.3, 0.8], [0.2, 0.6, -0.4], [-0.4, 0.1, 0.3]]),
+             "squeeze.bias": np.array([0.1, 0.2, -0.1]), "residuals.kernel": _RNG.uniform(-0.8, 0.8, (3, 12)),
+             "residuals.bias": _RNG.uniform(-0.5, 0.5, 12)}
+META_ACON_W = {"squeeze.kernel": _RNG.uniform(-1, 1, (3, 3)), "squeeze.bias": _RNG.uniform(-0.3, 0.3, 3),
+               "expand.kernel": _RNG.uniform(-1, 1, (3, 3)), "expand.bias": _RNG.uniform(-0.3, 0.3, 3),
+               "p1": np.array([1.0, 0.5, -0.3]), "p2": np.array([0.25, -0.2, -0.6])}
+
 STAR_SCALE, STAR_BIAS = np.array([0.8944, 2.0, -0.5]), np.array([-0.4472, 0.0, 1.0])
 XIELU_WP, XIELU_WN = np.array([0.3, -1.0, 2.0]), np.array([-0.5, 0.7, -3.0])  # xIELU's weights, before softplus
 ACON_P1, ACON_P2, ACON_BETA = np.array([1.0, 0.5, -0.3]), np.array([0.25, -0.5, 0.2]), np.array([1.5, 0.0, -2.0])
+# PAU's a_0..a_5 (rows) and b_1..b_4 per channel: near the paper's start; with negative b's; of degree 3 over 4
+# (f tends to 0 at ±inf).
+PAU_A = np.array([[0.03, 0.5, 1.6, 2.0, 0.9, 0.15], [0.1, -0.4, 0.8, 0.5, -0.2, 0.3], [0.2, 1.0, -0.5, 0.25, 0, 0]]).T
+PAU_B = np.array([[0.01, 4.0, 0.001, 0.3], [-0.5, 1.0, -0.25, 0.5], [2.0, 0.5, 0.1, 0.05]]).T
 
 # name -> (constructor overrides, weights to set or None, reference f(x) in float64), for every activation with
 # arguments or weights (`needs_numpy_reference`): PyTorch's fixture checks a few settings, these non-default ones.
-# Parametric layers get non-default, per-channel-different parameters (3 channels) so broadcasting is tested.
+# Parametric layers get non-default, per-channel-different parameters (3 channels) so broadcasting is tested. A
+# weight is named by its attribute path on the layer ("funnel.kernel"); x is an input the layer takes (`as_input`).
 A3 = np.array([0.1, 0.3, -0.2])
 REFERENCES = {
     "relu": ({}, None, lambda x: np.where(x > 0, x, 0.0)),
@@ -155,6 +262,13 @@ REFERENCES = {
               lambda x: _xielu(x, _softplus(XIELU_WP), 0.25 + _softplus(XIELU_WN), 0.25, -1e-3)),
     "acon_c": ({}, {"p1": ACON_P1, "p2": ACON_P2, "beta": ACON_BETA},
                lambda x: _acon_c(x, ACON_P1, ACON_P2, ACON_BETA)),
+    # PAU's coefficients per channel here (the layer's default is one set per layer).
+    "pau": ({"channelwise": True}, {**{f"a{j}": a_j for j, a_j in enumerate(PAU_A)},
+                                    **{f"b{k}": b_k for k, b_k in enumerate(PAU_B, 1)}},
+            lambda x: _pau(x, PAU_A, PAU_B)),
+    "frelu": ({"epsilon": FRELU_EPSILON}, FRELU_W, lambda x: _frelu(x, FRELU_W)),
+    "dy_relu": ({"reduction": 1}, DY_RELU_W, lambda x: _dy_relu(x, DY_RELU_W)),
+    "meta_acon": ({"reduction": 1}, META_ACON_W, lambda x: _meta_acon(x, META_ACON_W)),
 }
 
 # Gated units halve the last axis: they get 6 input channels (values 0-2, gates 3-5) and give 3.
@@ -166,6 +280,37 @@ def width(name):
     return 6 if name in GATED else 3
 
 
+def rank(name):
+    """The input rank the layer checks use: 2, or the lowest its record's `ranks` allows for an activation that draws
+    on its input's context (FReLU, DY-ReLU, meta-ACON take no rank-2 input)."""
+    ranks = RECORDS[name].ranks
+    return 2 if ranks is None else min(ranks)
+
+
+def input_shape(name):
+    return (None,) * (rank(name) - 1) + (width(name),)
+
+
+def as_input(name, rows, positions=1):
+    """Rows of `width(name)` channels as an input of `rank(name)`: the rows themselves (rank 2), or `positions`
+    consecutive rows as one sample's positions along its first position axis (size 1 along any other)."""
+    rows = np.asarray(rows)
+    if rank(name) == 2:
+        return rows
+    return rows.reshape((-1, positions) + (1,) * (rank(name) - 3) + rows.shape[-1:])
+
+
+def as_rows(y):
+    """An output (or input gradient) of the layer as rows of channels, as `as_input` took them."""
+    y = np.asarray(y)
+    return y.reshape(-1, y.shape[-1])
+
+
+def weight(layer, path):
+    """The layer's weight at attribute path `path`, e.g. "alpha" or "funnel.kernel"."""
+    return functools.reduce(getattr, path.split("."), layer)
+
+
 def reference(name):
     """(constructor overrides, weights or None, NumPy f or None) of `name`: its REFERENCES entry, or the defaults."""
     return REFERENCES.get(name, ({}, None, None))
@@ -175,7 +320,7 @@ def needs_numpy_reference(name):
     """Whether `name` has arguments (its record's `parameters`) or weights, whose non-default values need a NumPy
     reference here: the PyTorch fixture covers a parameter-free activation."""
     layer = relu_zoo.get(name)
-    layer.build((None, width(name)))
+    layer.build(input_shape(name))
     return RECORDS[name].parameters != "–" or bool(layer.weights)
 
 
@@ -184,9 +329,9 @@ def forward64(name):
     (which still checks a hand-written gradient against the forward pass)."""
     numpy_reference = reference(name)[2]
     if numpy_reference is not None:
-        return numpy_reference
+        return lambda x: as_rows(numpy_reference(as_input(name, x)))
     layer = relu_zoo.get(name, dtype="float64")
-    return lambda x: ops.convert_to_numpy(layer(ops.convert_to_tensor(x, "float64")))
+    return lambda x: as_rows(ops.convert_to_numpy(layer(ops.convert_to_tensor(as_input(name, x), "float64"))))
 
 # Derivative at exactly 0 (per channel for parametric layers), as the docstrings state.
 AT_ZERO = {
@@ -207,6 +352,16 @@ AT_ZERO = {
     "star_relu": np.zeros(3),
     "xielu": 0.25 - (0.25 + _softplus(XIELU_WN)),  # beta - alpha_n: the left piece, x <= 0
     "acon_c": (ACON_P1 + ACON_P2) / 2,
+    "pau": PAU_A[1],  # a_1: the derivative of |x| in Q taken as 0 at 0
+    # At x = 0 FReLU's funnel is T(0) = BN(bias): where T(0) > 0 (channel 0) T's slope, its kernel's centre times
+    # gamma over the moving deviation; where x = 0 > T(0), 1.
+    "frelu": np.where(_frelu(np.zeros((1, 1, 3)), FRELU_W)[0, 0] > 0, FRELU_W["funnel.kernel"][1, :, 0]
+                      * FRELU_W["funnel_norm.gamma"] / np.sqrt(FRELU_W["funnel_norm.moving_variance"] + FRELU_EPSILON),
+                      1.0),
+    # DY-ReLU at 0: the slope of the line that wins, plus the intercepts' slopes through the sample's mean.
+    "dy_relu": _central_difference(lambda x: _dy_relu(x, DY_RELU_W), np.zeros((1, 1, 3)))[0, 0],
+    # meta-ACON: ACON-C's (p1 + p2) / 2; beta's own slope meets x = 0.
+    "meta_acon": (META_ACON_W["p1"] + META_ACON_W["p2"]) / 2,
 }
 
 SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4, -1e4, 1e30, -1e30,
@@ -216,10 +371,10 @@ SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3.0, -3.0, 7.0, 1e4
 def make_layer(name, **extra):
     overrides, weights, _ = reference(name)
     layer = relu_zoo.get(name, **{**overrides, **extra})
-    layer.build((None, width(name)))
+    layer.build(input_shape(name))
     if weights:
         for key, value in weights.items():
-            getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
+            weight(layer, key).assign(np.asarray(value, "float32").reshape(weight(layer, key).shape))
     return layer
 
 
@@ -276,9 +431,9 @@ def test_values_against_numpy_reference(name):
     x = np.array([[v, v, v] for v in SPECIAL], dtype="float64")
     if name in GATED:  # every (value, gate) pair of special values
         x = np.concatenate([np.repeat(x, len(SPECIAL), axis=0), np.tile(x, (len(SPECIAL), 1))], axis=-1)
-    got = call(layer, x)
+    got = as_rows(call(layer, as_input(name, x)))
     with np.errstate(all="ignore"):
-        expected = REFERENCES[name][2](x)
+        expected = as_rows(REFERENCES[name][2](as_input(name, x)))
     # Documented for every activation: NaN in -> NaN out.
     nan_in = np.isnan(x) if name != "crelu" else np.concatenate([np.isnan(x)] * 2, axis=-1)
     if name in GATED:
@@ -293,7 +448,7 @@ def test_values_against_numpy_reference(name):
     assert np.array_equal(np.isnan(got), np.isnan(expected)), (name, got[~finite], expected[~finite])
     assert np.array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
     rng = np.random.default_rng(0)
-    x = rng.normal(0, 3, size=(256, width(name)))
+    x = as_input(name, rng.normal(0, 3, size=(256, width(name))), positions=4)  # context: 4 positions a sample
     np.testing.assert_allclose(call(layer, x), REFERENCES[name][2](x), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
@@ -312,8 +467,8 @@ def test_gradients_finite_differences_and_at_zero(name):
         step = np.zeros_like(x)
         step[:, j] = eps
         numeric[:, j] = (ref(x + step).sum(-1) - ref(x - step).sum(-1)) / (2 * eps)
-    np.testing.assert_allclose(grad(layer, x), numeric, rtol=2e-3, atol=2e-3, err_msg=name)
-    at_zero = grad(layer, np.zeros((1, width(name))))[0]
+    np.testing.assert_allclose(as_rows(grad(layer, as_input(name, x))), numeric, rtol=2e-3, atol=2e-3, err_msg=name)
+    at_zero = as_rows(grad(layer, as_input(name, np.zeros((1, width(name))))))[0]
     assert name in AT_ZERO, f"{name}: state `derivative_at_zero` in its record, or its per-channel value in AT_ZERO"
     np.testing.assert_allclose(at_zero, AT_ZERO[name], rtol=1e-5, atol=1e-6, err_msg=f"{name} f'(0)")
 
@@ -321,7 +476,7 @@ def test_gradients_finite_differences_and_at_zero(name):
 @pytest.mark.parametrize("name", [n for n in NAMES if reference(n)[1]])
 def test_gradients_reach_every_learnable_parameter(name):
     layer = make_layer(name)
-    x = np.random.default_rng(2).uniform(-3, 3, size=(128, 3))
+    x = as_input(name, np.random.default_rng(2).uniform(-3, 3, size=(128, 3)), positions=4)
     _, grads = grad(layer, x, wrt_weights=True)
     assert len(grads) == len(layer.trainable_weights)
     for weight, g in zip(layer.trainable_weights, grads):
@@ -348,7 +503,7 @@ def test_keras_file_round_trip_safe_mode(tmp_path, name):
     inputs = keras.Input((5, 3))
     model = keras.Model(inputs, keras.layers.Dense(2)(layer(keras.layers.Dense(width(name))(inputs))))
     for key, value in (reference(name)[1] or {}).items():
-        getattr(layer, key).assign(np.asarray(value, "float32").reshape(getattr(layer, key).shape))
+        weight(layer, key).assign(np.asarray(value, "float32").reshape(weight(layer, key).shape))
     path = tmp_path / f"{name}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -396,8 +551,18 @@ def _trains_differently(name):
     (learned parameters, RReLU's seed state), changes the width, or is the baseline. A stateless elementwise
     function trains through the same path as relu; its gradient is checked against finite differences above."""
     layer = make_layer(name)
-    reshapes = layer.compute_output_shape((None, width(name)))[-1] != width(name)
+    reshapes = layer.compute_output_shape(input_shape(name))[-1] != width(name)
     return name == "relu" or bool(layer.variables) or reshapes
+
+
+def _branch(name, layer, inputs):
+    """inputs -> Dense -> `layer` -> Dense(2); an activation that draws on its input's context gets 4 channels at 2
+    positions along each position axis of its lowest rank, flattened after it."""
+    if rank(name) == 2:
+        return keras.layers.Dense(2)(layer(keras.layers.Dense(4)(inputs)))
+    shape = (2,) * (rank(name) - 2) + (4,)
+    h = keras.layers.Reshape(shape)(keras.layers.Dense(math.prod(shape))(inputs))
+    return keras.layers.Dense(2)(keras.layers.Flatten()(layer(h)))
 
 
 # Fast subset: the activations that train differently, in one model (one trace of the train step), without XLA
@@ -430,7 +595,7 @@ def test_activations_train_side_by_side(which, jit):
     names = {"differently": [n for n in NAMES if _trains_differently(n)], "fast_jit": FAST_JIT, "every": NAMES}[which]
     layers = [relu_zoo.get(n, name=n) for n in names]
     inputs = keras.Input((6,))
-    branches = [keras.layers.Dense(2)(layer(keras.layers.Dense(4)(inputs))) for layer in layers]
+    branches = [_branch(n, layer, inputs) for n, layer in zip(names, layers)]
     _fit_briefly(keras.Model(inputs, keras.layers.Add()(branches)), layers, jit)
 
 
@@ -457,15 +622,23 @@ def test_trains_in_a_model(name, jit):
         pytest.skip("jit_compile on torch is torch.compile, which builds C++ kernels: minutes per model on a CPU")
     keras.utils.set_random_seed(0)
     layer = relu_zoo.get(name)
-    _fit_briefly(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer, keras.layers.Dense(2)]),
-                 [layer], jit)
+    inputs = keras.Input((6,))
+    _fit_briefly(keras.Model(inputs, _branch(name, layer, inputs)), [layer], jit)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_ranks_and_unknown_sizes(name):
+    ranks = RECORDS[name].ranks
     for shape in [(2, 6), (2, 4, 6), (2, 4, 5, 6), (2, 2, 4, 5, 6)]:
         layer = relu_zoo.get(name, **reference(name)[0])
         inputs = keras.Input((None,) * (len(shape) - 2) + (6,))
+        if ranks is not None and len(shape) not in ranks:
+            # One ValueError at build time naming the layer, the rank it got and the ranks it takes.
+            with pytest.raises(ValueError, match=rf"^{type(layer).__name__} takes inputs of rank [0-9a-z ,]+ "
+                                                 rf"\(batch, positions\.\.\., channels\), not rank {len(shape)}\. "
+                                                 r"Received: input_shape=\("):
+                layer(inputs)
+            continue
         model = keras.Model(inputs, layer(inputs))
         y = model(np.ones(shape, "float32"))
         expected = shape[:-1] + ((12,) if name == "crelu" else (3,) if name in GATED else (6,))
@@ -473,7 +646,11 @@ def test_ranks_and_unknown_sizes(name):
         assert model.output_shape[1:-1] == (None,) * (len(shape) - 2)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if reference(n)[1]])
+# The learnable activations whose parameters `channelwise`, `shared_axes` and `data_format` place.
+PLACED = [n for n in NAMES if reference(n)[1] and "channelwise" in relu_zoo.get(n).get_config()]
+
+
+@pytest.mark.parametrize("name", PLACED)
 def test_parameter_placement(name):
     # Explicitly per channel: StarReLU and xIELU default to one value per layer, as their papers.
     channels_first = relu_zoo.get(name, channelwise=True, data_format="channels_first")
@@ -634,6 +811,19 @@ BAD_ARGUMENTS = [
     ("xielu", {"eps": 1e-6}, "eps=1e-06"),
     ("star_relu", {"shared_axes": [1], "channelwise": False}, "channelwise=False"),
     ("acon_c", {"channelwise": 1}, "channelwise=1"),
+    ("pau", {"numerator_init": []}, "numerator_init=[]"),
+    ("pau", {"denominator_init": [1.0, float("inf")]}, "denominator_init=[1.0, inf]"),
+    ("pau", {"numerator_init": "0.5"}, "numerator_init='0.5'"),
+    ("pau", {"numerator_init": [1e5], "dtype": "float16"}, "numerator_init=[100000.0]"),
+    ("frelu", {"kernel_size": 2}, "kernel_size=2"),
+    ("frelu", {"momentum": 1.0}, "momentum=1.0"),
+    ("frelu", {"epsilon": 0.0}, "epsilon=0.0"),
+    ("frelu", {"use_bias": 1}, "use_bias=1"),
+    ("dy_relu", {"pieces": 1}, "pieces=1"),
+    ("dy_relu", {"reduction": 0}, "reduction=0"),
+    ("dy_relu", {"lambda_b": -0.5}, "lambda_b=-0.5"),
+    ("dy_relu", {"data_format": "nhwc"}, "data_format='nhwc'"),
+    ("meta_acon", {"reduction": 2.0}, "reduction=2.0"),
 ]
 
 
@@ -678,6 +868,47 @@ def test_the_papers_initial_parameters():
     acon.build((None, 4096))
     np.testing.assert_array_equal(np.array(acon.beta), np.ones(4096))
     for p in (np.array(acon.p1), np.array(acon.p2)):
+        assert abs(p.mean()) < 0.1 and abs(p.std() - 1) < 0.1
+    # PAU: a_0..a_5 and b_1..b_4, one each per layer, from the paper's code's fit of leaky ReLU (ml-research/pau,
+    # `pade_optimized_leakyrelu`), within 0.034 of it on [-3, 3].
+    pau = relu_zoo.PAU()
+    pau.build((None, 4, 6))
+    assert [w.name for w in pau.weights] == [f"a{j}" for j in range(6)] + [f"b{k}" for k in range(1, 5)]
+    assert all(tuple(w.shape) == () for w in pau.weights)
+    np.testing.assert_allclose([float(keras.ops.convert_to_numpy(w)) for w in pau.weights], [
+        3.35583603e-02, 5.05000375e-01, 1.65343934e+00, 2.01001052e+00, 9.31901999e-01, 1.52424124e-01,
+        3.30847488e-06, 3.98021568e+00, 5.12471206e-07, 3.01830109e-01], rtol=1e-7)
+    x = np.linspace(-3, 3, 601, dtype="float32")[None]
+    assert np.abs(keras.ops.convert_to_numpy(pau(x)) - np.where(x > 0, x, 0.01 * x)).max() < 0.034
+    # FReLU: a 3x3 depthwise kernel He normal with fan out (9) and a bias U[±1/3], batch norm gamma 1, beta 0,
+    # momentum 0.9, epsilon 1e-5 (the authors' MegEngine code).
+    frelu = relu_zoo.FReLU()
+    frelu.build((None, None, None, 512))
+    kernel, bias = np.array(frelu.funnel.kernel), np.array(frelu.funnel.bias)
+    assert kernel.shape == (3, 3, 512, 1) and abs(kernel.std() - math.sqrt(2 / 9)) < 0.02
+    assert np.abs(bias).max() <= 1 / 3 and np.abs(bias).max() > 0.3
+    norm = frelu.funnel_norm
+    np.testing.assert_array_equal([np.array(norm.gamma), np.array(norm.beta)], [np.ones(512), np.zeros(512)])
+    assert (norm.momentum, norm.epsilon, frelu.kernel_size) == (0.9, 1e-5, 3)
+    # DY-ReLU-B: K = 2, R = 4, lambda_a = 1, lambda_b = 0.5; dense layers at PyTorch's default, U[±1/sqrt(fan in)].
+    dy = relu_zoo.DyReLU()
+    dy.build((None, None, None, 64))
+    assert (dy.pieces, dy.reduction, dy.lambda_a, dy.lambda_b) == (2, 4, 1.0, 0.5)
+    assert dy.squeeze.units == 16 and dy.residuals.units == 2 * 2 * 64
+    assert np.abs(np.array(dy.squeeze.kernel)).max() <= 1 / 8 and np.abs(np.array(dy.residuals.bias)).max() <= 1 / 4
+    # A residual of 0 is relu: alpha = (1, 0), beta = 0.
+    dy.residuals.kernel.assign(np.zeros((16, 256)))
+    dy.residuals.bias.assign(np.zeros(256))
+    x = np.linspace(-3, 3, 64 * 4, dtype="float32").reshape(1, 2, 2, 64)
+    np.testing.assert_array_equal(ops.convert_to_numpy(dy(x)), np.maximum(x, 0))
+    # meta-ACON: r = 16 and a hidden width max(r, C // r); p1, p2 ~ N(0, 1), drawn apart, per channel.
+    for channels, hidden in ((64, 16), (1024, 64)):
+        meta = relu_zoo.MetaAconC()
+        meta.build((None, None, channels))
+        assert meta.squeeze.units == hidden and meta.expand.units == channels
+    p1, p2 = np.array(meta.p1), np.array(meta.p2)
+    assert not np.allclose(p1, p2)
+    for p in (p1, p2):
         assert abs(p.mean()) < 0.1 and abs(p.std() - 1) < 0.1
 
 

@@ -34,6 +34,11 @@ NUMPY_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32"
 # in float32 and round once, but TensorFlow's fused ReLU kernels round the slope first); 16 for float32 and
 # float64, where Mish's gradient at -1 is a difference of terms 5x its size, evaluated in another order.
 RTOL = {"float16": 2 * 2.0 ** -10, "bfloat16": 2 * 2.0 ** -7, "float32": 16 * 2.0 ** -23, "float64": 16 * 2.0 ** -52}
+# Absolute tolerance: TensorFlow's CPU kernels flush results below the smallest normal number of the precision they
+# compute in to 0 (float32 for bfloat16; a float16 result is a float32 normal there), where PyTorch keeps them
+# (PAU's d/da5 = x**5 / Q at x = 1e-8 is 1e-40).
+ATOL = {"float16": 0.0, "bfloat16": float(np.finfo(np.float32).tiny), "float32": float(np.finfo(np.float32).tiny),
+        "float64": float(np.finfo(np.float64).tiny)}
 # (layer dtype or policy, reference dtype): a mixed policy computes in the 16-bit type from float32 inputs.
 SETTINGS = [("float16", "float16"), ("bfloat16", "bfloat16"), ("float32", "float32"), ("float64", "float64"),
             ("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")]
@@ -44,8 +49,10 @@ SMOOTH_TAILS = {"gelu", "gelu_tanh", "silu", "mish", "swish_beta", "quick_gelu",
 def _nan_gradient(case, quantity, x, value):
     # One rule for every activation: a NaN input gives a NaN gradient (PyTorch's piecewise-linear kernels
     # return the slope of whichever branch a comparison with NaN selects, e.g. relu'(NaN) = 1). The same
-    # holds for a parameter that acts through a kink: APL's hinge positions b, SReLU's thresholds.
-    at_kink = (case == "apl" and quantity == "b") or (case == "srelu" and quantity != "y")
+    # holds for a parameter that acts through a kink: APL's hinge positions b, SReLU's thresholds, FReLU's funnel and
+    # DY-ReLU's intercepts (the max of lines whose winner a NaN leaves undecided).
+    at_kink = ((case == "apl" and quantity == "b") or (case == "srelu" and quantity != "y")
+               or (case, quantity) in (("frelu", "funnel"), ("dy_relu", "b")))
     return math.nan if math.isnan(x) and (quantity == "dx" or at_kink) else value
 
 
@@ -53,14 +60,25 @@ def _nan_gradient(case, quantity, x, value):
 # other slope; PELU's linear piece at -inf, whose exponential piece has the limits d/dalpha = -1, d/dbeta = 0;
 # xIELU's quadratic piece at -inf, its exponential one at +inf), and values and slopes at ±inf where PyTorch's
 # formula meets `inf - inf` or `inf * 0` (xIELU at -inf, (beta - alpha_n) x: +inf, slope beta - alpha_n;
-# ACON-C's asymptotes p1 x at +inf and p2 x at -inf for the case's p1 = 1, p2 = 0.25, beta = 1.5).
+# ACON-C's asymptotes p1 x at +inf and p2 x at -inf for the case's p1 = 1, p2 = 0.25, beta = 1.5; PAU's P / Q is
+# inf / inf there: for the case's coefficients f ~ (a5 x + a4 - a5 |b3| / |b4| sign(x)) / |b4|, so f' -> a5 / |b4|
+# = 0.5, df/da4 -> 1 / |b4| = 3.2, df/db3 -> -sign(b3) sign(x) a5 / b4**2 = ±1.6, and the lower terms' -> 0).
 XIELU_SLOPE = -math.log1p(math.exp(2.0))  # beta - alpha_n = -softplus(w_n) for the case's w_n = 2
 PARAMETER_LIMITS = {("srelu", 1): {"a_left": 0.0}, ("srelu", -1): {"a_right": 0.0},
                     ("pelu", -1): {"alpha": -1.0, "beta": 0.0},
                     ("xielu", 1): {"alpha_n": 0.0},
                     ("xielu", -1): {"y": math.inf, "dx": XIELU_SLOPE, "alpha_p": 0.0},
                     ("acon_c", 1): {"dx": 1.0, "p1": math.inf, "p2": 0.0, "beta": 0.0},
-                    ("acon_c", -1): {"y": -math.inf, "dx": 0.25, "p1": 0.0, "p2": -math.inf, "beta": 0.0}}
+                    ("acon_c", -1): {"y": -math.inf, "dx": 0.25, "p1": 0.0, "p2": -math.inf, "beta": 0.0},
+                    ("pau", 1): {"y": math.inf, "dx": 0.5, "a1": 0.0, "a2": 0.0, "a3": 0.0, "a4": 3.2, "a5": math.inf,
+                                 "b1": 0.0, "b2": 0.0, "b3": 1.6, "b4": -math.inf},
+                    ("pau", -1): {"y": -math.inf, "dx": 0.5, "a1": 0.0, "a2": 0.0, "a3": 0.0, "a4": 3.2,
+                                  "a5": -math.inf, "b1": 0.0, "b2": 0.0, "b3": -1.6, "b4": math.inf}}
+
+# meta-ACON computes ACON-C (its case has ACON-C's parameters); DY-ReLU's losing line at ±inf is `0 * inf` in
+# PyTorch's gradient of its slope (the case's slopes 1 and -0.25: a different line wins at each end), 0 here.
+PARAMETER_LIMITS.update({("meta_acon", sign): PARAMETER_LIMITS["acon_c", sign] for sign in (1, -1)})
+PARAMETER_LIMITS.update({("dy_relu", sign): {"a": 0.0} for sign in (1, -1)})
 
 
 def _apl_at_minus_inf():
@@ -116,6 +134,8 @@ def run(case, setting):
     reference = "float16" if setting == "mixed_float16" else "bfloat16" if setting == "mixed_bfloat16" else setting
     xs = np.array([case["results"][reference]["x"]])
     mixed = setting.startswith("mixed")
+    if RECORDS[case["activation"]].ranks is not None:
+        return _run_function(case, setting, xs, reference), reference
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(setting if mixed else "float32")
     try:
@@ -139,7 +159,33 @@ def run(case, setting):
     return result, reference
 
 
-def assert_matches(got, expected, rtol, what):
+def _run_function(case, setting, xs, reference):
+    """`run` for an activation that draws on its input's context (its record's `ranks`): its function in
+    `relu_zoo.activations`, the element-wise part the PyTorch expression computes, with the context given as the
+    case's parameters (one value per input, as the fixture's PyTorch tensors; float32 under a mixed policy, as a
+    layer's weights, the input cast to the 16-bit type as a layer casts it)."""
+    import tensorflow as tf
+
+    mixed = setting.startswith("mixed")
+    n = xs.shape[-1]
+    params = {}
+    for name, value in case["params"].items():
+        value = np.array(value, "float64")
+        value = np.broadcast_to(value, (value.shape[0], n) if value.ndim == 2 else (n,))
+        params[name] = tf.constant(value.astype("float32" if mixed else NUMPY_DTYPES[setting]))
+    x = tf.constant(xs.astype("float32" if mixed else NUMPY_DTYPES[setting]))
+    with tf.GradientTape() as tape:
+        tape.watch([x, *params.values()])
+        y = RECORDS[case["activation"]].function(tf.cast(x, reference), **params)
+    grads = tape.gradient(y, [x, *params.values()], output_gradients=tf.ones_like(y))
+    assert keras.backend.standardize_dtype(y.dtype) == reference
+    result = {"y": np.asarray(tf.cast(y, "float64")).ravel(), "dx": np.asarray(tf.cast(grads[0], "float64")).ravel()}
+    for name, g in zip(params, grads[1:]):
+        result[name] = np.asarray(tf.cast(g, "float64"))
+    return result
+
+
+def assert_matches(got, expected, rtol, what, atol=0.0):
     got, expected = np.asarray(got, "float64").ravel(), np.asarray(expected, "float64").ravel()
     assert got.shape == expected.shape, what
     nan = np.isnan(expected)
@@ -147,7 +193,7 @@ def assert_matches(got, expected, rtol, what):
     inf = np.isinf(expected)
     assert np.array_equal(got[inf], expected[inf]), f"{what}: infinities\n{got}\n{expected}"
     finite = ~(nan | inf)
-    np.testing.assert_allclose(got[finite], expected[finite], rtol=rtol, atol=0, err_msg=what)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=rtol, atol=atol, err_msg=what)
 
 
 requires_tensorflow = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
@@ -186,12 +232,14 @@ def test_matches_pytorch(case_id, setting, reference):
     got, reference = run(case, setting)
     torch = case["results"][reference]
     xs, rtol = torch["x"], RTOL[reference]
-    assert_matches(got["y"], expected_values(case_id, "y", xs, torch["y"]), rtol, f"{case_id} {setting} f(x)")
-    assert_matches(got["dx"], expected_values(case_id, "dx", xs, torch["dx"]), rtol, f"{case_id} {setting} f'(x)")
+    atol = ATOL[reference]
+    assert_matches(got["y"], expected_values(case_id, "y", xs, torch["y"]), rtol, f"{case_id} {setting} f(x)", atol)
+    assert_matches(got["dx"], expected_values(case_id, "dx", xs, torch["dx"]), rtol, f"{case_id} {setting} f'(x)",
+                   atol)
     for name, values in torch.get("dparams", {}).items():
         values = np.array(values, "float64")
         expected = np.stack([expected_values(case_id, name, xs, row) for row in values.reshape(-1, len(xs))])
-        assert_matches(got[name], expected.reshape(values.shape), rtol, f"{case_id} {setting} d/d{name}")
+        assert_matches(got[name], expected.reshape(values.shape), rtol, f"{case_id} {setting} d/d{name}", atol)
 
 
 def test_every_listed_difference_changes_a_pytorch_number_and_is_documented():

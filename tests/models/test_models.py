@@ -10,6 +10,7 @@ import pytest
 import relu_zoo
 from relu_zoo import models
 from relu_zoo.diagnostics import activation_layers, all_layers
+from relu_zoo.layers.base import RECORDS
 from relu_zoo.task_spec import TaskSpec
 from tools import docs_tables
 
@@ -114,6 +115,16 @@ def test_the_grid_tries_every_activation_in_every_modality_and_the_stateful_ones
 def test_builds_trains_and_owns_its_activations(model_name, modality, activation):
     spec = SMALL_SPECS[modality]
     keras.utils.set_random_seed(0)
+    if RECORDS[activation].ranks is not None:
+        # An activation that draws on its input's context goes only where each use site has one (its record's
+        # `ranks`; which models take it: test_an_activation_that_needs_context_goes_where_it_has_one).
+        try:
+            models.check_activation(model_name, spec, activation, **SMALL_KWARGS[model_name])
+        except ValueError as error:
+            assert "\n" not in str(error) and f"Model {model_name!r}" in str(error)
+            with pytest.raises(ValueError, match="^Model "):
+                models.create_model(model_name, task=spec, activation=activation, **SMALL_KWARGS[model_name])
+            return
     model = models.create_model(model_name, task=spec, activation=activation, **SMALL_KWARGS[model_name])
     per_position = spec.input_shape if modality == "language" else ()
     assert model.output_shape == (None, *per_position, spec.num_classes)
@@ -129,6 +140,32 @@ def test_builds_trains_and_owns_its_activations(model_name, modality, activation
     loss = compile_model(model).train_on_batch(x, y)
     loss = loss[0] if isinstance(loss, (list, tuple)) else loss
     assert np.isfinite(loss)
+
+
+CONTEXT = sorted(name for name, record in RECORDS.items() if record.ranks is not None)
+
+
+@pytest.mark.parametrize("activation", CONTEXT)
+def test_an_activation_that_needs_context_goes_where_it_has_one(activation):
+    """FReLU, DY-ReLU and meta-ACON (their records' `ranks`) build where every use site is a feature map with
+    positions, and are refused, with one line that names the problem and the fix, in a model with rank-2 features at
+    a use site or a causal one."""
+    fits = [("airbench", "image", {}), ("cnn", "image", {"dense_units": 0}), ("wavecnn", "speech", {}),
+            ("cnn", "text", {}), ("transformer", "text", {})]
+    for model_name, modality, kwargs in fits:
+        model = models.create_model(model_name, task=SMALL_SPECS[modality], activation=activation,
+                                    **{**SMALL_KWARGS[model_name], **kwargs})
+        assert any(isinstance(a, RECORDS[activation].layer) for a in activation_layers(model)), model_name
+    with pytest.raises(ValueError, match=rf"^Model 'mlp' applies its activation to tensors of rank 2 \(batch, "
+                                         rf"features\), and {activation} draws on the positions around each element: "
+                                         r"it takes inputs of rank .*; for image tasks: airbench\.$"):
+        models.create_model("mlp", task=SMALL_SPECS["image"], activation=activation, width=8)
+    with pytest.raises(ValueError, match=r"^Model 'cnn' applies its activation to tensors of rank 2 .*"
+                                         r"for speech tasks: wavecnn\.$"):
+        models.create_model("cnn", task=SMALL_SPECS["speech"], activation=activation, **SMALL_KWARGS["cnn"])
+    with pytest.raises(ValueError, match=r"^Model 'decoder' predicts each position from the ones before it"):
+        models.create_model("decoder", task=SMALL_SPECS["language"], activation=activation,
+                            **SMALL_KWARGS["decoder"])
 
 
 # Fast subset: the custom ReLURNNCell; CI (slow) adds an image model and fasttext's own layer; the full suite
