@@ -1,7 +1,8 @@
 import keras
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ParametricActivation, activation, serialize_weight_options, set_weight_options
+from relu_zoo.layers.base import (ParametricActivation, activation, check_int, serialize_weight_options,
+                                  set_weight_options)
 
 
 @activation("apl", function=activations.apl, family="rectifier",
@@ -57,8 +58,7 @@ class APL(ParametricActivation):
         data_format=None,
         **kwargs,
     ):
-        if isinstance(hinges, bool) or not isinstance(hinges, int) or hinges < 1:
-            raise ValueError(f"Argument `hinges` must be an int >= 1. Received: hinges={hinges!r}")
+        check_int("hinges", hinges, 1)
         super().__init__(shared_axes=shared_axes, channelwise=channelwise, data_format=data_format, **kwargs)
         self.hinges = hinges
         if b_initializer is None:

@@ -133,6 +133,13 @@ def check_number(name, value, minimum=None, inclusive=True, allow_none=False):
     return value
 
 
+def check_int(name, value, minimum):
+    """`value`; a ValueError naming `name` unless it is a Python int (not a bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"Argument `{name}` must be an int >= {minimum}. Received: {name}={value!r}")
+    return value
+
+
 def check_dtype_range(layer, **arguments):
     """Raises a ValueError naming the argument unless each of `arguments` (None skipped) is 0 or a normal number
     of the layer's compute dtype: its magnitude at most the largest finite number (a slope of 1e5 is inf in

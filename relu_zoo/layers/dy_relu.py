@@ -3,7 +3,7 @@ from keras import ops
 
 from relu_zoo import activations
 from relu_zoo._numerics import select
-from relu_zoo.layers.base import (ContextActivation, activation, check_dtype_range, check_number,
+from relu_zoo.layers.base import (ContextActivation, activation, check_dtype_range, check_int, check_number,
                                   torch_default_initializers)
 
 
@@ -66,9 +66,8 @@ class DyReLU(ContextActivation):
     """
 
     def __init__(self, pieces=2, reduction=4, lambda_a=1.0, lambda_b=0.5, data_format=None, **kwargs):
-        for name, value, least in (("pieces", pieces, 2), ("reduction", reduction, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"Argument `{name}` must be an int >= {least}. Received: {name}={value!r}")
+        check_int("pieces", pieces, 2)
+        check_int("reduction", reduction, 1)
         lambda_a = check_number("lambda_a", lambda_a, minimum=0.0)
         lambda_b = check_number("lambda_b", lambda_b, minimum=0.0)
         super().__init__(data_format=data_format, **kwargs)

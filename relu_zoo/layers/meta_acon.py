@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ContextActivation, activation, torch_default_initializers
+from relu_zoo.layers.base import ContextActivation, activation, check_int, torch_default_initializers
 
 
 @activation("meta_acon", function=activations.meta_acon, family="smooth", ranks=(3, 4, 5),
@@ -57,8 +57,7 @@ class MetaAconC(ContextActivation):
     """
 
     def __init__(self, reduction=16, data_format=None, **kwargs):
-        if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
-            raise ValueError(f"Argument `reduction` must be an int >= 1. Received: reduction={reduction!r}")
+        check_int("reduction", reduction, 1)
         super().__init__(data_format=data_format, **kwargs)
         self.reduction = reduction
 

@@ -675,17 +675,14 @@ def test_values_and_gradients(name, profile):
     run(profile, _check_values, name)
 
 
-def _check_values(data, name):
-    if RECORDS[name].ranks is not None:
-        return _check_context(data, name)
-    layer, config, policy = draw_layer(data, name)
-    shape = draw_shape(data, layer)
-    if not build(data, layer, shape):
-        return
+def draw_and_call(data, name, layer, config, policy, shape, values):
+    """Draws an input of `shape` from `values(compute dtype)` and, where the layer takes it, the training flag;
+    calls the built layer and checks the dtypes and shape of its output and input gradient. Returns the input as
+    the layer computes with it (float64), the flag, the failure label, and the output and gradients."""
     compute = layer.compute_dtype
     fed = "float32" if policy.startswith("mixed") else policy
     size = int(np.prod(shape))
-    x = np.array(data.draw(st.lists(input_values(compute), min_size=size, max_size=size), label="x"), "float64")
+    x = np.array(data.draw(st.lists(values(compute), min_size=size, max_size=size), label="x"), "float64")
     with np.errstate(over="ignore"):
         x = x.reshape(shape).astype(NUMPY[compute]).astype(NUMPY[fed])
     training = "training" in inspect.signature(layer.call).parameters and data.draw(st.booleans(), label="training")
@@ -694,7 +691,18 @@ def _check_values(data, name):
     assert keras.backend.standardize_dtype(y.dtype) == compute, what
     assert keras.backend.standardize_dtype(gx.dtype) == fed, what
     assert tuple(y.shape) == tuple(layer.compute_output_shape(shape)), what
-    x = x.astype(NUMPY[compute]).astype("float64")  # what the layer computes with
+    return x.astype(NUMPY[compute]).astype("float64"), training, what, y, gx, gw
+
+
+def _check_values(data, name):
+    if RECORDS[name].ranks is not None:
+        return _check_context(data, name)
+    layer, config, policy = draw_layer(data, name)
+    shape = draw_shape(data, layer)
+    if not build(data, layer, shape):
+        return
+    x, training, what, y, gx, gw = draw_and_call(data, name, layer, config, policy, shape, input_values)
+    compute = layer.compute_dtype
     p = parameters(name, layer, training)
     what += f", weights {({w.name: p[w.name].tolist() for w in layer.weights})}" if layer.weights else ""
     nan_allowed = None
@@ -929,18 +937,8 @@ def _check_context(data, name):
     if not build(data, layer, shape):
         assert len(shape) not in RECORDS[name].ranks, f"{name} refused a rank its record lists: {shape}"
         return
+    x, training, what, y, gx, gw = draw_and_call(data, name, layer, config, policy, shape, context_values)
     compute = layer.compute_dtype
-    fed = "float32" if policy.startswith("mixed") else policy
-    size = int(np.prod(shape))
-    x = np.array(data.draw(st.lists(context_values(compute), min_size=size, max_size=size), label="x"), "float64")
-    x = x.reshape(shape).astype(NUMPY[compute]).astype(NUMPY[fed])
-    training = "training" in inspect.signature(layer.call).parameters and data.draw(st.booleans(), label="training")
-    what = f"{name}({config}, dtype={policy}) on {shape}" + (", training" if training else "")
-    y, gx, gw = call(layer, x, training)
-    assert keras.backend.standardize_dtype(y.dtype) == compute, what
-    assert keras.backend.standardize_dtype(gx.dtype) == fed, what
-    assert tuple(y.shape) == tuple(layer.compute_output_shape(shape)), what
-    x = x.astype(NUMPY[compute]).astype("float64")
     value, scale, roundings = context_reference(name, layer, x, training)
     got = as_float64(y)
     assert np.isnan(got[np.isnan(x)]).all(), f"{what}: NaN in, not NaN out: {got[np.isnan(x)]}"
