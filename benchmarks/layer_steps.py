@@ -81,6 +81,9 @@ OWN_OPS = {
         "hard_sigmoid": ("jax.nn.hard_sigmoid", lambda jax, x: jax.nn.hard_sigmoid(x), NAN_GRADIENT),
         "hard_swish": ("jax.nn.hard_swish", lambda jax, x: jax.nn.hard_swish(x), "the limit at -inf (0, not NaN)"),
         "glu": ("jax.nn.glu", lambda jax, x: jax.nn.glu(x), f"{NAN_GRADIENT}; 16-bit inputs computed in float32"),
+        # JAX has no rrelu: the plain way, slopes drawn with jax.random (its threefry generator), as Keras' are.
+        "rrelu (training)": ("jax.random.uniform slopes", lambda jax, x: jax.numpy.where(
+            x >= 0, x, x * jax.random.uniform(jax.random.key(0), x.shape, x.dtype, 1 / 8, 1 / 3)), NAN_GRADIENT),
     },
     "torch": {
         "relu": ("torch.relu", lambda torch, x: torch.relu(x), TORCH_NAN),

@@ -35,6 +35,40 @@ def test_report_page_names_the_cpu_the_clock_and_the_rules_that_cost():
     assert "## What the rules cost" in page and layers.PLAIN_OPS["gelu"][2] in page
 
 
+def test_every_miss_is_listed_with_its_cause():
+    times = {**_times(), "conv+relu": [1.1, 1.1, 1.1], "keras:conv+relu": [1.0, 1.0, 1.0],
+             "elu": [1.02, 0.95, 1.02], "keras:elu": [1.0, 1.0, 1.0], "relu6": [1.004] * 3, "keras:relu6": [1.0] * 3,
+             "selu": [1.2] * 3, "keras:selu": [1.0] * 3}
+    misses = dict(layers.missed(layers.rows(times), "tf.nn.relu", {"keras": 1.0, "plain": 1.1,
+                                                                  "relu": layers.TARGETS}))
+    assert misses["gelu"].startswith("1.20× the plain op (target 1.1): the rules it keeps (1.20× `tf.nn.gelu`")
+    assert misses["relu"] == "1.05× Keras' layer (target 1.0): the rules it keeps (1.05× `tf.nn.relu`, above)."
+    assert "the rules of its activation (" + layers.PLAIN_OPS["relu"][2] in misses["conv+relu"]
+    # selu: 1.2x Keras' layer in every repetition, no plain op timed: nothing explains it.
+    assert misses["selu"] == "1.20× Keras' layer (target 1.0): no rule explains it; measured as is."
+    assert misses["elu"].endswith("within the spread of the repetitions (their range reaches the target).")
+    assert "2.50" not in misses["rrelu (training)"] and "1.50× tf.nn.relu" in misses["rrelu (training)"]
+    assert "relu6" not in misses  # 1.004x shows as 1.00x: met
+
+
+def test_a_backends_own_random_draw_is_named_as_rrelus_cost():
+    times = {"torch.relu": [1.0, 1.0], "rrelu (training)": [3.0, 3.0], "plain:rrelu (training)": [2.5, 2.5]}
+    rows = layers.rows(times, "torch.relu", layers.OWN_OPS["torch"], layers.OTHER_TARGETS)
+    (key, text), = layers.missed(rows, "torch.relu", {"keras": 1.0, "plain": 1.1, "relu": layers.OTHER_TARGETS})
+    assert key == "rrelu (training)" and "the backend's own `F.rrelu` takes 2.50× torch.relu: its random draw" in text
+
+
+def test_report_pages_derive_again_from_stored_seconds(tmp_path):
+    stored = layers.report({"graph": _times()}, (2, 3), 3, "python benchmarks/layers.py", "wall")
+    stored["modes"]["graph"]["rows"] = []  # as if written by older code: --report derives them again
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps(stored))
+    assert layers.main(["--report", str(path)]) == 0
+    again = json.loads(path.read_text())
+    assert {row["candidate"] for row in again["modes"]["graph"]["rows"]} == {"gelu", "relu", "rrelu (training)"}
+    assert "## Misses and their causes" in (tmp_path / "README.md").read_text()
+
+
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_a_small_run_times_every_candidate(jit_compile):
     times = layers.run_times((2, 4, 4, 3), 2, ["relu", "rrelu"], jit_compile=jit_compile, conv=True)
