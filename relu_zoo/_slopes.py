@@ -51,7 +51,7 @@ def prelu_kernel(x, alpha):
         # One XLA loop each way, the backward one writing both element-wise terms; the slope is recomputed
         # from x rather than kept. Alpha's gradient is then summed by a matrix-vector product, which
         # TensorFlow's CPU kernels do ~3x faster than either its own or XLA's column reduction (PReLU
-        # forward + backward 1.8x -> 1.3x `tf.nn.relu`, benchmarks/backends.py).
+        # forward + backward 1.8x -> 1.3x `tf.nn.relu`, benchmarks/layers.py).
         y, slope = fused(_prelu_forward)(x, alpha), None
 
         def backward(x, alpha, dy):
@@ -60,7 +60,7 @@ def prelu_kernel(x, alpha):
     elif keras.backend.backend() == "jax":
         # Under `jax.jit` the whole pass fuses anyway, so recomputing the slope is free and keeping it costs a
         # tensor written and read again (1.9x -> 1.4-1.8x `jax.nn.relu` forward + backward in repeated runs of
-        # benchmarks/backends.py; XLA's column reduction for alpha's sum is the rest, docs/howto/benchmarks.md).
+        # benchmarks/layers.py; XLA's column reduction for alpha's sum is the rest, docs/howto/benchmarks.md).
         y, slope, backward = _prelu_forward(x, alpha), None, _prelu_backward
     else:
         # Graph-mode TensorFlow without XLA runs each op as a pass over memory: keeping the slope saves two, and

@@ -96,7 +96,7 @@ def _plain_relu(x):
     # The default ReLU, the one most models use, costs what the backends' own relu costs: the backward pass
     # reads the output, `dy` where `y > 0`, else `y` itself: 0, or NaN at a NaN input (the rule above). The
     # general `dy * slope(x)` builds the slope in four more passes over memory, which on PyTorch (each op its
-    # own pass) and JAX doubles the cost or worse (benchmarks/backends.py measures it).
+    # own pass) and JAX doubles the cost or worse (benchmarks/layers.py measures it).
     y = ops.relu(x)
 
     def grad(*args, upstream=None):
