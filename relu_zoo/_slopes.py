@@ -12,7 +12,7 @@ from keras import ops
 
 from relu_zoo._numerics import select
 from relu_zoo._xla import (broadcast_axes, counter_cells, fused, fusion_enabled, philox_bits, seed_key,
-                            slopes_from_bits, slopes_from_cells, sum_leading)
+                            cells_from_bits, sum_leading)
 
 
 def _prelu_slope(x, alpha):
@@ -183,7 +183,13 @@ def rrelu_training(x, lower, upper, inverse, seed):
         # leaky ReLU's does. (XLA's own Philox on CPU was ~30x slower, TensorFlow's Philox kernel a pass of its
         # own plus the draw read back each way.)
         return _rrelu_from_key(x, seed_key(seed), float(lower), float(upper), bool(inverse))
-    a = uniform_slopes(ops.shape(x), lower, upper, x.dtype, seed)
+    if keras.backend.backend() == "jax" and isinstance(seed, keras.random.SeedGenerator):
+        # The slopes as a function of each element's index: under `jax.jit` XLA computes them inside the loops
+        # that use them, where `jax.random`'s threefry draw is a pass of its own (the step 3.1x -> about 0.7x
+        # `jax.nn.relu`'s, benchmarks/layers.py).
+        a = _jax_counter_slopes(x, seed, float(lower), float(upper))
+    else:
+        a = uniform_slopes(ops.shape(x), lower, upper, x.dtype, seed)
     if inverse:
         a = ops.reciprocal(a)
     # `x * s` with the slope `s` held constant: the backward pass is the single multiply `dy * s`
@@ -229,6 +235,40 @@ def _rrelu_from_key(x, key, lower, upper, inverse):
     return f(x)
 
 
+# lowbias32 (Wellons' hash-prospector, bias 0.17): a bijection of 32-bit words that mixes every bit.
+_H1, _H2, _GOLDEN32 = 0x7FEB352D, 0x846CA68B, 0x9E3779B9
+
+
+def _hash32(z):
+    import jax.numpy as jnp
+
+    z = (z ^ (z >> 16)) * jnp.uint32(_H1)
+    z = (z ^ (z >> 15)) * jnp.uint32(_H2)
+    return z ^ (z >> 16)
+
+
+def _jax_counter_slopes(x, seed, lower, upper):
+    """RReLU's slopes on JAX: the midpoints of the 65,536 cells of a grid on [lower, upper] (as on TensorFlow),
+    each element's cell the top 16 bits of a hash of its index keyed by the generator's two words (advanced as
+    `keras.random` advances it). Keyed twice, the hash before and after mixing in the index, so that two keys'
+    streams are never shifted copies of each other."""
+    import jax
+    import jax.numpy as jnp
+
+    state = jnp.asarray(seed.next()).astype(jnp.uint32)
+    key1, key2 = _hash32(state[0] + jnp.uint32(_GOLDEN32)), _hash32(state[1] ^ jnp.uint32(_H1))
+    index = jax.lax.iota(jnp.uint32, math.prod(x.shape)).reshape(x.shape)
+    cells = _hash32(_hash32(index * jnp.uint32(_GOLDEN32) + key1) ^ key2) >> 16
+    return slopes_from_cells(cells, lower, upper, x.dtype)
+
+
+def slopes_from_cells(cells, lower, upper, dtype):
+    """The midpoints of the 65,536 cells of a grid on [lower, upper], indexed by the integers `cells` (why: the
+    docstring of `uniform_slopes`)."""
+    width = (upper - lower) / 65536.0
+    return ops.cast(ops.cast(cells, "float32") * width + (lower + 0.5 * width), dtype)
+
+
 def uniform_slopes(shape, lower, upper, dtype, seed):
     """`keras.random.uniform(shape, lower, upper)`, at half the random-number cost on TensorFlow.
 
@@ -241,4 +281,4 @@ def uniform_slopes(shape, lower, upper, dtype, seed):
     """
     if keras.backend.backend() != "tensorflow" or not isinstance(seed, keras.random.SeedGenerator):
         return keras.random.uniform(shape, minval=lower, maxval=upper, dtype=dtype, seed=seed)
-    return slopes_from_bits(philox_bits(shape, seed), shape, lower, upper, dtype)
+    return slopes_from_cells(cells_from_bits(philox_bits(shape, seed), shape), lower, upper, dtype)

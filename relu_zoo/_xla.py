@@ -205,22 +205,9 @@ def counter_cells(x, key):
     return tf.reshape(tf.cast(tf.bitwise.right_shift(z, tf.constant(48, tf.uint64)), tf.int32), tf.shape(x))
 
 
-def slopes_from_cells(cells, lower, upper, dtype):
-    """The midpoints of the 65,536 cells of a grid on [lower, upper], indexed by `cells` (why: the docstring of
-    `relu_zoo._slopes.uniform_slopes`)."""
-    import tensorflow as tf
-
-    width = (upper - lower) / 65536.0
-    return tf.cast(tf.cast(cells, tf.float32) * width + (lower + 0.5 * width), dtype)
-
-
-def slopes_from_bits(bits, shape, lower, upper, dtype):
-    """Two slopes per 32-bit word: the midpoints of a 65,536-cell grid on [lower, upper] (why: the docstring of
-    `relu_zoo._slopes.uniform_slopes`)."""
+def cells_from_bits(bits, shape):
+    """Two 16-bit grid cells per 32-bit word (`relu_zoo._slopes.slopes_from_cells` makes them slopes)."""
     import tensorflow as tf
 
     size = tf.reduce_prod(tf.cast(shape, tf.int32))
-    halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
-    cells = (upper - lower) / 65536.0
-    a = tf.cast(halves, tf.float32) * cells + (lower + 0.5 * cells)
-    return tf.cast(tf.reshape(a, shape), dtype)
+    return tf.reshape(tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size], shape)
