@@ -2,7 +2,8 @@
 file outside the package, compared against the stored baselines in one command.
 
     python benchmarks/standard_protocol.py run [--activation my_acts:swish2]
-    python benchmarks/standard_protocol.py baselines [--cells spoken_digit_cnn,imdb_transformer]   # resumable
+    python benchmarks/standard_protocol.py baselines [--cells spoken_digit_cnn,imdb_transformer] \
+        [--joining squared_relu,star_relu]   # resumable
     python benchmarks/standard_protocol.py report
 
 `run` copies `reports/standard/example/my_acts.py` into a fresh folder and times, from there,
@@ -14,7 +15,9 @@ baseline run came from the stored records, i.e. only the new activation trained.
 `reports/standard/README.md` from `timings.json` and, from the stored records, each cell's precision (the
 widest paired half-width of its baselines) and cost per new activation. `baselines` trains the baseline runs the
 cells lack (all cells, or those named, in that order) into `runs/standard_baselines`, copying each finished
-run's record into `reports/standard/records/` as it lands, so that a long session keeps what it finished. Target: at most 15 minutes per activation on a 2-core AVX2 CPU.
+run's record into `reports/standard/records/` as it lands, so that a long session keeps what it finished;
+`--joining` trains activations beside them that are to join the baselines (comparisons and the precision report
+use them once `relu_zoo/protocols/standard.yaml` lists them, so no user trains a half-stored baseline). Target: at most 15 minutes per activation on a 2-core AVX2 CPU.
 """
 
 import argparse
@@ -205,6 +208,11 @@ def report(args=None):
     print((DEST / "README.md").read_text())
 
 
+def _refuse(message):
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
 def baselines(args):
     """Trains the stored baselines' missing runs, cell by cell, saving every finished record at once."""
     import threading
@@ -216,7 +224,12 @@ def baselines(args):
     cells = args.cells.split(",") if args.cells else list(protocol.cells)
     unknown = sorted(set(cells) - set(protocol.cells))
     if unknown:
-        raise SystemExit(f"Unknown cell(s) {', '.join(unknown)}; the standard protocol's: {', '.join(protocol.cells)}")
+        _refuse(f"Unknown cell(s) {', '.join(unknown)}; the standard protocol's: {', '.join(protocol.cells)}")
+    joining = [a for a in (args.joining.split(",") if args.joining else []) if a not in protocol.baselines]
+    try:  # an unknown activation, or one a cell's model cannot take: one line, before any training
+        protocols.check(protocol, joining)
+    except protocols.ConfigError as e:
+        _refuse(f"--joining: {e}")
     # `out` holds this protocol's baseline runs only (nothing else trains there), so every record in it is kept.
     dest, out = DEST / "records", REPO / "runs" / "standard_baselines"
     stop = threading.Event()
@@ -230,8 +243,8 @@ def baselines(args):
     saver.start()
     try:
         for cell in cells:
-            one = protocols.Protocol(protocol.name, protocol.baselines, protocol.seeds, protocol.common,
-                                     {cell: protocol.cells[cell]})
+            one = protocols.Protocol(protocol.name, (*protocol.baselines, *joining), protocol.seeds,
+                                     protocol.common, {cell: protocol.cells[cell]})
             protocols.compare([], one, out, baselines=dest, settings={"verbose": 2})
     finally:
         stop.set()
@@ -249,6 +262,8 @@ def main(argv=None):
                     help="the activation to compare (default: the example file's my_acts:swish2)")
     fill = sub.add_parser("baselines")
     fill.add_argument("--cells", help="comma-separated cells, in this order (default: every cell)")
+    fill.add_argument("--joining", help="comma-separated activations to train beside the baselines, stored with "
+                      "them; comparisons use them once standard.yaml lists them among its baselines")
     sub.add_parser("report")
     args = parser.parse_args(argv)
     {"run": run, "baselines": baselines, "report": report}[args.command](args)

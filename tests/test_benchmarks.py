@@ -294,6 +294,19 @@ def test_standard_protocol_precision_names_each_baseline_with_its_verdict(tmp_pa
     assert f"| spoken_digit_cnn | elu | {100 * elu['mean_diff']:+.2f} [" in "\n".join(rows)
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["--joining", "not_an_activation"], "--joining: Protocol 'standard', cell 'cifar10_airbench': "),
+    (["--cells", "mnist_cnn"], "Unknown cell(s) mnist_cnn; the standard protocol's: cifar10_airbench,"),
+])
+def test_standard_baselines_refuse_bad_input_before_training(argv, message, capsys):
+    from benchmarks import standard_protocol
+
+    with pytest.raises(SystemExit) as exit_:
+        standard_protocol.main(["baselines", *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1
+
+
 def test_recorded_commands_hold_no_folder_of_this_machine(tmp_path):
     argv = ["--json", str(REPO / "benchmarks" / "reports" / "x.json"), "--torch-python", "/opt/torch/bin/python3",
             "--python", sys.executable, "--variants", "default;--inter 1"]

@@ -104,6 +104,8 @@ def stored_filter(protocol):
     # JSON-normalized (tuples -> lists), as the records hold it.
     wanted = {cell: json.loads(json.dumps(_comparable(spec.identity(protocol.config(cell)))))
               for cell in protocol.cells}
+    # Only the protocol's baselines: runs of an activation stored ahead of its joining them stay out of comparisons.
+    labels = {spec.activation_label(a) for a in protocol.baselines}
 
     def accept(record_path):
         cell = record_path.stem.partition(records.SEPARATOR)[2]
@@ -113,7 +115,7 @@ def stored_filter(protocol):
             result = json.loads(record_path.read_text())
         except (OSError, ValueError):
             return False
-        return (result.get("seed") in protocol.seeds_of(cell)
+        return (result.get("activation") in labels and result.get("seed") in protocol.seeds_of(cell)
                 and _comparable(result.get("config") or {}) == wanted[cell])
 
     return accept

@@ -128,6 +128,20 @@ def test_a_rerun_of_a_stored_baseline_reproduces_it(tmp_path):
     assert abs(result["test_accuracy"] - expected) <= 0.002, (result["test_accuracy"], expected)
 
 
+def test_stored_runs_of_an_activation_not_yet_a_baseline_stay_out_of_comparisons(tmp_path):
+    stored = protocols.stored_baselines("standard")
+    record = (stored / "imdb_reviews__transformer__relu__seed0__in__imdb_transformer.json") if stored else None
+    if record is None or not record.is_file():
+        pytest.skip("the standard protocol's baselines are not stored in this checkout")
+    standard = protocols.load("standard")
+    joining = tmp_path / "imdb_reviews__transformer__squared_relu__seed0__in__imdb_transformer.json"
+    joining.write_text(json.dumps({**json.loads(record.read_text()), "activation": "squared_relu"}))
+    assert protocols.usable(standard, record) and not protocols.usable(standard, joining)
+    joined = protocols.Protocol("standard", (*standard.baselines, "squared_relu"), standard.seeds, standard.common,
+                                standard.cells)
+    assert protocols.usable(joined, joining)
+
+
 def test_the_summary_figure_of_baselines_alone_says_so(tmp_path):
     # Storing the baselines compares nothing with the first one: the figure says so, without a legend warning.
     import warnings
