@@ -29,7 +29,7 @@ RECORD_FILE = "reproduce.json"
 SWITCHES = {"--diagnostics": ("diagnostics", True), "--no-diagnostics": ("diagnostics", False),
             "--no-download": ("download", False), "--save-checkpoint": ("save_checkpoint", True)}
 # The metrics a card records beside the judged one, shown for comparison.
-SHOWN = ("test_accuracy", "test_accuracy_tta", "test_loss")
+SHOWN = ("test_accuracy", "test_accuracy_tta", "test_bits_per_byte", "test_loss")
 # A float32 accuracy stored as a float64 (0.984000027...) against an exact tolerance (0.004): not a difference.
 ROUNDING = 1e-6
 
@@ -170,24 +170,33 @@ def _points(value, signed=False):
     return "–" if value is None else f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}%"
 
 
+def _value(metric, value, signed=False):
+    """A metric's value as printed: accuracies in percent (differences in points), a loss or bits per byte as is."""
+    if not metric.endswith(("loss", "bits_per_byte")):
+        return _points(value, signed)
+    return "–" if value is None else f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _tolerance(metric, tolerance):
+    return f"±{tolerance:.4f} bits per byte" if metric.endswith("bits_per_byte") else f"±{100 * tolerance:.2f} points"
+
+
 def summary(record):
     """What `relu-zoo reproduce` prints: each metric recorded vs reproduced, then the verdict in one line."""
     lines = [f"{'metric':<20}{'card':>10}{'re-run':>10}{'difference':>12}"]
     for key, values in record["metrics"].items():
         recorded, reproduced = values["recorded"], values["reproduced"]
-        if key == "test_loss":
-            difference = "–" if reproduced is None else f"{reproduced - recorded:+.4f}"
-            cells = (f"{recorded:.4f}", "–" if reproduced is None else f"{reproduced:.4f}", difference)
-        else:
-            cells = (_points(recorded), _points(reproduced),
-                     "–" if reproduced is None else _points(reproduced - recorded, signed=True))
+        cells = (_value(key, recorded), _value(key, reproduced),
+                 "–" if reproduced is None else _value(key, reproduced - recorded, signed=True))
         lines.append(f"{key:<20}{cells[0]:>10}{cells[1]:>10}{cells[2]:>12}")
-    judged = f"{record['metric']} within ±{100 * record['tolerance']:.2f} points of the card"
+    metric = record["metric"]
+    judged = f"{metric} within {_tolerance(metric, record['tolerance'])} of the card"
     if record["status"] == "diverged":
         verdict = f"Not reproduced: the re-run diverged at epoch {record['diverged_epoch']}."
     else:
+        unit = "bits per byte" if metric.endswith("bits_per_byte") else "points"
         verdict = (f"{'Reproduced' if record['within'] else 'Not reproduced'}: {judged} "
-                   f"({_points(record['difference'], signed=True)} points).")
+                   f"({_value(metric, record['difference'], signed=True)} {unit}).")
     examples = record["test_examples"]
     if examples["recorded"] and examples["reproduced"] != examples["recorded"]:
         verdict += (f" The test split here has {examples['reproduced']:,} examples, the card's "
@@ -226,8 +235,12 @@ def report(records):
         machine = r["machine"]["reproduced"] or {}
         within = "yes" if r["within"] else ("**no** (diverged)" if r["status"] == "diverged" else "**no**")
         seconds = "–" if r["run_seconds"] is None else f"{r['run_seconds']:,.0f}"
-        lines.append(f"| `{r['name']}` | {_points(r['recorded'])} | {_points(r['reproduced'])} | "
-                     f"{_points(r['difference'], signed=True)} | ±{100 * r['tolerance']:.2f} | {within} | "
+        metric = r["metric"]
+        bits = metric.endswith("bits_per_byte")  # its cells name their unit: the columns' is points
+        tolerance = _tolerance(metric, r["tolerance"]) if bits else f"±{100 * r['tolerance']:.2f}"
+        lines.append(f"| `{r['name']}` | {_value(metric, r['recorded'])} | {_value(metric, r['reproduced'])} | "
+                     f"{_value(metric, r['difference'], signed=True)}{' bits per byte' if bits else ''} | "
+                     f"{tolerance} | {within} | "
                      f"{r['dtype_policy']['reproduced']} | {', '.join(machine.get('flags', [])) or '–'} | "
                      f"{seconds} | {r['date']} |")
     return "\n".join(lines) + "\n"

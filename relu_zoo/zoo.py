@@ -15,7 +15,8 @@ from relu_zoo import _cpu
 from relu_zoo._io import atomic_write, atomic_write_json, atomic_write_text
 from relu_zoo.activation_spec import ActivationSpec
 from relu_zoo.pretrained import (CARD_FILE, INDEX_FILE, METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE, end_to_end,
-                                 list_pretrained, load_file, raw_accuracy, sha256, zoo_dir)
+                                 list_pretrained, load_file, raw_scores, sha256, zoo_dir)
+from relu_zoo.run.metrics import BITS_PER_BYTE
 from relu_zoo.run.spec import FLAGS, activation_label, split_activation_list
 from relu_zoo.run.store import final_layers
 
@@ -37,7 +38,6 @@ def missed_target(row):
 
 def card(meta):
     """The model card (README.md) text of a checkpoint."""
-    acc = meta["metrics"]["test_accuracy"]
     target = meta.get("target_accuracy")
     lines = [
         f"# {meta['name']}",
@@ -47,12 +47,7 @@ def card(meta):
         "",
         "## Use",
         "",
-        "```python",
-        "from relu_zoo import pretrained",
-        f"model = pretrained.load({meta['name']!r})                   # preprocessed inputs -> logits",
-        f"raw = pretrained.load({meta['name']!r}, raw_inputs=True)    # raw inputs -> probabilities",
-        "```",
-        "",
+        *_use_lines(meta),
         "Intended use: a reference point for comparing activations, a starting point for fine-tuning, "
         "teaching. Not evaluated for any production use.",
         "",
@@ -64,15 +59,11 @@ def card(meta):
         "",
         "## Metrics",
         "",
-        "| split | accuracy | loss |",
-        "|---|---|---|",
-        f"| {meta['data']['test_split']} | {100 * acc:.2f}% | {meta['metrics']['test_loss']:.4f} |",
-        "",
+        *_metric_lines(meta),
         *_tta_lines(meta),
         *_raw_input_lines(meta),
-        f"Accuracy of the raw-input model on the first {meta['check']['examples']:,} test examples (what the "
-        f"test suite re-checks): {100 * meta['check']['accuracy']:.2f}%.",
-        "",
+        *_check_lines(meta),
+        *_sample_lines(meta),
     ]
     if target is not None:
         judged = raw_input_accuracy(meta["metrics"])
@@ -97,6 +88,49 @@ def card(meta):
     return "\n".join(lines)
 
 
+def _language(meta):
+    return "test_bits_per_byte" in meta["metrics"]
+
+
+def _use_lines(meta):
+    name = meta["name"]
+    lines = ["```python", "from relu_zoo import pretrained"]
+    if _language(meta):
+        lines += ["from relu_zoo.sample import sample", "",
+                  f"model = pretrained.load({name!r})   # byte ids (batch, context) -> next-byte logits",
+                  'print(sample(model, "This movie was", length=300, temperature=0.8))', "```", "",
+                  f"or `relu-zoo sample {name} --prompt \"This movie was\" --temperature 0.8`.", ""]
+        return lines
+    return lines + [f"model = pretrained.load({name!r})                   # preprocessed inputs -> logits",
+                    f"raw = pretrained.load({name!r}, raw_inputs=True)    # raw inputs -> probabilities", "```", ""]
+
+
+def _metric_lines(meta):
+    metrics, split = meta["metrics"], meta["data"]["test_split"]
+    if _language(meta):
+        return ["| split | bits per byte | next-byte accuracy | loss |", "|---|---|---|---|",
+                f"| {split} | {metrics['test_bits_per_byte']:.4f} | {100 * metrics['test_accuracy']:.2f}% | "
+                f"{metrics['test_loss']:.4f} |", ""]
+    return ["| split | accuracy | loss |", "|---|---|---|",
+            f"| {split} | {100 * metrics['test_accuracy']:.2f}% | {metrics['test_loss']:.4f} |", ""]
+
+
+def _check_lines(meta):
+    check = meta["check"]
+    bits = f", {check['bits_per_byte']:.4f} bits per byte" if "bits_per_byte" in check else ""
+    return [f"Accuracy of the raw-input model on the first {check['examples']:,} test examples (what the "
+            f"test suite re-checks): {100 * check['accuracy']:.2f}%{bits}.", ""]
+
+
+def _sample_lines(meta):
+    drawn = meta.get("sample")
+    if not drawn:
+        return []
+    return [f"Its text after {drawn['prompt']!r} (temperature {drawn['temperature']}, seed {drawn['seed']}, "
+            f"{drawn['length']} bytes), as `sample` writes it:", "", "```text", drawn["prompt"] + drawn["text"],
+            "```", ""]
+
+
 def _cost(meta):
     """", 412 s of training in mixed_bfloat16 on <CPU> (its speed flags, cores)": what the epochs cost where they
     ran (checkpoints made before runs recorded their machine say nothing)."""
@@ -111,16 +145,22 @@ def _reproduce_lines(meta):
     reproduction = meta.get("reproduction")
     if not reproduction:
         return []
-    recorded = meta["metrics"][reproduction["metric"]]
+    recorded, tolerance = meta["metrics"][reproduction["metric"]], reproduction["tolerance"]
+    within = (f"±{tolerance:.4f} of {recorded:.4f}" if reproduction["metric"] == f"test_{BITS_PER_BYTE.name}" else
+              f"±{100 * tolerance:.2f} points of {100 * recorded:.2f}%")
     return [f"`relu-zoo reproduce {meta['name']}` runs it (into `runs/reproduce/{meta['name']}`) and checks that its "
-            f"{reproduction['metric'].replace('_', ' ')} is within ±{100 * reproduction['tolerance']:.2f} points of "
-            f"{100 * recorded:.2f}%.", ""]
+            f"{reproduction['metric'].replace('_', ' ')} is within {within}.", ""]
 
 
 def _raw_input_lines(meta):
     accuracy = meta["metrics"].get("raw_input_test_accuracy")
     if accuracy is None:
         return []
+    if _language(meta):
+        return [f"The stored checkpoint as `pretrained.load(..., raw_inputs=True)` gives it (float32) on the run's "
+                f"{meta['data']['test_examples']:,} test windows: "
+                f"{meta['metrics']['raw_input_test_bits_per_byte']:.4f} bits per byte, next-byte accuracy "
+                f"{100 * accuracy:.2f}%.", ""]
     return [f"The stored checkpoint as `pretrained.load(..., raw_inputs=True)` gives it (uint8 inputs, float32"
             f"{', its test-time augmentation' if meta.get('tta') else ''}) on the whole `{meta['data']['test_split']}`"
             f" split: {100 * accuracy:.2f}%.", ""]
@@ -162,6 +202,7 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     root = Path(root) if root else zoo_dir()
     learned = {layer: entry["params"] for layer, entry in final_layers(result).items() if entry.get("params")}
     cfg = result["config"]
+    language = result.get("metric") == BITS_PER_BYTE.name
     meta = {
         "name": name,
         "task": result["task"],
@@ -175,9 +216,10 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         "dtype_policy": result.get("dtype_policy"),
         "machine": result.get("machine"),
         "command": _export_command(result, name),
-        "reproduction": {"metric": REPRODUCE_METRIC, "tolerance": default_tolerance(result.get("test_examples"))},
+        "reproduction": reproduction(result),
         "metrics": {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
-                    "test_accuracy_tta": result.get("test_accuracy_tta")},
+                    "test_accuracy_tta": result.get("test_accuracy_tta"),
+                    **({"test_bits_per_byte": result["test_bits_per_byte"]} if language else {})},
         # The run's test-time augmentation goes into the raw-input model (`pretrained.load(raw_inputs=True)`).
         "tta": _tta_mode(cfg.get("tta")),
         "target_accuracy": target_accuracy,
@@ -195,10 +237,16 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
         save_lean(run_dir / MODEL_FILE, tmp / MODEL_FILE)
         shutil.copy2(run_dir / PREPROCESSOR_FILE, tmp / PREPROCESSOR_FILE)
         staged = end_to_end(load_file(tmp / PREPROCESSOR_FILE), load_file(tmp / MODEL_FILE), tta=meta["tta"])
-        check_accuracy, check_examples = raw_accuracy(staged, result["task"])
-        meta["check"] = {"examples": check_examples, "accuracy": check_accuracy}
-        # What a user meets: the stored model (float32 even when trained in mixed precision) on every test example.
-        meta["metrics"]["raw_input_test_accuracy"] = raw_accuracy(staged, result["task"], max_examples=None)[0]
+        checked = raw_scores(staged, result["task"])
+        meta["check"] = {"examples": checked.pop("examples"), **checked}
+        # What a user meets: the stored model (float32 even when trained in mixed precision) on every test example;
+        # a language model on the run's own test windows (its test split holds some 250,000).
+        whole = raw_scores(staged, result["task"], max_examples=result["test_examples"] if language else None)
+        meta["metrics"].update({f"raw_input_test_{key}": value for key, value in whole.items() if key != "examples"})
+        if language:
+            from relu_zoo.sample import sample
+
+            meta["sample"] = {**SAMPLE, "text": sample(load_file(tmp / MODEL_FILE, compile=False), **SAMPLE)}
         atomic_write_text(tmp / CARD_FILE, card(meta))
         meta["sha256"] = {f: sha256(tmp / f) for f in (MODEL_FILE, PREPROCESSOR_FILE, CARD_FILE)}
         atomic_write_json(tmp / METADATA_FILE, meta)
@@ -206,6 +254,10 @@ def export(run_dir, root=None, target_accuracy=None, target_note=None, data_note
     atomic_write(root / name, write)
     write_index(root)
     return name
+
+
+# The text a language model's card shows, drawn at export: what its readers judge it by.
+SAMPLE = {"prompt": "This movie was", "length": 300, "temperature": 0.8, "seed": 0}
 
 
 def _tta_mode(tta):
@@ -284,8 +336,16 @@ SWITCHES = ("--diagnostics", "--no-diagnostics", "--no-download", "--save-checkp
 MACHINE_FLAGS = ("--out", "--data-dir", "--verbose", "--shard", "--no-download", "--jobs", "--ray", "--ray-address",
                  "--ray-cpus-per-run", "--ray-gpus-per-run")
 PROGRAMS = {"train.py": ["python", "train.py"], "relu-zoo": ["relu-zoo", "train"]}
-# What `relu-zoo reproduce` compares: the run's own test accuracy, as the card's was measured.
+# What `relu-zoo reproduce` compares: the run's own test accuracy, as the card's was measured (a language model's:
+# its test bits per byte, within `BITS_PER_BYTE.delta`).
 REPRODUCE_METRIC = "test_accuracy"
+
+
+def reproduction(result):
+    """A new card's `reproduction` entry: the metric `relu-zoo reproduce` compares and its tolerance."""
+    if result.get("metric") == BITS_PER_BYTE.name:
+        return {"metric": f"test_{BITS_PER_BYTE.name}", "tolerance": BITS_PER_BYTE.delta}
+    return {"metric": REPRODUCE_METRIC, "tolerance": default_tolerance(result.get("test_examples"))}
 # The default of a card's tolerance for a re-run: 0.3 accuracy points, or one test example where one weighs more
 # (spoken_digit's 250 examples: 0.4 points), since two runs cannot differ by less than one example.
 REPRODUCE_TOLERANCE = 0.003
@@ -390,6 +450,8 @@ def index_rows(root=None):
                      "epochs": meta["epochs"], "test_accuracy": meta["metrics"]["test_accuracy"],
                      "test_accuracy_tta": meta["metrics"].get("test_accuracy_tta"),
                      "raw_input_test_accuracy": meta["metrics"].get("raw_input_test_accuracy"),
+                     **({"test_bits_per_byte": meta["metrics"]["test_bits_per_byte"]}
+                        if "test_bits_per_byte" in meta["metrics"] else {}),
                      "target_accuracy": meta["target_accuracy"],
                      "test_split": meta["data"]["test_split"], "params": meta["params"],
                      "size_bytes": sum(f["size_bytes"] for f in files.values()), "files": files})
@@ -399,8 +461,11 @@ def index_rows(root=None):
 def index_markdown(rows):
     # "test accuracy" and "with TTA" are the run's own at the end of training; "as loaded" is the stored
     # checkpoint's raw-input model over the whole test split (measured at export), which the target judges.
-    lines = ["| checkpoint | task | model | activation | epochs | test accuracy | with TTA | as loaded | target | "
-             "params | size |", "|---|---|---|---|---:|---|---|---|---|---|---|"]
+    # A language model's test accuracy is of the next byte; its bits per byte get a column once the zoo has one.
+    bits = any("test_bits_per_byte" in r for r in rows)
+    lines = ["| checkpoint | task | model | activation | epochs | test accuracy | with TTA | as loaded | "
+             + ("bits per byte | " if bits else "") + "target | params | size |",
+             "|---|---|---|---|---:|---|---|---|" + ("---|" if bits else "") + "---|---|---|"]
 
     def pct(value):
         return "–" if value is None else f"{100 * value:.2f}%"
@@ -408,9 +473,10 @@ def index_markdown(rows):
     for r in rows:
         target = "–" if r["target_accuracy"] is None else f"{100 * r['target_accuracy']:.1f}%"
         missed = missed_target(r)
+        bits_cell = (f"{r['test_bits_per_byte']:.4f} | " if "test_bits_per_byte" in r else "– | ") if bits else ""
         lines.append(f"| `{r['name']}` | {r['task']} | {r['model']} | {r['activation']} | {r['epochs']} | "
                      f"{pct(r['test_accuracy'])} | {pct(r.get('test_accuracy_tta'))} | "
-                     f"{pct(r.get('raw_input_test_accuracy'))} | {target}{' (missed)' if missed else ''} | "
+                     f"{pct(r.get('raw_input_test_accuracy'))} | {bits_cell}{target}{' (missed)' if missed else ''} | "
                      f"{r['params']:,} | {r['size_bytes'] / 1e6:.2f} MB |")
     total = sum(r["size_bytes"] for r in rows)
     lines += ["", f"{len(rows)} checkpoints, {total / 1e6:.1f} MB in total."]

@@ -87,6 +87,46 @@ def test_export_writes_a_self_describing_folder(tiny_zoo):
 
 
 @pytest.mark.slow
+def test_a_language_model_exports_with_its_bits_per_byte_and_a_sample(tmp_path):
+    """A tiny byte-level language model (imdb_bytes) exported: its card and index speak in bits per byte, show
+    text it wrote, and its re-check and reproduction compare bits per byte."""
+    if not _data_available("imdb_bytes"):
+        if os.environ.get("CI"):
+            pytest.fail("TFDS_DATA_DIR has no imdb_reviews; CI must run the pretrained tests")
+        pytest.skip("imdb_reviews not prepared in TFDS_DATA_DIR")
+    runs = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--preset", "imdb_bytes", "--activations", "relu",
+                           "--seeds", "1", "--max-train-examples", "64", "--max-eval-examples", "16",
+                           "--model-kwargs", '{"dim": 32, "depth": 1, "heads": 2, "ffn_dim": 64}', "--verbose", "0",
+                           "--save-checkpoint", "--out", str(runs)], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = (runs / "runs").iterdir()
+    result = json.loads((run_dir / "result.json").read_text())
+    name = zoo.export(run_dir, root=tmp_path / "models")
+    meta = pretrained.verify(name, tmp_path / "models")
+    assert meta["reproduction"] == {"metric": "test_bits_per_byte", "tolerance": 0.01}
+    # The raw-input model on the run's own test windows scores what the run recorded.
+    assert meta["metrics"]["raw_input_test_bits_per_byte"] == pytest.approx(result["test_bits_per_byte"], abs=2e-3)
+    raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=tmp_path / "models")
+    scores = pretrained.raw_scores(raw_model, "imdb_bytes", meta["check"]["examples"])
+    assert scores["bits_per_byte"] == pytest.approx(meta["check"]["bits_per_byte"], abs=2e-3)
+    assert 0 <= scores["accuracy"] <= 1 and scores["examples"] == meta["check"]["examples"]
+    from relu_zoo.sample import sample
+
+    drawn = meta["sample"]
+    assert len(drawn["text"]) > 0 and drawn["text"] == sample(pretrained.load(name, root=tmp_path / "models"),
+                                                              drawn["prompt"], drawn["length"],
+                                                              drawn["temperature"], drawn["seed"])
+    card = (tmp_path / "models" / name / "README.md").read_text()
+    assert f"| test | {result['test_bits_per_byte']:.4f} |" in card and "```text\nThis movie was" in card
+    assert "within ±0.0100 of" in card and f"relu-zoo sample {name}" in card
+    (row,) = json.loads((tmp_path / "models" / "index.json").read_text())["checkpoints"]
+    assert "| bits per byte |" in zoo.index_markdown([row]) and f"{row['test_bits_per_byte']:.4f}" in \
+        zoo.index_markdown([row])
+
+
+@pytest.mark.slow
 def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo):
     name = "cnn_prelu.spoken_digit"
     meta = pretrained.metadata(name, tiny_zoo)
