@@ -40,24 +40,33 @@ def _data_available(task):
     return bool(data_dir) and (Path(data_dir) / tfds_name.split("/")[0]).is_dir()
 
 
+def _checkpoint_run(task, out, *argv):
+    """The run folder of a real (tiny) `train.py` run of `task` saved with --save-checkpoint into `out` (skipped
+    where the task's data is not prepared; in CI a failure)."""
+    if not _data_available(task):
+        if os.environ.get("CI"):
+            pytest.fail(f"TFDS_DATA_DIR has no {task}: CI must run the pretrained tests")
+        pytest.skip(f"{task} not prepared in TFDS_DATA_DIR")
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *argv, "--seeds", "1", "--verbose", "0",
+                           "--save-checkpoint", "--out", str(out)], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = (Path(out) / "runs").iterdir()
+    return run_dir
+
+
+TINY_CNN = ["--model", "cnn", "--epochs", "1", "--max-train-examples", "256", "--max-eval-examples", "128",
+            "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}']
+
+
 @pytest.fixture(scope="module")
 def tiny_zoo(tmp_path_factory):
     """A zoo with one checkpoint from a real (tiny) spoken_digit training run saved with --save-checkpoint."""
-    if not _data_available("spoken_digit"):
-        if os.environ.get("CI"):
-            pytest.fail("TFDS_DATA_DIR has no spoken_digit; CI must run the pretrained tests")
-        pytest.skip("spoken_digit not prepared in TFDS_DATA_DIR")
     base = tmp_path_factory.mktemp("zoo")
-    runs = base / "runs"
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--task", "spoken_digit", "--model", "cnn",
-                           "--activations", "prelu", "--seeds", "1", "--epochs", "1", "--max-train-examples", "256",
-                           "--max-eval-examples", "128", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}',
-                           "--verbose", "0", "--save-checkpoint", "--out", str(runs)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = _checkpoint_run("spoken_digit", base / "runs", "--task", "spoken_digit", "--activations", "prelu",
+                              *TINY_CNN)
     folder = base / "models"
     folder.mkdir()
-    (run_dir,) = (runs / "runs").iterdir()
     name = zoo.export(run_dir, root=folder, target_accuracy=0.97, target_note="a 1-epoch test run")
     assert name == "cnn_prelu.spoken_digit"
     return folder
@@ -90,18 +99,9 @@ def test_export_writes_a_self_describing_folder(tiny_zoo):
 def test_a_language_model_exports_with_its_bits_per_byte_and_a_sample(tmp_path):
     """A tiny byte-level language model (imdb_bytes) exported: its card and index speak in bits per byte, show
     text it wrote, and its re-check and reproduction compare bits per byte."""
-    if not _data_available("imdb_bytes"):
-        if os.environ.get("CI"):
-            pytest.fail("TFDS_DATA_DIR has no imdb_reviews; CI must run the pretrained tests")
-        pytest.skip("imdb_reviews not prepared in TFDS_DATA_DIR")
-    runs = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--preset", "imdb_bytes", "--activations", "relu",
-                           "--seeds", "1", "--max-train-examples", "64", "--max-eval-examples", "16",
-                           "--model-kwargs", '{"dim": 32, "depth": 1, "heads": 2, "ffn_dim": 64}', "--verbose", "0",
-                           "--save-checkpoint", "--out", str(runs)], capture_output=True, text=True, timeout=600,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (run_dir,) = (runs / "runs").iterdir()
+    run_dir = _checkpoint_run("imdb_bytes", tmp_path / "runs", "--preset", "imdb_bytes", "--activations", "relu",
+                              "--max-train-examples", "64", "--max-eval-examples", "16",
+                              "--model-kwargs", '{"dim": 32, "depth": 1, "heads": 2, "ffn_dim": 64}')
     result = json.loads((run_dir / "result.json").read_text())
     name = zoo.export(run_dir, root=tmp_path / "models")
     meta = pretrained.verify(name, tmp_path / "models")
@@ -144,20 +144,10 @@ def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo
 
 @pytest.mark.slow
 def test_a_checkpoint_trained_with_tta_has_it_in_its_raw_input_model(tmp_path):
-    if not _data_available("mnist"):
-        if os.environ.get("CI"):
-            pytest.fail("TFDS_DATA_DIR has no mnist; CI must run the pretrained tests")
-        pytest.skip("mnist not prepared in TFDS_DATA_DIR")
     from relu_zoo.models.common import flip_tta
 
-    runs = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--task", "mnist", "--model", "cnn",
-                           "--activations", "relu", "--seeds", "1", "--epochs", "1", "--max-train-examples", "256",
-                           "--max-eval-examples", "128", "--model-kwargs", '{"filters": [8, 16], "dense_units": 16}',
-                           "--tta", "flip_translate", "--verbose", "0", "--save-checkpoint", "--out", str(runs)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (run_dir,) = (runs / "runs").iterdir()
+    run_dir = _checkpoint_run("mnist", tmp_path / "runs", "--task", "mnist", "--activations", "relu", *TINY_CNN,
+                              "--tta", "flip_translate")
     (tmp_path / "models").mkdir()
     name = zoo.export(run_dir, root=tmp_path / "models")
     meta = pretrained.verify(name, tmp_path / "models")
