@@ -150,9 +150,8 @@ def installed_zoo_dir():
 def _register_custom_objects():
     """Imports what registers relu_zoo's serializable objects, so `safe_mode=True` loading finds them:
     the model building blocks (e.g. `MaskedGlobalMaxPooling1D`), the preprocessing layers and the metrics a
-    compiled model names (a language model's `BitsPerByte`)."""
+    compiled model names (a language model's `BitsPerByte`, with its task)."""
     import relu_zoo.models  # noqa: F401
-    import relu_zoo.run.metrics  # noqa: F401
     import relu_zoo.tasks  # noqa: F401
 
 
@@ -439,41 +438,11 @@ def model_inputs(name, examples=256, data_dir=None):
     return preprocess(load_preprocessor(name), next(raw.as_numpy_iterator())[0])
 
 
-def raw_accuracy(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
-    """Accuracy of an end-to-end (raw-input) model on the first `max_examples` raw test examples (for a language
-    model, of every next byte of them), and how many examples that was."""
-    scores = raw_scores(model, task_name, max_examples, data_dir)
-    return scores["accuracy"], scores["examples"]
-
-
-def raw_scores(model, task_name, max_examples=CHECK_EXAMPLES, data_dir=None):
-    """`{"accuracy", "examples"}` of an end-to-end (raw-input, probabilities out) model on the first `max_examples`
-    raw test examples, and for a language task `"bits_per_byte"`: the mean cross-entropy of every next byte, in
-    bits. A language example's every position is a prediction, each counted once."""
-    import numpy as np
-
-    from relu_zoo import tasks
-
-    language = tasks.get(task_name).spec.modality == "language"
-    correct = total = examples = 0
-    bits = 0.0
-    for x, y in raw_test_batches(task_name, max_examples, data_dir=data_dir).as_numpy_iterator():
-        probabilities, y = np.asarray(model.predict_on_batch(x), "float64"), np.asarray(y)
-        correct += int(np.sum(np.argmax(probabilities, axis=-1) == y))
-        total += int(y.size)
-        examples += int(len(y))
-        if language:
-            chosen = np.take_along_axis(probabilities, y[..., None], axis=-1)
-            bits -= float(np.sum(np.log2(np.maximum(chosen, np.finfo("float64").tiny))))
-    scores = {"accuracy": correct / total, "examples": examples}
-    if language:
-        scores["bits_per_byte"] = bits / total
-    return scores
-
-
 # Moved: exporting to deployment formats to relu_zoo.deploy, building the zoo from finished runs to relu_zoo.zoo.
 __getattr__ = _deprecation.moved(__name__, {
     "export_model": "relu_zoo.deploy.export_model",
-    **{name: f"relu_zoo.zoo.{name}" for name in ("export", "card", "index_rows", "index_markdown", "write_index",
-                                                 "save_lean", "TARGETS")},
+    "raw_accuracy": "relu_zoo.scoring.raw_accuracy",
+    "card": "relu_zoo.cards.card",
+    **{name: f"relu_zoo.zoo.{name}" for name in ("export", "index_rows", "index_markdown", "write_index", "save_lean",
+                                                 "TARGETS")},
 })

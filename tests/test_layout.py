@@ -24,14 +24,14 @@ ORDER = [
     "diagnostics",
     "tasks.preprocessing", "tasks.tfds_data", "tasks.base", "tasks.*", "tasks",
     "models.registry", "models.common", "models.transformer", "models.*", "models",
-    "deploy", "pretrained",
+    "deploy", "pretrained", "scoring", "sample",
     "run.values", "run.spec", "run.plan", "run.store", "run.records", "run.locks", "run.claims",
     "run.interrupt", "run.callbacks", "run.distribute", "run.machine", "run.precision", "run.optim", "run.stats",
     "run.metrics", "run.train",
     "run.sequential", "run.plots", "run.report", "run.sweep", "run.rounds",
     "run.jobs", "run.protocol", "run.ray_sweep", "run", "comparison",
     "studies.common", "studies.bits", "studies.*", "studies",
-    "zoo", "reproduce", "finetune", "predict", "sample", "console",
+    "cards", "zoo", "reproduce", "finetune", "predict", "console",
 ]
 # What a reader can take in at once. activations.py holds the math of every activation with its docstring
 # (Keras' own activations.py is ~600 lines).

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import relu_zoo
-from relu_zoo import pretrained, zoo
+from relu_zoo import pretrained, scoring, zoo
 from tools import docs_tables
 
 ROOT = Path(__file__).parents[1]
@@ -109,7 +109,7 @@ def test_a_language_model_exports_with_its_bits_per_byte_and_a_sample(tmp_path):
     # The raw-input model on the run's own test windows scores what the run recorded.
     assert meta["metrics"]["raw_input_test_bits_per_byte"] == pytest.approx(result["test_bits_per_byte"], abs=2e-3)
     raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=tmp_path / "models")
-    scores = pretrained.raw_scores(raw_model, "imdb_bytes", meta["check"]["examples"])
+    scores = scoring.raw_scores(raw_model, "imdb_bytes", meta["check"]["examples"])
     assert scores["bits_per_byte"] == pytest.approx(meta["check"]["bits_per_byte"], abs=2e-3)
     assert 0 <= scores["accuracy"] <= 1 and scores["examples"] == meta["check"]["examples"]
     from relu_zoo.sample import sample
@@ -131,7 +131,7 @@ def test_load_raw_inputs_equals_preprocessed_path_and_recorded_accuracy(tiny_zoo
     name = "cnn_prelu.spoken_digit"
     meta = pretrained.metadata(name, tiny_zoo)
     raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=tiny_zoo)
-    accuracy, examples = pretrained.raw_accuracy(raw_model, meta["task"], meta["check"]["examples"])
+    accuracy, examples = scoring.raw_accuracy(raw_model, meta["task"], meta["check"]["examples"])
     assert examples == meta["check"]["examples"]
     assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002
     model = pretrained.load(name, root=tiny_zoo)
@@ -282,7 +282,7 @@ def test_repository_checkpoint(name):
             pytest.fail(f"TFDS_DATA_DIR has no {meta['task']}: CI must check every checkpoint")
         pytest.skip(f"{meta['task']} not prepared in TFDS_DATA_DIR")
     raw_model = pretrained.load(name, raw_inputs=True, compile=False, root=ZOO)
-    accuracy, examples = pretrained.raw_accuracy(raw_model, meta["task"], meta["check"]["examples"])
+    accuracy, examples = scoring.raw_accuracy(raw_model, meta["task"], meta["check"]["examples"])
     assert examples == meta["check"]["examples"]
     assert abs(accuracy - meta["check"]["accuracy"]) <= 0.002, (accuracy, meta["check"])
 

@@ -5,11 +5,9 @@ under `test_<metric>`, so reports and studies read both from the record alone.
 """
 
 import dataclasses
-import math
-
-import keras
 
 from relu_zoo.run import stats
+from relu_zoo.tasks.language import BitsPerByte
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,23 +66,3 @@ def compiled(modality):
     next token), and the task's own where that is another."""
     metric = for_modality(modality)
     return ["accuracy"] + ([BitsPerByte()] if metric is BITS_PER_BYTE else [])
-
-
-def _bits(y_true, y_pred):
-    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True) / math.log(2.0)
-
-
-@keras.saving.register_keras_serializable(package="relu_zoo")
-class BitsPerByte(keras.metrics.MeanMetricWrapper):
-    """Mean cross-entropy of the next byte in bits: nats / ln 2, over every predicted byte.
-
-    Takes integer labels `(batch, steps)` and logits `(batch, steps, 256)`. Every example has the same number of
-    steps, so the mean over examples of their mean is the mean over bytes. The loss is not used for this: with
-    label smoothing it is not the cross-entropy.
-    """
-
-    def __init__(self, name="bits_per_byte", dtype=None):
-        super().__init__(_bits, name=name, dtype=dtype)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}

@@ -13,7 +13,7 @@ learns where reviews end), and cut into consecutive windows of `context + 1` byt
 trained on; the test split's reviews are never trained on.
 
 Bits per byte is the mean cross-entropy of the next byte over the held-out bytes, in bits (nats / ln 2):
-`relu_zoo.run.metrics.BitsPerByte`, the metric the runner records and compares for these tasks (lower is
+`BitsPerByte` (below), the metric the runner records and compares for these tasks (lower is
 better). Byte ids are the model's input and output directly: there is no vocabulary to fit, and any text
 (UTF-8) can be a prompt.
 
@@ -21,6 +21,8 @@ Windowing is TensorFlow ops only (string join, `decode_raw`, reshape), a few hun
 Keras layer runs inside the pipeline. The task's preprocessor (what a checkpoint stores beside its model) is
 the identity on byte ids.
 """
+
+import math
 
 import keras
 import tensorflow as tf
@@ -61,6 +63,26 @@ def byte_windows(texts, context, group=_GROUP):
         return tf.data.Dataset.from_tensor_slices((x, y))
 
     return texts.batch(group, num_parallel_calls=AUTOTUNE).flat_map(windows)
+
+
+def _bits(y_true, y_pred):
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True) / math.log(2.0)
+
+
+@keras.saving.register_keras_serializable(package="relu_zoo")
+class BitsPerByte(keras.metrics.MeanMetricWrapper):
+    """Mean cross-entropy of the next byte in bits: nats / ln 2, over every predicted byte.
+
+    Takes integer labels `(batch, steps)` and logits `(batch, steps, 256)`. Every example has the same number of
+    steps, so the mean over examples of their mean is the mean over bytes. The loss is not used for this: with
+    label smoothing it is not the cross-entropy.
+    """
+
+    def __init__(self, name="bits_per_byte", dtype=None):
+        super().__init__(_bits, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
 
 
 class LanguageTask(Task):
