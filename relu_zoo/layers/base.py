@@ -325,10 +325,15 @@ class ParametricActivation(keras.layers.Layer):
       `shared_axes=[]` is Keras' default layout: one value per element.
 
     Subclasses list their parameters in `_parameters()` and add them in
-    `build()` with `self._add_parameter(...)`.
+    `build()` with `self._add_parameter(...)`. One whose papers learn one value per layer sets
+    `per_layer_by_default`: its `channelwise=None` then means per layer unless `shared_axes` is given.
     """
 
+    per_layer_by_default = False
+
     def __init__(self, shared_axes=None, channelwise=True, data_format=None, **kwargs):
+        if channelwise is None and self.per_layer_by_default:
+            channelwise = shared_axes is not None
         super().__init__(**kwargs)
         self.supports_masking = True
         if shared_axes is not None:

@@ -60,10 +60,10 @@ class PAU(ParametricActivation):
         Functions in Deep Networks", ICLR 2020.
     """
 
+    per_layer_by_default = True
+
     def __init__(self, numerator_init=None, denominator_init=None, channelwise=None, shared_axes=None,
                  data_format=None, **kwargs):
-        if channelwise is None:
-            channelwise = shared_axes is not None
         super().__init__(shared_axes=shared_axes, channelwise=channelwise, data_format=data_format, **kwargs)
         self.numerator_init = self._coefficients("numerator_init", numerator_init, PAU_NUMERATOR, minimum=1)
         self.denominator_init = self._coefficients("denominator_init", denominator_init, PAU_DENOMINATOR, minimum=0)

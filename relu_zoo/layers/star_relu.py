@@ -48,6 +48,8 @@ class StarReLU(ParametricActivation):
         Yu, Si, Zhou, Yu, Wang, Feng & Yan, "MetaFormer Baselines for Vision", TPAMI 2023.
     """
 
+    per_layer_by_default = True
+
     def __init__(
         self,
         scale_initializer=None,
@@ -61,8 +63,6 @@ class StarReLU(ParametricActivation):
         data_format=None,
         **kwargs,
     ):
-        if channelwise is None:
-            channelwise = shared_axes is not None
         super().__init__(shared_axes=shared_axes, channelwise=channelwise, data_format=data_format, **kwargs)
         set_weight_options(self, "scale", scale_initializer or keras.initializers.Constant(SCALE), scale_regularizer,
                            scale_constraint)

@@ -72,6 +72,8 @@ class XIELU(ParametricActivation):
         Huang & Schlag, "Deriving Activation Functions Using Integration", arXiv 2024.
     """
 
+    per_layer_by_default = True
+
     def __init__(self, alpha_p_init=0.8, alpha_n_init=0.8, beta=0.5, eps=-1e-6, channelwise=None, shared_axes=None,
                  data_format=None, **kwargs):
         alpha_p_init = check_number("alpha_p_init", alpha_p_init, minimum=0, inclusive=False)
@@ -83,8 +85,6 @@ class XIELU(ParametricActivation):
         eps = check_number("eps", eps)
         if eps > 0:
             raise ValueError(f"Argument `eps` must be <= 0. Received: eps={eps!r}")
-        if channelwise is None:
-            channelwise = shared_axes is not None
         super().__init__(shared_axes=shared_axes, channelwise=channelwise, data_format=data_format, **kwargs)
         check_dtype_range(self, alpha_p_init=alpha_p_init, alpha_n_init=alpha_n_init, beta=beta)
         self.alpha_p_init, self.alpha_n_init, self.beta, self.eps = alpha_p_init, alpha_n_init, beta, eps
