@@ -289,6 +289,16 @@ class ContextActivation(keras.layers.Layer):
     def channel_axis(self, rank):
         return 1 if self.data_format == "channels_first" else rank - 1
 
+    def hyper_layers(self, channels, hidden, outputs, name):
+        """The two dense layers of a hyper function of the pooled input, built, at PyTorch's default initialization
+        (the reference code's): `squeeze` (channels -> hidden) and `name` (hidden -> outputs)."""
+        squeeze = keras.layers.Dense(hidden, **torch_default_initializers(channels), dtype=self.dtype_policy,
+                                     name="squeeze")
+        second = keras.layers.Dense(outputs, **torch_default_initializers(hidden), dtype=self.dtype_policy, name=name)
+        squeeze.build((None, channels))
+        second.build((None, hidden))
+        return squeeze, second
+
     def positions(self, rank):
         """The axes of the positions: every axis but the batch and channel axes."""
         return tuple(a for a in range(1, rank) if a != self.channel_axis(rank))

@@ -1,10 +1,8 @@
-import keras
 from keras import ops
 
 from relu_zoo import activations
 from relu_zoo._numerics import select
-from relu_zoo.layers.base import (ContextActivation, activation, check_dtype_range, check_int, check_number,
-                                  torch_default_initializers)
+from relu_zoo.layers.base import ContextActivation, activation, check_dtype_range, check_int, check_number
 
 
 @activation("dy_relu", function=activations.dy_relu, family="rectifier", ranks=(3, 4, 5),
@@ -77,12 +75,7 @@ class DyReLU(ContextActivation):
     def build(self, input_shape):
         channels = self.channels(input_shape)
         hidden = max(channels // self.reduction, 1)
-        self.squeeze = keras.layers.Dense(hidden, **torch_default_initializers(channels), dtype=self.dtype_policy,
-                                          name="squeeze")
-        self.residuals = keras.layers.Dense(2 * self.pieces * channels, **torch_default_initializers(hidden),
-                                            dtype=self.dtype_policy, name="residuals")
-        self.squeeze.build((None, channels))
-        self.residuals.build((None, hidden))
+        self.squeeze, self.residuals = self.hyper_layers(channels, hidden, 2 * self.pieces * channels, "residuals")
 
     def call(self, inputs):
         rank = len(inputs.shape)

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from relu_zoo import activations
-from relu_zoo.layers.base import ContextActivation, activation, check_int, torch_default_initializers
+from relu_zoo.layers.base import ContextActivation, activation, check_int
 
 
 @activation("meta_acon", function=activations.meta_acon, family="smooth", ranks=(3, 4, 5),
@@ -64,12 +64,7 @@ class MetaAconC(ContextActivation):
     def build(self, input_shape):
         channels = self.channels(input_shape)
         hidden = max(self.reduction, channels // self.reduction)
-        self.squeeze = keras.layers.Dense(hidden, **torch_default_initializers(channels), dtype=self.dtype_policy,
-                                          name="squeeze")
-        self.expand = keras.layers.Dense(channels, **torch_default_initializers(hidden), dtype=self.dtype_policy,
-                                         name="expand")
-        self.squeeze.build((None, channels))
-        self.expand.build((None, hidden))
+        self.squeeze, self.expand = self.hyper_layers(channels, hidden, channels, "expand")
         # One initializer each: a Keras initializer draws its seed once, so a shared one would give p1 = p2.
         self.p1 = self.add_weight(name="p1", shape=(channels,), initializer=keras.initializers.RandomNormal(0.0, 1.0))
         self.p2 = self.add_weight(name="p2", shape=(channels,), initializer=keras.initializers.RandomNormal(0.0, 1.0))
