@@ -72,14 +72,17 @@ def test_meta_acon_is_acon_c_with_a_beta_per_sample():
 @pytest.mark.parametrize("name", CONTEXT)
 def test_a_traced_step_without_the_batch_size(name):
     """The coefficients of DY-ReLU and meta-ACON are one per sample: their gradients are summed over the positions
-    without a static batch size, which a traced step with a last, smaller batch does not have."""
+    without a static batch size, which a traced step with a last, smaller batch does not have. 16 channels give
+    DY-ReLU's hyper function 4 relu units: with the 1 unit of fewer channels, a unit dead at initialization (a
+    matter of the draw) leaves its weights without a gradient."""
+    keras.utils.set_random_seed(0)
     layer = relu_zoo.get(name)
-    inputs = keras.Input((None, 6))
-    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(layer(keras.layers.Conv1D(6, 3)(inputs))))
+    inputs = keras.Input((None, 16))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(layer(keras.layers.Conv1D(16, 3)(inputs))))
     model.compile("adam", "mse")
     before = [np.array(w) for w in layer.trainable_weights]
     rng = np.random.default_rng(0)
-    history = model.fit(rng.normal(size=(10, 7, 6)), rng.normal(size=(10, 6)), batch_size=4, epochs=2, verbose=0)
+    history = model.fit(rng.normal(size=(10, 7, 16)), rng.normal(size=(10, 16)), batch_size=4, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert all(not np.array_equal(b, np.array(w)) for b, w in zip(before, layer.trainable_weights)
                if "funnel/bias" not in w.path)  # FReLU's bias: batch norm in training takes it away
@@ -103,7 +106,7 @@ def test_frelu_batch_norm_trains_on_the_batch_and_infers_with_its_moving_average
 
 @pytest.mark.parametrize("name", CONTEXT)
 def test_channels_first_is_channels_last_transposed(name):
-    keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(0)
     last = relu_zoo.get(name)
     first = relu_zoo.get(name, data_format="channels_first")
     x = np.random.default_rng(2).normal(size=(2, 4, 5, 6)).astype("float32")
