@@ -54,6 +54,9 @@ NAMES = {RELU: "ReLU", LEAKY: "Leaky ReLU (a = 100)", VERY_LEAKY: "Leaky ReLU (a
 PAPER_CIFAR10_ERROR = {RELU: (0.00318, 0.1245), LEAKY: (0.0031, 0.1266), VERY_LEAKY: (0.00362, 0.1120),
                        PRELU: (0.00178, 0.1179), RRELU: (0.00550, 0.1119)}
 
+# The headline comparison's precision target: every paired 95% half-width against ReLU at most 0.3 points.
+TARGET_HALF_WIDTH = 0.003
+
 
 def run(regime, out, dest, extra, poll_seconds=30):
     """Trains the regime's unfinished runs, saving each finished run's record into `dest/records` at once."""
@@ -125,6 +128,7 @@ def compare(results):
                                                      if RELU in by_act else {})
         rows.append(row)
     stats.adjust([r.get("vs_relu") for r in rows])
+    precision = _precision({r["name"]: r["vs_relu"] for r in rows if "vs_relu" in r})
     get = {r["activation"]: r for r in rows}
     # "Fixed or learned slopes overfit where a random one doesn't": RReLU against the very leaky and PReLU
     # rows, in test accuracy and in the train-test gap (paired over seeds, Holm over the four tests).
@@ -145,7 +149,31 @@ def compare(results):
     planned = max((len((r.get("config") or {}).get("seeds") or []) for r in results), default=0)
     finished = min((len(r["seeds"]) for r in rows), default=0)
     return {"rows": rows, "claims": claims, "our_order": order, "paper_order": paper_order,
-            "seeds_planned": planned, "seeds_finished": finished}
+            "seeds_planned": planned, "seeds_finished": finished, "precision": precision}
+
+
+def _precision(against_relu):
+    """The paired half-widths against ReLU beside `TARGET_HALF_WIDTH`: the range, the rows that miss it and the
+    seeds the widest spread needs to reach it."""
+    widths = {name: c["half_width"] for name, c in against_relu.items() if c.get("half_width") is not None}
+    spreads = [c["sd"] for c in against_relu.values() if c.get("sd") is not None]
+    return {"target": TARGET_HALF_WIDTH, "half_widths": widths,
+            "missed": sorted(name for name, w in widths.items() if round(w, 4) > TARGET_HALF_WIDTH),
+            "seeds_needed": stats.seeds_for(max(spreads), TARGET_HALF_WIDTH) if spreads else None}
+
+
+def precision_line(precision):
+    """"Paired 95% half-widths against ReLU 0.23–0.31 points, target ±0.30: ..." in words."""
+    widths = precision["half_widths"]
+    if not widths:
+        return "Too few seeds for an interval"
+    text = (f"Paired 95% half-widths against ReLU {100 * min(widths.values()):.2f}–{100 * max(widths.values()):.2f} "
+            f"points, target ±{100 * precision['target']:.2f}: ")
+    if not precision["missed"]:
+        return text + "met by every comparison"
+    need = precision["seeds_needed"]
+    return (text + "missed by " + ", ".join(f"{name} ({100 * widths[name]:.2f})" for name in precision["missed"])
+            + f"; at the widest spread it needs about {'more than 1000' if need is None else need} seeds")
 
 
 def _pct(d, digits=2):
@@ -285,6 +313,7 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
         f"The paper's: {', '.join(names[a] for a in comparison['paper_order'])}.",
         f"- **\"A non-zero negative slope consistently improves the results\"** (each variant against ReLU, "
         f"above): {held['non-zero slope improves']} ({', '.join(helps)}).",
+        *([f"- **Precision.** {precision_line(comparison['precision'])}."] if "precision" in comparison else []),
         "- **\"Deterministic or learned slopes overfit on small data; the random one does not\"**: RReLU minus "
         "the very leaky ReLU and minus PReLU, in test accuracy (the paper: RReLU higher) and in the "
         "train − test gap (the paper's account: RReLU's smaller):",

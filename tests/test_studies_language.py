@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from relu_zoo.run import stats
 from relu_zoo.run.store import atomic_write_json
 from relu_zoo.studies import bits, common, glu_variants, restate_study, run_study, squared_relu
 
@@ -58,12 +59,12 @@ def test_squared_relu_claim_is_against_gelu():
 
 def test_seeds_to_precision():
     # t_{0.975, n-1} * 0.01 / sqrt(n) <= 0.01 first at n = 7 (2.447 / 2.646 = 0.92; n = 6: 2.571 / 2.449 = 1.05).
-    assert bits.seeds_for(0.01) == 7
-    assert bits.seeds_for(0.001) == 2 and bits.seeds_for(None) is None
+    assert stats.seeds_for(0.01, 0.01) == 7
+    assert stats.seeds_for(0.001, 0.01) == 2 and stats.seeds_for(None, 0.01) is None
     narrow = bits.precision({"a": {"half_width": 0.004, "sd": 0.002}})
     assert narrow["reached"] and narrow["widest_half_width"] == 0.004
     wide = bits.precision({"a": {"half_width": 0.03, "sd": 0.02}, "b": {"half_width": 0.005, "sd": 0.001}})
-    assert not wide["reached"] and wide["seeds_needed"] == bits.seeds_for(0.02) > 3
+    assert not wide["reached"] and wide["seeds_needed"] == stats.seeds_for(0.02, bits.TARGET_HALF_WIDTH) > 3
     assert "needs about" in bits.precision_line({"a": {"half_width": 0.03, "sd": 0.02}})
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import xu2015
-from relu_zoo.run import store
+from relu_zoo.run import stats, store
 
 ACTS = (xu2015.RELU, xu2015.LEAKY, xu2015.VERY_LEAKY, xu2015.PRELU, xu2015.RRELU)
 
@@ -49,6 +49,7 @@ def test_report_compares_with_the_paper_and_checks_its_claims(tmp_path):
     assert comparison["claims"]["rrelu_minus_prelu_test_accuracy"]["verdict"] == "better"
     assert comparison["claims"]["rrelu_minus_prelu_generalization_gap"]["verdict"] == "worse"  # smaller gap
     summary = (dest / "summary.md").read_text()
+    assert "- **Precision.** Paired 95% half-widths against ReLU" in summary
     assert "holds here" in summary and "| Leaky ReLU (a = 5.5) | 5 |" in summary and "88.81" in summary
     assert xu2015.summary(comparison) == ("a non-zero slope improves on ReLU: holds here; RReLU beats the very "
                                           "leaky ReLU and PReLU: holds here, with a smaller train − test gap: holds "
@@ -65,6 +66,19 @@ def test_a_claim_the_data_does_not_support_is_said_so(tmp_path):
     assert all(r["vs_relu"]["verdict"] == "worse" for r in comparison["rows"][1:])
     assert "not supported here" in (dest / "summary.md").read_text()
     assert xu2015.summary(comparison).startswith("a non-zero slope improves on ReLU: not supported here;")
+
+
+def test_the_precision_against_its_target_is_stated():
+    prelu = {"half_width": 0.0024, "sd": 0.004}
+    met = xu2015._precision({"PReLU": prelu, "RReLU": {"half_width": 0.003049, "sd": 0.006}})
+    assert met["missed"] == []  # 0.30 points as the page shows it
+    assert xu2015.precision_line(met) == ("Paired 95% half-widths against ReLU 0.24–0.30 points, target ±0.30: met "
+                                          "by every comparison")
+    missed = xu2015._precision({"PReLU": prelu, "RReLU": {"half_width": 0.0031, "sd": 0.007}})
+    assert missed["missed"] == ["RReLU"] and missed["seeds_needed"] == stats.seeds_for(0.007, 0.003) > 20
+    assert xu2015.precision_line(missed).endswith(
+        f"missed by RReLU (0.31); at the widest spread it needs about {missed['seeds_needed']} seeds")
+    assert xu2015.precision_line(xu2015._precision({})) == "Too few seeds for an interval"
 
 
 def test_report_without_runs_is_a_clear_error(tmp_path):

@@ -10,7 +10,8 @@ A paired comparison of A against a baseline B over the same seeds gives:
 - the probability of improvement P(A > B), the share of seeds where A beats B (ties count half), with a Wilson
   score interval (Agarwal et al. 2021);
 - the correlation of the two arms over seeds (common random numbers make it positive: the pairing's gain);
-- two one-sided tests (TOST) of equivalence within ±delta.
+- two one-sided tests (TOST) of equivalence within ±delta;
+- `seeds_for`: the seeds a paired interval needs to reach a half-width, at an observed spread.
 
 The verdict is one of "better" / "worse" (Holm-adjusted paired t-test), "equivalent" (Holm-adjusted TOST:
 the difference lies within ±delta), "inconclusive" (neither: the study could not detect a difference smaller
@@ -65,6 +66,17 @@ def detectable(sd, n, alpha=ALPHA, power=POWER):
         return None
     df = n - 1
     return float((scipy_stats.t.ppf(1 - alpha / 2, df) + scipy_stats.t.ppf(power, df)) * sd / math.sqrt(n))
+
+
+def seeds_for(sd, target, alpha=ALPHA, most=1000):
+    """The fewest seeds n >= 2 whose paired t interval, at the spread `sd` of the differences, has a half-width of
+    at most `target`: t_{1-alpha/2, n-1} * sd / sqrt(n) <= target; None without a spread or beyond `most`."""
+    if sd is None:
+        return None
+    for n in range(2, most + 1):
+        if scipy_stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n) <= target:
+            return n
+    return None
 
 
 def paired_difference(candidate, baseline, alpha=ALPHA, delta=DELTA, lower_is_better=False):

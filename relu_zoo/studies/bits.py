@@ -6,10 +6,6 @@ A comparison here is `baseline - activation` in bits per byte, paired by seed: p
 and the precision target are `relu_zoo.run.metrics.BITS_PER_BYTE.delta`, 0.01 bits per byte.
 """
 
-import math
-
-from scipy import stats as scipy_stats
-
 from relu_zoo.run import metrics, stats
 from relu_zoo.studies import common
 
@@ -59,17 +55,6 @@ def comparisons(summary, baseline, names):
     return found
 
 
-def seeds_for(sd, target=TARGET_HALF_WIDTH, alpha=stats.ALPHA, most=1000):
-    """The fewest seeds n >= 2 whose paired t interval, at the spread `sd` of the differences, has a half-width of
-    at most `target`: t_{1-alpha/2, n-1} * sd / sqrt(n) <= target; None without a spread or beyond `most`."""
-    if sd is None:
-        return None
-    for n in range(2, most + 1):
-        if scipy_stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n) <= target:
-            return n
-    return None
-
-
 def precision(found):
     """Where the comparisons stand against the precision target: the widest half-width, whether every one is
     within the target, and the seeds the widest spread needs."""
@@ -77,7 +62,7 @@ def precision(found):
     spreads = [c["sd"] for c in found.values() if c.get("sd") is not None]
     return {"target": TARGET_HALF_WIDTH, "widest_half_width": max(widths) if widths else None,
             "reached": bool(widths) and len(widths) == len(found) and max(widths) <= TARGET_HALF_WIDTH,
-            "seeds_needed": seeds_for(max(spreads)) if spreads else None}
+            "seeds_needed": stats.seeds_for(max(spreads), TARGET_HALF_WIDTH) if spreads else None}
 
 
 def fmt_bits(summary):
