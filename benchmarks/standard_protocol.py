@@ -150,9 +150,11 @@ def precision_markdown(cells, target=0.005):
              "points against relu: the widest half-width over the other baselines, on the seeds every baseline has "
              "stored. The cost of a new activation in a cell is its seeds times one run's seconds, per CPU that "
              "stored runs (float32 everywhere): the median of the runs' own `run_seconds`, which include whatever "
-             "else the machine ran meanwhile (the rows timed above are the quiet measurements).", "",
+             "else the machine ran meanwhile (the rows timed above are the quiet measurements). The seeds the target "
+             "needs are those of a paired t interval at the cell's median paired spread (`stats.seeds_for`).", "",
              "| cell | seeds | stored for every baseline | widest paired half-width (pts) | median paired sd (pts) "
-             "| target | seconds per run (CPU) | cost per new activation |", "|---|---:|---:|---:|---:|---|---|---|"]
+             "| seeds the target needs | target | seconds per run (CPU) | cost per new activation |",
+             "|---|---:|---:|---:|---:|---:|---|---|---|"]
     for cell, c in cells.items():
         width = c["widest_half_width"]
         met = ("–" if width is None else "met" if width <= target and c["complete_seeds"] >= c["seeds"]
@@ -160,8 +162,10 @@ def precision_markdown(cells, target=0.005):
         per_cpu = "; ".join(f"{s:.0f} s ({cpu})" for cpu, s in c["seconds_per_run"].items()) or "–"
         cost = "; ".join(f"{c['seeds'] * s / 60:.1f} min ({cpu})" for cpu, s in c["seconds_per_run"].items()) or "–"
         fmt = lambda v: "–" if v is None else f"{100 * v:.2f}"  # noqa: E731
+        need = stats.seeds_for(c["median_paired_sd"], target)
+        need = "–" if c["median_paired_sd"] is None else "more than 1000" if need is None else need
         lines.append(f"| {cell} | {c['seeds']} | {c['complete_seeds']} | {fmt(width)} | {fmt(c['median_paired_sd'])} "
-                     f"| {met} | {per_cpu} | {cost} |")
+                     f"| {need} | {met} | {per_cpu} | {cost} |")
     lines += ["", "Each baseline against relu on those seeds (Holm over a cell's baselines): where the widest "
               "half-width misses the target, this says which baselines miss it and whether their difference is "
               "resolved anyway.", "",

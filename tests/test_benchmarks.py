@@ -10,6 +10,7 @@ import pytest
 from benchmarks import (epoch_speed, memory, mnist_time_to_99, precision, preset_accuracy, reporting, speed_targets,
                         step_stages, tf_settings, training)
 from relu_zoo.run import spec as config_lib
+from relu_zoo.run import stats
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -292,6 +293,9 @@ def test_standard_protocol_precision_names_each_baseline_with_its_verdict(tmp_pa
     assert len(rows) == 5 and all(row.split(" | ")[-1].rstrip(" |") for row in rows)
     elu = cell["comparisons"]["elu"]
     assert f"| spoken_digit_cnn | elu | {100 * elu['mean_diff']:+.2f} [" in "\n".join(rows)
+    sizing = next(line for line in standard_protocol.precision_markdown(cells)
+                  if line.startswith("| spoken_digit_cnn | 22 | 6 |"))
+    assert sizing.split(" | ")[5] == str(stats.seeds_for(cell["median_paired_sd"], 0.005))
 
 
 @pytest.mark.parametrize("argv,message", [
