@@ -293,6 +293,12 @@ def test_standard_protocol_precision_names_each_baseline_with_its_verdict(tmp_pa
     assert len(rows) == 5 and all(row.split(" | ")[-1].rstrip(" |") for row in rows)
     elu = cell["comparisons"]["elu"]
     assert f"| spoken_digit_cnn | elu | {100 * elu['mean_diff']:+.2f} [" in "\n".join(rows)
+    # Only spoken_digit has runs here: no CPU has timed every cell.
+    assert standard_protocol.total_cost_line(cells) in standard_protocol.precision_markdown(cells)
+    assert standard_protocol.total_cost_line(cells).startswith("No CPU has stored runs in every cell yet")
+    assert standard_protocol.total_cost_line({"a": {"seeds": 2, "seconds_per_run": {"avx2": 60.0, "x": 1.0}},
+                                              "b": {"seeds": 3, "seconds_per_run": {"avx2": 40.0}}}).startswith(
+        "A new activation in every cell: 4 min of training on a CPU with avx2,")
     sizing = next(line for line in standard_protocol.precision_markdown(cells)
                   if line.startswith("| spoken_digit_cnn | 22 | 6 |"))
     assert sizing.split(" | ")[5] == str(stats.seeds_for(cell["median_paired_sd"], 0.005))
