@@ -204,6 +204,14 @@ def _improvement(d):
     return f"{d['prob_improvement']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _correlation(d):
+    """The correlation of this activation's and ReLU's accuracies over the paired seeds (positive: the pairing
+    removes shared noise), or – for the baseline."""
+    if not d or d.get("correlation") is None:
+        return "–"
+    return f"{d['correlation']:+.2f}"
+
+
 def _holds(comparisons, want):
     """`stats.claim_outcome` of the comparisons, with the smallest difference they could have detected where
     they could not tell."""
@@ -290,13 +298,14 @@ def markdown(comparison, results, command, preset="xu2015_short", slopes=None):
         "minutes: compare orderings and differences, not levels.",
         "",
         f"| activation | seeds | test accuracy % [95% CI] | with {tta} TTA % | Δ vs ReLU (pts) [95% CI], p | "
-        f"P(> ReLU) [95% CI] | {train_header} | train − test gap (pts) | paper: test % | paper: train % |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"P(> ReLU) [95% CI] | arms' correlation | {train_header} | train − test gap (pts) | paper: test % | "
+        "paper: train % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['name']} | {len(r['seeds'])} | {_pct(r['test_accuracy'])} | {_pct(r['test_accuracy_tta'])} "
                      f"| {_diff(r.get('vs_relu')) if 'vs_relu' in r else '(baseline)'} "
-                     f"| {_improvement(r.get('vs_relu'))} "
+                     f"| {_improvement(r.get('vs_relu'))} | {_correlation(r.get('vs_relu'))} "
                      f"| {_pct(r['final_train_accuracy'])} | {_pct(r['generalization_gap'])} "
                      f"| {100 * r['paper_test_accuracy']:.2f} | {100 * r['paper_train_accuracy']:.2f} |")
     names = {r["activation"]: r["name"] for r in rows}

@@ -50,6 +50,8 @@ def test_report_compares_with_the_paper_and_checks_its_claims(tmp_path):
     assert comparison["claims"]["rrelu_minus_prelu_generalization_gap"]["verdict"] == "worse"  # smaller gap
     summary = (dest / "summary.md").read_text()
     assert "- **Precision.** Paired 95% half-widths against ReLU" in summary
+    prelu = rows[xu2015.PRELU]["vs_relu"]["correlation"]
+    assert f"| {prelu:+.2f} |" in next(line for line in summary.splitlines() if line.startswith("| PReLU |"))
     assert "holds here" in summary and "| Leaky ReLU (a = 5.5) | 5 |" in summary and "88.81" in summary
     assert xu2015.summary(comparison) == ("a non-zero slope improves on ReLU: holds here; RReLU beats the very "
                                           "leaky ReLU and PReLU: holds here, with a smaller train − test gap: holds "
