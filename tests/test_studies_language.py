@@ -41,6 +41,7 @@ def test_lower_bits_per_byte_is_better_and_the_claim_reads_the_gated_units():
     assert "best gated unit geglu" in verdict or "best gated unit swiglu" in verdict
     order = glu_variants.ordering(analysis)
     assert order["rho"] > 0.5  # these means follow the paper's order closely
+    assert f"The order of the 8 beside the paper's: Spearman's ρ = {order['rho']:+.2f}" in verdict
     worse = glu_variants.analyze({CELL: _records({**means, "swiglu": 2.20, "geglu": 2.20, "reglu": 2.20,
                                                   "bilinear": 2.20, "glu": 2.20})}, False, None)
     assert glu_variants.verdict(worse).startswith("**Not supported here**")

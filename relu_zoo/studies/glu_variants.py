@@ -91,5 +91,8 @@ def verdict(analysis):
     best = min((a for a, _ in parts if analysis["activations"][a].get("mean") is not None),
                key=lambda a: analysis["activations"][a]["mean"], default=None)
     detail = f"; best gated unit {best}: {bits.fmt_saved(found.get(best))}" if best else ""
-    return (f"{common.claim_words(parts)}: gated FFN units against ReLU in test bits per byte{detail}. "
+    order = ordering(analysis)
+    beside = ("" if order is None else f" The order of the {len(order['activations'])} beside the paper's: "
+              f"Spearman's ρ = {order['rho']:+.2f} (p = {order['p']:.2g}).")
+    return (f"{common.claim_words(parts)}: gated FFN units against ReLU in test bits per byte{detail}.{beside} "
             f"{bits.precision_line(found)}")
