@@ -106,7 +106,7 @@ def test_frelu_batch_norm_trains_on_the_batch_and_infers_with_its_moving_average
 
 @pytest.mark.parametrize("name", CONTEXT)
 def test_channels_first_is_channels_last_transposed(name):
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(3)
     last = relu_zoo.get(name)
     first = relu_zoo.get(name, data_format="channels_first")
     x = np.random.default_rng(2).normal(size=(2, 4, 5, 6)).astype("float32")
