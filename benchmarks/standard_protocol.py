@@ -164,8 +164,8 @@ def precision_markdown(cells, target=0.005):
         per_cpu = "; ".join(f"{s:.0f} s ({cpu})" for cpu, s in c["seconds_per_run"].items()) or "–"
         cost = "; ".join(f"{c['seeds'] * s / 60:.1f} min ({cpu})" for cpu, s in c["seconds_per_run"].items()) or "–"
         fmt = lambda v: "–" if v is None else f"{100 * v:.2f}"  # noqa: E731
-        need = stats.seeds_for(c["median_paired_sd"], target)
-        need = "–" if c["median_paired_sd"] is None else "more than 1000" if need is None else need
+        sd = c["median_paired_sd"]
+        need = "–" if sd is None else stats.fmt_seeds(stats.seeds_for(sd, target))
         lines.append(f"| {cell} | {c['seeds']} | {c['complete_seeds']} | {fmt(width)} | {fmt(c['median_paired_sd'])} "
                      f"| {need} | {met} | {per_cpu} | {cost} |")
     lines += ["", total_cost_line(cells)]

@@ -173,7 +173,7 @@ def precision_line(precision):
         return text + "met by every comparison"
     need = precision["seeds_needed"]
     return (text + "missed by " + ", ".join(f"{name} ({100 * widths[name]:.2f})" for name in precision["missed"])
-            + f"; at the widest spread it needs about {'more than 1000' if need is None else need} seeds")
+            + f"; at the widest spread it needs about {stats.fmt_seeds(need)} seeds")
 
 
 def _pct(d, digits=2):

@@ -28,6 +28,8 @@ ALPHA = 0.05
 POWER = 0.80
 # Equivalence margin in the metric's own units: 0.005 of accuracy = 0.5 percentage points.
 DELTA = 0.005
+# The most seeds `seeds_for` looks at: beyond it a report says "more than" this many.
+MOST_SEEDS = 1000
 VERDICTS = ("better", "worse", "equivalent", "inconclusive", "too few seeds")
 
 
@@ -68,7 +70,7 @@ def detectable(sd, n, alpha=ALPHA, power=POWER):
     return float((scipy_stats.t.ppf(1 - alpha / 2, df) + scipy_stats.t.ppf(power, df)) * sd / math.sqrt(n))
 
 
-def seeds_for(sd, target, alpha=ALPHA, most=1000):
+def seeds_for(sd, target, alpha=ALPHA, most=MOST_SEEDS):
     """The fewest seeds n >= 2 whose paired t interval, at the spread `sd` of the differences, has a half-width of
     at most `target`: t_{1-alpha/2, n-1} * sd / sqrt(n) <= target; None without a spread or beyond `most`."""
     if sd is None:
@@ -77,6 +79,11 @@ def seeds_for(sd, target, alpha=ALPHA, most=1000):
         if scipy_stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n) <= target:
             return n
     return None
+
+
+def fmt_seeds(need, most=MOST_SEEDS):
+    """A `seeds_for` result as a report prints it: the number, or "more than `most`" where it found none."""
+    return f"more than {most}" if need is None else str(need)
 
 
 def paired_difference(candidate, baseline, alpha=ALPHA, delta=DELTA, lower_is_better=False):

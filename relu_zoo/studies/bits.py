@@ -84,7 +84,7 @@ def precision_line(found):
     return (f"Precision: the widest paired half-width is {p['widest_half_width']:.4f} bits per byte, target "
             f"{p['target']}: " + ("reached." if p["reached"] else
                                   f"not reached; at the observed spread it needs about "
-                                  f"{'more than 1000' if need is None else need} seeds."))
+                                  f"{stats.fmt_seeds(need)} seeds."))
 
 
 def figure(summary, dest, filename, title, reference=None):
